@@ -1,0 +1,72 @@
+"""Scalar-expression lowering of elementwise primitives and reductions.
+
+Shared by every code generator: it only produces Python expressions over
+scalars (``np.exp(t3)``, ``t1 + t2``) that both ``numba.njit`` and
+``numba.cuda.jit`` compile. Every result is wrapped in its dtype's
+constructor, because Numba widens narrow integers and Python literals.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...dtypes import DType
+from ...ir import Literal
+
+
+def dtype_ctor(dtype: DType) -> str:
+    return "np.bool_" if dtype.is_bool else f"np.{dtype.name}"
+
+
+def literal_expr(lit: Literal) -> str:
+    v = lit.val.item()
+    dt = lit.aval.dtype
+    if dt.is_bool:
+        return "True" if v else "False"
+    if dt.is_floating:
+        if np.isnan(v):
+            return f"{dtype_ctor(dt)}(np.nan)"
+        if np.isinf(v):
+            return f"{dtype_ctor(dt)}({'-' if v < 0 else ''}np.inf)"
+        return f"{dtype_ctor(dt)}({float(v)!r})"
+    return f"{dtype_ctor(dt)}({int(v)})"
+
+
+def elementwise_expr(node, args: list) -> str:
+    """The scalar expression computing ``node`` from operand names ``args``."""
+    prim = node.prim
+    out = node.outvars[0].aval
+    tmpl = prim.scalar
+    if callable(tmpl):
+        tmpl = tmpl(args, [a.aval for a in node.invars], out)
+    expr = tmpl.format(*args, dt=dtype_ctor(out.dtype))
+    return f"{dtype_ctor(out.dtype)}({expr})"
+
+
+def accumulator_dtype(prim_name: str, dtype: DType) -> str:
+    """The dtype a reduction accumulates in (wider than its output for sums and products)."""
+    if prim_name in ("reduce_sum", "reduce_prod"):
+        if dtype.is_floating:
+            return "np.float64"
+        if dtype.is_integer:
+            return "np.int64"
+    return dtype_ctor(dtype)
+
+
+def reduction_init(prim, dtype: DType) -> str:
+    init, _ = prim.scalar
+    acc = accumulator_dtype(prim.name, dtype)
+    if init in ("inf", "-inf"):
+        if dtype.is_floating:
+            return f"{acc}({'-' if init == '-inf' else ''}np.inf)"
+        if dtype.is_bool:
+            return "False" if init == "-inf" else "True"
+        info = np.iinfo(dtype.np)
+        return f"{acc}({info.min if init == '-inf' else info.max})"
+    if dtype.is_bool:
+        return init
+    return f"{acc}({init})"
+
+
+def reduction_update(prim, dtype: DType, acc: str, value: str) -> str:
+    _, combine = prim.scalar
+    return f"{accumulator_dtype(prim.name, dtype)}({combine.format(value, acc=acc)})"

@@ -1,0 +1,118 @@
+"""Source of the library kernels an entry function may call (matmul loops,
+gather, argmax, random …). Each is emitted into the generated module that
+uses it, so it is compiled and cached with that module."""
+
+MM_LOOP = '''
+@njit(cache=True, error_model="numpy")
+def _mm_loop(a, b, out):
+    nb, m_, n_ = out.shape
+    k_ = a.shape[2]
+    for bi in range(nb):
+        ia = bi if a.shape[0] > 1 else 0
+        ib = bi if b.shape[0] > 1 else 0
+        for m in range(m_):
+            for n in range(n_):
+                out[bi, m, n] = 0
+            for k in range(k_):
+                av = a[ia, m, k]
+                for n in range(n_):
+                    out[bi, m, n] += av * b[ib, k, n]
+'''
+
+MM_BLAS = '''
+@njit(cache=True, error_model="numpy")
+def _mm_blas(a, b, out):
+    for bi in range(out.shape[0]):
+        ia = bi if a.shape[0] > 1 else 0
+        ib = bi if b.shape[0] > 1 else 0
+        out[bi] = np.dot(a[ia], b[ib])
+'''
+
+GATHER = '''
+@njit(cache=True, error_model="numpy")
+def _gather(x3, idx, out3):
+    n = x3.shape[1]
+    for q in range(idx.shape[0]):
+        j = idx[q]
+        if j < -n or j >= n:
+            raise IndexError("gather: an index is out of bounds")
+    for p in range(x3.shape[0]):
+        for q in range(idx.shape[0]):
+            j = idx[q]
+            if j < 0:
+                j += n
+            for r in range(x3.shape[2]):
+                out3[p, q, r] = x3[p, j, r]
+'''
+
+GATHER_GRAD = '''
+@njit(cache=True, error_model="numpy")
+def _gather_grad(g3, idx, out3):
+    n = out3.shape[1]
+    for p in range(out3.shape[0]):
+        for q in range(idx.shape[0]):
+            j = idx[q]
+            if j < 0:
+                j += n
+            for r in range(out3.shape[2]):
+                out3[p, j, r] += g3[p, q, r]
+'''
+
+ARG = '''
+@njit(cache=True, error_model="numpy")
+def _arg{name}(x3, out2):
+    n = x3.shape[1]
+    for p in range(x3.shape[0]):
+        for r in range(x3.shape[2]):
+            best = 0
+            bv = x3[p, 0, r]
+            if bv == bv:
+                for j in range(1, n):
+                    v = x3[p, j, r]
+                    if v != v:
+                        best = j
+                        break
+                    if v {op} bv:
+                        bv = v
+                        best = j
+            out2[p, r] = best
+'''
+
+UNIFORM = '''
+_philox = njit(_philox_py)
+
+
+@njit(cache=True, error_model="numpy")
+def _uniform_{dt}(state, out, stream):
+    seed = np.uint64(state[0])
+    ctr = np.uint64(state[1])
+    m32 = np.uint64(0xFFFFFFFF)
+    c2 = ctr & m32
+    c3 = ((ctr >> np.uint64(32)) & np.uint64(0xFFFF)) | (np.uint64(stream) << np.uint64(16))
+    for i in range(out.shape[0]):
+        ii = np.uint64(i)
+        w0, w1 = _philox(ii & m32, ii >> np.uint64(32), c2, c3, seed & m32, seed >> np.uint64(32))
+        out[i] = {expr}
+'''
+
+UNIT_EXPR = {
+    "float32": "np.float32((w0 >> np.uint64(8)) * np.float64(2.0 ** -24))",
+    "float64": "((w0 >> np.uint64(5)) * np.float64(67108864.0) + (w1 >> np.uint64(6))) * np.float64(2.0 ** -53)",
+}
+
+
+def helper_source(name: str) -> str:
+    if name == "_mm_loop":
+        return MM_LOOP
+    if name == "_mm_blas":
+        return MM_BLAS
+    if name == "_gather":
+        return GATHER
+    if name == "_gather_grad":
+        return GATHER_GRAD
+    if name in ("_argmax", "_argmin"):
+        return ARG.format(name=name[4:], op=">" if name == "_argmax" else "<")
+    if name.startswith("_uniform_"):
+        dt = name[len("_uniform_"):]
+        return UNIFORM.format(dt=dt, expr=UNIT_EXPR[dt])
+    raise KeyError(name)

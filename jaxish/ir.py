@@ -1,0 +1,209 @@
+"""The IR: abstract values, variables, nodes and graphs.
+
+A :class:`Graph` is ``outvars = f(invars)`` as an ordered list of
+:class:`Node` s, each ``outs = primitive(ins, **params)``. Graphs print as
+readable text and have a structural :meth:`Graph.fingerprint` (primitive
+names, params, abstract values and wiring) that every cache uses.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import dtypes as _dt
+
+
+@dataclass(frozen=True)
+class ShapedArray:
+    """Abstract value: shape, dtype and weak type of an array."""
+
+    shape: tuple
+    dtype: _dt.DType
+    weak_type: bool = False
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def strip_weak(self) -> "ShapedArray":
+        return ShapedArray(self.shape, self.dtype, False) if self.weak_type else self
+
+    def str_short(self) -> str:
+        w = "~" if self.weak_type else ""
+        return f"{w}{self.dtype.name}[{','.join(map(str, self.shape))}]"
+
+    __str__ = str_short
+
+
+_var_ids = itertools.count()
+
+
+class Var:
+    """A graph variable with an abstract value."""
+
+    __slots__ = ("aval", "id")
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+        self.id = next(_var_ids)
+
+    def __repr__(self) -> str:
+        return f"Var({self.aval})"
+
+
+class Literal:
+    """A scalar constant embedded in the graph (part of the fingerprint)."""
+
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val: Any, aval: ShapedArray):
+        self.val = np.asarray(val, dtype=aval.dtype.np)
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        v = self.val.item()
+        return repr(v)
+
+
+Atom = Any  # Var | Literal
+
+
+@dataclass
+class Node:
+    """``outvars = prim(invars, **params)``."""
+
+    prim: Any
+    invars: list
+    params: dict
+    outvars: list
+    source: str | None = None  # the user's line that created the node, for errors
+
+
+@dataclass
+class Graph:
+    """A closed computation: ``outvars = nodes(invars)``."""
+
+    invars: list
+    nodes: list
+    outvars: list
+    constvars: list = field(default_factory=list)
+    consts: list = field(default_factory=list)  # values of constvars (Tensors)
+
+    # ---- printing -------------------------------------------------------
+    def pretty(self) -> str:
+        names: dict = {}
+
+        def name(v):
+            if isinstance(v, Literal):
+                return repr(v)
+            if v.id not in names:
+                n = len(names)
+                s = ""
+                while True:
+                    s = chr(ord("a") + n % 26) + s
+                    n = n // 26 - 1
+                    if n < 0:
+                        break
+                names[v.id] = s
+            return names[v.id]
+
+        def decl(v):
+            return f"{name(v)}:{v.aval}"
+
+        consts = " ".join(decl(v) for v in self.constvars)
+        lines = [f"{{ lambda {consts}; {' '.join(decl(v) for v in self.invars)} ."]
+        body = []
+        for n in self.nodes:
+            outs = " ".join(decl(v) for v in n.outvars)
+            ps = _fmt_params(n.params)
+            args = " ".join(name(v) for v in n.invars)
+            body.append(f"    {outs} = {n.prim.name}{ps} {args}")
+        lines.append("  let")
+        lines.extend(body)
+        lines.append(f"  in ({', '.join(name(v) for v in self.outvars)}) }}")
+        return "\n".join(lines)
+
+    __str__ = pretty
+
+    def __repr__(self) -> str:
+        return self.pretty()
+
+    def _repr_pretty_(self, p, cycle):  # IPython
+        p.text(self.pretty())
+
+    # ---- fingerprint ------------------------------------------------------
+    def fingerprint(self) -> str:
+        """Structural hash: primitive names, params, avals and wiring."""
+        return hashlib.sha256(self.structure().encode()).hexdigest()[:32]
+
+    def structure(self) -> str:
+        ids: dict = {}
+
+        def ref(v):
+            if isinstance(v, Literal):
+                return f"L({v.val.dtype}:{v.val.item()!r})"
+            if v.id not in ids:
+                ids[v.id] = len(ids)
+            return f"%{ids[v.id]}:{v.aval}"
+
+        parts = ["const " + ",".join(ref(v) for v in self.constvars), "in " + ",".join(ref(v) for v in self.invars)]
+        for n in self.nodes:
+            parts.append(f"{','.join(ref(v) for v in n.outvars)}={n.prim.name}"
+                         f"[{_param_key(n.params)}]({','.join(ref(v) for v in n.invars)})")
+        parts.append("out " + ",".join(ref(v) for v in self.outvars))
+        return ";".join(parts)
+
+    # ---- helpers --------------------------------------------------------
+    def in_avals(self) -> list:
+        return [v.aval for v in self.invars]
+
+    def out_avals(self) -> list:
+        return [v.aval for v in self.outvars]
+
+    def count(self, prim_name: str) -> int:
+        return sum(1 for n in self.nodes if n.prim.name == prim_name)
+
+
+def _param_key(params: dict) -> str:
+    return ",".join(f"{k}={_pval(v)}" for k, v in sorted(params.items()))
+
+
+def _pval(v):
+    if isinstance(v, Graph):
+        return "{" + v.structure() + "}"
+    if isinstance(v, np.ndarray):
+        return f"arr({v.dtype},{v.shape},{hashlib.sha1(v.tobytes()).hexdigest()})"
+    if isinstance(v, (list, tuple)):
+        return "(" + ",".join(_pval(x) for x in v) + ")"
+    return repr(v)
+
+
+def _fmt_params(params: dict) -> str:
+    if not params:
+        return ""
+    items = []
+    for k, v in sorted(params.items()):
+        if isinstance(v, Graph):
+            v = "{...}"
+        items.append(f"{k}={v}")
+    return "[" + " ".join(items) + "]"
+
+
+def topo_check(graph: Graph) -> None:  # pragma: no cover - debugging aid
+    seen = {v.id for v in graph.invars}
+    for n in graph.nodes:
+        for v in n.invars:
+            assert isinstance(v, Literal) or v.id in seen, (n.prim.name, v)
+        seen.update(v.id for v in n.outvars)
+
+
+def raise_to_shaped(avals: Sequence[ShapedArray]) -> tuple:
+    return tuple(avals)

@@ -1,0 +1,37 @@
+"""Graph-to-graph optimisation passes.
+
+``optimize`` runs, to a fixed point: algebraic simplification, constant
+folding, common-subexpression elimination and dead-code elimination. None
+changes NaN/inf semantics (``x*0`` is kept, for instance).
+"""
+from __future__ import annotations
+
+from ..ir import Graph
+from .cse import cse
+from .dce import dce
+from .fold import fold_constants
+from .simplify import simplify
+
+
+def optimize(graph: Graph, for_execution: bool = False) -> Graph:
+    """Simplify, fold, CSE and DCE ``graph`` until nothing changes.
+
+    With ``for_execution``, also drop ``stop_gradient`` (an identity once no
+    further differentiation happens).
+    """
+    for _ in range(8):
+        n = len(graph.nodes)
+        graph = simplify(graph, for_execution)
+        graph = fold_constants(graph)
+        graph = cse(graph)
+        graph = dce(graph)
+        if len(graph.nodes) == n:
+            break
+    return graph
+
+
+def simplify_for_autodiff(graph: Graph) -> Graph:
+    return optimize(graph)
+
+
+__all__ = ["optimize", "dce", "cse", "fold_constants", "simplify"]

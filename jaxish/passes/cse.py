@@ -1,0 +1,28 @@
+"""Common-subexpression elimination: identical nodes on identical inputs are computed once."""
+from __future__ import annotations
+
+from ..ir import Graph, Literal, Node, _param_key
+
+
+def _atom_key(a, subst):
+    if isinstance(a, Literal):
+        return ("L", str(a.val.dtype), a.val.item())
+    return subst.get(a.id, a).id
+
+
+def cse(graph: Graph) -> Graph:
+    subst: dict = {}
+    seen: dict = {}
+    nodes = []
+    for n in graph.nodes:
+        ins = [a if isinstance(a, Literal) else subst.get(a.id, a) for a in n.invars]
+        key = (n.prim.name, _param_key(n.params), tuple(_atom_key(a, subst) for a in ins))
+        prev = seen.get(key)
+        if prev is not None and prev.outvars[0].aval == n.outvars[0].aval:
+            subst[n.outvars[0].id] = prev.outvars[0]
+            continue
+        nn = Node(n.prim, ins, n.params, n.outvars)
+        seen[key] = nn
+        nodes.append(nn)
+    outs = [o if isinstance(o, Literal) else subst.get(o.id, o) for o in graph.outvars]
+    return Graph(graph.invars, nodes, outs, graph.constvars, graph.consts)

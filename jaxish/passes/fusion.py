@@ -1,0 +1,166 @@
+"""Fusion: partition a graph into fused loop groups and library steps.
+
+An elementwise node joins a group of a producer with the same loop domain
+(its output shape) when that keeps the group convex: none of the node's
+other inputs depends on the group. ``broadcast_to`` fuses as an elementwise
+copy (its operand is read with broadcast indexing). A reduction folds into
+the group that produces its operand (same domain, same reduced axes), so
+``reduce_sum(square(y - x @ w))`` becomes one loop with no intermediate
+written to memory. A value is written only if something outside its group
+(or the graph's output) reads it. Everything else is a library step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir import Graph, Literal
+
+FUSIBLE = ("elementwise",)
+
+
+def is_fusible(node) -> bool:
+    return node.prim.kind in FUSIBLE or node.prim.name == "broadcast_to"
+
+
+@dataclass
+class FusedGroup:
+    """One loop nest over ``domain`` computing ``nodes`` and folding ``reductions``."""
+
+    gid: int
+    domain: tuple
+    nodes: list = field(default_factory=list)
+    reductions: list = field(default_factory=list)
+    axes: tuple | None = None
+    inputs: list = field(default_factory=list)   # external Vars read (in first-use order)
+    outputs: list = field(default_factory=list)  # member Vars written to memory
+
+    @property
+    def members(self):
+        return self.nodes + self.reductions
+
+
+@dataclass
+class LibraryStep:
+    node: object
+
+
+def partition(graph: Graph) -> list:
+    """Steps (FusedGroup or LibraryStep) in an executable order."""
+    group_of: dict = {}    # var id -> group (elementwise members and reductions)
+    red_out: dict = {}     # var id -> group, for reduction outputs
+    deps: dict = {}        # var id -> frozenset of group ids it depends on
+    groups: list = []
+    order: list = []       # steps in creation order
+
+    def dep(a):
+        return frozenset() if isinstance(a, Literal) else deps.get(a.id, frozenset())
+
+    def convex_with(g, node) -> bool:
+        for a in node.invars:
+            if isinstance(a, Literal):
+                continue
+            if red_out.get(a.id) is g:
+                return False
+            if group_of.get(a.id) is g:
+                continue
+            if g.gid in dep(a):
+                return False
+        return True
+
+    for n in graph.nodes:
+        out = n.outvars[0]
+        d_in = frozenset().union(*[dep(a) for a in n.invars]) if n.invars else frozenset()
+        if is_fusible(n):
+            domain = tuple(out.aval.shape)
+            target = None
+            producers = [group_of.get(a.id) for a in n.invars if not isinstance(a, Literal)]
+            siblings = [g for g in reversed(groups) if g.domain == domain]
+            for g in [g for g in producers if g is not None] + siblings:
+                if g.domain == domain and convex_with(g, n):
+                    target = g
+                    break
+            if target is None:
+                target = FusedGroup(len(groups), domain)
+                groups.append(target)
+                order.append(target)
+            target.nodes.append(n)
+            group_of[out.id] = target
+            deps[out.id] = d_in | {target.gid}
+        elif n.prim.kind == "reduce":
+            a = n.invars[0]
+            axes = tuple(n.params["axes"])
+            g = None if isinstance(a, Literal) else group_of.get(a.id)
+            if not (g is not None and g.domain == tuple(a.aval.shape) and (g.axes is None or g.axes == axes)
+                    and convex_with(g, n)):
+                g = FusedGroup(len(groups), tuple(a.aval.shape))
+                groups.append(g)
+                order.append(g)
+            g.reductions.append(n)
+            g.axes = axes
+            red_out[out.id] = g
+            deps[out.id] = d_in | {g.gid}
+        else:
+            order.append(LibraryStep(n))
+            deps[out.id] = d_in
+
+    # inputs and outputs of each group
+    consumers: dict = {}
+    for step in order:
+        for m in (step.members if isinstance(step, FusedGroup) else [step.node]):
+            for a in m.invars:
+                if not isinstance(a, Literal):
+                    consumers.setdefault(a.id, []).append(m)
+    graph_outs = {o.id for o in graph.outvars if not isinstance(o, Literal)}
+    for g in groups:
+        members = set(map(id, g.members))
+        produced = {m.outvars[0].id for m in g.nodes}
+        seen = set()
+        for m in g.members:
+            for a in m.invars:
+                if isinstance(a, Literal) or a.id in produced or a.id in seen:
+                    continue
+                seen.add(a.id)
+                g.inputs.append(a)
+        for m in g.nodes:
+            v = m.outvars[0]
+            if v.id in graph_outs or any(id(c) not in members for c in consumers.get(v.id, [])):
+                g.outputs.append(v)
+        g.outputs += [r.outvars[0] for r in g.reductions]
+    return _schedule(order)
+
+
+def _schedule(order: list) -> list:
+    """Topologically order steps by the values they read and write."""
+    def reads(s):
+        if isinstance(s, FusedGroup):
+            return [a.id for a in s.inputs]
+        return [a.id for a in s.node.invars if not isinstance(a, Literal)]
+
+    def writes(s):
+        if isinstance(s, FusedGroup):
+            return [m.outvars[0].id for m in s.members]
+        return [s.node.outvars[0].id]
+
+    producer = {}
+    for i, s in enumerate(order):
+        for w in writes(s):
+            producer[w] = i
+    done, out, visiting = set(), [], set()
+
+    def visit(i):
+        if i in done:
+            return
+        visiting.add(i)
+        for r in reads(order[i]):
+            j = producer.get(r)
+            if j is not None and j != i:
+                if j in visiting:
+                    raise AssertionError("fusion produced a cyclic schedule")  # pragma: no cover
+                visit(j)
+        visiting.discard(i)
+        done.add(i)
+        out.append(order[i])
+
+    for i in range(len(order)):
+        visit(i)
+    return out

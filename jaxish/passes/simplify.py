@@ -1,0 +1,89 @@
+"""Algebraic simplification that keeps NaN/inf semantics.
+
+``x*1``, ``1*x``, ``x+0``, ``x-0``, ``x/1``, ``--x``, identity reshapes,
+broadcasts, converts and copies disappear; reshapes of reshapes, broadcasts of
+broadcasts and transposes of transposes collapse into one node.
+"""
+from __future__ import annotations
+
+from ..core import PRIMITIVES
+from ..ir import Graph, Literal, Node, Var
+
+
+def _is_lit(a, value) -> bool:
+    return isinstance(a, Literal) and a.val.item() == value
+
+
+def simplify(graph: Graph, for_execution: bool = False) -> Graph:
+    subst: dict = {}
+    producer: dict = {}
+    nodes = []
+
+    def rd(a):
+        return a if isinstance(a, Literal) else subst.get(a.id, a)
+
+    for n in graph.nodes:
+        ins = [rd(a) for a in n.invars]
+        out = n.outvars[0]
+        name, p = n.prim.name, n.params
+        same = [a for a in ins if not isinstance(a, Literal) and a.aval == out.aval]
+        repl = None
+        if name == "mul" and len(ins) == 2:
+            if _is_lit(ins[1], 1) and ins[0] in same:
+                repl = ins[0]
+            elif _is_lit(ins[0], 1) and ins[1] in same:
+                repl = ins[1]
+        elif name == "add":
+            if _is_lit(ins[1], 0) and ins[0] in same:
+                repl = ins[0]
+            elif _is_lit(ins[0], 0) and ins[1] in same:
+                repl = ins[1]
+        elif name == "sub" and _is_lit(ins[1], 0) and ins[0] in same:
+            repl = ins[0]
+        elif name == "div" and _is_lit(ins[1], 1) and ins[0] in same:
+            repl = ins[0]
+        elif name == "pow" and isinstance(ins[1], Literal) and ins[0] in same:
+            if _is_lit(ins[1], 1):
+                repl = ins[0]
+            elif _is_lit(ins[1], 2):  # exact: x*x is correctly rounded, as is pow(x, 2)
+                nn = Node(PRIMITIVES["mul"], [ins[0], ins[0]], {}, [out])
+                nodes.append(nn)
+                producer[out.id] = nn
+                continue
+        elif name in ("copy", "convert", "reshape", "broadcast_to") and ins[0] in same:
+            repl = ins[0]
+        elif name == "stop_gradient" and for_execution:
+            repl = ins[0]
+        elif name == "neg" and not isinstance(ins[0], Literal):
+            prev = producer.get(ins[0].id)
+            if prev is not None and prev.prim.name == "neg":
+                repl = prev.invars[0]
+        if repl is None and name in ("reshape", "broadcast_to", "transpose") and not isinstance(ins[0], Literal):
+            prev = producer.get(ins[0].id)
+            if prev is not None and prev.prim.name == name:
+                src = prev.invars[0]
+                if name == "transpose":
+                    perm = tuple(prev.params["perm"][i] for i in p["perm"])
+                    if perm == tuple(range(len(perm))):
+                        repl = src
+                    else:
+                        nn = Node(PRIMITIVES["transpose"], [src], {"perm": perm}, [out])
+                else:
+                    nn = Node(n.prim, [src], dict(p), [out])
+                    if not isinstance(src, Literal) and src.aval == out.aval:
+                        repl = src
+                if repl is None:
+                    nodes.append(nn)
+                    producer[out.id] = nn
+                    continue
+        if repl is not None:
+            subst[out.id] = repl
+            continue
+        nn = Node(n.prim, ins, p, n.outvars)
+        nodes.append(nn)
+        producer[out.id] = nn
+    outs = [rd(o) for o in graph.outvars]
+    return Graph(graph.invars, nodes, outs, graph.constvars, graph.consts)
+
+
+__all__ = ["simplify", "Var"]

@@ -1,0 +1,243 @@
+"""Elementwise primitives: unary math, binary arithmetic, comparisons, select, convert.
+
+Each declares its shape/dtype rule, NumPy reference, VJP rule and the scalar
+expression (``scalar``) shared by the CPU and CUDA code generators. Scalar
+templates use ``{0}``, ``{1}`` … for the operands (always plain names) and
+``{dt}`` for the constructor of the output dtype (e.g. ``np.float32``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special as _special
+
+from ..core import Primitive, literal_tensor
+from ..dtypes import bool_
+from ..ir import ShapedArray
+from ._rules import broadcast_shapes, check_kinds, same_dtype, unbroadcast
+
+_FLOAT, _NUM, _INT, _BOOLINT = "f", "iuf", "iu", "biu"
+
+
+def _lit(value, like):
+    return literal_tensor(value, like.dtype)
+
+
+# ---------------------------------------------------------------------------
+# unary
+# ---------------------------------------------------------------------------
+def unary(name, impl, scalar, vjp=None, kinds=_NUM, what="a numeric"):
+    def abstract(x):
+        check_kinds(name, x, kinds, what)
+        return ShapedArray(x.shape, x.dtype, x.weak_type)
+    return Primitive(name, abstract, impl, vjp, "elementwise", scalar)
+
+
+def _f(what="a floating-point"):
+    return dict(kinds=_FLOAT, what=what)
+
+
+neg_p = unary("neg", np.negative, "-{0}", lambda g, x, out: (neg(g),))
+abs_p = unary("abs", np.abs, "abs({0})", lambda g, x, out: (mul(g, sign(x)),))
+sign_p = unary("sign", np.sign, "np.sign({0})", lambda g, x, out: (None,))
+exp_p = unary("exp", np.exp, "np.exp({0})", lambda g, x, out: (mul(g, out),), **_f())
+log_p = unary("log", np.log, "np.log({0})", lambda g, x, out: (div(g, x),), **_f())
+log1p_p = unary("log1p", np.log1p, "np.log1p({0})", lambda g, x, out: (div(g, add(x, _lit(1, x))),), **_f())
+expm1_p = unary("expm1", np.expm1, "np.expm1({0})", lambda g, x, out: (mul(g, add(out, _lit(1, out))),), **_f())
+sin_p = unary("sin", np.sin, "np.sin({0})", lambda g, x, out: (mul(g, cos(x)),), **_f())
+cos_p = unary("cos", np.cos, "np.cos({0})", lambda g, x, out: (neg(mul(g, sin(x))),), **_f())
+tanh_p = unary("tanh", np.tanh, "np.tanh({0})",
+               lambda g, x, out: (mul(g, sub(_lit(1, out), mul(out, out))),), **_f())
+sqrt_p = unary("sqrt", np.sqrt, "np.sqrt({0})", lambda g, x, out: (div(mul(g, _lit(0.5, g)), out),), **_f())
+
+
+def _rsqrt(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (1 / np.sqrt(x)).astype(x.dtype)
+
+
+rsqrt_p = unary("rsqrt", _rsqrt, "{dt}(1) / np.sqrt({0})",
+                lambda g, x, out: (mul(mul(g, _lit(-0.5, g)), div(out, x)),), **_f())
+
+
+def _erf(x):
+    return _special.erf(x).astype(x.dtype)
+
+
+erf_p = unary("erf", _erf, "math.erf({0})",
+              lambda g, x, out: (mul(g, mul(_lit(2 / math.sqrt(math.pi), x), exp(neg(mul(x, x))))),), **_f())
+
+
+def _logistic(x):
+    with np.errstate(over="ignore"):
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+logistic_p = unary("logistic", _logistic,
+                   "({dt}(1) / ({dt}(1) + np.exp(-{0})) if {0} >= 0 else np.exp({0}) / ({dt}(1) + np.exp({0})))",
+                   lambda g, x, out: (mul(g, mul(out, sub(_lit(1, out), out))),), **_f())
+floor_p = unary("floor", np.floor, "np.floor({0})", lambda g, x, out: (None,), **_f())
+copy_p = unary("copy", np.copy, "{0}", lambda g, x, out: (g,), kinds="biuf", what="any")
+stop_gradient_p = unary("stop_gradient", lambda x: x, "{0}", lambda g, x, out: (None,), kinds="biuf",
+                        what="any")
+
+
+def _not_scalar(args, avals, out):
+    return f"(not {args[0]})" if out.dtype.is_bool else f"~{args[0]}"
+
+
+not_p = unary("not", np.invert, _not_scalar, lambda g, x, out: (None,), kinds=_BOOLINT,
+              what="a boolean or integer")
+
+
+# ---------------------------------------------------------------------------
+# binary
+# ---------------------------------------------------------------------------
+def binary(name, impl, scalar, vjp=None, kinds=_NUM, what="numeric", out_bool=False):
+    def abstract(x, y):
+        dt = same_dtype(name, x, y)
+        check_kinds(name, x, kinds, what)
+        shape = broadcast_shapes(name, x.shape, y.shape)
+        if out_bool:
+            return ShapedArray(shape, bool_, False)
+        return ShapedArray(shape, dt, x.weak_type and y.weak_type)
+    return Primitive(name, abstract, impl, vjp, "elementwise", scalar)
+
+
+def _ub(g, x):
+    return unbroadcast(g, x.aval.shape)
+
+
+add_p = binary("add", np.add, "{0} + {1}", lambda g, x, y, out: (_ub(g, x), _ub(g, y)))
+sub_p = binary("sub", np.subtract, "{0} - {1}", lambda g, x, y, out: (_ub(g, x), _ub(neg(g), y)))
+mul_p = binary("mul", np.multiply, "{0} * {1}", lambda g, x, y, out: (_ub(mul(g, y), x), _ub(mul(g, x), y)))
+div_p = binary("div", np.true_divide, "{0} / {1}",
+               lambda g, x, y, out: (_ub(div(g, y), x), _ub(neg(div(mul(g, out), y)), y)), kinds=_FLOAT,
+               what="floating-point")
+floordiv_p = binary("floordiv", np.floor_divide, "np.floor_divide({0}, {1})",
+                    lambda g, x, y, out: (None, None))
+mod_p = binary("mod", np.remainder, "np.remainder({0}, {1})",
+               lambda g, x, y, out: (_ub(g, x), _ub(neg(mul(g, floordiv(x, y))), y)))
+
+
+def _pow_vjp(g, x, y, out):
+    if not x.dtype.is_floating:
+        return None, None
+    gx = mul(g, mul(y, pow_(x, sub(y, _lit(1, y)))))
+    safe_x = select(eq(x, _lit(0, x)), _lit(1, x), x)
+    gy = mul(g, mul(log(safe_x), out))
+    return _ub(gx, x), _ub(gy, y)
+
+
+def _pow_impl(x, y):
+    if x.dtype.kind in "iu" and np.any(y < 0):
+        raise ValueError("pow: integers to negative integer powers are not allowed")
+    return np.power(x, y)
+
+
+pow_p = binary("pow", _pow_impl, "np.power({0}, {1})", _pow_vjp)
+
+
+def _minmax_vjp(cmp):
+    def vjp(g, x, y, out):
+        half = _lit(0.5, g)
+        wx = add(convert(cmp(x, y), g.dtype), mul(half, convert(eq(x, y), g.dtype)))
+        wy = sub(_lit(1, g), wx)
+        return _ub(mul(g, wx), x), _ub(mul(g, wy), y)
+    return vjp
+
+
+max_p = binary("max", np.maximum, "({0} if ({0} > {1} or {0} != {0}) else {1})", _minmax_vjp(lambda a, b: gt(a, b)),
+               kinds="biuf", what="any")
+min_p = binary("min", np.minimum, "({0} if ({0} < {1} or {0} != {0}) else {1})", _minmax_vjp(lambda a, b: lt(a, b)),
+               kinds="biuf", what="any")
+
+
+def _cmp(name, impl, op):
+    return binary(name, impl, "{0} %s {1}" % op, lambda g, x, y, out: (None, None), kinds="biuf", what="any",
+                  out_bool=True)
+
+
+eq_p = _cmp("eq", np.equal, "==")
+ne_p = _cmp("ne", np.not_equal, "!=")
+lt_p = _cmp("lt", np.less, "<")
+le_p = _cmp("le", np.less_equal, "<=")
+gt_p = _cmp("gt", np.greater, ">")
+ge_p = _cmp("ge", np.greater_equal, ">=")
+and_p = binary("and", np.bitwise_and, "{0} & {1}", lambda g, x, y, out: (None, None), kinds=_BOOLINT,
+               what="boolean or integer")
+or_p = binary("or", np.bitwise_or, "{0} | {1}", lambda g, x, y, out: (None, None), kinds=_BOOLINT,
+              what="boolean or integer")
+xor_p = binary("xor", np.bitwise_xor, "{0} ^ {1}", lambda g, x, y, out: (None, None), kinds=_BOOLINT,
+               what="boolean or integer")
+
+
+# ---------------------------------------------------------------------------
+# select and convert
+# ---------------------------------------------------------------------------
+def _select_abstract(p, a, b):
+    if not p.dtype.is_bool:
+        raise TypeError(f"select: the condition must be bool, got {p.dtype.name}")
+    dt = same_dtype("select", a, b)
+    return ShapedArray(broadcast_shapes("select", p.shape, a.shape, b.shape), dt, a.weak_type and b.weak_type)
+
+
+def _select_vjp(g, p, a, b, out):
+    z = _lit(0, g)
+    return None, _ub(select(p, g, z), a), _ub(select(p, z, g), b)
+
+
+select_p = Primitive("select", _select_abstract, np.where, _select_vjp, "elementwise", "({1} if {0} else {2})")
+
+
+def _convert_abstract(x, dtype, weak_type=False):
+    return ShapedArray(x.shape, dtype, weak_type)
+
+
+def _convert_impl(x, dtype, weak_type=False):
+    with np.errstate(invalid="ignore", over="ignore"):
+        return x.astype(dtype.np)
+
+
+def _convert_scalar(args, avals, out):
+    if out.dtype.is_bool:
+        return f"({args[0]} != 0)"
+    return f"{{dt}}({args[0]})"
+
+
+def _convert_vjp(g, x, out, dtype, weak_type=False):
+    if x.dtype.is_floating and dtype.is_floating:
+        return (convert(g, x.dtype),)
+    return (None,)
+
+
+convert_p = Primitive("convert", _convert_abstract, _convert_impl, _convert_vjp, "elementwise", _convert_scalar)
+
+
+# ---------------------------------------------------------------------------
+# thin binders used by VJP rules and the front end (operands already promoted)
+# ---------------------------------------------------------------------------
+def neg(x): return neg_p.bind(x)
+def sign(x): return sign_p.bind(x)
+def exp(x): return exp_p.bind(x)
+def log(x): return log_p.bind(x)
+def sin(x): return sin_p.bind(x)
+def cos(x): return cos_p.bind(x)
+def add(x, y): return add_p.bind(x, y)
+def sub(x, y): return sub_p.bind(x, y)
+def mul(x, y): return mul_p.bind(x, y)
+def div(x, y): return div_p.bind(x, y)
+def floordiv(x, y): return floordiv_p.bind(x, y)
+def pow_(x, y): return pow_p.bind(x, y)
+def eq(x, y): return eq_p.bind(x, y)
+def gt(x, y): return gt_p.bind(x, y)
+def lt(x, y): return lt_p.bind(x, y)
+def select(p, a, b): return select_p.bind(p, a, b)
+
+
+def convert(x, dtype, weak_type=False):
+    if x.dtype is dtype and x.aval.weak_type == weak_type:
+        return x
+    return convert_p.bind(x, dtype=dtype, weak_type=weak_type)

@@ -1,0 +1,340 @@
+"""Tracing Python functions into graphs: ``make_graph`` and ``@trace``.
+
+A function is run once on tracers for each new abstract signature (pytree
+structure, each leaf's shape/dtype/weak type, static arguments, device); the
+resulting Graph is optimised and compiled by the current backend. Variables it
+reads are implicit inputs, assignments implicit outputs written back after the
+call, and the random state an implicit input.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import dtypes as _dt
+from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, to_tensor_arg
+from .devices import resolve_current
+from .ir import Graph, ShapedArray
+from .tree_util import tree_flatten, tree_unflatten
+
+log = logging.getLogger("jaxish")
+
+
+def _log_compiles() -> bool:
+    return os.environ.get("JAXISH_LOG_COMPILES", "0") not in ("", "0")
+
+
+# ---------------------------------------------------------------------------
+# abstract signature of the arguments
+# ---------------------------------------------------------------------------
+def leaf_aval(x, where: str = "argument") -> Any:
+    """Abstract value of an argument leaf, or ``('var', id)`` for a Variable."""
+    if isinstance(x, Tensor):
+        return x.aval
+    if getattr(x, "_is_variable", False):
+        return ("var", id(x))
+    if isinstance(x, bool):
+        return ShapedArray((), _dt.bool_, False)
+    if isinstance(x, int):
+        return ShapedArray((), _dt.int32 if -2**31 <= x < 2**31 else _dt.int64, True)
+    if isinstance(x, float):
+        return ShapedArray((), _dt.float32, True)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return ShapedArray(np.shape(x), _dt.as_dtype(x.dtype), False)
+    raise TypeError(f"{where}: unsupported argument of type {type(x).__name__} ({x!r:.80}); pass tensors, "
+                    f"arrays, Python scalars or pytrees of them, or mark the argument static")
+
+
+def leaf_value(x) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (np.ndarray, np.generic)):
+        return Tensor(np.asarray(x))
+    return to_tensor_arg(x)
+
+
+@dataclass
+class Traced:
+    """A function traced at one signature."""
+
+    graph: Graph
+    variables: list          # Variables read (implicit inputs, after the explicit leaves)
+    assigned: list           # Variables assigned (implicit outputs, after the explicit outputs)
+    out_tree: Any
+    n_leaves: int
+    uses_rng: bool
+    executable: Any = None
+
+
+def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrace: bool = False,
+                   arg_names: Sequence[str] | None = None) -> tuple:
+    """Run ``fn`` on tracers; returns ``(Traced, in_leaves)``.
+
+    Leaves of ``args``/``kwargs`` that are tensors, arrays or scalars become
+    graph inputs; Variables become implicit inputs.
+    """
+    leaves, treedef = tree_flatten((args, kwargs))
+    with GraphTrace(name=name, device=resolve_current()) as t:
+        t.is_retrace = is_retrace
+        tracers = []
+        for i, x in enumerate(leaves):
+            if getattr(x, "_is_variable", False):
+                tracers.append(x)
+                continue
+            aval = leaf_aval(x, name)
+            label = arg_names[i] if arg_names and i < len(arg_names) else f"argument {i}"
+            tracers.append(t.new_arg(aval, label))
+        targs, tkwargs = tree_unflatten(treedef, tracers)
+        out = fn(*targs, **tkwargs)
+        out_leaves, out_tree = tree_flatten(out)
+        for o in out_leaves:
+            if not isinstance(o, (Tensor, int, float, bool, np.ndarray, np.generic)) and not getattr(
+                    o, "_is_variable", False):
+                raise TypeError(f"{name} returned an unsupported value of type {type(o).__name__}: return tensors, "
+                                f"arrays, scalars or pytrees of them")
+        out_leaves = [o.read_value() if getattr(o, "_is_variable", False) else o for o in out_leaves]
+        graph, variables, assigned = t.finish(out_leaves)
+    n_leaves = sum(1 for x in leaves if not getattr(x, "_is_variable", False))
+    traced = Traced(graph, variables, assigned, out_tree, n_leaves, t.rng_var is not None)
+    return traced, [x for x in leaves if not getattr(x, "_is_variable", False)]
+
+
+def _arg_labels(fn, args, kwargs) -> list:
+    """A readable label per flattened leaf: ``argument 'x'``, ``argument 'p'['w']``."""
+    import inspect
+
+    import optree
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        names = []
+    labels = []
+    for i, a in enumerate(args):
+        base = f"argument '{names[i]}'" if i < len(names) else f"argument {i}"
+        paths, _, _ = optree.tree_flatten_with_path(a, none_is_leaf=False, namespace="jaxish",
+                                                    is_leaf=lambda x: getattr(x, "_is_variable", False))
+        labels += [base + "".join(f"[{p!r}]" for p in path) for path in paths]
+    for k in sorted(kwargs):
+        paths, _, _ = optree.tree_flatten_with_path(kwargs[k], none_is_leaf=False, namespace="jaxish",
+                                                    is_leaf=lambda x: getattr(x, "_is_variable", False))
+        labels += [f"argument '{k}'" + "".join(f"[{p!r}]" for p in path) for path in paths]
+    return labels
+
+
+# ---------------------------------------------------------------------------
+# running a traced graph
+# ---------------------------------------------------------------------------
+def _rng_input():
+    from .random import GENERATOR
+    trace = current_trace()
+    if trace is not None:
+        from .ops import add
+        state, k = trace.rng_state()
+        return add(state, Tensor(np.array([k * 0x9E3779B97F4A7C1, 0], dtype=np.int64)))
+    return Tensor(GENERATOR.next_state())
+
+
+def call_traced(traced: Traced, leaves: Sequence) -> list:
+    """Run a traced function on argument leaves; returns its output leaves."""
+    inline = current_trace() is not None or bool(STATE.tapes)
+    inputs = [leaf_value(x) for x in leaves]
+    inputs += traced.variables if inline else [v._value for v in traced.variables]
+    if traced.uses_rng:
+        inputs.append(_rng_input())
+    if inline:
+        outs = eval_graph(traced.graph, inputs)
+    else:
+        if traced.executable is None:
+            from .backends import get_executable
+            traced.executable = get_executable(traced.graph)
+        outs = traced.executable.call_tensors(inputs)
+    n = len(outs) - len(traced.assigned)
+    for v, val in zip(traced.assigned, outs[n:]):
+        v.assign(val)
+    return outs[:n]
+
+
+def run_graph(graph: Graph, inputs: Sequence) -> list:
+    """Evaluate a closed graph on tensors: inlined into an enclosing trace,
+    op by op under active tapes, else through the compiled executable cache."""
+    if current_trace() is not None or STATE.tapes or any(isinstance(x, Tracer) for x in inputs):
+        return eval_graph(graph, inputs)
+    from .backends import get_executable
+    return get_executable(graph).call_tensors(inputs)
+
+
+# ---------------------------------------------------------------------------
+# make_graph and trace
+# ---------------------------------------------------------------------------
+def make_graph(fn: Callable, static_argnums: Sequence[int] = (), optimize: bool = True) -> Callable:
+    """``make_graph(fn)(*args)`` returns the (optimised) Graph of ``fn`` at those arguments.
+
+    Examples
+    --------
+    >>> print(jaxish.make_graph(jaxish.grad(loss))(w))
+    """
+    static = tuple(static_argnums)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        f = _bind_static(fn, args, static)
+        dyn = tuple(a for i, a in enumerate(args) if i not in static)
+        traced, _ = trace_to_graph(f, dyn, kwargs, getattr(fn, "__name__", "<function>"))
+        g = traced.graph
+        if optimize:
+            from .passes import optimize as opt
+            g = opt(g)
+        return g
+    return wrapper
+
+
+def _bind_static(fn, args, static):
+    if not static:
+        return fn
+    fixed = {i: args[i] for i in static if i < len(args)}
+
+    def f(*dyn, **kw):
+        it = iter(dyn)
+        full = [fixed[i] if i in fixed else next(it) for i in range(len(dyn) + len(fixed))]
+        return fn(*full, **kw)
+    return f
+
+
+class CacheInfo(tuple):
+    """``(hits, misses, traces, size)`` of a traced function's cache."""
+
+    def __new__(cls, hits, misses, traces, size):
+        obj = super().__new__(cls, (hits, misses, traces, size))
+        obj.hits, obj.misses, obj.traces, obj.size = hits, misses, traces, size
+        return obj
+
+    def __repr__(self) -> str:
+        return f"CacheInfo(hits={self.hits}, misses={self.misses}, traces={self.traces}, size={self.size})"
+
+
+class TracedFunction:
+    """A function traced once per signature and run as a compiled graph (see :func:`trace`)."""
+
+    def __init__(self, fn: Callable, static_argnums=(), static_argnames=()):
+        functools.update_wrapper(self, fn)
+        self._fn = fn
+        self._static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        self._static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        self._cache: dict = {}
+        self._hits = self._misses = 0
+        self._name = getattr(fn, "__qualname__", getattr(fn, "__name__", "<function>"))
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    def _split(self, args, kwargs):
+        static_pos = tuple((i, args[i]) for i in self._static_argnums if i < len(args))
+        static_kw = tuple(sorted((k, v) for k, v in kwargs.items() if k in self._static_argnames))
+        for label, v in list(static_pos) + list(static_kw):
+            try:
+                hash(v)
+            except TypeError:
+                raise TypeError(f"{self._name}: static argument {label!r} has an unhashable value of type "
+                                f"{type(v).__name__} ({v!r:.60}); static arguments must be hashable "
+                                f"(use a tuple instead of a list)") from None
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in self._static_argnums)
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_argnames}
+        return static_pos, static_kw, dyn_args, dyn_kwargs
+
+    def __call__(self, *args, **kwargs):
+        from . import config
+        static_pos, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        leaves, treedef = tree_flatten((dyn_args, dyn_kwargs))
+        avals = tuple(leaf_aval(x, self._name) for x in leaves)
+        key = (treedef, avals, static_pos, static_kw, resolve_current(), config.get_backend())
+        traced = self._cache.get(key)
+        if traced is None:
+            self._misses += 1
+            if _log_compiles():
+                log.warning("jaxish: tracing %s (%s)", self._name, self._reason(key))
+            fn = self._fn
+            if static_pos or static_kw:
+                fixed = dict(static_pos)
+                skw = dict(static_kw)
+                n_total = len(args)
+
+                def fn(*dyn, **kw):  # noqa: F811
+                    it = iter(dyn)
+                    full = [fixed[i] if i in fixed else next(it) for i in range(n_total)]
+                    return self._fn(*full, **kw, **skw)
+            labels = _arg_labels(self._fn, tuple(a for a in args), dyn_kwargs) if not static_pos else None
+            traced, _ = trace_to_graph(fn, dyn_args, dyn_kwargs, self._name, is_retrace=bool(self._cache),
+                                       arg_names=labels)
+            from .passes import optimize
+            traced.graph = optimize(traced.graph)
+            self._cache[key] = traced
+        else:
+            self._hits += 1
+        outs = call_traced(traced, [x for x in leaves if not getattr(x, "_is_variable", False)])
+        return tree_unflatten(traced.out_tree, outs)
+
+    def _reason(self, key) -> str:
+        if not self._cache:
+            return "first call"
+        treedef, avals, sp, sk, dev, backend = key
+        for k in self._cache:
+            if k[0] != treedef:
+                continue
+            if k[2:4] != (sp, sk):
+                return f"new static argument values {dict(sp) or ''}{dict(sk) or ''}"
+            for i, (a, b) in enumerate(zip(k[1], avals)):
+                if a != b and isinstance(a, ShapedArray) and isinstance(b, ShapedArray):
+                    if a.shape != b.shape:
+                        return f"new shape for leaf {i}: {a.shape} -> {b.shape}"
+                    if a.dtype != b.dtype:
+                        return f"new dtype for leaf {i}: {a.dtype} -> {b.dtype}"
+                    return f"new weak type for leaf {i}"
+            if k[4] != dev:
+                return f"new device {dev}"
+            if k[5] != backend:
+                return f"new backend {backend}"
+        return "new argument structure"
+
+    def cache_info(self) -> CacheInfo:
+        """Hits, misses, traces and size of the signature cache."""
+        return CacheInfo(self._hits, self._misses, self._misses, len(self._cache))
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def graph(self, *args, **kwargs) -> Graph:
+        """The optimised graph for these arguments (traces if needed)."""
+        static_pos, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        return make_graph(self._fn, self._static_argnums)(*args, **kwargs)
+
+
+def trace(fn: Callable | None = None, *, static_argnums=(), static_argnames=()):
+    """Trace ``fn`` into a graph once per signature and run it compiled.
+
+    Usable as ``@trace`` or ``@trace(static_argnums=(1,))``.
+
+    Parameters
+    ----------
+    fn : callable
+    static_argnums, static_argnames
+        Arguments passed as Python values: each new (hashable) value retraces.
+
+    Returns
+    -------
+    TracedFunction
+        Call it like ``fn``; ``.cache_info()`` reports hits/misses/traces.
+    """
+    if fn is None:
+        return lambda f: TracedFunction(f, static_argnums, static_argnames)
+    return TracedFunction(fn, static_argnums, static_argnames)
+
+
+function = trace
+jit = trace

@@ -1,0 +1,183 @@
+"""Variable: a mutable, named holder of a tensor value."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import dtypes as _dt
+from .core import STATE, Tensor, Tracer, current_trace, read_variable, to_tensor_arg
+from .tensor_methods import install
+
+
+class Variable:
+    """A mutable tensor, typically a model parameter.
+
+    Parameters
+    ----------
+    initial_value : tensor-like or callable
+    dtype : DType, optional
+    trainable : bool
+        Trainable variables read under a ``GradientTape`` are watched.
+    name : str, optional
+        Shown as ``'<name>:0'``; defaults to ``'Variable'`` as in TensorFlow.
+
+    Notes
+    -----
+    Ops on a Variable return Tensors. Inside ``@trace`` a Variable read is an
+    implicit input and an assignment an implicit output.
+    """
+
+    _is_variable = True
+
+    def __init__(self, initial_value=None, trainable: bool = True, name: str | None = None, dtype=None,
+                 shape=None):
+        from .creation import constant
+        if initial_value is None:
+            raise ValueError("Variable: initial_value must be given")
+        trace = current_trace()
+        if trace is not None and trace.is_retrace:
+            raise ValueError(f"Variable: {trace.name} tried to create a Variable on a retrace. Variables can only "
+                             f"be created on the first trace of a traced function (they would otherwise be "
+                             f"created anew on every new input signature); create it outside the function.")
+        if callable(initial_value):
+            initial_value = initial_value()
+        if isinstance(initial_value, Variable):
+            initial_value = initial_value._value
+        value = constant(initial_value, dtype=dtype)
+        if isinstance(value, Tracer):
+            raise ValueError(f"Variable: the initial value depends on traced inputs of {value._trace.name}; "
+                             f"create the Variable outside the traced function")
+        if value._weak:
+            value = Tensor(value._value, False, value._device)
+        self._value = value
+        self.trainable = bool(trainable)
+        self._name = "Variable" if name is None else str(name)
+
+    # -- properties --
+    @property
+    def name(self) -> str:
+        return f"{self._name}:0"
+
+    @property
+    def dtype(self) -> _dt.DType:
+        return self._value.dtype
+
+    @property
+    def shape(self):
+        return self._value.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def device(self) -> str:
+        return self._value.device
+
+    @property
+    def aval(self):
+        return self._value.aval.strip_weak()
+
+    # -- reading --
+    def read_value(self) -> Tensor:
+        """The current value as a Tensor (recorded on active tapes)."""
+        if STATE.tapes:
+            from .ops import identity
+            return identity(self)
+        return read_variable(self)
+
+    def value(self) -> Tensor:
+        return self.read_value()
+
+    def numpy(self) -> np.ndarray:
+        return read_variable(self).numpy()
+
+    def __array__(self, dtype=None, copy=None):
+        return read_variable(self).__array__(dtype)
+
+    # -- writing --
+    def _check(self, value, op: str) -> Tensor:
+        if isinstance(value, Variable):
+            value = value._value
+        if not isinstance(value, Tensor):
+            from .creation import constant
+            try:
+                value = constant(value, dtype=self.dtype)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"{op}: {e}") from None
+        if value.dtype != self.dtype:
+            raise TypeError(f"{op}: cannot assign a value of dtype {value.dtype.name} to the variable "
+                            f"{self.name!r} of dtype {self.dtype.name}")
+        if tuple(value.aval.shape) != tuple(self._value.aval.shape):
+            raise ValueError(f"{op}: cannot assign a value of shape {tuple(value.aval.shape)} to the variable "
+                             f"{self.name!r} of shape {tuple(self._value.aval.shape)}")
+        return value
+
+    def assign(self, value, use_locking=None, name=None, read_value=True):
+        """Replace the value; shape and dtype must match."""
+        value = self._check(value, "assign")
+        trace = current_trace()
+        if trace is not None:
+            trace.assign_variable(self, value)
+        else:
+            if isinstance(value, Tracer):
+                value._trace.check_alive(value)
+            if value._weak:
+                value = Tensor(value._value, False, value._device)
+            self._value = value
+        return self
+
+    def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        """``self += delta``."""
+        from .ops import add
+        return self.assign(self._checked_binop(add, delta, "assign_add"))
+
+    def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        """``self -= delta``."""
+        from .ops import subtract
+        return self.assign(self._checked_binop(subtract, delta, "assign_sub"))
+
+    def _checked_binop(self, fn, delta, op):
+        d = delta._value if isinstance(delta, Variable) else delta
+        if isinstance(d, Tensor) and not d.aval.weak_type and d.dtype != self.dtype:
+            raise TypeError(f"{op}: cannot add a value of dtype {d.dtype.name} to the variable {self.name!r} "
+                            f"of dtype {self.dtype.name}")
+        if isinstance(d, np.ndarray):
+            d = to_tensor_arg(d.astype(self.dtype.np))
+        return fn(read_variable(self), d)
+
+    def __repr__(self) -> str:
+        from .printing import variable_repr
+        return variable_repr(self)
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+    def ref(self):
+        from .tensor_shape import Reference
+        return Reference(self)
+
+    experimental_ref = ref
+
+    def __len__(self):
+        return len(self._value)
+
+    def __iter__(self):
+        return iter(read_variable(self))
+
+    def __bool__(self):
+        return bool(read_variable(self))
+
+    def __float__(self):
+        return float(read_variable(self))
+
+    def __int__(self):
+        return int(read_variable(self))
+
+    def __index__(self):
+        return read_variable(self).__index__()
+
+    def __format__(self, spec):
+        return format(read_variable(self), spec)
+
+
+install(Variable)
