@@ -1,0 +1,28 @@
+"""Shared fixtures: run tests on each backend, with a project-local kernel cache."""
+import os
+
+import pytest
+
+os.environ.setdefault("JAXISH_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache",
+                                                       "jaxish-kernels"))
+
+import jaxish  # noqa: E402
+
+BACKENDS = ["interpreter", "cpu"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Run the test once per backend (``interpreter`` and ``cpu``)."""
+    old = jaxish.config.get_backend()
+    jaxish.config.set_backend(request.param)
+    yield request.param
+    jaxish.config.set_backend(old)
+
+
+@pytest.fixture
+def cpu_backend():
+    old = jaxish.config.get_backend()
+    jaxish.config.set_backend("cpu")
+    yield "cpu"
+    jaxish.config.set_backend(old)
