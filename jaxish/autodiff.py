@@ -36,7 +36,7 @@ def vjp_graph(graph: Graph, wrt: Sequence[int], ct_outs: Sequence[int], keep_out
     Outputs: ``graph``'s outputs (if ``keep_outputs``), then the cotangent of
     each input in ``wrt``. Cached by the graph's fingerprint.
     """
-    key = (graph.fingerprint(), tuple(wrt), tuple(ct_outs), keep_outputs, len(graph.consts))
+    key = (graph.key(), tuple(wrt), tuple(ct_outs), keep_outputs, len(graph.consts))
     hit = _VJP_CACHE.get(key)
     if hit is not None and not graph.consts:
         _VJP_CACHE.move_to_end(key)

@@ -101,18 +101,23 @@ CPU_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
 class Tensor:
     """An immutable n-dimensional array with a dtype and a device."""
 
-    __slots__ = ("_value", "_weak", "_device", "__weakref__")
+    __slots__ = ("_value", "_weak", "_device", "_aval", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, value: np.ndarray, weak: bool = False, device: str = CPU_DEVICE):
         self._value = value
         self._weak = weak
         self._device = device
+        self._aval = None
 
     # -- abstract properties (shared with tracers) --
     @property
     def aval(self) -> ShapedArray:
-        return ShapedArray(self._value.shape, _dt.as_dtype(self._value.dtype), self._weak)
+        a = self._aval
+        if a is None:
+            v = self._value
+            a = self._aval = ShapedArray(v.shape, _dt.from_numpy(v.dtype), self._weak)
+        return a
 
     @property
     def shape(self):
@@ -206,10 +211,7 @@ class Tracer(Tensor):
         self._var = var
         self._weak = var.aval.weak_type
         self._device = trace.device
-
-    @property
-    def aval(self) -> ShapedArray:
-        return self._var.aval
+        self._aval = var.aval
 
     def _concrete(self, what: str):
         self._trace.check_alive(self)

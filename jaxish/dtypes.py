@@ -113,6 +113,14 @@ def as_dtype(x: Any) -> DType:
     raise TypeError(f"Unsupported dtype {npd}; valid dtypes are: {', '.join(_BY_NAME)}")
 
 
+def from_numpy(npd: np.dtype) -> DType:
+    """Fast path of :func:`as_dtype` for a NumPy dtype."""
+    d = _BY_NP.get(npd)
+    if d is None:
+        return as_dtype(npd)
+    return d
+
+
 # ---- promotion lattice (JAX's, restricted to our dtypes) -------------------
 # Nodes are dtype names plus the weak kinds 'i*' (Python int) and 'f*' (Python float).
 _EDGES = {

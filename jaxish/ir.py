@@ -140,9 +140,16 @@ class Graph:
         p.text(self.pretty())
 
     # ---- fingerprint ------------------------------------------------------
+    def key(self) -> tuple:
+        """Hashable structural key (primitive names, params, avals, wiring); cached."""
+        k = self.__dict__.get("_key")
+        if k is None:
+            k = self.__dict__["_key"] = structural_key(self.constvars, self.invars, self.nodes, self.outvars)
+        return k
+
     def fingerprint(self) -> str:
-        """Structural hash: primitive names, params, avals and wiring."""
-        return hashlib.sha256(self.structure().encode()).hexdigest()[:32]
+        """Stable structural hash (hex) of :meth:`key`."""
+        return hashlib.sha256(repr(self.key()).encode()).hexdigest()[:32]
 
     def structure(self) -> str:
         ids: dict = {}
@@ -170,6 +177,43 @@ class Graph:
 
     def count(self, prim_name: str) -> int:
         return sum(1 for n in self.nodes if n.prim.name == prim_name)
+
+
+def structural_key(constvars, invars, nodes, outvars) -> tuple:
+    ids: dict = {}
+
+    def ref(v):
+        if isinstance(v, Literal):
+            return ("L", v.aval, v.val.item())
+        i = ids.get(v.id)
+        if i is None:
+            i = ids[v.id] = len(ids)
+            return (i, v.aval)
+        return i
+
+    parts = [tuple(ref(v) for v in constvars), tuple(ref(v) for v in invars)]
+    for n in nodes:
+        parts.append((n.prim.name, param_key(n.params), tuple(ref(v) for v in n.invars),
+                      tuple(ref(v) for v in n.outvars)))
+    parts.append(tuple(ref(v) for v in outvars))
+    return tuple(parts)
+
+
+def param_key(params: dict) -> tuple:
+    """Hashable form of a node's params."""
+    if not params:
+        return ()
+    return tuple(sorted((k, _hashable(v)) for k, v in params.items()))
+
+
+def _hashable(v):
+    if isinstance(v, Graph):
+        return v.key()
+    if isinstance(v, np.ndarray):
+        return ("arr", str(v.dtype), v.shape, v.tobytes())
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    return v
 
 
 def _param_key(params: dict) -> str:

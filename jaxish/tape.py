@@ -200,7 +200,7 @@ class GradientTape:
                     owners.append(j)
         grads: list = [None] * len(s_leaves)
         if wrt and float_targets:
-            fp = (graph.fingerprint(), tuple(wrt))
+            fp = (graph.key(), tuple(wrt))
             bwd = _BWD_CACHE.get(fp)
             if bwd is None:
                 from .autodiff import vjp_graph

@@ -42,7 +42,7 @@ def get_executable(graph: Graph, backend: str | None = None) -> Executable:
     """The compiled executable for ``graph`` (cached by structure)."""
     from .. import config
     backend = backend or config.get_backend()
-    key = (graph.fingerprint(), backend)
+    key = (graph.key(), backend)
     exe = _CACHE.get(key)
     if exe is not None:
         STATS["hits"] += 1

@@ -1,7 +1,7 @@
 """Common-subexpression elimination: identical nodes on identical inputs are computed once."""
 from __future__ import annotations
 
-from ..ir import Graph, Literal, Node, _param_key
+from ..ir import Graph, Literal, Node, param_key
 
 
 def _atom_key(a, subst):
@@ -16,7 +16,7 @@ def cse(graph: Graph) -> Graph:
     nodes = []
     for n in graph.nodes:
         ins = [a if isinstance(a, Literal) else subst.get(a.id, a) for a in n.invars]
-        key = (n.prim.name, _param_key(n.params), tuple(_atom_key(a, subst) for a in ins))
+        key = (n.prim.name, param_key(n.params), tuple(_atom_key(a, subst) for a in ins))
         prev = seen.get(key)
         if prev is not None and prev.outvars[0].aval == n.outvars[0].aval:
             subst[n.outvars[0].id] = prev.outvars[0]

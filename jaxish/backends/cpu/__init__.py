@@ -14,13 +14,14 @@ import warnings
 
 import numpy as np
 
+from ...errors import CacheWarning
 from ...ir import Graph
 from .. import interpreter
 from .codegen import generate
 from .disk_cache import load_module, purge_numba_cache
 
 log = logging.getLogger("jaxish")
-STATS = {"compiled": 0, "fallbacks": 0}
+STATS = {"compiled": 0, "disk_loads": 0, "fallbacks": 0}
 
 
 def _unsupported(graph: Graph) -> str | None:
@@ -51,23 +52,28 @@ def compile_graph(graph: Graph):
                     len(graph.nodes), len(prog.kernels))
 
     def first_call(args):
-        try:
-            res = state["fn"](*args, sizes)
-        except (IndexError, ZeroDivisionError, MemoryError):
-            raise
-        except Exception as e:  # noqa: BLE001 - Numba errors must never reach users
-            if _is_cache_problem(e):
-                warnings.warn(f"jaxish: Numba's cache for {entry_name} could not be loaded ({type(e).__name__}); "
-                              f"recompiling", stacklevel=4)
-                purge_numba_cache(entry_name)
-            STATS["fallbacks"] += 1
-            warnings.warn(f"jaxish: the cpu backend failed to compile a graph ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0][:200]}); running it on the interpreter", RuntimeWarning,
-                          stacklevel=4)
-            state["fn"] = None
-            return None
+        for attempt in (0, 1):
+            try:
+                res = state["fn"](*args, sizes)
+                break
+            except (IndexError, ZeroDivisionError, MemoryError):
+                raise
+            except Exception as e:  # noqa: BLE001 - Numba errors must never reach users
+                if attempt == 0 and _is_cache_problem(e):
+                    warnings.warn(f"jaxish: Numba's cache files for {entry_name} are damaged "
+                                  f"({type(e).__name__}); rebuilding them", CacheWarning, stacklevel=4)
+                    for name in [entry_name, *prog.kernels]:
+                        purge_numba_cache(name)
+                    continue
+                STATS["fallbacks"] += 1
+                warnings.warn(f"jaxish: the cpu backend failed to compile a graph ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:200] if str(e) else ''}); running it on the interpreter",
+                              RuntimeWarning, stacklevel=4)
+                state["fn"] = None
+                return None
         state["checked"] = True
-        STATS["compiled"] += 1
+        stats = state["fn"].stats
+        STATS["disk_loads" if sum(stats.cache_hits.values()) else "compiled"] += 1
         return res
 
     def run(arrays):
@@ -95,4 +101,6 @@ def compile_graph(graph: Graph):
 
 
 def _is_cache_problem(e: Exception) -> bool:
-    return isinstance(e, (EOFError, OSError)) or "pickle" in type(e).__name__.lower()
+    import pickle
+    return isinstance(e, (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
+                          ImportError, KeyError))
