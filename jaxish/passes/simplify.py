@@ -26,6 +26,13 @@ def simplify(graph: Graph, for_execution: bool = False) -> Graph:
         ins = [rd(a) for a in n.invars]
         out = n.outvars[0]
         name, p = n.prim.name, n.params
+        if n.prim.kind == "elementwise" and len(ins) > 1:
+            ins = _scalar_broadcasts_to_literals(ins, out, producer)
+        if name == "reshape" and isinstance(ins[0], Literal):  # a scalar constant: broadcast it instead
+            nn = Node(PRIMITIVES["broadcast_to"], ins, {"shape": tuple(p["shape"])}, [out])
+            nodes.append(nn)
+            producer[out.id] = nn
+            continue
         same = [a for a in ins if not isinstance(a, Literal) and a.aval == out.aval]
         repl = None
         if name == "mul" and len(ins) == 2:
@@ -84,6 +91,20 @@ def simplify(graph: Graph, for_execution: bool = False) -> Graph:
         producer[out.id] = nn
     outs = [rd(o) for o in graph.outvars]
     return Graph(graph.invars, nodes, outs, graph.constvars, graph.consts)
+
+
+def _scalar_broadcasts_to_literals(ins, out, producer):
+    """``op(broadcast_to(c), x)`` -> ``op(c, x)`` when ``x`` alone has the output's shape."""
+    full = [a for a in ins if not isinstance(a, Literal) and tuple(a.aval.shape) == tuple(out.aval.shape)]
+    res = []
+    for a in ins:
+        prev = None if isinstance(a, Literal) else producer.get(a.id)
+        if prev is not None and prev.prim.name == "broadcast_to" and isinstance(prev.invars[0], Literal) \
+                and prev.invars[0].aval.dtype == a.aval.dtype and any(b is not a for b in full):
+            lit = prev.invars[0]
+            a = Literal(lit.val, type(lit.aval)((), lit.aval.dtype, a.aval.weak_type))
+        res.append(a)
+    return res
 
 
 __all__ = ["simplify", "Var"]
