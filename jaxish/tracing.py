@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import dtypes as _dt
+from .config import _config
 from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, to_tensor_arg
 from .devices import resolve_current
 from .ir import Graph, ShapedArray
@@ -69,6 +70,7 @@ class Traced:
     n_leaves: int
     uses_rng: bool
     executable: Any = None
+    _last: Any = None       # the outputs of the call that traced it (not kept across calls)
 
 
 def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrace: bool = False,
@@ -226,6 +228,8 @@ class TracedFunction:
         self._static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
         self._static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
         self._cache: dict = {}
+        self._fast: dict = {}
+        self._has_static = bool(self._static_argnums or self._static_argnames)
         self._hits = self._misses = 0
         self._name = getattr(fn, "__qualname__", getattr(fn, "__name__", "<function>"))
 
@@ -249,11 +253,30 @@ class TracedFunction:
         return static_pos, static_kw, dyn_args, dyn_kwargs
 
     def __call__(self, *args, **kwargs):
-        from . import config
+        if not kwargs and not self._has_static and all(type(a) is Tensor for a in args):
+            # fast path: positional tensors only (the common case in a training loop)
+            key = (len(args), tuple(a.aval for a in args), STATE.device, _config._backend)
+            traced = self._fast.get(key)
+            if traced is not None:
+                self._hits += 1
+                if traced.executable is not None and not traced.variables and not traced.uses_rng \
+                        and not traced.assigned and not STATE.traces and not STATE.tapes:
+                    outs = traced.executable.call_tensors(args)
+                else:
+                    outs = call_traced(traced, args)
+                return tree_unflatten(traced.out_tree, outs)
+            traced = self._call_slow(args, kwargs)
+            self._fast[key] = traced
+        else:
+            traced = self._call_slow(args, kwargs)
+        out, traced._last = traced._last, None
+        return out
+
+    def _call_slow(self, args, kwargs):
         static_pos, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, treedef = tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(leaf_aval(x, self._name) for x in leaves)
-        key = (treedef, avals, static_pos, static_kw, resolve_current(), config.get_backend())
+        key = (treedef, avals, static_pos, static_kw, resolve_current(), _config._backend)
         traced = self._cache.get(key)
         if traced is None:
             self._misses += 1
@@ -278,7 +301,8 @@ class TracedFunction:
         else:
             self._hits += 1
         outs = call_traced(traced, [x for x in leaves if not getattr(x, "_is_variable", False)])
-        return tree_unflatten(traced.out_tree, outs)
+        traced._last = tree_unflatten(traced.out_tree, outs)
+        return traced
 
     def _reason(self, key) -> str:
         if not self._cache:
@@ -308,6 +332,7 @@ class TracedFunction:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._fast.clear()
 
     def graph(self, *args, **kwargs) -> Graph:
         """The optimised graph for these arguments (traces if needed)."""
