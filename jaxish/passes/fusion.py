@@ -46,14 +46,25 @@ class LibraryStep:
 
 def partition(graph: Graph) -> list:
     """Steps (FusedGroup or LibraryStep) in an executable order."""
-    group_of: dict = {}    # var id -> group (elementwise members and reductions)
+    group_of: dict = {}    # var id -> group (elementwise members)
     red_out: dict = {}     # var id -> group, for reduction outputs
-    deps: dict = {}        # var id -> frozenset of group ids it depends on
+    step_of: dict = {}     # var id -> the step producing it
+    reads: dict = {}       # id(step) -> var ids the step reads from other steps
     groups: list = []
     order: list = []       # steps in creation order
 
-    def dep(a):
-        return frozenset() if isinstance(a, Literal) else deps.get(a.id, frozenset())
+    def depends_on(step, target) -> bool:
+        """Does ``step`` (transitively, through the steps as they are now) read from ``target``?"""
+        stack, seen = [step], set()
+        while stack:
+            s = stack.pop()
+            if s is target:
+                return True
+            if id(s) in seen:
+                continue
+            seen.add(id(s))
+            stack.extend(step_of[v] for v in reads.get(id(s), ()) if v in step_of)
+        return False
 
     def convex_with(g, node) -> bool:
         for a in node.invars:
@@ -63,13 +74,19 @@ def partition(graph: Graph) -> list:
                 return False
             if group_of.get(a.id) is g:
                 continue
-            if g.gid in dep(a):
+            s = step_of.get(a.id)
+            if s is not None and depends_on(s, g):
                 return False
         return True
 
+    def add_reads(step, node):
+        r = reads.setdefault(id(step), set())
+        for a in node.invars:
+            if not isinstance(a, Literal) and step_of.get(a.id) is not step:
+                r.add(a.id)
+
     for n in graph.nodes:
         out = n.outvars[0]
-        d_in = frozenset().union(*[dep(a) for a in n.invars]) if n.invars else frozenset()
         if is_fusible(n):
             domain = tuple(out.aval.shape)
             target = None
@@ -84,8 +101,9 @@ def partition(graph: Graph) -> list:
                 groups.append(target)
                 order.append(target)
             target.nodes.append(n)
+            add_reads(target, n)
             group_of[out.id] = target
-            deps[out.id] = d_in | {target.gid}
+            step_of[out.id] = target
         elif n.prim.kind == "reduce":
             a = n.invars[0]
             axes = tuple(n.params["axes"])
@@ -97,11 +115,14 @@ def partition(graph: Graph) -> list:
                 order.append(g)
             g.reductions.append(n)
             g.axes = axes
+            add_reads(g, n)
             red_out[out.id] = g
-            deps[out.id] = d_in | {g.gid}
+            step_of[out.id] = g
         else:
-            order.append(LibraryStep(n))
-            deps[out.id] = d_in
+            step = LibraryStep(n)
+            order.append(step)
+            add_reads(step, n)
+            step_of[out.id] = step
 
     # inputs and outputs of each group
     consumers: dict = {}
