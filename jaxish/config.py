@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import types
 
 _VALID_BACKENDS = ("cpu", "interpreter")
 
@@ -32,12 +34,6 @@ class _Config:
 _config = _Config()
 
 
-def __getattr__(name):
-    if name == "backend":
-        return _config.backend
-    raise AttributeError(name)
-
-
 def set_backend(value: str) -> None:
     """Select the backend that compiles graphs: ``'cpu'`` or ``'interpreter'``."""
     _config.backend = value
@@ -54,3 +50,18 @@ def set_soft_device_placement(enabled: bool) -> None:
 
 def get_soft_device_placement() -> bool:
     return _config.soft_device_placement
+
+
+class _ConfigModule(types.ModuleType):
+    """Lets ``jaxish.config.backend = 'interpreter'`` validate and take effect."""
+
+    @property
+    def backend(self) -> str:
+        return _config.backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        _config.backend = value
+
+
+sys.modules[__name__].__class__ = _ConfigModule

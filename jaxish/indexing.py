@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Tensor, Tracer, to_tensor_arg
+from .core import Tensor, Tracer
 from .primitives import shape_ops as so
 
 

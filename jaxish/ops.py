@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -346,7 +346,9 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
         b = linalg_transpose(b)
     out = la.matmul_p.bind(a, b)
     if va or vb:
-        shape = out.aval.shape[:-2] + ((out.aval.shape[-2],) if not va else ()) + ((out.aval.shape[-1],) if not vb else ())
+        rows = () if va else (out.aval.shape[-2],)
+        cols = () if vb else (out.aval.shape[-1],)
+        shape = out.aval.shape[:-2] + rows + cols
         out = reshape(out, shape)
     return out
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...ir import Graph, Literal
-from ...passes.fusion import FusedGroup, LibraryStep, partition
+from ...passes.fusion import FusedGroup, partition
 from ..codegen.scalar import dtype_ctor, literal_expr
 from .helpers import helper_source
 from .kernels import PARALLEL_THRESHOLD, cshape, kernel_source

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from ...ir import Literal
 from ...passes.fusion import FusedGroup
-from ..codegen.scalar import (accumulator_dtype, dtype_ctor, elementwise_expr, literal_expr, reduction_init,
-                              reduction_update)
+from ..codegen.scalar import (
+    accumulator_dtype,
+    dtype_ctor,
+    elementwise_expr,
+    literal_expr,
+    reduction_init,
+    reduction_update,
+)
 
 PARALLEL_THRESHOLD = 1 << 18   # elements; below this prange costs more than it saves
 N_CHUNKS = 64                  # chunks of a parallel full reduction
