@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .core import STATE, Tensor, current_level
-from .ir import Graph, Var
+from .ir import Graph, Var, param_key
 from .tree_util import tree_flatten, tree_unflatten
 
 _BWD_CACHE: OrderedDict = OrderedDict()
@@ -123,7 +123,13 @@ class GradientTape:
         self._reset_records()
 
     # -- gradients --
-    def _build(self, targets: list, stop: set) -> tuple:
+    def _collect(self, targets: list, stop: set) -> tuple:
+        """The recorded nodes ``targets`` need, with a structural key and the leaf values.
+
+        Returns ``(needed, key, leaf_keys, leaf_vals)``; the key identifies the
+        recorded graph (primitives, params, avals, wiring), so a training loop
+        that records the same structure each step reuses one backward graph.
+        """
         producer = {id(n[4]): n for n in self._nodes if id(n[4]) not in stop}
         needed, stack, seen = [], [id(t) for t in targets], set()
         while stack:
@@ -137,26 +143,37 @@ class GradientTape:
                 stack.extend(n[2])
         order = {id(n): i for i, n in enumerate(self._nodes)}
         needed.sort(key=lambda n: order[id(n)])
-        env: dict = {}
-        invars, leaf_vals = [], []
-        from .ir import Node
+        ids: dict = {}
+        leaf_keys, leaf_vals = [], []
 
-        def var_for(key, val):
-            if key not in env:
-                v = Var(val.aval)
-                env[key] = v
-                invars.append(v)
+        def ref(k, val):
+            i = ids.get(k)
+            if i is None:
+                i = ids[k] = len(ids)
+                leaf_keys.append(k)
                 leaf_vals.append(val)
-            return env[key]
+                return (i, val.aval)
+            return i
 
+        parts = []
+        for prim, params, keys, vals, result in needed:
+            parts.append((prim.name, param_key(params), tuple(ref(k, v) for k, v in zip(keys, vals)),
+                          result.aval))
+            ids[id(result)] = len(ids)
+        outs = tuple(ref(id(t), t) for t in targets)
+        return needed, (tuple(parts), outs), leaf_keys, leaf_vals
+
+    @staticmethod
+    def _graph(needed, leaf_keys, leaf_vals, targets) -> Graph:
+        from .ir import Node
+        env = {k: Var(v.aval) for k, v in zip(leaf_keys, leaf_vals)}
+        invars = [env[k] for k in leaf_keys]
         nodes = []
         for prim, params, keys, vals, result in needed:
-            ins = [var_for(k, v) for k, v in zip(keys, vals)]
             out = Var(result.aval)
+            nodes.append(Node(prim, [env[k] for k in keys], params, [out]))
             env[id(result)] = out
-            nodes.append(Node(prim, ins, params, [out]))
-        outvars = [var_for(id(t), t) for t in targets]
-        return Graph(invars, nodes, outvars), env, leaf_vals
+        return Graph(invars, nodes, [env[id(t)] for t in targets])
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """Gradient of ``target`` (summed over a list of targets) w.r.t. ``sources``.
@@ -182,28 +199,29 @@ class GradientTape:
                 raise ValueError("GradientTape.gradient: output_gradients must match the structure of target")
         float_targets = [i for i, t in enumerate(targets) if t.dtype.is_floating]
         stop = {id(s) for s in s_leaves if isinstance(s, Tensor)}
-        graph, env, leaf_vals = self._build([targets[i] for i in float_targets], stop)
+        float_t = [targets[i] for i in float_targets]
+        needed, key, leaf_keys, leaf_vals = self._collect(float_t, stop)
+        position = {k: i for i, k in enumerate(leaf_keys)}
 
         wrt, owners = [], []
         for j, s in enumerate(s_leaves):
             if _is_var(s):
-                ks = [k for k in env if isinstance(k, tuple) and k[1] == id(s)]
+                ks = [k for k in leaf_keys if isinstance(k, tuple) and k[1] == id(s)]
             elif isinstance(s, Tensor):
-                ks = [id(s)] if id(s) in env else []
+                ks = [id(s)] if id(s) in position else []
             else:
                 raise TypeError(f"GradientTape.gradient: sources must be tensors or Variables, "
                                 f"got {type(s).__name__}")
             for k in ks:
-                idx = graph.invars.index(env[k]) if env[k] in graph.invars else None
-                if idx is not None:
-                    wrt.append(idx)
-                    owners.append(j)
+                wrt.append(position[k])
+                owners.append(j)
         grads: list = [None] * len(s_leaves)
         if wrt and float_targets:
-            fp = (graph.key(), tuple(wrt))
+            fp = (key, tuple(wrt))
             bwd = _BWD_CACHE.get(fp)
             if bwd is None:
                 from .autodiff import vjp_graph
+                graph = self._graph(needed, leaf_keys, leaf_vals, float_t)
                 bwd = vjp_graph(graph, wrt, list(range(len(float_targets))), keep_outputs=False)
                 _BWD_CACHE[fp] = bwd
                 if len(_BWD_CACHE) > 256:
