@@ -139,6 +139,35 @@ class Graph:
     def _repr_pretty_(self, p, cycle):  # IPython
         p.text(self.pretty())
 
+    def to_dot(self) -> str:
+        """Graphviz DOT source of the graph (render with ``graphviz.Source(g.to_dot())``)."""
+        lines = ["digraph jaxish {", "  rankdir=TB; node [fontname=monospace, fontsize=10];"]
+        for i, v in enumerate(self.invars + self.constvars):
+            kind = "in" if i < len(self.invars) else "const"
+            lines.append(f'  v{v.id} [shape=box, style=rounded, label="{kind} {v.aval}"];')
+        for n in self.nodes:
+            out = n.outvars[0]
+            lines.append(f'  v{out.id} [shape=ellipse, label="{n.prim.name}\\n{out.aval}"];')
+            for a in n.invars:
+                if isinstance(a, Literal):
+                    continue
+                lines.append(f"  v{a.id} -> v{out.id};")
+        for i, o in enumerate(self.outvars):
+            if not isinstance(o, Literal):
+                lines.append(f'  out{i} [shape=plaintext, label="out {i}"]; v{o.id} -> out{i};')
+        lines.append("}")
+        return "\n".join(lines)
+
+    def _repr_svg_(self):  # Jupyter: a picture when the graphviz package is installed
+        try:
+            import graphviz
+        except ImportError:
+            return None
+        try:
+            return graphviz.Source(self.to_dot())._repr_image_svg_xml()
+        except Exception:  # noqa: BLE001 - no dot binary: fall back to text
+            return None
+
     # ---- fingerprint ------------------------------------------------------
     def key(self) -> tuple:
         """Hashable structural key (primitive names, params, avals, wiring); cached."""
