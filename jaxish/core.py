@@ -316,9 +316,23 @@ def bind(prim: Primitive, args: Sequence, params: dict):
     return result
 
 
+_AVAL_CACHE: dict = {}
+
+
 def _abstract_eval(prim, vals, params, trace):
+    avals = tuple(v.aval for v in vals)
     try:
-        return prim.abstract_eval(*[v.aval for v in vals], **params)
+        key = (prim, avals, tuple(params.items()) if params else ())
+        out = _AVAL_CACHE.get(key)
+    except TypeError:  # unhashable params
+        key = out = None
+    if out is not None:
+        return out
+    try:
+        out = prim.abstract_eval(*avals, **params)
+        if key is not None and len(_AVAL_CACHE) < 50_000:
+            _AVAL_CACHE[key] = out
+        return out
     except (TypeError, ValueError) as e:
         msg = str(e)
         if not msg.startswith(prim.name) and ":" not in msg.split(" ")[0]:

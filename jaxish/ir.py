@@ -17,13 +17,35 @@ import numpy as np
 from . import dtypes as _dt
 
 
-@dataclass(frozen=True)
 class ShapedArray:
-    """Abstract value: shape, dtype and weak type of an array."""
+    """Abstract value: shape, dtype and weak type of an array (immutable, hashable)."""
 
-    shape: tuple
-    dtype: _dt.DType
-    weak_type: bool = False
+    __slots__ = ("shape", "dtype", "weak_type", "_hash")
+
+    def __init__(self, shape: tuple, dtype: _dt.DType, weak_type: bool = False):
+        shape = tuple(shape)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "weak_type", bool(weak_type))
+        object.__setattr__(self, "_hash", hash((shape, dtype.name, bool(weak_type))))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("ShapedArray is immutable")
+
+    def __eq__(self, other) -> bool:
+        if self is other:
+            return True
+        return (isinstance(other, ShapedArray) and self._hash == other._hash and self.shape == other.shape
+                and self.dtype is other.dtype and self.weak_type == other.weak_type)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        return (ShapedArray, (self.shape, self.dtype, self.weak_type))
+
+    def __repr__(self) -> str:
+        return f"ShapedArray({self.shape}, {self.dtype.name}, weak_type={self.weak_type})"
 
     @property
     def ndim(self) -> int:

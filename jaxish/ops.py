@@ -46,6 +46,10 @@ def _in(x):
 
 def promote(name: str, *xs) -> list:
     """Convert operands to their common dtype (Python scalars stay weak)."""
+    if len(xs) == 2 and type(xs[0]) is Tensor and type(xs[1]) is Tensor:
+        a, b = xs[0].aval, xs[1].aval
+        if a.dtype is b.dtype and a.weak_type == b.weak_type:
+            return list(xs)
     xs = [x if isinstance(x, (Tensor,) + _PY_SCALARS) else _in(x) for x in xs]
     dt, _ = _dt.result_type(*[_typed(x) for x in xs])
     out = []

@@ -7,6 +7,9 @@ from ..ir import ShapedArray
 
 def broadcast_shapes(name: str, *shapes) -> tuple:
     """NumPy broadcasting of ``shapes``; a ValueError names the op and shapes."""
+    first = shapes[0]
+    if all(s == first for s in shapes):
+        return tuple(first)
     ndim = max(len(s) for s in shapes)
     out = []
     for i in range(ndim):
