@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .core import GraphTrace, Tensor, bind, literal_tensor
+from .core import GraphTrace, Tensor, bind
 from .ir import Graph, Literal
 from .primitives import elementwise as ew
 from .primitives import shape_ops as so
@@ -25,8 +25,9 @@ _VJP_CACHE_SIZE = 512
 
 
 def _zeros(aval):
-    z = literal_tensor(0, aval.dtype)
-    return so.broadcast_to_p.bind(z, shape=tuple(aval.shape)) if aval.shape else ew.convert(z, aval.dtype)
+    """A strongly typed zero of ``aval`` (a symbolic zero made concrete)."""
+    z = Tensor(np.zeros((), aval.dtype.np))
+    return so.broadcast_to_p.bind(z, shape=tuple(aval.shape)) if aval.shape else ew.copy_p.bind(z)
 
 
 def vjp_graph(graph: Graph, wrt: Sequence[int], ct_outs: Sequence[int], keep_outputs: bool = True) -> Graph:
@@ -157,10 +158,14 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
         n_out = len(g.outvars)
         ct = Tensor(np.ones((), g.outvars[0].aval.dtype.np))
         from .tracing import Traced
-        bwd_traced = Traced(bwd, traced.variables, traced.assigned, None, 0, traced.uses_rng)
-        # the backward graph's inputs: forward inputs (leaves, variables, rng) then the cotangent
+        bwd_traced = Traced(bwd, traced.variables, [], None, 0, traced.uses_rng)
+        # the backward graph's inputs: forward inputs (leaves, variables, rng) then the cotangent;
+        # its outputs: forward outputs, new values of assigned Variables, then the gradients
         outs = _call_with_ct(bwd_traced, leaves, ct)
-        values, grads = outs[:n_out - len(traced.assigned)], outs[n_out:]
+        n_val = n_out - len(traced.assigned)
+        values, grads = outs[:n_val], outs[n_out:]
+        for v, new in zip(traced.assigned, outs[n_val:n_out]):
+            v.assign(new)
         value = tree_unflatten(traced.out_tree, values)
         grad_trees = [tree_unflatten(tree, [grads[wrt.index(j)] for j in idx]) for tree, idx in trees]
         return value, (grad_trees[0] if single else tuple(grad_trees))
@@ -196,8 +201,20 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     return g
 
 
+def _leaf_positions(args, nums) -> tuple:
+    """For each argument in ``nums``: (its pytree structure, positions of its leaves among all leaves)."""
+    trees, pos = [], 0
+    for i, a in enumerate(args):
+        a_leaves, a_tree = tree_flatten(a)
+        n = sum(1 for x in a_leaves if not getattr(x, "_is_variable", False))
+        if i in nums:
+            trees.append((a_tree, list(range(pos, pos + n))))
+        pos += n
+    return trees
+
+
 def jacobian(fun: Callable, argnums=0) -> Callable:
-    """Reverse-mode Jacobian: ``out.shape + in.shape`` for each argument in ``argnums``."""
+    """Reverse-mode Jacobian: ``out.shape + in.shape`` for each leaf of each argument in ``argnums``."""
     @functools.wraps(fun)
     def jac(*args, **kwargs):
         nums, single = _argnums(argnums, len(args), "jacobian")
@@ -205,31 +222,36 @@ def jacobian(fun: Callable, argnums=0) -> Callable:
         g = traced.graph
         if len(g.outvars) - len(traced.assigned) != 1:
             raise TypeError("jacobian: the function must return a single tensor")
-        for i in nums:
-            if not isinstance(args[i], (Tensor, np.ndarray, float, int)) and not hasattr(args[i], "_is_variable"):
-                raise TypeError("jacobian: differentiated arguments must be tensors")
-            if not g.invars[i].aval.dtype.is_floating:
-                raise TypeError(f"jacobian requires floating-point inputs, argument {i} has dtype "
-                                f"{g.invars[i].aval.dtype.name}")
+        trees = _leaf_positions(args, nums)
+        wrt = [j for _, idx in trees for j in idx]
+        for j in wrt:
+            if not g.invars[j].aval.dtype.is_floating:
+                raise TypeError(f"jacobian requires floating-point inputs, got dtype {g.invars[j].aval.dtype.name}")
         out_aval = g.outvars[0].aval
-        bwd = vjp_graph(g, list(nums), [0], keep_outputs=False)
+        if not out_aval.dtype.is_floating:
+            raise TypeError(f"jacobian requires a floating-point output, got {out_aval.dtype.name}")
+        bwd = vjp_graph(g, wrt, [0], keep_outputs=False)
+        from .creation import zeros
         from .ops import reshape, stack
         from .tracing import Traced
-        rows = []
         m = out_aval.size
+        rows = []
         for k in range(m):
             e = np.zeros(m, out_aval.dtype.np)
             e[k] = 1
             bt = Traced(bwd, traced.variables, [], None, 0, traced.uses_rng)
             rows.append(_call_with_ct(bt, leaves, Tensor(e.reshape(out_aval.shape))))
         results = []
-        for j, i in enumerate(nums):
-            in_shape = g.invars[i].aval.shape
-            if m == 0:
-                from .creation import zeros
-                results.append(zeros(out_aval.shape + in_shape, g.invars[i].aval.dtype))
-            else:
-                results.append(reshape(stack([r[j] for r in rows]), out_aval.shape + in_shape))
+        for tree, idx in trees:
+            per_leaf = []
+            for j in idx:
+                in_aval = g.invars[j].aval
+                col = wrt.index(j)
+                if m == 0:
+                    per_leaf.append(zeros(out_aval.shape + in_aval.shape, in_aval.dtype))
+                else:
+                    per_leaf.append(reshape(stack([r[col] for r in rows]), out_aval.shape + in_aval.shape))
+            results.append(tree_unflatten(tree, per_leaf))
         return results[0] if single else tuple(results)
     return jac
 

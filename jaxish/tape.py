@@ -205,10 +205,11 @@ class GradientTape:
 
         wrt, owners = [], []
         for j, s in enumerate(s_leaves):
-            if _is_var(s):
-                ks = [k for k in leaf_keys if isinstance(k, tuple) and k[1] == id(s)]
-            elif isinstance(s, Tensor):
-                ks = [id(s)] if id(s) in position else []
+            if _is_var(s):  # only watched Variables get gradients (as in TensorFlow)
+                ks = [k for k in leaf_keys if isinstance(k, tuple) and k[1] == id(s)] \
+                    if id(s) in self._watched_vars else []
+            elif isinstance(s, Tensor):  # watched tensors and values computed from them
+                ks = [id(s)] if id(s) in position and id(s) in self._live else []
             else:
                 raise TypeError(f"GradientTape.gradient: sources must be tensors or Variables, "
                                 f"got {type(s).__name__}")
@@ -235,6 +236,12 @@ class GradientTape:
                 else:
                     cts.append(Tensor(np.ones(t.aval.shape, t.dtype.np)))
             from .tracing import run_graph
+            if STATE.tapes or current_level():
+                # evaluated op by op: read Variables through the Variable so that outer tapes
+                # connect the backward pass to it (nested tapes -> second derivatives)
+                leaf_vals = [self._var_reads[k][0] if k in self._var_reads
+                             and self._var_reads[k][0]._value is v else v
+                             for k, v in zip(leaf_keys, leaf_vals)]
             outs = run_graph(bwd, list(leaf_vals) + cts)
             for j, g in zip(owners, outs):
                 grads[j] = g if grads[j] is None else grads[j] + g

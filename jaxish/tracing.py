@@ -106,7 +106,7 @@ def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrac
     return traced, [x for x in leaves if not getattr(x, "_is_variable", False)]
 
 
-def _arg_labels(fn, args, kwargs) -> list:
+def _arg_labels(fn, args, kwargs, skip=()) -> list:
     """A readable label per flattened leaf: ``argument 'x'``, ``argument 'p'['w']``."""
     import inspect
 
@@ -117,6 +117,8 @@ def _arg_labels(fn, args, kwargs) -> list:
         names = []
     labels = []
     for i, a in enumerate(args):
+        if i in skip:
+            continue
         base = f"argument '{names[i]}'" if i < len(names) else f"argument {i}"
         paths, _, _ = optree.tree_flatten_with_path(a, none_is_leaf=False, namespace="jaxish",
                                                     is_leaf=lambda x: getattr(x, "_is_variable", False))
@@ -292,7 +294,7 @@ class TracedFunction:
                     it = iter(dyn)
                     full = [fixed[i] if i in fixed else next(it) for i in range(n_total)]
                     return self._fn(*full, **kw, **skw)
-            labels = _arg_labels(self._fn, tuple(a for a in args), dyn_kwargs) if not static_pos else None
+            labels = _arg_labels(self._fn, args, dyn_kwargs, skip={i for i, _ in static_pos})
             traced, _ = trace_to_graph(fn, dyn_args, dyn_kwargs, self._name, is_retrace=bool(self._cache),
                                        arg_names=labels)
             from .passes import optimize
