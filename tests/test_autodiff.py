@@ -541,3 +541,15 @@ def test_tape_gradient_of_variable_wrt_itself():
     g = tape.gradient(v, v)
     assert g is not None
     np.testing.assert_array_equal(g.numpy(), [1, 1])
+
+
+@pytest.mark.xfail(reason="BUG: tape.jacobian on a non-persistent tape that already computed a gradient returns "
+                          "None silently instead of raising RuntimeError", strict=True)
+def test_tape_jacobian_after_gradient_on_non_persistent_tape():
+    x = tf.constant([1.0, 2.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = x * x
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [2, 4])
+    with pytest.raises(RuntimeError, match="non-persistent"):
+        tape.jacobian(y, x)
