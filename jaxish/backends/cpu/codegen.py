@@ -66,7 +66,7 @@ class _Entry:
         self.names: dict = {}
         self.helpers: list = []
         self.kernels: dict = {}
-        self.tmp = 0
+        self.views: set = set()   # var ids that may not be C-contiguous (transpose/slice views)
 
     def size(self, v: int) -> str:
         self.S.append(int(v))
@@ -86,7 +86,10 @@ class _Entry:
         return self.names[a.id]
 
     def contig(self, a) -> str:
-        return f"np.ascontiguousarray({self.atom(a)})"
+        """``a`` as a C-contiguous array (a copy only for views)."""
+        if not isinstance(a, Literal) and a.id in self.views:
+            return f"np.ascontiguousarray({self.atom(a)})"
+        return self.atom(a)
 
     def new(self, v) -> str:
         name = f"v{len(self.names)}"
@@ -119,7 +122,23 @@ class _Entry:
         method(ins, out, **p)
 
     def lib_transpose(self, ins, out, perm):
-        self.emit(f"{self.new(out)} = np.transpose({self.atom(ins[0])}, ({''.join(f'{q}, ' for q in perm)}))")
+        if tuple(perm) == (1, 0):  # a view (np.transpose itself costs seconds of Numba compile time)
+            self.views.add(out.id)
+            self.emit(f"{self.new(out)} = {self.atom(ins[0])}.T")
+            return
+        # N-d: a copy kernel that reads the input with permuted indices
+        d = len(perm)
+        inv = [perm.index(p) for p in range(d)]
+        loops = "".join("    " * (k + 1) + f"for i{k} in range(dims[{k}]):\n" for k in range(d))
+        out_idx = ", ".join(f"i{k}" for k in range(d))
+        in_idx = ", ".join(f"i{j}" for j in inv)
+        body = "    " * (d + 1) + f"o0[{out_idx}] = x0_[{in_idx}]\n"
+        src = f"{HEADER}\n\n@njit(cache=True, error_model=\"numpy\")\ndef kernel(dims, x0_, o0):\n{loops}{body}"
+        mod = f"_jx_k_{digest(src)}"
+        self.kernels[mod] = src
+        name = self.new(out)
+        self.emit(f"{name} = np.empty({self.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
+        self.emit(f"k_{mod[6:14]}({self.shape(cshape(out.aval))}, {self.atom(ins[0])}, {name})")
 
     def lib_reshape(self, ins, out, shape):
         self.emit(f"{self.new(out)} = {self.contig(ins[0])}.reshape({self.shape(cshape(out.aval))})")
@@ -128,6 +147,7 @@ class _Entry:
         parts = []
         for a, b, c in index:
             parts.append(f"{self.size(a)}:{self.size(b) if b >= 0 else ''}:{self.size(c)}")
+        self.views.add(out.id)
         self.emit(f"{self.new(out)} = {self.atom(ins[0])}[{', '.join(parts)}]")
 
     def lib_unslice(self, ins, out, shape, index):
@@ -210,6 +230,10 @@ class _Entry:
         name = self.new(out)
         if not batch and blas:
             self.emit(f"{name} = np.dot({self.contig(a)}, {self.contig(b)})")
+            return
+        if not batch:  # any layout: transposed views are read in place
+            self.emit(f"{name} = np.empty(({self.size(m)}, {self.size(n)}), {dtype_ctor(dt)})")
+            self.emit(f"{self.helper('_mm2_loop')}({self.atom(a)}, {self.atom(b)}, {name})")
             return
         na = int(np.prod(a.aval.shape[:-2], dtype=np.int64))
         nbb = int(np.prod(b.aval.shape[:-2], dtype=np.int64))

@@ -19,6 +19,19 @@ def _mm_loop(a, b, out):
                     out[bi, m, n] += av * b[ib, k, n]
 '''
 
+MM2_LOOP = '''
+@njit(cache=True, error_model="numpy")
+def _mm2_loop(a, b, out):
+    m_, n_ = out.shape
+    for m in range(m_):
+        for n in range(n_):
+            out[m, n] = 0
+        for k in range(a.shape[1]):
+            av = a[m, k]
+            for n in range(n_):
+                out[m, n] += av * b[k, n]
+'''
+
 MM_BLAS = '''
 @njit(cache=True, error_model="numpy")
 def _mm_blas(a, b, out):
@@ -104,6 +117,8 @@ UNIT_EXPR = {
 def helper_source(name: str) -> str:
     if name == "_mm_loop":
         return MM_LOOP
+    if name == "_mm2_loop":
+        return MM2_LOOP
     if name == "_mm_blas":
         return MM_BLAS
     if name == "_gather":
