@@ -274,7 +274,7 @@ def to_tensor_arg(x) -> Tensor:
         return read_variable(x)
     if isinstance(x, (bool, int, float, np.generic)):
         if isinstance(x, int) and not isinstance(x, bool) and not -2**31 <= x < 2**31:
-            return Tensor(np.asarray(x, dtype=np.int64), weak=True)
+            return Tensor(np.asarray(x, dtype=np.int64), weak=False)
         return literal_tensor(x)
     from .creation import constant
     return constant(x)

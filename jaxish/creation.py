@@ -20,6 +20,8 @@ def _python_to_numpy(value: Any, op: str) -> np.ndarray:
         arr = np.array(value)
     except ValueError as e:
         raise ValueError(f"{op}: cannot build a tensor from a ragged nested sequence ({e})") from None
+    if arr.dtype == object and not isinstance(value, (list, tuple)):
+        raise TypeError(f"{op}: cannot convert a value of type {type(value).__name__} to a Tensor")
     if arr.dtype == object:
         raise ValueError(f"{op}: cannot build a tensor from a ragged or mixed nested sequence: {value!r}"[:300])
     if arr.dtype.kind in "US":

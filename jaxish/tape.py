@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import STATE, Tensor, current_level
+from .core import STATE, Tensor, current_level, read_variable
 from .ir import Graph, Var, param_key
 from .tree_util import tree_flatten, tree_unflatten
 
@@ -71,6 +71,8 @@ class GradientTape:
             if _is_var(x):
                 self._watched_vars[id(x)] = x
             elif isinstance(x, Tensor):
+                if getattr(x, "_trace", None) is not None:
+                    x._trace.check_alive(x)
                 if not x.dtype.is_floating:
                     warnings.warn(f"GradientTape.watch: the tensor has dtype {x.dtype.name}; gradients are only "
                                   f"computed for floating-point tensors", stacklevel=2)
@@ -187,7 +189,7 @@ class GradientTape:
             raise RuntimeError("GradientTape.gradient can only be called once on non-persistent tapes.")
         self._used = True
         t_leaves, _ = tree_flatten(target)
-        targets = [t.read_value() if _is_var(t) else t for t in t_leaves]
+        targets = [read_variable(t) if _is_var(t) else t for t in t_leaves]
         s_leaves, s_tree = tree_flatten(sources)
         for t in targets:
             if not isinstance(t, Tensor):
@@ -245,6 +247,14 @@ class GradientTape:
             outs = run_graph(bwd, list(leaf_vals) + cts)
             for j, g in zip(owners, outs):
                 grads[j] = g if grads[j] is None else grads[j] + g
+        for i, t in enumerate(t_leaves):  # d v / d v = 1 for a Variable that is target and source
+            if _is_var(t) and t.dtype.is_floating:
+                for j, s in enumerate(s_leaves):
+                    if s is t:
+                        seed = cts_given[i] if cts_given is not None and cts_given[i] is not None else None
+                        from .creation import constant, ones_like
+                        one = ones_like(t.read_value()) if seed is None else constant(seed, dtype=t.dtype)
+                        grads[j] = one if grads[j] is None else grads[j] + one
         for j, s in enumerate(s_leaves):
             if grads[j] is None and unconnected_gradients == "zero":
                 from .creation import zeros_like
@@ -260,6 +270,8 @@ class GradientTape:
     def jacobian(self, target, sources, unconnected_gradients="none"):
         """Jacobian ``target.shape + source.shape`` for each source (needs a persistent tape or one call)."""
         from .ops import reshape, stack
+        if self._used and not self._persistent:
+            raise RuntimeError("GradientTape.jacobian can only be called once on non-persistent tapes.")
         t = target.read_value() if _is_var(target) else target
         m = t.aval.size
         s_leaves, s_tree = tree_flatten(sources)

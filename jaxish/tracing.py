@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -41,8 +42,8 @@ def leaf_aval(x, where: str = "argument") -> Any:
         return ("var", id(x))
     if isinstance(x, bool):
         return ShapedArray((), _dt.bool_, False)
-    if isinstance(x, int):
-        return ShapedArray((), _dt.int32 if -2**31 <= x < 2**31 else _dt.int64, True)
+    if isinstance(x, int):  # a Python int outside int32 is a strong int64 (as in to_tensor_arg)
+        return ShapedArray((), _dt.int32, True) if -2**31 <= x < 2**31 else ShapedArray((), _dt.int64, False)
     if isinstance(x, float):
         return ShapedArray((), _dt.float32, True)
     if isinstance(x, (np.ndarray, np.generic)):
@@ -231,14 +232,26 @@ class TracedFunction:
         self._static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
         self._cache: dict = {}
         self._fast: dict = {}
+        self._bound: dict = {}
         self._has_static = bool(self._static_argnums or self._static_argnames)
         self._hits = self._misses = 0
         self._name = getattr(fn, "__qualname__", getattr(fn, "__name__", "<function>"))
 
     def __get__(self, obj, objtype=None):
+        """A method: one TracedFunction per instance, with the instance captured (as tf.function does)."""
         if obj is None:
             return self
-        return functools.partial(self, obj)
+        bound = self._bound.get(id(obj))
+        if bound is None or bound[0]() is not obj:
+            fn = TracedFunction(functools.partial(self._fn, obj), tuple(i - 1 for i in self._static_argnums if i),
+                                self._static_argnames)
+            fn._name = self._name
+            try:
+                ref = weakref.ref(obj, lambda _, k=id(obj): self._bound.pop(k, None))
+            except TypeError:  # not weak-referenceable: keep it alive with the bound function
+                ref = (lambda o=obj: o)
+            bound = self._bound[id(obj)] = (ref, fn)
+        return bound[1]
 
     def _split(self, args, kwargs):
         static_pos = tuple((i, args[i]) for i in self._static_argnums if i < len(args))

@@ -532,8 +532,6 @@ def test_tape_type_errors():
         tape.gradient(y, [1.0])
 
 
-@pytest.mark.xfail(reason="BUG: tape.gradient(v, v) for a Variable v gives None; TensorFlow gives ones "
-                          "(target and source are the same variable)", strict=True)
 def test_tape_gradient_of_variable_wrt_itself():
     v = tf.Variable([1.0, 2.0])
     with tf.GradientTape() as tape:
@@ -543,8 +541,6 @@ def test_tape_gradient_of_variable_wrt_itself():
     np.testing.assert_array_equal(g.numpy(), [1, 1])
 
 
-@pytest.mark.xfail(reason="BUG: tape.jacobian on a non-persistent tape that already computed a gradient returns "
-                          "None silently instead of raising RuntimeError", strict=True)
 def test_tape_jacobian_after_gradient_on_non_persistent_tape():
     x = tf.constant([1.0, 2.0])
     with tf.GradientTape() as tape:

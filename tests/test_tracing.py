@@ -513,9 +513,6 @@ def test_nested_traced_functions(backend):
     assert outer.cache_info().traces == 1
 
 
-@pytest.mark.xfail(reason="BUG: @trace on a method passes `self` as a traced argument and raises "
-                          "'unsupported argument of type Scale' (TracedFunction.__get__ binds it dynamically)",
-                   strict=True)
 def test_trace_decorating_a_method():
     class Scale:
         def __init__(self, w):
@@ -533,9 +530,6 @@ def test_trace_decorating_a_method():
     np.testing.assert_array_equal(a(x).numpy(), [10, 10])
 
 
-@pytest.mark.xfail(reason="BUG: a Python int argument >= 2**31 (a weak int64 leaf) combined with a Python int "
-                          "inside @trace is silently truncated to int32: trace(lambda x: x * 1)(2**40) gives 0",
-                   strict=True)
 def test_large_python_int_argument_is_not_truncated():
     f = jaxish.trace(lambda x: x * 1 + 1)
     try:
