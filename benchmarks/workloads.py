@@ -1,0 +1,466 @@
+"""The in-process workloads (1-4) of ``benchmarks/run.py``, one builder per workload.
+
+Every framework gets the same data (drawn with NumPy, seed 0) and runs in
+float32 on the CPU. Each builder returns :class:`harness.Case` objects whose
+columns are factories, so that a framework that fails to set up is reported
+in its cell instead of stopping the run.
+"""
+from __future__ import annotations
+
+import numpy as np
+from harness import Case, Impl
+
+LR_LINREG = 0.05
+LR_MLP = 0.1
+CHECK_STEPS = 5
+
+
+def _linreg_data():
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 5), dtype=np.float32)
+    true_weights = np.arange(5, dtype=np.float32)[:, None]
+    y = (x @ true_weights).astype(np.float32)
+    w0 = rng.random((5, 1), dtype=np.float32)
+    return x, y, w0
+
+
+def _stateful_check(run_steps, reset):
+    """A check: reset the state, run CHECK_STEPS steps, read the result, reset again."""
+    def check():
+        reset()
+        out = run_steps(CHECK_STEPS)
+        reset()
+        return out
+    return check
+
+
+# ---------------------------------------------------------------------------
+# 1. linear regression (the seed's section 5)
+# ---------------------------------------------------------------------------
+def linreg_numpy() -> Impl:
+    x, y, w0 = _linreg_data()
+    w = w0.copy()
+    n = y.size
+
+    def step():
+        r = x @ w - y                          # y_hat - y
+        loss = np.mean(r * r)
+        grad = (2.0 / n) * (x.T @ r)
+        w[...] -= np.float32(LR_LINREG) * grad
+        return loss
+
+    def run(k):
+        for _ in range(k):
+            step()
+        return w.copy()
+    return Impl(step, label="hand-written gradient, in-place update",
+                check=_stateful_check(run, lambda: w.__setitem__(Ellipsis, w0)))
+
+
+def linreg_jaxish_eager(tf) -> Impl:
+    x_, y_, w0 = _linreg_data()
+    x, y = tf.constant(x_), tf.constant(y_)
+    weights = tf.Variable(w0)
+
+    def step():  # the seed's loop body, minus the print
+        with tf.GradientTape() as tape:
+            y_hat = tf.linalg.matmul(x, weights)
+            loss = tf.reduce_mean(tf.square(y - y_hat))
+        gradients = tape.gradient(loss, weights)
+        weights.assign_add(-LR_LINREG * gradients)
+        return loss
+
+    def run(k):
+        for _ in range(k):
+            step()
+        return weights.numpy().copy()
+    return Impl(step, lambda r: (r.numpy(), weights.numpy()), "eager GradientTape loop (seed)",
+                _stateful_check(run, lambda: weights.assign(w0)))
+
+
+def linreg_jaxish_traced_tape(tf) -> Impl:
+    x_, y_, w0 = _linreg_data()
+    x, y = tf.constant(x_), tf.constant(y_)
+    weights = tf.Variable(w0)
+
+    @tf.trace
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            y_hat = tf.linalg.matmul(x, weights)
+            loss = tf.reduce_mean(tf.square(y - y_hat))
+        gradients = tape.gradient(loss, weights)
+        weights.assign_add(-LR_LINREG * gradients)
+        return loss
+
+    def run(k):
+        for _ in range(k):
+            train_step(x, y)
+        return weights.numpy().copy()
+    return Impl(lambda: train_step(x, y), lambda r: (r.numpy(), weights.numpy()),
+                "@trace(tape + assign_add)", _stateful_check(run, lambda: weights.assign(w0)))
+
+
+def linreg_jaxish_traced_vg(tf, jaxish) -> Impl:
+    x_, y_, w0 = _linreg_data()
+    x, y = tf.constant(x_), tf.constant(y_)
+    weights = tf.Variable(w0)
+
+    def loss_fn(w, x, y):
+        return tf.reduce_mean(tf.square(y - tf.linalg.matmul(x, w)))
+    loss_and_grad = jaxish.value_and_grad(loss_fn)
+
+    @jaxish.trace
+    def train_step(x, y):
+        loss, g = loss_and_grad(weights.read_value(), x, y)
+        weights.assign(weights - LR_LINREG * g)
+        return loss
+
+    def run(k):
+        for _ in range(k):
+            train_step(x, y)
+        return weights.numpy().copy()
+    return Impl(lambda: train_step(x, y), lambda r: (r.numpy(), weights.numpy()),
+                "@trace(value_and_grad + assign)", _stateful_check(run, lambda: weights.assign(w0)))
+
+
+def _linreg_jax(jax, jit: bool) -> Impl:
+    jnp = jax.numpy
+    x_, y_, w0 = _linreg_data()
+    x, y = jnp.asarray(x_), jnp.asarray(y_)
+
+    def loss_fn(w, x, y):
+        return jnp.mean(jnp.square(y - x @ w))
+
+    def train_step(w, x, y):
+        loss, g = jax.value_and_grad(loss_fn)(w, x, y)
+        return w - LR_LINREG * g, loss
+    if jit:
+        train_step = jax.jit(train_step)
+    st = {"w": jnp.asarray(w0)}
+
+    def step():
+        st["w"], loss = train_step(st["w"], x, y)
+        return loss
+
+    def run(k):
+        for _ in range(k):
+            step()
+        return np.asarray(st["w"])
+
+    def reset():
+        st["w"] = jnp.asarray(w0)
+    return Impl(step, lambda r: jax.block_until_ready((r, st["w"])),
+                "jax.jit(value_and_grad step)" if jit else "value_and_grad step, not jitted (op by op)",
+                _stateful_check(run, reset))
+
+
+def linreg_torch(torch) -> Impl:
+    x_, y_, w0 = _linreg_data()
+    x, y = torch.tensor(x_), torch.tensor(y_)
+    w = torch.tensor(w0, requires_grad=True)
+
+    def step():
+        loss = torch.mean(torch.square(y - x @ w))
+        loss.backward()
+        with torch.no_grad():
+            w.add_(w.grad, alpha=-LR_LINREG)
+        w.grad = None
+        return loss
+
+    def run(k):
+        for _ in range(k):
+            step()
+        return w.detach().numpy().copy()
+
+    def reset():
+        with torch.no_grad():
+            w.copy_(torch.tensor(w0))
+    return Impl(step, lambda r: r.item(), "eager autograd, torch.no_grad update", _stateful_check(run, reset))
+
+
+def build_linreg(fw) -> list:
+    tf = jaxish = fw["jaxish"]
+    jax, torch = fw.get("jax"), fw.get("torch")
+
+    def common(extra_jax):
+        d = {"NumPy": linreg_numpy}
+        if jax is not None:
+            d["JAX"] = extra_jax
+        if torch is not None:
+            d["PyTorch"] = lambda: linreg_torch(torch)
+        return d
+    return [
+        Case("1a", "linreg", "linear regression 32×5, eager step (seed loop; JAX op-by-op)", "us",
+             {"jaxish": lambda: linreg_jaxish_eager(tf), **common(lambda: _linreg_jax(jax, jit=False))}),
+        Case("1b", "linreg", "linear regression, traced step: @trace(tape + assign_add)", "us",
+             {"jaxish": lambda: linreg_jaxish_traced_tape(tf), **common(lambda: _linreg_jax(jax, jit=True))}),
+        Case("1c", "linreg", "linear regression, traced step: @trace(value_and_grad + assign)", "us",
+             {"jaxish": lambda: linreg_jaxish_traced_vg(tf, jaxish), **common(lambda: _linreg_jax(jax, jit=True))}),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# 2. value and gradient of sum(tanh(0.5*x + 1)**2 + exp(-x*x))
+# ---------------------------------------------------------------------------
+def _vg_data(n):
+    return np.random.default_rng(0).standard_normal(n, dtype=np.float32)
+
+
+def vg_numpy(n) -> Impl:
+    x = _vg_data(n)
+
+    def step():
+        t = np.tanh(np.float32(0.5) * x + np.float32(1))
+        e = np.exp(-x * x)
+        value = np.sum(t * t + e)
+        grad = t * (1 - t * t) - 2 * x * e     # d/dx tanh(u)^2 = 2 t (1 - t^2) * 0.5 ; d/dx exp(-x^2) = -2x e
+        return value, grad
+    return Impl(step, label="hand-written forward + backward", check=step)
+
+
+def vg_jaxish(jaxish, n) -> Impl:
+    tf = jaxish
+    x = tf.constant(_vg_data(n))
+
+    def f(x):
+        return tf.reduce_sum(tf.tanh(0.5 * x + 1) ** 2 + tf.exp(-x * x))
+    vg = jaxish.trace(jaxish.value_and_grad(f))
+
+    def check():
+        v, g = vg(x)
+        return v.numpy(), g.numpy()
+    return Impl(lambda: vg(x), lambda r: (r[0].numpy(), r[1].numpy()), "trace(value_and_grad(f))", check)
+
+
+def vg_jax(jax, n) -> Impl:
+    jnp = jax.numpy
+    x = jnp.asarray(_vg_data(n))
+
+    def f(x):
+        return jnp.sum(jnp.tanh(0.5 * x + 1) ** 2 + jnp.exp(-x * x))
+    vg = jax.jit(jax.value_and_grad(f))
+
+    def check():
+        v, g = vg(x)
+        return np.asarray(v), np.asarray(g)
+    return Impl(lambda: vg(x), jax.block_until_ready, "jax.jit(value_and_grad(f))", check)
+
+
+def vg_torch(torch, n) -> Impl:
+    x = torch.tensor(_vg_data(n), requires_grad=True)
+
+    def step():
+        v = torch.sum(torch.tanh(0.5 * x + 1) ** 2 + torch.exp(-x * x))
+        (g,) = torch.autograd.grad(v, x)
+        return v, g
+
+    def check():
+        v, g = step()
+        return v.detach().numpy(), g.numpy()
+    return Impl(step, lambda r: (r[0].item(), r[1].numpy()), "eager autograd (torch.autograd.grad)", check)
+
+
+def build_vg(fw, sizes=(1_000, 10_000_000)) -> list:
+    jaxish, jax, torch = fw["jaxish"], fw.get("jax"), fw.get("torch")
+    cases = []
+    for i, n in enumerate(sizes):
+        impls = {"jaxish": lambda n=n: vg_jaxish(jaxish, n), "NumPy": lambda n=n: vg_numpy(n)}
+        if jax is not None:
+            impls["JAX"] = lambda n=n: vg_jax(jax, n)
+        if torch is not None:
+            impls["PyTorch"] = lambda n=n: vg_torch(torch, n)
+        cases.append(Case(f"2{'abcd'[i]}", "vg", f"value_and_grad of sum(tanh(.5x+1)²+exp(-x²)), n={n:,}",
+                          "us" if n < 100_000 else "ms", impls))
+    return cases
+
+
+# ---------------------------------------------------------------------------
+# 3. MLP 784 -> 256 (tanh) -> 10, softmax cross-entropy, SGD, batch 128
+# ---------------------------------------------------------------------------
+def _mlp_data():
+    rng = np.random.default_rng(0)
+    x = rng.random((128, 784), dtype=np.float32)
+    labels = rng.integers(0, 10, 128)
+    y = np.eye(10, dtype=np.float32)[labels]
+    params = [(rng.standard_normal((784, 256), dtype=np.float32) * np.float32(0.05)),
+              np.zeros(256, np.float32),
+              (rng.standard_normal((256, 10), dtype=np.float32) * np.float32(0.1)),
+              np.zeros(10, np.float32)]
+    return x, y, params
+
+
+def mlp_numpy() -> Impl:
+    x, y, p0 = _mlp_data()
+    p = [a.copy() for a in p0]
+    b = x.shape[0]
+    lr = np.float32(LR_MLP)
+
+    def step():
+        w1, b1, w2, b2 = p
+        h = np.tanh(x @ w1 + b1)
+        logits = h @ w2 + b2
+        z = logits - logits.max(axis=1, keepdims=True)
+        lse = np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+        logp = z - lse
+        loss = -np.mean(np.sum(y * logp, axis=1))
+        d_logits = (np.exp(logp) - y) / np.float32(b)
+        d_w2 = h.T @ d_logits
+        d_b2 = d_logits.sum(axis=0)
+        d_z1 = (d_logits @ w2.T) * (1 - h * h)
+        d_w1 = x.T @ d_z1
+        d_b1 = d_z1.sum(axis=0)
+        for a, g in zip(p, (d_w1, d_b1, d_w2, d_b2)):
+            a -= lr * g
+        return loss
+
+    def run(k):
+        for _ in range(k):
+            step()
+        return [a.copy() for a in p]
+
+    def reset():
+        for a, a0 in zip(p, p0):
+            a[...] = a0
+    return Impl(step, label="hand-written backward, in-place SGD", check=_stateful_check(run, reset))
+
+
+def mlp_jaxish(tf) -> Impl:
+    x_, y_, p0 = _mlp_data()
+    x, y = tf.constant(x_), tf.constant(y_)
+    params = [tf.Variable(a) for a in p0]
+    w1, b1, w2, b2 = params
+
+    @tf.trace
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            h = tf.tanh(tf.matmul(x, w1) + b1)
+            logits = tf.matmul(h, w2) + b2
+            loss = -tf.reduce_mean(tf.reduce_sum(y * tf.nn.log_softmax(logits), axis=1))
+        grads = tape.gradient(loss, params)
+        for v, g in zip(params, grads):
+            v.assign_sub(LR_MLP * g)
+        return loss
+
+    def run(k):
+        for _ in range(k):
+            train_step(x, y)
+        return [v.numpy().copy() for v in params]
+
+    def reset():
+        for v, a0 in zip(params, p0):
+            v.assign(a0)
+    return Impl(lambda: train_step(x, y), lambda r: (r.numpy(), w1.numpy()),
+                "@trace(tape + assign_sub on Variables)", _stateful_check(run, reset))
+
+
+def mlp_jax(jax) -> Impl:
+    jnp = jax.numpy
+    x_, y_, p0 = _mlp_data()
+    x, y = jnp.asarray(x_), jnp.asarray(y_)
+
+    def loss_fn(p, x, y):
+        w1, b1, w2, b2 = p
+        h = jnp.tanh(x @ w1 + b1)
+        logits = h @ w2 + b2
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(logits), axis=1))
+
+    @jax.jit
+    def train_step(p, x, y):
+        loss, g = jax.value_and_grad(loss_fn)(p, x, y)
+        return tuple(a - LR_MLP * b for a, b in zip(p, g)), loss
+    st = {}
+
+    def reset():
+        st["p"] = tuple(jnp.asarray(a) for a in p0)
+    reset()
+
+    def step():
+        st["p"], loss = train_step(st["p"], x, y)
+        return loss
+
+    def run(k):
+        for _ in range(k):
+            step()
+        return [np.asarray(a) for a in st["p"]]
+    return Impl(step, lambda r: jax.block_until_ready((r, st["p"])), "jax.jit(value_and_grad step), params returned",
+                _stateful_check(run, reset))
+
+
+def mlp_torch(torch) -> Impl:
+    x_, y_, p0 = _mlp_data()
+    x, y = torch.tensor(x_), torch.tensor(y_)
+    params = [torch.tensor(a, requires_grad=True) for a in p0]
+    w1, b1, w2, b2 = params
+
+    def step():
+        h = torch.tanh(x @ w1 + b1)
+        logits = h @ w2 + b2
+        loss = -torch.mean(torch.sum(y * torch.log_softmax(logits, dim=1), dim=1))
+        loss.backward()
+        with torch.no_grad():
+            for v in params:
+                v.add_(v.grad, alpha=-LR_MLP)
+                v.grad = None
+        return loss
+
+    def run(k):
+        for _ in range(k):
+            step()
+        return [v.detach().numpy().copy() for v in params]
+
+    def reset():
+        with torch.no_grad():
+            for v, a0 in zip(params, p0):
+                v.copy_(torch.tensor(a0))
+    return Impl(step, lambda r: r.item(), "eager autograd, torch.no_grad SGD", _stateful_check(run, reset))
+
+
+def build_mlp(fw) -> list:
+    impls = {"jaxish": lambda: mlp_jaxish(fw["jaxish"]), "NumPy": mlp_numpy}
+    if fw.get("jax") is not None:
+        impls["JAX"] = lambda: mlp_jax(fw["jax"])
+    if fw.get("torch") is not None:
+        impls["PyTorch"] = lambda: mlp_torch(fw["torch"])
+    return [Case("3", "mlp", "MLP 784→256→10 training step, batch 128", "us", impls, check_rtol=2e-3,
+                 check_atol=2e-5)]
+
+
+# ---------------------------------------------------------------------------
+# 4. per-call overhead: x*2+1 on shape (1,)
+# ---------------------------------------------------------------------------
+def build_overhead(fw) -> list:
+    jaxish, jax, torch = fw["jaxish"], fw.get("jax"), fw.get("torch")
+    x_np = np.ones(1, np.float32)
+
+    def numpy_impl():
+        return Impl(lambda: x_np * 2 + 1, label="x*2+1 on an ndarray", check=lambda: x_np * 2 + 1)
+
+    def jaxish_traced():
+        f = jaxish.trace(lambda x: x * 2 + 1)
+        x = jaxish.constant(x_np)
+        return Impl(lambda: f(x), lambda r: r.numpy(), "trace(lambda x: x*2+1)", lambda: f(x).numpy())
+
+    def jaxish_eager():
+        x = jaxish.constant(x_np)
+        return Impl(lambda: x * 2 + 1, lambda r: r.numpy(), "eager x*2+1 (2 ops)", lambda: (x * 2 + 1).numpy())
+
+    def jax_impl(jit):
+        x = jax.numpy.asarray(x_np)
+        f = (lambda x: x * 2 + 1)
+        f = jax.jit(f) if jit else f
+        return Impl(lambda: f(x), jax.block_until_ready, "jax.jit(lambda x: x*2+1)" if jit else "eager x*2+1",
+                    lambda: np.asarray(f(x)))
+
+    def torch_impl():
+        x = torch.tensor(x_np)
+        return Impl(lambda: x * 2 + 1, lambda r: r.numpy(), "eager x*2+1", lambda: (x * 2 + 1).numpy())
+    cases = []
+    for key, title, jx, jit in (("4a", "per-call overhead: traced x*2+1, shape (1,)", jaxish_traced, True),
+                                ("4b", "per-call overhead: eager x*2+1, shape (1,)", jaxish_eager, False)):
+        impls = {"jaxish": jx, "NumPy": numpy_impl}
+        if jax is not None:
+            impls["JAX"] = lambda jit=jit: jax_impl(jit)
+        if torch is not None:
+            impls["PyTorch"] = torch_impl
+        cases.append(Case(key, "overhead", title, "us", impls))
+    return cases
