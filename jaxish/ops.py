@@ -112,6 +112,8 @@ truncatemod = mod
 def divide(x, y, name=None):
     """True division; integer operands give float32 (8/16-bit) or float64 (32/64-bit), as in TensorFlow."""
     a, b = promote("divide", x, y)
+    if a.dtype.is_bool:
+        raise TypeError("divide: boolean operands are not supported")
     if not a.dtype.is_floating:
         fdt = _dt.float64 if a.dtype.itemsize >= 4 else _dt.float32
         a, b = ew.convert(a, fdt), ew.convert(b, fdt)
@@ -188,10 +190,10 @@ def square(x, name=None):
 
 
 def relu(x, name=None):
-    """``max(x, 0)``; its gradient at 0 is 0."""
+    """``max(x, 0)`` (NaN stays NaN); its gradient at 0 is 0."""
     x = _in(x)
     zero = literal_tensor(0, x.dtype)
-    return ew.select_p.bind(ew.gt_p.bind(x, zero), x, zero)
+    return ew.select_p.bind(ew.le_p.bind(x, zero), zero, x)
 
 
 def softplus(x, name=None):
@@ -512,7 +514,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     off = cast(0 if off_value is None else off_value, dt)
     ax = -1 if axis is None else int(axis)
     pos = idx.ndim if ax == -1 else ax
-    classes = so.iota_p.bind(int(depth), dtype=idx.dtype)
+    classes = so.iota_p.bind(n=int(depth), dtype=idx.dtype)
     cshape = [1] * (idx.ndim + 1)
     cshape[pos] = int(depth)
     hot = ew.eq_p.bind(expand_dims(idx, pos), reshape(classes, cshape))

@@ -6,6 +6,8 @@ import pytest
 os.environ.setdefault("JAXISH_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache",
                                                        "jaxish-kernels"))
 
+os.environ.setdefault("JAXISH_STRICT_BACKEND", "1")  # a cpu-backend compile failure fails the test
+
 import jaxish  # noqa: E402
 
 BACKENDS = ["interpreter", "cpu"]

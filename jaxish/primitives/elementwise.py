@@ -116,8 +116,13 @@ mul_p = binary("mul", np.multiply, "{0} * {1}", lambda g, x, y, out: (_ub(mul(g,
 div_p = binary("div", np.true_divide, "{0} / {1}",
                lambda g, x, y, out: (_ub(div(g, y), x), _ub(neg(div(mul(g, out), y)), y)), kinds=_FLOAT,
                what="floating-point")
-floordiv_p = binary("floordiv", np.floor_divide, "np.floor_divide({0}, {1})",
-                    lambda g, x, y, out: (None, None))
+def _floordiv_scalar(args, avals, out):
+    if out.dtype.is_floating:
+        return f"_floordiv_f({args[0]}, {args[1]})"
+    return f"np.floor_divide({args[0]}, {args[1]})"
+
+
+floordiv_p = binary("floordiv", np.floor_divide, _floordiv_scalar, lambda g, x, y, out: (None, None))
 mod_p = binary("mod", np.remainder, "np.remainder({0}, {1})",
                lambda g, x, y, out: (_ub(g, x), _ub(neg(mul(g, floordiv(x, y))), y)))
 
@@ -149,10 +154,8 @@ def _minmax_vjp(cmp):
     return vjp
 
 
-max_p = binary("max", np.maximum, "({0} if ({0} > {1} or {0} != {0}) else {1})", _minmax_vjp(lambda a, b: gt(a, b)),
-               kinds="biuf", what="any")
-min_p = binary("min", np.minimum, "({0} if ({0} < {1} or {0} != {0}) else {1})", _minmax_vjp(lambda a, b: lt(a, b)),
-               kinds="biuf", what="any")
+max_p = binary("max", np.maximum, "({0} if ({0} > {1} or {0} != {0}) else {1})", _minmax_vjp(lambda a, b: gt(a, b)))
+min_p = binary("min", np.minimum, "({0} if ({0} < {1} or {0} != {0}) else {1})", _minmax_vjp(lambda a, b: lt(a, b)))
 
 
 def _cmp(name, impl, op):

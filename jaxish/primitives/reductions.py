@@ -44,23 +44,43 @@ def _extremum_vjp(g, x, out, axes):
 
 
 def _prod_vjp(g, x, out, axes):
-    # d prod / dx_i = prod / x_i (exact unless x_i == 0)
-    return (ew.div(ew.mul(_expand_back(g, x, axes), _expand_back(out, x, axes)), x),)
+    """d prod / dx_i = product of the other elements, exact with zeros:
+    no zero -> prod / x_i; one zero -> the product of the non-zeros at the zero, 0 elsewhere; more -> 0."""
+    from ..core import literal_tensor
+    zero, one = literal_tensor(0, x.dtype), literal_tensor(1, x.dtype)
+    is_zero = ew.eq(x, zero)
+    n_zero = _expand_back(reduce_sum_p.bind(ew.convert(is_zero, x.dtype), axes=axes), x, axes)
+    nonzero_prod = _expand_back(reduce_prod_p.bind(ew.select(is_zero, one, x), axes=axes), x, axes)
+    no_zero = ew.div(_expand_back(out, x, axes), ew.select(is_zero, one, x))
+    at_single_zero = ew.select(is_zero, nonzero_prod, zero)
+    others = ew.select(ew.eq(n_zero, zero), no_zero, ew.select(ew.eq(n_zero, one), at_single_zero, zero))
+    return (ew.mul(_expand_back(g, x, axes), others),)
 
 
-def _np_reduce(fn):
+def _np_reduce(fn, initial=None):
     def impl(x, axes):
+        if initial is not None and x.size == 0:  # like TensorFlow: the identity of max/min, not an error
+            init = initial(x.dtype)
+            return np.asarray(fn(x, axis=axes, initial=init)).astype(x.dtype, copy=False)
         return np.asarray(fn(x, axis=axes)).astype(x.dtype, copy=False)
     return impl
+
+
+def _lowest(dt):
+    return -np.inf if dt.kind == "f" else (False if dt.kind == "b" else np.iinfo(dt).min)
+
+
+def _highest(dt):
+    return np.inf if dt.kind == "f" else (True if dt.kind == "b" else np.iinfo(dt).max)
 
 
 # ``init`` and ``combine`` drive the code generators (accumulator start and update)
 reduce_sum_p = Primitive("reduce_sum", _reduce_abstract("reduce_sum", "iuf"), _np_reduce(np.sum), _sum_vjp, "reduce",
                          scalar=("0", "{acc} + {0}"))
-reduce_max_p = Primitive("reduce_max", _reduce_abstract("reduce_max", "biuf"), _np_reduce(np.max), _extremum_vjp,
-                         "reduce", scalar=("-inf", "({0} if ({0} > {acc} or {0} != {0}) else {acc})"))
-reduce_min_p = Primitive("reduce_min", _reduce_abstract("reduce_min", "biuf"), _np_reduce(np.min), _extremum_vjp,
-                         "reduce", scalar=("inf", "({0} if ({0} < {acc} or {0} != {0}) else {acc})"))
+reduce_max_p = Primitive("reduce_max", _reduce_abstract("reduce_max", "biuf"), _np_reduce(np.max, _lowest),
+                         _extremum_vjp, "reduce", scalar=("-inf", "({0} if ({0} > {acc} or {0} != {0}) else {acc})"))
+reduce_min_p = Primitive("reduce_min", _reduce_abstract("reduce_min", "biuf"), _np_reduce(np.min, _highest),
+                         _extremum_vjp, "reduce", scalar=("inf", "({0} if ({0} < {acc} or {0} != {0}) else {acc})"))
 reduce_prod_p = Primitive("reduce_prod", _reduce_abstract("reduce_prod", "iuf"), _np_reduce(np.prod), _prod_vjp,
                           "reduce", scalar=("1", "{acc} * {0}"))
 reduce_and_p = Primitive("reduce_and", _reduce_abstract("reduce_and", "b"), _np_reduce(np.all),

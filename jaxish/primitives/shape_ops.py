@@ -163,12 +163,12 @@ gather_grad_p = Primitive("gather_grad", _gather_grad_abstract, _gather_grad_imp
 
 
 # -- iota ------------------------------------------------------------------
-def _iota_abstract(n, dtype):
+def _iota_abstract(*, n, dtype):
     if dtype.kind not in "iuf":
         raise TypeError(f"iota: dtype must be numeric, got {dtype}")
     return ShapedArray((n,), dtype, False)
 
 
-iota_p = Primitive("iota", _iota_abstract, lambda n, dtype: np.arange(n, dtype=dtype.np), lambda g, out, **p: ())
+iota_p = Primitive("iota", _iota_abstract, lambda *, n, dtype: np.arange(n, dtype=dtype.np), lambda g, out, **p: ())
 
 INDEX_DTYPES = (int32, int64)

@@ -12,6 +12,27 @@ import numpy as np
 from ...dtypes import DType
 from ...ir import Literal
 
+# Scalar functions that templates may call (``_floordiv_f``), as plain Python: each backend
+# compiles them with its own decorator in place of ``@scalar_function``.
+SCALAR_FUNCTIONS = '''
+@scalar_function
+def _floordiv_f(a, b):
+    # NumPy's float floor_divide (npy_divmod), including its inf/NaN results
+    if b == 0:
+        return a / b
+    mod = np.fmod(a, b)
+    div = (a - mod) / b
+    if mod != 0:
+        if (b < 0) != (mod < 0):
+            div -= 1.0
+    if div != 0:
+        fd = np.floor(div)
+        if div - fd > 0.5:
+            fd += 1.0
+        return fd
+    return np.copysign(0.0, a / b)
+'''
+
 
 def dtype_ctor(dtype: DType) -> str:
     return "np.bool_" if dtype.is_bool else f"np.{dtype.name}"

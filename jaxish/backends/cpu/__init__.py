@@ -66,6 +66,8 @@ def compile_graph(graph: Graph):
                         purge_numba_cache(name)
                     continue
                 STATS["fallbacks"] += 1
+                if os.environ.get("JAXISH_STRICT_BACKEND", "0") not in ("", "0"):
+                    raise  # the test suite: a compile failure is a bug, not a fallback
                 warnings.warn(f"jaxish: the cpu backend failed to compile a graph ({type(e).__name__}: "
                               f"{str(e).splitlines()[0][:200] if str(e) else ''}); running it on the interpreter",
                               RuntimeWarning, stacklevel=4)
