@@ -47,7 +47,8 @@ log1p_p = unary("log1p", np.log1p, "np.log1p({0})", lambda g, x, out: (div(g, ad
 expm1_p = unary("expm1", np.expm1, "np.expm1({0})", lambda g, x, out: (mul(g, add(out, _lit(1, out))),), **_f())
 sin_p = unary("sin", np.sin, "np.sin({0})", lambda g, x, out: (mul(g, cos(x)),), **_f())
 cos_p = unary("cos", np.cos, "np.cos({0})", lambda g, x, out: (neg(mul(g, sin(x))),), **_f())
-tanh_p = unary("tanh", np.tanh, "np.tanh({0})",
+tanh_p = unary("tanh", np.tanh, lambda a, avals, out: f"_tanh_f32({a[0]})" if out.dtype.name == "float32"
+               else f"np.tanh({a[0]})",
                lambda g, x, out: (mul(g, sub(_lit(1, out), mul(out, out))),), **_f())
 sqrt_p = unary("sqrt", np.sqrt, "np.sqrt({0})", lambda g, x, out: (div(mul(g, _lit(0.5, g)), out),), **_f())
 

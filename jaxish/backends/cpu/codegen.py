@@ -69,6 +69,7 @@ class _Entry:
         self.helpers: list = []
         self.kernels: dict = {}
         self.views: set = set()   # var ids that may not be C-contiguous (transpose/slice views)
+        self.fviews: set = set()  # ... of which F-contiguous (2-D transposes of C arrays)
 
     def size(self, v: int) -> str:
         self.S.append(int(v))
@@ -126,6 +127,8 @@ class _Entry:
     def lib_transpose(self, ins, out, perm):
         if tuple(perm) == (1, 0):  # a view (np.transpose itself costs seconds of Numba compile time)
             self.views.add(out.id)
+            if isinstance(ins[0], Literal) or ins[0].id not in self.views:
+                self.fviews.add(out.id)  # the transpose of a C array is F-contiguous: BLAS takes it as is
             self.emit(f"{self.new(out)} = {self.atom(ins[0])}.T")
             return
         # N-d: a copy kernel that reads the input with permuted indices
@@ -231,7 +234,8 @@ class _Entry:
         blas = dt.name in ("float32", "float64") and m * n * k >= SMALL_MATMUL
         name = self.new(out)
         if not batch and blas:
-            self.emit(f"{name} = np.dot({self.contig(a)}, {self.contig(b)})")
+            ops = [self.atom(x) if x.id in self.fviews else self.contig(x) for x in (a, b)]
+            self.emit(f"{name} = np.dot({ops[0]}, {ops[1]})")
             return
         if not batch:  # any layout: transposed views are read in place
             self.emit(f"{name} = np.empty(({self.size(m)}, {self.size(n)}), {dtype_ctor(dt)})")
