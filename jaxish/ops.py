@@ -46,10 +46,21 @@ def _in(x):
 
 def promote(name: str, *xs) -> list:
     """Convert operands to their common dtype (Python scalars stay weak)."""
-    if len(xs) == 2 and type(xs[0]) is Tensor and type(xs[1]) is Tensor:
-        a, b = xs[0].aval, xs[1].aval
-        if a.dtype is b.dtype and a.weak_type == b.weak_type:
-            return list(xs)
+    if len(xs) == 2:  # fast paths for the common binary cases
+        x, y = xs
+        tx, ty = type(x), type(y)
+        if tx is Tensor and ty is Tensor:
+            a, b = x.aval, y.aval
+            if a.dtype is b.dtype and a.weak_type == b.weak_type:
+                return [x, y]
+        elif tx is Tensor and (ty is float or ty is int):
+            lit = _fast_literal(y, x)
+            if lit is not None:
+                return [x, lit]
+        elif ty is Tensor and (tx is float or tx is int):
+            lit = _fast_literal(x, y)
+            if lit is not None:
+                return [lit, y]
     xs = [x if isinstance(x, (Tensor,) + _PY_SCALARS) else _in(x) for x in xs]
     dt, _ = _dt.result_type(*[_typed(x) for x in xs])
     out = []
@@ -59,6 +70,26 @@ def promote(name: str, *xs) -> list:
         else:
             out.append(ew.convert(x, dt, x.aval.weak_type))
     return out
+
+
+_LITERALS: dict = {}
+
+
+def _fast_literal(value, t):
+    """The weak literal for a Python scalar combined with a strong tensor of the same kind, or None."""
+    a = t.aval
+    dt = a.dtype
+    if a.weak_type or dt.is_bool or (type(value) is float and not dt.is_floating):
+        return None
+    key = (type(value), value, dt)
+    lit = _LITERALS.get(key)
+    if lit is None:
+        if dt.is_integer and not dt.min <= value <= dt.max:
+            return None
+        lit = literal_tensor(value, dt)
+        if len(_LITERALS) < 1024:
+            _LITERALS[key] = lit
+    return lit
 
 
 def _scalar_literal(name, x, dt):
