@@ -159,3 +159,12 @@ def test_graph_to_dot_names_every_node():
     g = tf.make_graph(lambda x: tf.tanh(x) * 2.0)(X)
     dot = g.to_dot()
     assert dot.startswith("digraph") and "tanh" in dot and "mul" in dot and dot.count("->") >= 3
+
+
+def test_gradient_through_max_subtraction_fuses_without_cycles(backend):
+    """Regression: x - reduce_max(x, keepdims) once produced a cyclic fused schedule."""
+    w = tf.constant(np.arange(6, dtype=np.float32).reshape(3, 2))
+    f = lambda w: tf.reduce_sum(w - tf.reduce_max(w, axis=1, keepdims=True))
+    val, g = tf.trace(tf.value_and_grad(f))(w)
+    np.testing.assert_allclose(val.numpy(), -3.0)
+    np.testing.assert_allclose(g.numpy(), [[1, -1], [1, -1], [1, -1]])
