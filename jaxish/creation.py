@@ -45,7 +45,7 @@ def _to_array(value: Any, dtype: _dt.DType | None, op: str) -> np.ndarray:
     from_numpy = isinstance(value, (np.ndarray, np.generic))
     if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
         value = [np.asarray(v) if isinstance(v, Tensor) else v for v in value]
-    arr = value if from_numpy else _python_to_numpy(value, op)
+    arr = np.asarray(value) if from_numpy else _python_to_numpy(value, op)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"{op}: unsupported value of dtype {arr.dtype}")
     target = dtype.np if dtype is not None else _default_np(arr, from_numpy)
