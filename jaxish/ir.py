@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -290,15 +290,3 @@ def _fmt_params(params: dict) -> str:
             v = "{...}"
         items.append(f"{k}={v}")
     return "[" + " ".join(items) + "]"
-
-
-def topo_check(graph: Graph) -> None:  # pragma: no cover - debugging aid
-    seen = {v.id for v in graph.invars}
-    for n in graph.nodes:
-        for v in n.invars:
-            assert isinstance(v, Literal) or v.id in seen, (n.prim.name, v)
-        seen.update(v.id for v in n.outvars)
-
-
-def raise_to_shaped(avals: Sequence[ShapedArray]) -> tuple:
-    return tuple(avals)

@@ -396,10 +396,6 @@ def linalg_transpose(a, name=None):
     return so.transpose_p.bind(a, perm=perm)
 
 
-def tensordot(a, b, axes):  # pragma: no cover - small convenience
-    raise NotImplementedError("tensordot is not implemented yet")
-
-
 # ---------------------------------------------------------------------------
 # shape ops
 # ---------------------------------------------------------------------------

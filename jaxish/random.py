@@ -52,9 +52,11 @@ def get_state() -> tuple:
 def _state(seed):
     trace = current_trace()
     if trace is not None:
-        if seed is not None:
-            raise NotImplementedError("random ops with an op-level seed inside traced code are not supported")
-        return trace.rng_state()
+        state, stream = trace.rng_state()
+        if seed is not None:  # an op-level seed selects another key for this op
+            from .ops import add
+            state = add(state, Tensor(np.array([_mix(0, int(seed)), 0], dtype=np.int64)))
+        return state, stream
     return Tensor(GENERATOR.next_state(seed)), 0
 
 
