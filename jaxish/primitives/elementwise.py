@@ -140,7 +140,13 @@ def _pow_vjp(g, x, y, out):
 def _pow_impl(x, y):
     if x.dtype.kind in "iu" and np.any(y < 0):
         raise ValueError("pow: integers to negative integer powers are not allowed")
-    return np.power(x, y)
+    # NumPy's power with a scalar exponent takes a sqrt/square fast path whose results differ from
+    # C pow (and TensorFlow/JAX) at -0 and -inf; 1-element arrays keep the general loop
+    shape = np.broadcast_shapes(np.shape(x), np.shape(y))
+    if y.size == 1:  # a full-size exponent array keeps NumPy on its general (C pow) loop
+        full = shape or (1,)
+        x, y = np.broadcast_to(x, full), np.full(full, y.reshape(-1)[0], y.dtype)
+    return np.power(x, y).reshape(shape)
 
 
 pow_p = binary("pow", _pow_impl, "np.power({0}, {1})", _pow_vjp)
