@@ -60,6 +60,7 @@ _RANGES = {
     "low": ((-2.0, -0.5), (-3, -1), (0, 2)),       # clip_by_value bounds: low <= high
     "high": ((0.5, 2.0), (1, 3), (4, 6)),
     "nonneg": ((0.0, 6.0), (0, 10), (0, 10)),
+    "large": ((20.0, 40.0), (20, 40), (20, 40)),
 }
 
 
@@ -185,6 +186,7 @@ class Case:
     domains: tuple | None = None    # overrides the op's domains (e.g. gather's index range)
     cpu: bool = True                # also traced on the cpu backend (each new case compiles kernels)
     label: str = ""
+    dtype: str | None = None        # run at this dtype instead of the op's main dtype
 
     @property
     def id(self) -> str:
@@ -192,7 +194,8 @@ class Case:
             return self.label
         s = "_".join(_shape_id(s) for s in self.shapes)
         p = _param_id(self.params)
-        return f"{s}-{p}" if p else s
+        s = f"{s}-{p}" if p else s
+        return f"{s}-{self.dtype}" if self.dtype else s
 
 
 @dataclass
@@ -234,7 +237,7 @@ WHERE_SHAPES = [((3, 4),) * 3, ((3, 1), (4,), ()), ((), (2, 3), (2, 3)), ((2, 3)
 CLIP_SHAPES = [((3, 4),) * 3, ((3, 4), (), ()), ((2, 3), (3,), (2, 1)), ((), (), ()), ((0, 2), (), ())]
 
 UNARY_GRAD = [((2, 3),), ((),)]
-BINARY_GRAD = [((2, 3), (2, 3)), ((2, 3), (3,)), ((), (2,))]
+BINARY_GRAD = [((2, 3), (2, 3)), ((2, 3), (3,)), ((), (2,)), ((2, 1, 3), (2, 1))]
 
 #: ops whose shape cases also run on the cpu backend (all cases of non-elementwise ops run there)
 CPU_SHAPE_OPS = {"exp", "add", "less", "logical_and", "where"}
@@ -361,10 +364,14 @@ CASTS = [_cast_row(t) for t in ALL]
 # Python scalar operands: weakly typed (the tensor's dtype wins), embedded in graphs as literals, where
 # the simplification passes rewrite some of them (x ** 2 -> x * x, x * 1 -> x, ...)
 # ---------------------------------------------------------------------------
-def scalar_row(name, fn, ref, dtypes, domain="real", grad=True, grad_domain=None, out=same, grad_ok=None):
+def scalar_row(name, fn, ref, dtypes, domain="real", grad=True, grad_domain=None, out=same, grad_ok=None,
+               cpu_dtypes=("float16", "float32")):
     return Op(name, fn, ref, dtypes, (domain,), (Case(((3, 4),)), Case(((),), cpu=False)), out=out, grad=grad,
               grad_cases=(Case(((2, 3),)),) if grad else (), grad_domains=(grad_domain,) if grad_domain else None,
-              grad_ok=grad_ok, cpu_dtypes=("int8", "float32"), elementwise=True)
+              grad_ok=grad_ok, cpu_dtypes=cpu_dtypes, elementwise=True)
+
+
+INT_TOO = ("int8", "float16", "float32")    # rows with integer semantics of their own
 
 
 def _away_from_unit(x):
@@ -377,12 +384,12 @@ SCALAR_OPERANDS = [
     scalar_row("mul_scalar", lambda x: x * 3, lambda x: x * 3, NUM),
     scalar_row("mul_one", lambda x: x * 1, lambda x: x * 1, NUM),
     scalar_row("mul_zero", lambda x: 0 * x, lambda x: 0 * x, NUM, grad=False),
-    scalar_row("div_scalar", lambda x: x / 2, lambda x: x / 2, NUM, out=true_div),
+    scalar_row("div_scalar", lambda x: x / 2, lambda x: x / 2, NUM, out=true_div, cpu_dtypes=INT_TOO),
     scalar_row("rdiv_scalar", lambda x: 1 / x, lambda x: 1 / x, FLOATS, domain="nonzero"),
-    scalar_row("floordiv_scalar", lambda x: x // 3, lambda x: x // 3, NUM, grad=False),
-    scalar_row("mod_scalar", lambda x: x % -3, lambda x: x % -3, SIGNED, grad=False),
-    scalar_row("pow_two", lambda x: x ** 2, lambda x: x ** 2, SIGNED),
-    scalar_row("pow_zero", lambda x: x ** 0, lambda x: np.ones_like(x), SIGNED, grad=False),
+    scalar_row("floordiv_scalar", lambda x: x // 3, lambda x: x // 3, NUM, grad=False, cpu_dtypes=INT_TOO),
+    scalar_row("mod_scalar", lambda x: x % -3, lambda x: x % -3, SIGNED, grad=False, cpu_dtypes=INT_TOO),
+    scalar_row("pow_two", lambda x: x ** 2, lambda x: x ** 2, SIGNED, cpu_dtypes=INT_TOO),
+    scalar_row("pow_zero", lambda x: x ** 0, lambda x: np.ones_like(x), SIGNED, grad=False, cpu_dtypes=INT_TOO),
     # NumPy's own ``x ** 0.5`` is sqrt (NaN at -inf); TensorFlow and C99 pow give +inf
     scalar_row("pow_half", lambda x: x ** 0.5, lambda x: np.power(x, np.full_like(x, 0.5)), FLOATS,
                domain="positive"),
@@ -467,30 +474,48 @@ REDUCE_CASES = (
 #: most reductions share the kernel generator's paths with reduce_sum / reduce_max, which run every case on
 #: the cpu backend: the others run a non-trailing axis, all axes, the trailing axis and an empty axis there
 REDUCE_CPU = (0, 1, 2, 12)
+#: float16 sums of many terms: accumulated wider than float16 (as TensorFlow and NumPy's mean do)
+F16_SUM = Case(((10000, 3),), {"axis": 0}, domains=("positive",), dtype="float16")
+F16_MEAN = Case(((3, 10000),), {"axis": 1}, domains=("large",), dtype="float16")
 REDUCE_GRAD = (Case(((2, 3),), {"axis": 1}), Case(((2, 3),), {"axis": None, "keepdims": True}),
                Case(((2, 3, 2),), {"axis": (0, -1)}))
 
 
+def _zeros_at(*flat):
+    """Small values with exact zeros at the given flat positions (reduce_prod's gradient there)."""
+    def gen(shape, dtype, rng):
+        x = generate("small", shape, dtype, rng)
+        x.reshape(-1)[list(flat)] = 0
+        return x
+    return gen
+
+
+PROD_ZERO_GRAD = (Case(((2, 3),), {"axis": 1}, domains=(_zeros_at(0, 4, 5),), label="2x3-axis=1-zeros"),
+                  Case(((2, 3),), {"axis": None}, domains=(_zeros_at(2),), label="2x3-axis=None-one-zero"))
+
+
 def reduction(name, fn, ref, dtypes, domain="real", grad=True, rejects=(), main_dtype="float32", cpu=REDUCE_CPU,
-              **kw):
-    cases = REDUCE_CASES if cpu is None else cpu_subset(REDUCE_CASES, cpu)
-    return Op(name, fn, ref, dtypes, (domain,), cases, grad=grad, grad_cases=REDUCE_GRAD if grad else (),
+              extra=(), extra_grad=(), **kw):
+    cases = (REDUCE_CASES if cpu is None else cpu_subset(REDUCE_CASES, cpu)) + extra
+    return Op(name, fn, ref, dtypes, (domain,), cases, grad=grad, grad_cases=REDUCE_GRAD + extra_grad if grad else (),
               mag=True, rejects=rejects, main_dtype=main_dtype, **kw)
 
 
 REDUCTIONS = [
-    reduction("reduce_sum", tf.reduce_sum, _np_reduce(np.sum, _sum_acc), NUM, rejects=("bool",), cpu=None),
-    reduction("reduce_mean", tf.reduce_mean, _mean_ref, NUM, rejects=("bool",)),
+    reduction("reduce_sum", tf.reduce_sum, _np_reduce(np.sum, _sum_acc), NUM, rejects=("bool",), cpu=None,
+              extra=(F16_SUM,)),
+    reduction("reduce_mean", tf.reduce_mean, _mean_ref, NUM, rejects=("bool",), extra=(F16_SUM, F16_MEAN)),
     reduction("reduce_max", tf.reduce_max, _extreme_ref(np.max, -np.inf, "min"), NUM,
               cpu=(0, 1, 2, 4, 9, 10, 12, 13, 14, 15)),
     reduction("reduce_min", tf.reduce_min, _extreme_ref(np.min, np.inf, "max"), NUM),
-    reduction("reduce_prod", tf.reduce_prod, _np_reduce(np.prod, _sum_acc), NUM, domain="small", rejects=("bool",)),
+    reduction("reduce_prod", tf.reduce_prod, _np_reduce(np.prod, _sum_acc), NUM, domain="small", rejects=("bool",),
+              extra_grad=PROD_ZERO_GRAD),
     reduction("reduce_all", tf.reduce_all, _np_reduce(np.all), BOOL, domain="cond", grad=False,
               rejects=("int32", "float32"), main_dtype="bool"),
     reduction("reduce_any", tf.reduce_any, _np_reduce(np.any), BOOL, domain="cond", grad=False,
               rejects=("int32", "float32"), main_dtype="bool"),
     reduction("reduce_logsumexp", tf.reduce_logsumexp, _logsumexp_ref, FLOATS, rejects=FLOAT_ONLY,
-              cpu=(0, 2, 12)),
+              cpu=(0, 2, 12), cpu_dtypes=("float16", "float32")),
 ]
 
 
@@ -637,10 +662,10 @@ SOFTMAX_GRAD = (Case(((2, 3),), {}), Case(((3, 2),), {"axis": 0}))
 
 NORMALIZERS = [
     Op("softmax", tf.nn.softmax, _softmax_ref, FLOATS, ("real",), cpu_subset(SOFTMAX_CASES, (0, 2, 5)), grad=True,
-       grad_cases=SOFTMAX_GRAD, mag=True, rejects=FLOAT_ONLY),
+       grad_cases=SOFTMAX_GRAD, mag=True, rejects=FLOAT_ONLY, cpu_dtypes=("float16", "float32")),
     Op("log_softmax", tf.nn.log_softmax, _log_softmax_ref, FLOATS, ("real",), cpu_subset(SOFTMAX_CASES, (0, 5)),
        grad=True,
-       grad_cases=SOFTMAX_GRAD, mag=True, rejects=FLOAT_ONLY),
+       grad_cases=SOFTMAX_GRAD, mag=True, rejects=FLOAT_ONLY, cpu_dtypes=("float16", "float32")),
 ]
 
 OPS: list = ELEMENTWISE + CASTS + SCALAR_OPERANDS + REDUCTIONS + ARGS + [MATMUL] + SHAPE_OPS + NORMALIZERS
