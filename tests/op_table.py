@@ -388,6 +388,7 @@ SCALAR_OPERANDS = [
     scalar_row("rdiv_scalar", lambda x: 1 / x, lambda x: 1 / x, FLOATS, domain="nonzero"),
     scalar_row("floordiv_scalar", lambda x: x // 3, lambda x: x // 3, NUM, grad=False, cpu_dtypes=INT_TOO),
     scalar_row("mod_scalar", lambda x: x % -3, lambda x: x % -3, SIGNED, grad=False, cpu_dtypes=INT_TOO),
+    scalar_row("recip_add_zero", lambda x: 1 / (x + 0.0), lambda x: 1 / (x + 0.0), FLOATS, domain="nonzero"),
     scalar_row("pow_two", lambda x: x ** 2, lambda x: x ** 2, SIGNED, cpu_dtypes=INT_TOO),
     scalar_row("pow_zero", lambda x: x ** 0, lambda x: np.ones_like(x), SIGNED, grad=False, cpu_dtypes=INT_TOO),
     # NumPy's own ``x ** 0.5`` is sqrt (NaN at -inf); TensorFlow and C99 pow give +inf
