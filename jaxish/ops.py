@@ -81,7 +81,7 @@ def _fast_literal(value, t):
     dt = a.dtype
     if a.weak_type or dt.is_bool or (type(value) is float and not dt.is_floating):
         return None
-    key = (type(value), value, dt)
+    key = (type(value), value, dt, math.copysign(1.0, value))  # 0.0 and -0.0 compare equal
     lit = _LITERALS.get(key)
     if lit is None:
         if dt.is_integer and not dt.min <= value <= dt.max:
@@ -331,6 +331,8 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     x = _in(input_tensor)
     axes = _axes("reduce_mean", x, axis)
     n = int(np.prod([x.aval.shape[a] for a in axes], dtype=np.int64))
+    if x.dtype is _dt.float16:  # float16 means are computed in float32 (the sum would overflow)
+        return cast(reduce_mean(cast(x, _dt.float32), axes, keepdims), _dt.float16)
     if x.dtype.is_floating:
         s = reduce_sum(x, axes, keepdims)
         return ew.div_p.bind(s, literal_tensor(float(n) if n else float("nan"), x.dtype))

@@ -21,32 +21,12 @@ import jaxish as tf
 from jaxish.backends import cpu as cpu_backend
 from jaxish.testing import assert_allclose, check_grads
 
-# test id -> reason; each entry marks that single case as a strict xfail. (Bugs this suite found and that were
-# fixed since: relu(NaN), one_hot under trace, empty-axis max/min/logsumexp, reduce_prod's gradient at zeros,
-# bool divide, cpu float floordiv of inf, constant(NumPy scalar), -inf ** 0.5.)
-KNOWN_BUGS: dict = {
-    "test_grad_second_order[reduce_prod-2x3-axis=1-zeros-interpreter]":
-        "BUG: second derivative of reduce_prod at zeros is wrong (hessian of prod at (0, 2, 3) has zero rows 1, 2)",
-    "test_grad_second_order[reduce_prod-2x3-axis=None-one-zero-interpreter]":
-        "BUG: second derivative of reduce_prod at zeros is wrong (hessian of prod at (0, 2, 3) has zero rows 1, 2)",
-    "test_signed_zero_python_scalars":
-        "BUG: eager literal cache keys Python scalars by value, so 0.0 and -0.0 share one literal (first one wins)",
-    "test_pow_gradient_wrt_exponent_at_negative_base":
-        "BUG (TF compat): d pow(x, y) / dy is NaN where x < 0; TensorFlow masks log(x) and gives 0",
-    "test_int_pow_negative_exponent_raises[cpu]":
-        "BUG: cpu backend returns 0/±1 for integer ** negative integer instead of raising ValueError like eager",
-    "test_int_min_by_minus_one_on_cpu[floordiv]": "BUG: cpu int32 floordiv(INT_MIN, -1) gives 0, eager/NumPy INT_MIN",
-    "test_int_min_by_minus_one_on_cpu[mod]": "BUG: cpu int32 floormod(INT_MIN, -1) kills the process with SIGFPE",
-}
-_ADD_ZERO = "BUG: traced x + 0.0 is simplified to x, so -0.0 + 0.0 gives -0.0 (eager and IEEE: +0.0; 1/it: -inf vs inf)"
-for _id in ("float16-interpreter", "float16-cpu", "float32-interpreter", "float32-cpu", "float64-interpreter"):
-    KNOWN_BUGS[f"test_specials_traced[recip_add_zero-{_id}]"] = _ADD_ZERO
-_F16_SUM = "BUG: float16 reduce_sum/reduce_mean accumulate in float16 (10000 x 2.0 over axis 0 sums to 4096; " \
-           "the mean of 10000 x 30.0 is inf)"
-for _t, _b in [("test_case_eager", ""), ("test_case_traced", "-interpreter"), ("test_case_traced", "-cpu")]:
-    for _c in ("reduce_sum-10000x3-axis=0-float16", "reduce_mean-10000x3-axis=0-float16",
-               "reduce_mean-3x10000-axis=1-float16"):
-        KNOWN_BUGS[f"{_t}[{_c}{_b}]"] = _F16_SUM
+# test id -> reason; each entry marks that single case as a strict xfail. Empty: every bug this suite found
+# is fixed (relu(NaN), one_hot under trace, empty-axis max/min/logsumexp, reduce_prod's first and second
+# derivatives at zeros, bool divide, cpu float floordiv of inf, constant(NumPy scalar), -inf ** 0.5, signed-zero
+# literals, traced x + 0.0 on -0.0, float16 sums and means, cpu integer ** negative, cpu INT_MIN // -1 and
+# INT_MIN % -1, TensorFlow's masked d pow / d exponent at negative bases).
+KNOWN_BUGS: dict = {}
 
 #: (rtol, atol) against the float64 NumPy reference (the result is correctly rounded there)
 REF_TOL = {"float16": (1e-2, 1e-2), "float32": (1e-5, 1e-6), "float64": (1e-12, 1e-14)}

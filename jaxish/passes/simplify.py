@@ -6,12 +6,20 @@ broadcasts and transposes of transposes collapse into one node.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..core import PRIMITIVES
 from ..ir import Graph, Literal, Node, Var
 
 
 def _is_lit(a, value) -> bool:
     return isinstance(a, Literal) and a.val.item() == value
+
+
+def _is_additive_identity(a) -> bool:
+    if not _is_lit(a, 0):
+        return False
+    return not a.aval.dtype.is_floating or bool(np.signbit(a.val))
 
 
 def simplify(graph: Graph, for_execution: bool = False) -> Graph:
@@ -40,10 +48,10 @@ def simplify(graph: Graph, for_execution: bool = False) -> Graph:
                 repl = ins[0]
             elif _is_lit(ins[0], 1) and ins[1] in same:
                 repl = ins[1]
-        elif name == "add":
-            if _is_lit(ins[1], 0) and ins[0] in same:
+        elif name == "add":  # x + (-0.0) is x for every x; x + 0.0 turns -0.0 into +0.0 (ints: any zero)
+            if _is_additive_identity(ins[1]) and ins[0] in same:
                 repl = ins[0]
-            elif _is_lit(ins[0], 0) and ins[1] in same:
+            elif _is_additive_identity(ins[0]) and ins[1] in same:
                 repl = ins[1]
         elif name == "sub" and _is_lit(ins[1], 0) and ins[0] in same:
             repl = ins[0]

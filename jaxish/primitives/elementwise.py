@@ -118,13 +118,12 @@ div_p = binary("div", np.true_divide, "{0} / {1}",
                lambda g, x, y, out: (_ub(div(g, y), x), _ub(neg(div(mul(g, out), y)), y)), kinds=_FLOAT,
                what="floating-point")
 def _floordiv_scalar(args, avals, out):
-    if out.dtype.is_floating:
-        return f"_floordiv_f({args[0]}, {args[1]})"
-    return f"np.floor_divide({args[0]}, {args[1]})"
+    return f"_floordiv_{'f' if out.dtype.is_floating else 'i'}({args[0]}, {args[1]})"
 
 
 floordiv_p = binary("floordiv", np.floor_divide, _floordiv_scalar, lambda g, x, y, out: (None, None))
-mod_p = binary("mod", np.remainder, "np.remainder({0}, {1})",
+mod_p = binary("mod", np.remainder,
+               lambda a, avals, out: f"{'np.remainder' if out.dtype.is_floating else '_mod_i'}({a[0]}, {a[1]})",
                lambda g, x, y, out: (_ub(g, x), _ub(neg(mul(g, floordiv(x, y))), y)))
 
 
@@ -132,7 +131,7 @@ def _pow_vjp(g, x, y, out):
     if not x.dtype.is_floating:
         return None, None
     gx = mul(g, mul(y, pow_(x, sub(y, _lit(1, y)))))
-    safe_x = select(eq(x, _lit(0, x)), _lit(1, x), x)
+    safe_x = select(gt(x, _lit(0, x)), x, _lit(1, x))  # as TensorFlow: no log(x) term where x <= 0
     gy = mul(g, mul(log(safe_x), out))
     return _ub(gx, x), _ub(gy, y)
 
@@ -149,7 +148,9 @@ def _pow_impl(x, y):
     return np.power(x, y).reshape(shape)
 
 
-pow_p = binary("pow", _pow_impl, "np.power({0}, {1})", _pow_vjp)
+pow_p = binary("pow", _pow_impl,
+               lambda a, avals, out: f"{'np.power' if out.dtype.is_floating else '_pow_i'}({a[0]}, {a[1]})",
+               _pow_vjp)
 
 
 def _minmax_vjp(cmp):

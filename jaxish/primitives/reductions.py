@@ -44,16 +44,24 @@ def _extremum_vjp(g, x, out, axes):
 
 
 def _prod_vjp(g, x, out, axes):
-    """d prod / dx_i = product of the other elements, exact with zeros:
-    no zero -> prod / x_i; one zero -> the product of the non-zeros at the zero, 0 elsewhere; more -> 0."""
+    """d prod / dx_i = product of the other elements, written to stay exact (and differentiable) at zeros.
+
+    With P = product of the non-zero elements and Z = product of the zero elements (1 if none):
+    a non-zero x_i gets P / x_i * Z; a zero x_i gets P times the product of the other zeros.
+    """
     from ..core import literal_tensor
     zero, one = literal_tensor(0, x.dtype), literal_tensor(1, x.dtype)
     is_zero = ew.eq(x, zero)
     n_zero = _expand_back(reduce_sum_p.bind(ew.convert(is_zero, x.dtype), axes=axes), x, axes)
-    nonzero_prod = _expand_back(reduce_prod_p.bind(ew.select(is_zero, one, x), axes=axes), x, axes)
-    no_zero = ew.div(_expand_back(out, x, axes), ew.select(is_zero, one, x))
-    at_single_zero = ew.select(is_zero, nonzero_prod, zero)
-    others = ew.select(ew.eq(n_zero, zero), no_zero, ew.select(ew.eq(n_zero, one), at_single_zero, zero))
+    safe = ew.select(is_zero, one, x)
+    p_nonzero = _expand_back(reduce_prod_p.bind(safe, axes=axes), x, axes)
+    z_all = _expand_back(reduce_prod_p.bind(ew.select(is_zero, x, one), axes=axes), x, axes)
+    # the product of the *other* zeros, for a zero x_i: 1 if it is alone; the other one (written as
+    # sum(zeros) - x_i, so that second derivatives are right) if there are two; else 0
+    two = literal_tensor(2, x.dtype)
+    zero_sum = _expand_back(reduce_sum_p.bind(ew.select(is_zero, x, zero), axes=axes), x, axes)
+    z_excl = ew.select(ew.eq(n_zero, one), one, ew.select(ew.eq(n_zero, two), ew.sub(zero_sum, x), zero))
+    others = ew.mul(ew.div(p_nonzero, safe), ew.select(is_zero, z_excl, z_all))
     return (ew.mul(_expand_back(g, x, axes), others),)
 
 
@@ -62,6 +70,8 @@ def _np_reduce(fn, initial=None):
         if initial is not None and x.size == 0:  # like TensorFlow: the identity of max/min, not an error
             init = initial(x.dtype)
             return np.asarray(fn(x, axis=axes, initial=init)).astype(x.dtype, copy=False)
+        if x.dtype == np.float16 and fn in (np.sum, np.prod):  # accumulate in float32, as TensorFlow does
+            return np.asarray(fn(x, axis=axes, dtype=np.float32)).astype(x.dtype)
         return np.asarray(fn(x, axis=axes)).astype(x.dtype, copy=False)
     return impl
 

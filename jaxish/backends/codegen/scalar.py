@@ -34,6 +34,30 @@ def _floordiv_f(a, b):
 
 
 @scalar_function
+def _floordiv_i(a, b):
+    # NumPy's integer floor_divide: x // 0 is 0, and MIN // -1 wraps (the hardware would trap)
+    if b == 0:
+        return a - a
+    if b == -1:
+        return -a
+    return np.floor_divide(a, b)
+
+
+@scalar_function
+def _mod_i(a, b):
+    if b == 0 or b == -1:
+        return a - a
+    return np.remainder(a, b)
+
+
+@scalar_function
+def _pow_i(a, b):
+    if b < 0:
+        raise ValueError("pow: integers to negative integer powers are not allowed")
+    return np.power(a, b)
+
+
+@scalar_function
 def _tanh_f32(v):
     # float32 tanh within 1 ulp of the correctly rounded result (as NumPy's), ~3x faster than
     # libm's tanhf here: Cephes' odd polynomial below 0.625, 1 - 2/(exp(2|x|)+1) above; in float64

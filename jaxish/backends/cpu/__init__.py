@@ -13,6 +13,7 @@ import os
 import warnings
 
 import numpy as np
+from numba.core.errors import NumbaError
 
 from ...errors import CacheWarning
 from ...ir import Graph
@@ -56,9 +57,9 @@ def compile_graph(graph: Graph):
             try:
                 res = state["fn"](*args, sizes)
                 break
-            except (IndexError, ZeroDivisionError, MemoryError):
-                raise
             except Exception as e:  # noqa: BLE001 - Numba errors must never reach users
+                if not isinstance(e, NumbaError) and not _is_cache_problem(e):
+                    raise  # a run-time error about the data (an index out of bounds, a negative int power)
                 if attempt == 0 and _is_cache_problem(e):
                     warnings.warn(f"jaxish: Numba's cache files for {entry_name} are damaged "
                                   f"({type(e).__name__}); rebuilding them", CacheWarning, stacklevel=4)
@@ -103,6 +104,10 @@ def compile_graph(graph: Graph):
 
 
 def _is_cache_problem(e: Exception) -> bool:
+    """Did loading Numba's cache files fail (as opposed to the compiled code raising)?"""
     import pickle
-    return isinstance(e, (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
-                          ImportError, KeyError))
+    import traceback
+    if isinstance(e, (EOFError, pickle.UnpicklingError)):
+        return True
+    frames = traceback.extract_tb(e.__traceback__)
+    return any("numba" in f.filename and "caching" in f.filename for f in frames)

@@ -55,7 +55,7 @@ def kernel_module(g: FusedGroup) -> tuple:
     size = int(np.prod(g.domain, dtype=np.int64)) if g.domain else 1
     parallel = size >= PARALLEL_THRESHOLD
     body = kernel_source(g, parallel)
-    flags = 'cache=True, error_model="numpy"' + (", parallel=True" if parallel else "")
+    flags = 'cache=True, error_model="numpy"' + (", parallel=True" if "prange(" in body else "")
     src = f"{HEADER}\n\n@njit({flags})\n{body}"
     return f"_jx_k_{digest(src)}", src
 
