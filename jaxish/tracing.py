@@ -19,7 +19,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .config import _config
-from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, to_tensor_arg
+from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, read_variable, to_tensor_arg
 from .devices import resolve_current
 from .ir import Graph, ShapedArray
 from .tree_util import tree_flatten, tree_unflatten
@@ -160,7 +160,10 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
         outs = traced.executable.call_tensors(inputs)
     n = len(outs) - len(traced.assigned)
     for v, val in zip(traced.assigned, outs[n:]):
-        v.assign(val)
+        if inline:
+            v.assign(val)
+        else:  # shape and dtype were checked when the assignment was traced
+            v._value = Tensor(val._value, False, val._device)
     return outs[:n]
 
 
@@ -170,6 +173,8 @@ def run_graph(graph: Graph, inputs: Sequence) -> list:
     if current_trace() is not None or STATE.tapes or any(isinstance(x, Tracer) for x in inputs):
         return eval_graph(graph, inputs)
     from .backends import get_executable
+    inputs = [x if isinstance(x, Tensor) else leaf_value(read_variable(x) if getattr(x, "_is_variable", False) else x)
+              for x in inputs]
     return get_executable(graph).call_tensors(inputs)
 
 

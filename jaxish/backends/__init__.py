@@ -33,8 +33,10 @@ class Executable:
         return self.run(list(arrays) + self._consts)
 
     def call_tensors(self, tensors: list) -> list:
-        arrays = [t._value if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
-        outs = self.run(arrays + self._consts)
+        arrays = [t._value for t in tensors]
+        if self._consts:
+            arrays += self._consts
+        outs = self.run(arrays)
         return [Tensor(a, w, CPU_DEVICE) for a, w in zip(outs, self._weak)]
 
 
