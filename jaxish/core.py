@@ -138,10 +138,8 @@ class Tensor:
 
     # -- concrete access --
     def numpy(self) -> np.ndarray:
-        """The value as a NumPy array (a read-only view; copy to mutate)."""
-        v = self._value.view()
-        v.flags.writeable = False
-        return v
+        """A copy of the value as a NumPy array (as ``tf.Tensor.numpy``); the Tensor stays immutable."""
+        return self._value.copy()
 
     def __array__(self, dtype=None, copy=None):
         v = self._value
