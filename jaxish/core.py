@@ -143,7 +143,13 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         v = self._value
-        return v.astype(dtype) if dtype is not None else v.copy() if copy else v
+        if dtype is not None:
+            return v.astype(dtype)
+        if copy:
+            return v.copy()
+        view = v.view()  # no copy, but read-only: the Tensor stays immutable
+        view.flags.writeable = False
+        return view
 
     def __len__(self) -> int:
         if not self.aval.shape:
