@@ -58,6 +58,8 @@ class Primitive:
         self.vjp = vjp
         self.kind = kind
         self.scalar = scalar
+        # can its NumPy implementation emit floating-point warnings (overflow, divide by zero)?
+        self.may_warn = kind in ("elementwise", "reduce") or name == "matmul"
         PRIMITIVES[name] = self
 
     def bind(self, *args, **params):
@@ -296,25 +298,35 @@ def read_variable(v) -> Tensor:
 # ---------------------------------------------------------------------------
 def bind(prim: Primitive, args: Sequence, params: dict):
     """Process one primitive call in the current context; returns a Tensor."""
-    vals = [to_tensor_arg(a) for a in args]
-    trace = current_trace()
-    if trace is None:
+    vals = [a if type(a) is Tensor else to_tensor_arg(a) for a in args]
+    state = STATE
+    traces = state.traces
+    if not traces:
         for v in vals:
-            if isinstance(v, Tracer):
+            if type(v) is not Tensor and isinstance(v, Tracer):
                 v._trace.check_alive(v)
                 raise EscapedTracerError(v._trace.escaped_message(v))
-        out_aval = _abstract_eval(prim, vals, params, None)
-        arrays = [v._value for v in vals]
-        with np.errstate(all="ignore"):
-            out = prim.impl(*arrays, **params)
+        # the output's abstract value, from the cache when these avals and params were seen before
+        try:
+            key = (prim, tuple([v.aval for v in vals]), tuple(params.items()) if params else ())
+            out_aval = _AVAL_CACHE.get(key)
+        except TypeError:  # unhashable params
+            out_aval = None
+        if out_aval is None:
+            out_aval = _abstract_eval(prim, vals, params, None)
+        if prim.may_warn:  # floating-point warnings are silenced (as in TensorFlow)
+            with np.errstate(all="ignore"):
+                out = prim.impl(*[v._value for v in vals], **params)
+        else:
+            out = prim.impl(*[v._value for v in vals], **params)
         if not isinstance(out, np.ndarray) or out.dtype != out_aval.dtype.np:
             out = np.asarray(out, dtype=out_aval.dtype.np)
         result = Tensor(out, out_aval.weak_type, _result_device(vals))
     else:
-        result = trace.add(prim, vals, params)
-    if STATE.tapes:
-        level = len(STATE.traces)
-        for tape in STATE.tapes:
+        result = traces[-1].add(prim, vals, params)
+    if state.tapes:
+        level = len(traces)
+        for tape in state.tapes:
             if tape._level == level and tape._recording:
                 tape._record(prim, params, args, vals, result)
     return result
