@@ -355,8 +355,7 @@ class TracedFunction:
         self._fast.clear()
 
     def graph(self, *args, **kwargs) -> Graph:
-        """The optimised graph for these arguments (traces if needed)."""
-        static_pos, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        """The optimised graph of the function at these arguments (a fresh trace; the cache is untouched)."""
         return make_graph(self._fn, self._static_argnums)(*args, **kwargs)
 
 
