@@ -374,3 +374,22 @@ def test_vjp_hessian_and_traced_grad_of_variable(backend):
     np.testing.assert_allclose(tf.hessian(lambda v: tf.reduce_sum(v ** 3))(v).numpy(), np.diag(6 * v0), rtol=1e-12)
     step = tf.trace(lambda v: tf.grad(lambda u: tf.reduce_sum(tf.exp(u)))(v))
     np.testing.assert_allclose(step(v).numpy(), np.exp(v0), rtol=1e-12)
+
+
+def test_outer_tape_sees_variables_through_grad_vjp_and_jacobian(backend):
+    v0, x0 = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    v, x = tf.Variable(v0), tf.constant(x0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        gx = tf.grad(lambda x: tf.reduce_sum(x * x * v))(x)   # 2 x v
+        gv = tf.grad(lambda w: tf.reduce_sum(w * w * x))(v)   # 2 v x
+        _, vjp_fn = tf.vjp(lambda x: x * v, x)
+        (cx,) = vjp_fn(f64(1.0, 1.0))                         # v
+        J = tf.jacobian(lambda x: x * v)(x)                    # diag(v)
+        sums = [tf.reduce_sum(gx), tf.reduce_sum(gv), tf.reduce_sum(cx * cx), tf.reduce_sum(J)]
+    np.testing.assert_array_equal(gx.numpy(), 2 * x0 * v0)
+    np.testing.assert_array_equal(gv.numpy(), 2 * x0 * v0)
+    np.testing.assert_array_equal(J.numpy(), np.diag(v0))
+    expected = [2 * x0, 2 * x0, 2 * v0, [1.0, 1.0]]  # d/dv of sum(2xv), sum(2vx), sum(v*v), sum(diag(v))
+    for s, e in zip(sums, expected):
+        np.testing.assert_array_equal(tape.gradient(s, v).numpy(), e)
