@@ -194,12 +194,10 @@ class GradientTape:
                 check_cotangent(g, t.aval.strip_weak(), f"GradientTape.gradient: output_gradients[{i}]", f"target {i}")
                 for i, (g, t) in enumerate(zip(given, targets))]
 
-    def _source_inputs(self, s, position: dict, node_pos: dict) -> list:
+    def _source_inputs(self, s, position: dict, node_pos: dict, reads: dict) -> list:
         """The backward graph's ``wrt`` entries for source ``s`` (several for a Variable read several times)."""
         if _is_var(s):  # only watched Variables get gradients (as in TensorFlow)
-            if id(s) not in self._watched_vars:
-                return []
-            return [position[k] for k in position if isinstance(k, tuple) and k[1] == id(s)]
+            return reads.get(id(s), []) if id(s) in self._watched_vars else []
         if not isinstance(s, Tensor):
             raise TypeError(f"GradientTape.gradient: sources must be tensors or Variables, got {type(s).__name__}")
         if id(s) in node_pos:  # an intermediate: its total derivative; the backward pass goes on through it
@@ -239,7 +237,11 @@ class GradientTape:
         needed, key, leaf_keys, leaf_vals = self._collect(float_t)
         position = {k: i for i, k in enumerate(leaf_keys)}
         node_pos = {id(n[4]): k for k, n in enumerate(needed)}
-        wrt_of = [self._source_inputs(s, position, node_pos) for s in s_leaves]
+        reads: dict = {}  # id(Variable) -> the graph inputs of its reads
+        for k, i in position.items():
+            if isinstance(k, tuple):
+                reads.setdefault(k[1], []).append(i)
+        wrt_of = [self._source_inputs(s, position, node_pos, reads) for s in s_leaves]
         wrt = list(dict.fromkeys(w for ws in wrt_of for w in ws))
         grads: list = [None] * len(s_leaves)
         if wrt:
