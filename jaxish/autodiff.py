@@ -154,7 +154,10 @@ def check_cotangent(ct, aval, where: str, owner: str = "its output") -> Tensor:
     elif isinstance(ct, (np.ndarray, np.generic)):
         t, own_dtype = Tensor(np.asarray(ct)), True
     else:
-        arr = np.asarray(ct) if isinstance(ct, (bool, int, float, list, tuple)) else None
+        try:
+            arr = np.asarray(ct) if isinstance(ct, (bool, int, float, list, tuple)) else None
+        except ValueError:  # a ragged nested list
+            arr = None
         if arr is None or arr.dtype.kind not in "biuf":
             raise TypeError(f"{where} must be a tensor, an array or a number, got {type(ct).__name__} ({ct!r:.60})")
         t, own_dtype = Tensor(arr), False

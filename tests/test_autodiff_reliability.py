@@ -286,6 +286,8 @@ def test_tape_output_gradients_dtype_and_conversion(backend):
         tape.gradient(y, x, output_gradients=np.ones(3, np.int64))
     with pytest.raises(TypeError, match="must be a tensor, an array or a number, got str"):
         tape.gradient(y, x, output_gradients="abc")
+    with pytest.raises(TypeError, match="must be a tensor, an array or a number, got list"):
+        tape.gradient(y, x, output_gradients=[[1.0, 2.0], [3.0]])
     with pytest.raises(ValueError, match="2 entries but there are 3 targets"):
         tape.gradient([y, y, y], x, output_gradients=[None, None])
     g = tape.gradient(y, x, output_gradients=[1.0, -2.0, 0.5])  # Python values take the target's dtype
