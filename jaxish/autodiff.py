@@ -13,11 +13,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .core import GraphTrace, Tensor, bind
+from .core import GraphTrace, Tensor, bind, read_variable
 from .ir import Graph, Literal
 from .primitives import elementwise as ew
 from .primitives import shape_ops as so
-from .tracing import call_traced, run_graph, trace_to_graph
+from .tracing import Traced, _rng_input, leaf_value, run_graph, trace_to_graph
 from .tree_util import tree_flatten, tree_unflatten
 
 _VJP_CACHE: OrderedDict = OrderedDict()
@@ -30,18 +30,23 @@ def _zeros(aval):
     return so.broadcast_to_p.bind(z, shape=tuple(aval.shape)) if aval.shape else ew.copy_p.bind(z)
 
 
-def vjp_graph(graph: Graph, wrt: Sequence[int], ct_outs: Sequence[int], keep_outputs: bool = True) -> Graph:
+def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs: bool = True) -> Graph:
     """The reverse-mode graph of ``graph``.
 
     Inputs: ``graph``'s inputs, then one cotangent per output in ``ct_outs``.
-    Outputs: ``graph``'s outputs (if ``keep_outputs``), then the cotangent of
-    each input in ``wrt``. Cached by the graph's fingerprint.
+    Outputs: ``graph``'s outputs (if ``keep_outputs``), then one cotangent per
+    entry of ``wrt``: an ``int`` names an input of ``graph``, ``('node', k)``
+    the output of ``graph.nodes[k]`` (an intermediate value: its cotangent is
+    the total derivative w.r.t. it, and the backward pass goes on through it).
+    Cached by the graph's structural key.
     """
     key = (graph.key(), tuple(wrt), tuple(ct_outs), keep_outputs, len(graph.consts))
     hit = _VJP_CACHE.get(key)
     if hit is not None and not graph.consts:
         _VJP_CACHE.move_to_end(key)
         return hit
+    wrt_vars = [graph.invars[i] if isinstance(i, int) else graph.nodes[i[1]].outvars[0] for i in wrt]
+    tapped = {v.id for i, v in zip(wrt, wrt_vars) if not isinstance(i, int)}
     with GraphTrace(name="the backward pass") as t:
         args = [t.new_arg(v.aval, f"input {i}") for i, v in enumerate(graph.invars)]
         cts = [t.new_arg(graph.outvars[i].aval.strip_weak(), f"output cotangent {i}") for i in ct_outs]
@@ -55,6 +60,7 @@ def vjp_graph(graph: Graph, wrt: Sequence[int], ct_outs: Sequence[int], keep_out
             env[n.outvars[0].id] = bind(n.prim, [read(a) for a in n.invars], n.params)
 
         ct_env: dict = {}
+        tapped_cts: dict = {}
 
         def accumulate(var, ct):
             if ct is None or isinstance(var, Literal) or not var.aval.dtype.is_floating:
@@ -68,6 +74,8 @@ def vjp_graph(graph: Graph, wrt: Sequence[int], ct_outs: Sequence[int], keep_out
             accumulate(graph.outvars[i], ct)
         for n in reversed(graph.nodes):
             g = ct_env.pop(n.outvars[0].id, None)
+            if n.outvars[0].id in tapped:  # every consumer has been processed: g is complete
+                tapped_cts[n.outvars[0].id] = g
             if g is None:
                 continue
             if n.prim.vjp is None:
@@ -77,9 +85,8 @@ def vjp_graph(graph: Graph, wrt: Sequence[int], ct_outs: Sequence[int], keep_out
             for a, c in zip(n.invars, in_cts):
                 accumulate(a, c)
         grads = []
-        for i in wrt:
-            v = graph.invars[i]
-            g = ct_env.get(v.id)
+        for v in wrt_vars:
+            g = tapped_cts.get(v.id) if v.id in tapped else ct_env.get(v.id)
             grads.append(_zeros(v.aval) if g is None else g)
         outs = ([read(o) for o in graph.outvars] if keep_outputs else []) + grads
         result, _, _ = t.finish(outs)
@@ -93,7 +100,78 @@ def vjp_graph(graph: Graph, wrt: Sequence[int], ct_outs: Sequence[int], keep_out
 
 
 # ---------------------------------------------------------------------------
-# grad, value_and_grad, jacobian, hessian
+# running a traced function's graphs with one set of inputs
+# ---------------------------------------------------------------------------
+def _is_var(x) -> bool:
+    return getattr(x, "_is_variable", False)
+
+
+def _bind_inputs(traced: Traced, leaves: Sequence) -> list:
+    """The inputs of ``traced.graph`` for one application: the argument leaves, the
+    Variables' current values and one random state. Every pass that reuses them
+    (the forward, each row of a Jacobian, a later ``vjp_fn``) sees the same values
+    and the same random numbers, those a call of the traced function would draw."""
+    inputs = [leaf_value(x) for x in leaves] + [read_variable(v) for v in traced.variables]
+    if traced.uses_rng:
+        inputs.append(_rng_input())
+    return inputs
+
+
+def _run(graph: Graph, traced: Traced, inputs: list, extra: Sequence = ()) -> list:
+    """Run ``graph`` (``traced``'s forward or backward graph) on ``inputs`` then ``extra``.
+
+    A Variable that still holds the value in ``inputs`` is passed as the Variable,
+    so that an outer tape records the read (second derivatives w.r.t. Variables)."""
+    args = list(inputs)
+    for i, v in enumerate(traced.variables, traced.n_leaves):
+        if read_variable(v) is args[i]:
+            args[i] = v
+    return run_graph(graph, args + list(extra))
+
+
+def _write_back(traced: Traced, fwd_outs: Sequence) -> list:
+    """Assign the new values of the Variables the function assigned; returns its explicit outputs."""
+    n = len(fwd_outs) - len(traced.assigned)
+    for v, new in zip(traced.assigned, fwd_outs[n:]):
+        v.assign(new)
+    return list(fwd_outs[:n])
+
+
+def check_cotangent(ct, aval, where: str, owner: str = "its output") -> Tensor:
+    """``ct`` as a tensor of exactly ``aval``'s shape and dtype, or a clear error.
+
+    As in TensorFlow (``output_gradients``) and JAX (``vjp``), a cotangent must
+    have the shape of its output: it is never broadcast (``ValueError``). A value
+    with a dtype of its own (a tensor, a NumPy array) must have the output's dtype
+    (``TypeError``); Python numbers and lists are converted to it. ``where`` names
+    the op and the operand, e.g. ``"GradientTape.gradient: output_gradients[1]"``,
+    and ``owner`` the value it belongs to.
+    """
+    if _is_var(ct):
+        ct = read_variable(ct)
+    if isinstance(ct, Tensor):
+        t, own_dtype = ct, not ct.aval.weak_type
+    elif isinstance(ct, (np.ndarray, np.generic)):
+        t, own_dtype = Tensor(np.asarray(ct)), True
+    else:
+        try:
+            arr = np.asarray(ct) if isinstance(ct, (bool, int, float, list, tuple)) else None
+        except ValueError:  # a ragged nested list
+            arr = None
+        if arr is None or arr.dtype.kind not in "biuf":
+            raise TypeError(f"{where} must be a tensor, an array or a number, got {type(ct).__name__} ({ct!r:.60})")
+        t, own_dtype = Tensor(arr), False
+    if tuple(t.shape) != tuple(aval.shape):
+        raise ValueError(f"{where} has shape {tuple(t.shape)}, but {owner} has shape {tuple(aval.shape)}; "
+                         f"it must have exactly that shape (cotangents are not broadcast)")
+    if own_dtype and t.dtype != aval.dtype and aval.dtype.is_floating:
+        raise TypeError(f"{where} has dtype {t.dtype.name}, but {owner} has dtype {aval.dtype.name}; "
+                        f"cast it with jaxish.cast(value, jaxish.{aval.dtype.name})")
+    return ew.convert(t, aval.dtype)
+
+
+# ---------------------------------------------------------------------------
+# grad, value_and_grad, jacobian, hessian, vjp
 # ---------------------------------------------------------------------------
 def _argnums(argnums, nargs, name):
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
@@ -103,24 +181,58 @@ def _argnums(argnums, nargs, name):
     return tuple(a % nargs for a in nums), isinstance(argnums, int)
 
 
+def _arg_sources(args: tuple, nums, traced: Traced, name: str | None) -> list:
+    """For each argument in ``nums``: ``(pytree structure, sources)`` with one source per leaf.
+
+    A source is the index of the graph input the leaf became or, for a Variable
+    the function never reads, the Variable itself (its gradient is zero). A
+    Variable is differentiated w.r.t. its value at the call (its graph input), so
+    the gradient is a plain tensor. With ``name``, non-float sources raise.
+    """
+    var_input = {id(v): i for i, v in enumerate(traced.variables, traced.n_leaves)}
+    result, pos = [], 0
+    for i, a in enumerate(args):
+        a_leaves, a_tree = tree_flatten(a)
+        sources = []
+        for x in a_leaves:
+            if _is_var(x):
+                sources.append(var_input.get(id(x), x))
+            else:
+                sources.append(pos)
+                pos += 1
+        if i not in nums:
+            continue
+        for s in sources:
+            dtype = traced.graph.invars[s].aval.dtype if isinstance(s, int) else s.dtype
+            if name and not dtype.is_floating:
+                raise TypeError(f"{name} requires real-valued (floating-point) inputs, but argument {i} has "
+                                f"dtype {dtype.name}; cast it with jaxish.cast(x, jaxish.float32)")
+        result.append((a_tree, sources))
+    return result
+
+
+def _wrt(sources: list) -> list:
+    """The distinct graph inputs among ``sources``, in order."""
+    return list(dict.fromkeys(s for _, srcs in sources for s in srcs if isinstance(s, int)))
+
+
+def _unflatten_sources(sources: list, single: bool, leaf: Callable):
+    """One pytree per argument with ``leaf(source)`` at each leaf; the only one if ``single``."""
+    trees = [tree_unflatten(tree, [leaf(s) for s in srcs]) for tree, srcs in sources]
+    return trees[0] if single else tuple(trees)
+
+
+def _zeros_for(source, shape_prefix: tuple = ()) -> Tensor:
+    """The zero gradient of an unread Variable (``shape_prefix + its shape``)."""
+    from .creation import zeros
+    return zeros(tuple(shape_prefix) + tuple(source.shape), source.dtype)
+
+
 def _prepare(fun, args, kwargs, argnums, name, has_aux):
     nums, single = _argnums(argnums, len(args), name)
     fname = getattr(fun, "__name__", "<function>")
     traced, leaves = trace_to_graph(fun, args, kwargs, f"{name}({fname})")
-    # positions of the leaves that belong to the differentiated arguments
-    wrt, trees, pos = [], [], 0
-    for i, a in enumerate(args):
-        a_leaves, a_tree = tree_flatten(a)
-        n = sum(1 for x in a_leaves if not getattr(x, "_is_variable", False))
-        if i in nums:
-            trees.append((a_tree, list(range(pos, pos + n))))
-            for j, x in zip(range(pos, pos + n), [x for x in a_leaves if not getattr(x, "_is_variable", False)]):
-                aval = traced.graph.invars[j].aval
-                if not aval.dtype.is_floating:
-                    raise TypeError(f"{name} requires real-valued (floating-point) inputs, but argument {i} has "
-                                    f"dtype {aval.dtype.name}; cast it with jaxish.cast(x, jaxish.float32)")
-            wrt.extend(range(pos, pos + n))
-        pos += n
+    sources = _arg_sources(args, nums, traced, name)
     out_leaves_tree = traced.out_tree
     n_out = traced.out_tree.num_leaves
     if has_aux:
@@ -136,7 +248,7 @@ def _prepare(fun, args, kwargs, argnums, name, has_aux):
                         f"use has_aux=True to return auxiliary data")
     if not main.aval.dtype.is_floating:
         raise TypeError(f"{name} requires a real-valued (floating-point) scalar output, got {main.aval.dtype.name}")
-    return traced, leaves, wrt, trees, single
+    return traced, leaves, sources, single
 
 
 def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
@@ -146,42 +258,27 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     ----------
     fun : callable returning a floating-point scalar
     argnums : int or tuple of int
-        Which positional arguments to differentiate (pytrees allowed).
+        Which positional arguments to differentiate (pytrees allowed). A
+        Variable among them is differentiated w.r.t. its current value: its
+        gradient is a plain tensor of its shape (zeros if ``fun`` never reads it).
     has_aux : bool
         ``fun`` returns ``(output, aux)``; aux is returned, not differentiated.
     """
     @functools.wraps(fun)
     def vg(*args, **kwargs):
-        traced, leaves, wrt, trees, single = _prepare(fun, args, kwargs, argnums, "grad", has_aux)
+        traced, leaves, sources, single = _prepare(fun, args, kwargs, argnums, "grad", has_aux)
         g = traced.graph
+        wrt = _wrt(sources)
         bwd = vjp_graph(g, wrt, [0])
-        n_out = len(g.outvars)
         ct = Tensor(np.ones((), g.outvars[0].aval.dtype.np))
-        from .tracing import Traced
-        bwd_traced = Traced(bwd, traced.variables, [], None, 0, traced.uses_rng)
-        # the backward graph's inputs: forward inputs (leaves, variables, rng) then the cotangent;
-        # its outputs: forward outputs, new values of assigned Variables, then the gradients
-        outs = _call_with_ct(bwd_traced, leaves, ct)
-        n_val = n_out - len(traced.assigned)
-        values, grads = outs[:n_val], outs[n_out:]
-        for v, new in zip(traced.assigned, outs[n_val:n_out]):
-            v.assign(new)
-        value = tree_unflatten(traced.out_tree, values)
-        grad_trees = [tree_unflatten(tree, [grads[wrt.index(j)] for j in idx]) for tree, idx in trees]
-        return value, (grad_trees[0] if single else tuple(grad_trees))
+        # the backward graph's outputs: forward outputs, new values of assigned Variables, then the gradients
+        outs = _run(bwd, traced, _bind_inputs(traced, leaves), [ct])
+        n = len(g.outvars)
+        value = tree_unflatten(traced.out_tree, _write_back(traced, outs[:n]))
+        col = {j: n + k for k, j in enumerate(wrt)}
+        return value, _unflatten_sources(sources, single, lambda s: outs[col[s]] if isinstance(s, int)
+                                         else _zeros_for(s))
     return vg
-
-
-def _call_with_ct(bwd_traced, leaves, ct):
-    """Run a backward graph whose last input is the output cotangent."""
-    g = bwd_traced.graph
-    # move the cotangent invar to the leaves' side so call_traced's input layout applies
-    n_leaf = len(leaves)
-    reordered = Graph(g.invars[:n_leaf] + [g.invars[-1]] + g.invars[n_leaf:-1], g.nodes, g.outvars,
-                      g.constvars, g.consts)
-    bwd_traced.graph = reordered
-    outs = call_traced(bwd_traced, list(leaves) + [ct])
-    return outs
 
 
 def grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
@@ -201,58 +298,51 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     return g
 
 
-def _leaf_positions(args, nums) -> tuple:
-    """For each argument in ``nums``: (its pytree structure, positions of its leaves among all leaves)."""
-    trees, pos = [], 0
-    for i, a in enumerate(args):
-        a_leaves, a_tree = tree_flatten(a)
-        n = sum(1 for x in a_leaves if not getattr(x, "_is_variable", False))
-        if i in nums:
-            trees.append((a_tree, list(range(pos, pos + n))))
-        pos += n
-    return trees
-
-
 def jacobian(fun: Callable, argnums=0) -> Callable:
-    """Reverse-mode Jacobian: ``out.shape + in.shape`` for each leaf of each argument in ``argnums``."""
+    """Reverse-mode Jacobian, structured as in JAX's ``jacrev``.
+
+    The result has the structure of ``fun``'s output; each of its leaves holds,
+    for each argument in ``argnums`` (a tuple of them unless ``argnums`` is an
+    int), a pytree of that argument's structure with leaves of shape
+    ``out.shape + in.shape``. ``fun`` is applied once: random numbers are drawn
+    once (the values a call would draw) and Variable assignments happen once.
+    """
     @functools.wraps(fun)
     def jac(*args, **kwargs):
         nums, single = _argnums(argnums, len(args), "jacobian")
         traced, leaves = trace_to_graph(fun, args, kwargs, f"jacobian({getattr(fun, '__name__', 'f')})")
+        sources = _arg_sources(args, nums, traced, "jacobian")
         g = traced.graph
-        if len(g.outvars) - len(traced.assigned) != 1:
-            raise TypeError("jacobian: the function must return a single tensor")
-        trees = _leaf_positions(args, nums)
-        wrt = [j for _, idx in trees for j in idx]
-        for j in wrt:
-            if not g.invars[j].aval.dtype.is_floating:
-                raise TypeError(f"jacobian requires floating-point inputs, got dtype {g.invars[j].aval.dtype.name}")
-        out_aval = g.outvars[0].aval
-        if not out_aval.dtype.is_floating:
-            raise TypeError(f"jacobian requires a floating-point output, got {out_aval.dtype.name}")
-        bwd = vjp_graph(g, wrt, [0], keep_outputs=False)
-        from .creation import zeros
-        from .ops import reshape, stack
-        from .tracing import Traced
-        m = out_aval.size
-        rows = []
-        for k in range(m):
-            e = np.zeros(m, out_aval.dtype.np)
-            e[k] = 1
-            bt = Traced(bwd, traced.variables, [], None, 0, traced.uses_rng)
-            rows.append(_call_with_ct(bt, leaves, Tensor(e.reshape(out_aval.shape))))
-        results = []
-        for tree, idx in trees:
-            per_leaf = []
-            for j in idx:
-                in_aval = g.invars[j].aval
-                col = wrt.index(j)
-                if m == 0:
-                    per_leaf.append(zeros(out_aval.shape + in_aval.shape, in_aval.dtype))
-                else:
-                    per_leaf.append(reshape(stack([r[col] for r in rows]), out_aval.shape + in_aval.shape))
-            results.append(tree_unflatten(tree, per_leaf))
-        return results[0] if single else tuple(results)
+        out_avals = [v.aval for v in g.outvars[:len(g.outvars) - len(traced.assigned)]]
+        for a in out_avals:
+            if not a.dtype.is_floating:
+                raise TypeError(f"jacobian requires floating-point outputs, got {a.dtype.name}")
+        wrt = _wrt(sources)
+        bwd = vjp_graph(g, wrt, list(range(len(out_avals))))
+        inputs = _bind_inputs(traced, leaves)
+        zero_cts = [Tensor(np.zeros(a.shape, a.dtype.np)) for a in out_avals]
+        fwd, rows = None, []  # rows[i][k]: the input cotangents of output i's k-th element
+        for i, a in enumerate(out_avals):
+            rows.append([])
+            for k in range(a.size):
+                e = np.zeros(a.size, a.dtype.np)
+                e[k] = 1
+                outs = _run(bwd, traced, inputs, zero_cts[:i] + [Tensor(e.reshape(a.shape))] + zero_cts[i + 1:])
+                fwd = outs[:len(g.outvars)] if fwd is None else fwd
+                rows[i].append(outs[len(g.outvars):])
+        _write_back(traced, _run(g, traced, inputs) if fwd is None else fwd)
+        col = {j: k for k, j in enumerate(wrt)}
+
+        def block(i, s):
+            from .ops import reshape, stack
+            a = out_avals[i]
+            if not isinstance(s, int):
+                return _zeros_for(s, a.shape)
+            if a.size == 0:
+                return _zeros_for(g.invars[s].aval, a.shape)
+            return reshape(stack([r[col[s]] for r in rows[i]]), tuple(a.shape) + tuple(g.invars[s].aval.shape))
+        per_output = [_unflatten_sources(sources, single, functools.partial(block, i)) for i in range(len(out_avals))]
+        return tree_unflatten(traced.out_tree, per_output)
     return jac
 
 
@@ -262,17 +352,31 @@ def hessian(fun: Callable, argnums=0) -> Callable:
 
 
 def vjp(fun: Callable, *primals):
-    """``(fun(*primals), vjp_fn)`` where ``vjp_fn(ct)`` returns the input cotangents."""
-    traced, leaves = trace_to_graph(fun, primals, {}, f"vjp({getattr(fun, '__name__', 'f')})")
+    """``(fun(*primals), vjp_fn)``, as JAX's ``vjp``.
+
+    ``fun`` is applied once (its Variable assignments happen, its random numbers
+    are drawn once); ``vjp_fn(ct)`` takes a cotangent with the structure, shapes
+    and dtypes of the output (no broadcasting) and returns a tuple with one
+    cotangent per primal, each with that primal's structure. A Variable primal
+    gets the cotangent of its value at the call, a plain tensor.
+    """
+    fname = getattr(fun, "__name__", "f")
+    traced, leaves = trace_to_graph(fun, primals, {}, f"vjp({fname})")
+    sources = _arg_sources(primals, range(len(primals)), traced, None)
     g = traced.graph
-    n_out = len(g.outvars) - len(traced.assigned)
-    bwd = vjp_graph(g, list(range(len(leaves))), list(range(n_out)), keep_outputs=False)
-    out = run_graph(g, [Tensor(np.asarray(x)) if not isinstance(x, Tensor) else x for x in leaves] +
-                    [v._value for v in traced.variables])
-    out_tree = traced.out_tree
+    out_avals = [v.aval for v in g.outvars[:len(g.outvars) - len(traced.assigned)]]
+    inputs = _bind_inputs(traced, leaves)
+    primal_out = tree_unflatten(traced.out_tree, _write_back(traced, _run(g, traced, inputs)))
+    wrt = _wrt(sources)
 
     def vjp_fn(ct):
-        cts, _ = tree_flatten(ct)
-        res = run_graph(bwd, list(leaves) + [v._value for v in traced.variables] + list(cts))
-        return tuple(res)
-    return tree_unflatten(out_tree, out[:n_out]), vjp_fn
+        ct_leaves, ct_tree = tree_flatten(ct)
+        if ct_tree != traced.out_tree:
+            raise TypeError(f"vjp_fn: the cotangent has structure {ct_tree}, but {fname} returned "
+                            f"{traced.out_tree}; pass one cotangent per output, in the output's structure")
+        cts = [check_cotangent(c, a, f"vjp_fn: the cotangent of output {i}", f"output {i} of {fname}")
+               for i, (c, a) in enumerate(zip(ct_leaves, out_avals))]
+        bwd = vjp_graph(g, wrt, list(range(len(out_avals))), keep_outputs=False)
+        grads = dict(zip(wrt, _run(bwd, traced, inputs, cts)))
+        return _unflatten_sources(sources, False, lambda s: grads[s] if isinstance(s, int) else _zeros_for(s))
+    return primal_out, vjp_fn

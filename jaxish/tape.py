@@ -15,10 +15,11 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+import optree
 
 from .core import STATE, Tensor, current_level, read_variable
 from .ir import Graph, Var, param_key
-from .tree_util import tree_flatten, tree_unflatten
+from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
 _BWD_CACHE: OrderedDict = OrderedDict()
 
@@ -125,14 +126,14 @@ class GradientTape:
         self._reset_records()
 
     # -- gradients --
-    def _collect(self, targets: list, stop: set) -> tuple:
+    def _collect(self, targets: list) -> tuple:
         """The recorded nodes ``targets`` need, with a structural key and the leaf values.
 
         Returns ``(needed, key, leaf_keys, leaf_vals)``; the key identifies the
         recorded graph (primitives, params, avals, wiring), so a training loop
         that records the same structure each step reuses one backward graph.
         """
-        producer = {id(n[4]): n for n in self._nodes if id(n[4]) not in stop}
+        producer = {id(n[4]): n for n in self._nodes}
         needed, stack, seen = [], [id(t) for t in targets], set()
         while stack:
             k = stack.pop()
@@ -177,8 +178,44 @@ class GradientTape:
             env[id(result)] = out
         return Graph(invars, nodes, [env[id(t)] for t in targets])
 
+    @staticmethod
+    def _seeds(targets: list, output_gradients) -> list:
+        """One checked seed per target (None: ones), following ``output_gradients``'s structure."""
+        if output_gradients is None:
+            return [None] * len(targets)
+        given = optree.tree_leaves(output_gradients, is_leaf=_is_var, none_is_leaf=True, namespace=NAMESPACE)
+        if len(given) != len(targets):
+            if len(targets) != 1:
+                raise ValueError(f"GradientTape.gradient: output_gradients has {len(given)} entries but there are "
+                                 f"{len(targets)} targets; give one per target (None for ones)")
+            given = [output_gradients]
+        from .autodiff import check_cotangent
+        return [None if g is None else
+                check_cotangent(g, t.aval.strip_weak(), f"GradientTape.gradient: output_gradients[{i}]", f"target {i}")
+                for i, (g, t) in enumerate(zip(given, targets))]
+
+    def _source_inputs(self, s, position: dict, node_pos: dict, reads: dict) -> list:
+        """The backward graph's ``wrt`` entries for source ``s`` (several for a Variable read several times)."""
+        if _is_var(s):  # only watched Variables get gradients (as in TensorFlow)
+            return reads.get(id(s), []) if id(s) in self._watched_vars else []
+        if not isinstance(s, Tensor):
+            raise TypeError(f"GradientTape.gradient: sources must be tensors or Variables, got {type(s).__name__}")
+        if id(s) in node_pos:  # an intermediate: its total derivative; the backward pass goes on through it
+            return [("node", node_pos[id(s)])]
+        return [position[id(s)]] if id(s) in position and id(s) in self._live else []
+
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """Gradient of ``target`` (summed over a list of targets) w.r.t. ``sources``.
+
+        As in TensorFlow, a source computed from another source does not stop the
+        backward pass: with ``y = x * x; z = y * y``, ``gradient(z, [x, y])`` is
+        ``[dz/dx, dz/dy] = [4x³, 2y]``. A source that is also a target gets its
+        seed added; a tensor that is a target and a source but is not watched
+        gets only its seed (the tape treats it as a constant).
+
+        ``output_gradients`` (one per target, None for ones) must have exactly the
+        target's shape (no broadcasting, as TensorFlow requires) and, for tensors
+        and arrays, its dtype; otherwise ``ValueError``/``TypeError``.
 
         Returns the same structure as ``sources``; an unconnected source gives
         None (or zeros with ``unconnected_gradients='zero'``).
@@ -190,82 +227,68 @@ class GradientTape:
         self._used = True
         t_leaves, _ = tree_flatten(target)
         targets = [read_variable(t) if _is_var(t) else t for t in t_leaves]
-        s_leaves, s_tree = tree_flatten(sources)
         for t in targets:
             if not isinstance(t, Tensor):
                 raise TypeError(f"GradientTape.gradient: targets must be tensors, got {type(t).__name__}")
-        cts_given = None
-        if output_gradients is not None:
-            cts_given, _ = tree_flatten(output_gradients)
-            if len(cts_given) != len(targets):
-                raise ValueError("GradientTape.gradient: output_gradients must match the structure of target")
+        s_leaves, s_tree = tree_flatten(sources)
+        seeds = self._seeds(targets, output_gradients)
         float_targets = [i for i, t in enumerate(targets) if t.dtype.is_floating]
-        stop = {id(s) for s in s_leaves if isinstance(s, Tensor)}
         float_t = [targets[i] for i in float_targets]
-        needed, key, leaf_keys, leaf_vals = self._collect(float_t, stop)
+        needed, key, leaf_keys, leaf_vals = self._collect(float_t)
         position = {k: i for i, k in enumerate(leaf_keys)}
-
-        wrt, owners = [], []
-        for j, s in enumerate(s_leaves):
-            if _is_var(s):  # only watched Variables get gradients (as in TensorFlow)
-                ks = [k for k in leaf_keys if isinstance(k, tuple) and k[1] == id(s)] \
-                    if id(s) in self._watched_vars else []
-            elif isinstance(s, Tensor):  # watched tensors and values computed from them
-                ks = [id(s)] if id(s) in position and id(s) in self._live else []
-            else:
-                raise TypeError(f"GradientTape.gradient: sources must be tensors or Variables, "
-                                f"got {type(s).__name__}")
-            for k in ks:
-                wrt.append(position[k])
-                owners.append(j)
+        node_pos = {id(n[4]): k for k, n in enumerate(needed)}
+        reads: dict = {}  # id(Variable) -> the graph inputs of its reads
+        for k, i in position.items():
+            if isinstance(k, tuple):
+                reads.setdefault(k[1], []).append(i)
+        wrt_of = [self._source_inputs(s, position, node_pos, reads) for s in s_leaves]
+        wrt = list(dict.fromkeys(w for ws in wrt_of for w in ws))
         grads: list = [None] * len(s_leaves)
-        if wrt and float_targets:
-            fp = (key, tuple(wrt))
-            bwd = _BWD_CACHE.get(fp)
-            if bwd is None:
-                from .autodiff import vjp_graph
-                graph = self._graph(needed, leaf_keys, leaf_vals, float_t)
-                bwd = vjp_graph(graph, wrt, list(range(len(float_targets))), keep_outputs=False)
-                _BWD_CACHE[fp] = bwd
-                if len(_BWD_CACHE) > 256:
-                    _BWD_CACHE.popitem(last=False)
-            cts = []
-            for i in float_targets:
-                t = targets[i]
-                if cts_given is not None and cts_given[i] is not None:
-                    from .creation import constant
-                    cts.append(constant(cts_given[i], dtype=t.dtype))
-                else:
-                    cts.append(Tensor(np.ones(t.aval.shape, t.dtype.np)))
-            from .tracing import run_graph
-            if STATE.tapes or current_level():
-                # evaluated op by op: read Variables through the Variable so that outer tapes
-                # connect the backward pass to it (nested tapes -> second derivatives)
-                leaf_vals = [self._var_reads[k][0] if k in self._var_reads
-                             and self._var_reads[k][0]._value is v else v
-                             for k, v in zip(leaf_keys, leaf_vals)]
-            outs = run_graph(bwd, list(leaf_vals) + cts)
-            for j, g in zip(owners, outs):
-                grads[j] = g if grads[j] is None else grads[j] + g
-        for i, t in enumerate(t_leaves):  # d v / d v = 1 for a Variable that is target and source
-            if _is_var(t) and t.dtype.is_floating:
-                for j, s in enumerate(s_leaves):
-                    if s is t:
-                        seed = cts_given[i] if cts_given is not None and cts_given[i] is not None else None
-                        from .creation import constant, ones_like
-                        one = ones_like(t.read_value()) if seed is None else constant(seed, dtype=t.dtype)
-                        grads[j] = one if grads[j] is None else grads[j] + one
+        if wrt:
+            outs = self._backward(needed, key, leaf_keys, leaf_vals, float_t, wrt,
+                                  [seeds[i] for i in float_targets])
+            by_wrt = dict(zip(wrt, outs))
+            for j, ws in enumerate(wrt_of):
+                for w in ws:
+                    grads[j] = by_wrt[w] if grads[j] is None else grads[j] + by_wrt[w]
+        for i, t in enumerate(t_leaves):  # d t / d t: the seed, when the graph does not already carry it
+            if not t.dtype.is_floating:
+                continue
+            for j, s in enumerate(s_leaves):
+                if s is t and (_is_var(s) or not wrt_of[j]):
+                    from .creation import ones_like
+                    one = ones_like(targets[i]) if seeds[i] is None else seeds[i]
+                    grads[j] = one if grads[j] is None else grads[j] + one
         for j, s in enumerate(s_leaves):
             if grads[j] is None and unconnected_gradients == "zero":
                 from .creation import zeros_like
                 grads[j] = zeros_like(s.read_value() if _is_var(s) else s)
-            elif grads[j] is not None:
-                sdt = s.dtype
-                if not sdt.is_floating:
-                    grads[j] = None
+            elif grads[j] is not None and not s.dtype.is_floating:
+                grads[j] = None
         if not self._persistent:
             self._nodes, self._keep, self._var_reads = [], [], {}
         return tree_unflatten(s_tree, grads)
+
+    def _backward(self, needed, key, leaf_keys, leaf_vals, targets, wrt, seeds) -> list:
+        """Run the (cached) backward graph of the recorded nodes; one cotangent per ``wrt`` entry."""
+        fp = (key, tuple(wrt))
+        bwd = _BWD_CACHE.get(fp)
+        if bwd is None:
+            from .autodiff import vjp_graph
+            graph = self._graph(needed, leaf_keys, leaf_vals, targets)
+            bwd = vjp_graph(graph, wrt, list(range(len(targets))), keep_outputs=False)
+            _BWD_CACHE[fp] = bwd
+            if len(_BWD_CACHE) > 256:
+                _BWD_CACHE.popitem(last=False)
+        cts = [Tensor(np.ones(t.aval.shape, t.dtype.np)) if c is None else c for t, c in zip(targets, seeds)]
+        from .tracing import run_graph
+        if STATE.tapes or current_level():
+            # evaluated op by op: read Variables through the Variable so that outer tapes
+            # connect the backward pass to it (nested tapes -> second derivatives)
+            leaf_vals = [self._var_reads[k][0] if k in self._var_reads
+                         and self._var_reads[k][0]._value is v else v
+                         for k, v in zip(leaf_keys, leaf_vals)]
+        return run_graph(bwd, list(leaf_vals) + cts)
 
     def jacobian(self, target, sources, unconnected_gradients="none"):
         """Jacobian ``target.shape + source.shape`` for each source (needs a persistent tape or one call)."""
