@@ -8,6 +8,7 @@ differentiable again (``grad(grad(f))``).
 from __future__ import annotations
 
 import functools
+import numbers
 from collections import OrderedDict
 from typing import Callable, Sequence
 
@@ -174,15 +175,25 @@ def check_cotangent(ct, aval, where: str, owner: str = "its output") -> Tensor:
 # grad, value_and_grad, jacobian, hessian, vjp
 # ---------------------------------------------------------------------------
 def _argnums(argnums, nargs, name):
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    """``argnums`` as a tuple of non-negative positions, and whether it was a single int."""
+    def is_int(a):
+        return isinstance(a, numbers.Integral) and not isinstance(a, (bool, np.bool_))
+    single = is_int(argnums)
+    nums = (argnums,) if single else argnums
+    if not isinstance(nums, (tuple, list)) or not all(is_int(a) for a in nums):
+        raise TypeError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
+    nums = tuple(int(a) for a in nums)
     for a in nums:
         if not -nargs <= a < nargs:
             raise ValueError(f"{name}: argnums {argnums} out of range for {nargs} positional arguments")
-    return tuple(a % nargs for a in nums), isinstance(argnums, int)
+    nums = tuple(a % nargs for a in nums)
+    if len(set(nums)) != len(nums):
+        raise ValueError(f"{name}: argnums {argnums} names an argument more than once")
+    return nums, single
 
 
 def _arg_sources(args: tuple, nums, traced: Traced, name: str | None) -> list:
-    """For each argument in ``nums``: ``(pytree structure, sources)`` with one source per leaf.
+    """For each argument in ``nums`` (in that order): ``(pytree structure, sources)``, one source per leaf.
 
     A source is the index of the graph input the leaf became or, for a Variable
     the function never reads, the Variable itself (its gradient is zero). A
@@ -190,8 +201,8 @@ def _arg_sources(args: tuple, nums, traced: Traced, name: str | None) -> list:
     the gradient is a plain tensor. With ``name``, non-float sources raise.
     """
     var_input = {id(v): i for i, v in enumerate(traced.variables, traced.n_leaves)}
-    result, pos = [], 0
-    for i, a in enumerate(args):
+    per_arg, pos = [], 0
+    for a in args:
         a_leaves, a_tree = tree_flatten(a)
         sources = []
         for x in a_leaves:
@@ -200,15 +211,14 @@ def _arg_sources(args: tuple, nums, traced: Traced, name: str | None) -> list:
             else:
                 sources.append(pos)
                 pos += 1
-        if i not in nums:
-            continue
-        for s in sources:
+        per_arg.append((a_tree, sources))
+    for i in nums:
+        for s in per_arg[i][1]:
             dtype = traced.graph.invars[s].aval.dtype if isinstance(s, int) else s.dtype
             if name and not dtype.is_floating:
                 raise TypeError(f"{name} requires real-valued (floating-point) inputs, but argument {i} has "
                                 f"dtype {dtype.name}; cast it with jaxish.cast(x, jaxish.float32)")
-        result.append((a_tree, sources))
-    return result
+    return [per_arg[i] for i in nums]
 
 
 def _wrt(sources: list) -> list:
