@@ -243,19 +243,19 @@ def _prepare(fun, args, kwargs, argnums, name, has_aux):
     fname = getattr(fun, "__name__", "<function>")
     traced, leaves = trace_to_graph(fun, args, kwargs, f"{name}({fname})")
     sources = _arg_sources(args, nums, traced, name)
-    out_leaves_tree = traced.out_tree
-    n_out = traced.out_tree.num_leaves
+    main_tree = traced.out_tree
     if has_aux:
-        if out_leaves_tree.num_children != 2:
-            raise TypeError(f"{name}(has_aux=True): the function must return a pair (output, aux)")
+        if main_tree.type not in (tuple, list) or main_tree.num_children != 2:
+            raise TypeError(f"{name}(has_aux=True): the function must return a pair (output, aux), got "
+                            f"{main_tree}")
+        main_tree = main_tree.children()[0]
+    if not main_tree.is_leaf():
+        raise TypeError(f"{name} requires the function to return a single scalar, got {main_tree}; use "
+                        f"has_aux=True to return auxiliary data, or jacobian/vjp for several outputs")
     main = traced.graph.outvars[0]
-    if n_out < 1 or main.aval.shape != ():
-        shape = main.aval.shape if n_out else None
-        raise TypeError(f"{name} requires a scalar output, got shape {shape}; use jacobian for non-scalar "
-                        f"outputs or reduce the output (e.g. jaxish.reduce_sum)")
-    if not has_aux and n_out != 1:
-        raise TypeError(f"{name} requires the function to return a single scalar, got {n_out} outputs; "
-                        f"use has_aux=True to return auxiliary data")
+    if main.aval.shape != ():
+        raise TypeError(f"{name} requires a scalar output, got shape {main.aval.shape}; use jacobian for "
+                        f"non-scalar outputs or reduce the output (e.g. jaxish.reduce_sum)")
     if not main.aval.dtype.is_floating:
         raise TypeError(f"{name} requires a real-valued (floating-point) scalar output, got {main.aval.dtype.name}")
     return traced, leaves, sources, single

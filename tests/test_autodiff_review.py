@@ -61,3 +61,28 @@ def test_bad_argnums_are_clear_errors(argnums, exc, words):
 def test_numpy_integer_argnums():
     g = jx.grad(_prod_of_sums, argnums=np.int64(1))(A, B)
     np.testing.assert_allclose(g, np.full(3, (A ** 2).sum()))
+
+
+# ---------------------------------------------------------------------------
+# grad's output: one scalar (JAX), or a (scalar, aux) pair with has_aux
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("fn, has_aux, words", [
+    (lambda x: ((x[0], x[1]), x), True, "single scalar"),   # was: silently the gradient of x[0] only
+    (lambda x: ({"loss": x[0]}, x), True, "single scalar"),
+    (lambda x: {"a": x[0], "b": x}, True, "pair"),         # was: KeyError 1
+    (lambda x: (x[0], x[1], x), True, "pair"),
+    (lambda x: None, True, "pair"),
+    (lambda x: (x[0],), False, "single scalar"),
+    (lambda x: [x[0]], False, "single scalar"),
+    (lambda x: None, False, "single scalar"),               # was: IndexError
+])
+def test_grad_rejects_outputs_that_are_not_one_scalar(fn, has_aux, words):
+    for g in (jx.grad, jx.value_and_grad):
+        with pytest.raises(TypeError, match=words):
+            g(fn, has_aux=has_aux)(A)
+
+
+def test_grad_has_aux_pair_with_list_and_none_aux(backend):
+    g, aux = jx.grad(lambda x: [x[0] * x[1], None], has_aux=True)(A)
+    np.testing.assert_allclose(g, [A[1], A[0]])
+    assert aux is None
