@@ -290,22 +290,36 @@ class GradientTape:
                          for k, v in zip(leaf_keys, leaf_vals)]
         return run_graph(bwd, list(leaf_vals) + cts)
 
-    def jacobian(self, target, sources, unconnected_gradients="none"):
-        """Jacobian ``target.shape + source.shape`` for each source (needs a persistent tape or one call)."""
+    def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
+                 experimental_use_pfor=True):
+        """Jacobian ``target.shape + source.shape`` for each source (needs a persistent tape or one call).
+
+        ``parallel_iterations`` and ``experimental_use_pfor`` are accepted for
+        TensorFlow compatibility and ignored (rows are computed one by one).
+        """
         from .ops import reshape, stack
         if self._used and not self._persistent:
             raise RuntimeError("GradientTape.jacobian can only be called once on non-persistent tapes.")
         t = target.read_value() if _is_var(target) else target
+        if not isinstance(t, Tensor):
+            raise TypeError(f"GradientTape.jacobian: the target must be a tensor, got {type(t).__name__}")
         m = t.aval.size
         s_leaves, s_tree = tree_flatten(sources)
+
+        def seed(k):
+            e = np.zeros(m, t.dtype.np)
+            if k is not None:
+                e[k] = 1
+            return Tensor(e.reshape(t.aval.shape))
+        # an empty target: one all-zero seed tells which sources are connected
+        seeds = [seed(k) for k in range(m)] if m else [seed(None)]
         persistent, self._persistent = self._persistent, True
         try:
             rows = []
-            for k in range(m):
-                e = np.zeros(m, t.dtype.np)
-                e[k] = 1
+            for seed in seeds:
                 self._used = False
-                rows.append(self.gradient(t, s_leaves, output_gradients=Tensor(e.reshape(t.aval.shape)),
+                # the Variable itself, so that jacobian(v, v) is the identity (TensorFlow)
+                rows.append(self.gradient(target, s_leaves, output_gradients=seed,
                                           unconnected_gradients=unconnected_gradients))
         finally:
             self._persistent = persistent
@@ -316,5 +330,5 @@ class GradientTape:
             if any(c is None for c in col):
                 out.append(None)
             else:
-                out.append(reshape(stack(col), tuple(t.aval.shape) + tuple(s.shape)))
+                out.append(reshape(stack(col)[:m], tuple(t.aval.shape) + tuple(s.shape)))
         return tree_unflatten(s_tree, out)

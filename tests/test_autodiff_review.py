@@ -86,3 +86,40 @@ def test_grad_has_aux_pair_with_list_and_none_aux(backend):
     g, aux = jx.grad(lambda x: [x[0] * x[1], None], has_aux=True)(A)
     np.testing.assert_allclose(g, [A[1], A[0]])
     assert aux is None
+
+
+# ---------------------------------------------------------------------------
+# GradientTape.jacobian: Variable targets, empty targets, TensorFlow's keywords
+# ---------------------------------------------------------------------------
+def test_tape_jacobian_of_a_variable_wrt_itself_is_the_identity(backend):
+    v = jx.Variable([1.0, 2.0, 3.0])
+    with jx.GradientTape() as tape:
+        y = v * v
+    jv, jy = tape.jacobian(v, [v, y])  # TensorFlow: d v / d v = I; y does not feed v: None
+    np.testing.assert_array_equal(jv, np.eye(3))
+    assert jy is None
+    with jx.GradientTape(persistent=True) as tape:
+        y = v * v
+    np.testing.assert_array_equal(tape.jacobian(y, v), np.diag([2.0, 4.0, 6.0]))
+    np.testing.assert_array_equal(tape.gradient(v, v), np.ones(3))
+
+
+def test_tape_jacobian_of_an_empty_target(backend):
+    a = jx.constant([1.0, 2.0, 3.0])
+    b = jx.constant(5.0)
+    for unconnected in ("none", "zero"):
+        with jx.GradientTape() as tape:
+            tape.watch([a, b])
+            y = a[:0] * 2.0  # was: KeyError None
+        ja, jb = tape.jacobian(y, [a, b], unconnected_gradients=unconnected)
+        assert ja.shape == (0, 3) and ja.dtype == jx.float32
+        assert (jb is None) if unconnected == "none" else (jb.shape == (0,))
+
+
+def test_tape_jacobian_accepts_tensorflow_keywords(backend):
+    a = jx.constant([1.0, 2.0])
+    with jx.GradientTape() as tape:
+        tape.watch(a)
+        y = a * a
+    j = tape.jacobian(y, a, parallel_iterations=4, experimental_use_pfor=False)
+    np.testing.assert_array_equal(j, np.diag([2.0, 4.0]))
