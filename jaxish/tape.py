@@ -265,8 +265,8 @@ class GradientTape:
                 grads[j] = zeros_like(s.read_value() if _is_var(s) else s)
             elif grads[j] is not None and not s.dtype.is_floating:
                 grads[j] = None
-        if not self._persistent:
-            self._nodes, self._keep, self._var_reads = [], [], {}
+        if not self._persistent:  # release what was recorded; stale ids in _live would record new tensors
+            self._nodes, self._keep, self._var_reads, self._live = [], [], {}, set()
         return tree_unflatten(s_tree, grads)
 
     def _backward(self, needed, key, leaf_keys, leaf_vals, targets, wrt, seeds) -> list:

@@ -161,8 +161,8 @@ class Variable:
     def __len__(self):
         return len(self._value)
 
-    def __iter__(self):
-        return iter(read_variable(self))
+    def __iter__(self):  # through read_value, so that tapes record the read
+        return iter(self.read_value())
 
     def __bool__(self):
         return bool(read_variable(self))

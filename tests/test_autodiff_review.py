@@ -123,3 +123,30 @@ def test_tape_jacobian_accepts_tensorflow_keywords(backend):
         y = a * a
     j = tape.jacobian(y, a, parallel_iterations=4, experimental_use_pfor=False)
     np.testing.assert_array_equal(j, np.diag([2.0, 4.0]))
+
+
+# ---------------------------------------------------------------------------
+# GradientTape: Variable reads by iteration; a used non-persistent tape stops recording
+# ---------------------------------------------------------------------------
+def test_tape_records_iterating_a_variable(backend):
+    v = jx.Variable([1.0, 2.0])
+    with jx.GradientTape() as tape:
+        a, b = v  # was: read the raw value, gradient None
+        y = a * b * 3.0
+    np.testing.assert_array_equal(tape.gradient(y, v), [6.0, 3.0])  # d(3 v0 v1)/dv
+    with jx.GradientTape() as tape:
+        y = jx.reduce_sum(jx.stack(list(v)) ** 2)
+    np.testing.assert_array_equal(tape.gradient(y, v), [2.0, 4.0])
+
+
+def test_used_non_persistent_tape_releases_its_records():
+    x = jx.constant([1.0, 2.0])
+    with jx.GradientTape() as tape:
+        tape.watch(x)
+        g = tape.gradient(x * x, x)
+        for _ in range(50):  # was: every op on x still recorded (and kept) after the gradient
+            x = jx.sin(x) * 2.0
+    np.testing.assert_array_equal(g, [2.0, 4.0])
+    assert tape._nodes == [] and tape._keep == []
+    with pytest.raises(RuntimeError, match="only be called once"):
+        tape.gradient(x, x)
