@@ -58,10 +58,16 @@ def test_bad_indices(key, err):
         tf.constant(X)[key]
 
 
-def test_out_of_bounds_gather_raises_on_both_backends(backend):
-    f = tf.trace(lambda x, i: tf.gather(x, i))
-    with pytest.raises(IndexError):
-        f(tf.constant([1.0, 2.0]), tf.constant([0, 5]))
+@pytest.mark.parametrize("idx, axis, bad", [([0, 5], 0, 5), ([[1], [-4]], 0, -4), ([3, 0, 1], 1, 3)])
+def test_out_of_bounds_gather_raises_on_both_backends(backend, idx, axis, bad):
+    """``gather`` follows TensorFlow on the CPU: out-of-range indices raise, eagerly and traced."""
+    x = tf.constant([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])[:, :3 - axis]
+    size = x.shape[axis]
+    message = f"gather: index {bad} is out of bounds for axis {axis} with size {size}"
+    with pytest.raises(IndexError, match=message):
+        tf.gather(x, tf.constant(idx), axis=axis)
+    with pytest.raises(IndexError, match=message):
+        tf.trace(lambda x, i: tf.gather(x, i, axis=axis))(x, tf.constant(idx))
 
 
 def test_boolean_mask_needs_concrete_values():
