@@ -8,7 +8,7 @@ import numpy as np
 from . import dtypes as _dt
 from .core import Tensor, Tracer, current_trace, to_tensor_arg
 from .devices import resolve_current
-from .ops import broadcast_to, cast, reshape
+from .ops import broadcast_to, cast, int_list, reshape
 
 
 def _python_to_numpy(value: Any, op: str) -> np.ndarray:
@@ -66,6 +66,11 @@ def _to_array(value: Any, dtype: _dt.DType | None, op: str) -> np.ndarray:
     return arr
 
 
+def tensor_from_value(value: Any, op: str) -> Tensor:
+    """The operand ``value`` of ``op`` (a nested list, an array …) as a Tensor; errors name ``op``."""
+    return Tensor(_to_array(value, None, op), device=resolve_current())
+
+
 def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
     """Create a tensor from a Python value, a NumPy array or a Tensor.
 
@@ -110,14 +115,7 @@ def convert_to_tensor(value: Any, dtype=None, dtype_hint=None, name=None) -> Ten
 
 
 def _shape(shape, op) -> tuple:
-    if isinstance(shape, Tensor):
-        shape = shape.numpy().tolist()
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        shape = tuple(int(d) for d in shape)
-    except TypeError:
-        raise TypeError(f"{op}: shape must be a list of ints, got {shape!r}") from None
+    shape = tuple(int_list(op, shape))
     if any(d < 0 for d in shape):
         raise ValueError(f"{op}: negative dimension in shape {shape}")
     return shape
