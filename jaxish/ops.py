@@ -7,6 +7,7 @@ tapes or traces: every primitive call goes through ``bind``.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from typing import Sequence
 
@@ -48,6 +49,41 @@ def _in(x, name: str = "convert_to_tensor"):
         return to_tensor_arg(x)
     from .creation import tensor_from_value
     return tensor_from_value(x, name)
+
+
+def op_error(e: Exception, opname: str) -> Exception:
+    """``e``, a TypeError/ValueError/IndexError raised inside the public op ``opname`` (by a primitive such as
+    ``sub`` or an inner op such as ``constant``), reworded to start with ``opname:``; other errors as they are."""
+    if type(e) not in (TypeError, ValueError, IndexError):
+        return e
+    msg = str(e)
+    head, sep, rest = msg.partition(": ")
+    if head == opname:
+        return e
+    if sep and head.replace(".", "_").isidentifier():
+        msg = rest
+    return type(e)(f"{opname}: {msg}")
+
+
+def _named(opname: str):
+    """Decorator: errors raised inside the composite op name ``opname`` (see :func:`op_error`)."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (TypeError, ValueError, IndexError) as e:
+                raise op_error(e, opname) from None
+        return wrapper
+    return deco
+
+
+def dtype_arg(name: str, dtype) -> _dt.DType:
+    """A ``dtype`` argument of op ``name`` as a DType; a TypeError names the op."""
+    try:
+        return _dt.as_dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"{name}: {e}") from None
 
 
 def axis_arg(name: str, axis) -> int:
@@ -135,7 +171,10 @@ def _float_input(name, x):
 def _binary(prim, opname):
     def op(x, y, name=None):
         a, b = promote(opname, x, y)
-        return prim.bind(a, b)
+        try:
+            return prim.bind(a, b)
+        except (TypeError, ValueError) as e:
+            raise op_error(e, opname) from None
     op.__name__ = opname
     op.__doc__ = f"Elementwise ``{opname}`` with broadcasting and dtype promotion."
     return op
@@ -161,6 +200,7 @@ floor_div = floordiv
 truncatemod = mod
 
 
+@_named("divide")
 def divide(x, y, name=None):
     """True division; integer operands give float32 (8/16-bit) or float64 (32/64-bit), as in TensorFlow."""
     a, b = promote("divide", x, y)
@@ -176,6 +216,7 @@ truediv = divide
 realdiv = divide
 
 
+@_named("pow")
 def pow(x, y, name=None):  # noqa: A001 - TensorFlow's name
     """``x ** y`` elementwise."""
     a, b = promote("pow", x, y)
@@ -186,8 +227,12 @@ def _logical(prim, opname):
     def op(x, y, name=None):
         a, b = promote(opname, x, y)
         if not a.dtype.is_bool:
-            raise TypeError(f"{opname}: expected bool tensors, got {a.dtype.name}")
-        return prim.bind(a, b)
+            raise TypeError(f"{opname}: expected bool tensors, got dtype {a.dtype.name} (shapes {a.aval.shape} "
+                            f"and {b.aval.shape})")
+        try:
+            return prim.bind(a, b)
+        except (TypeError, ValueError) as e:
+            raise op_error(e, opname) from None
     op.__name__ = opname
     return op
 
@@ -197,10 +242,11 @@ logical_or = _logical(ew.or_p, "logical_or")
 logical_xor = _logical(ew.xor_p, "logical_xor")
 
 
+@_named("logical_not")
 def logical_not(x, name=None):
     x = _in(x, "logical_not")
     if not x.dtype.is_bool:
-        raise TypeError(f"logical_not: expected a bool tensor, got {x.dtype.name}")
+        raise TypeError(f"logical_not: expected a bool tensor, got dtype {x.dtype.name} (shape {x.aval.shape})")
     return ew.not_p.bind(x)
 
 
@@ -208,13 +254,23 @@ def invert(x, name=None):
     x = _in(x, "invert")
     if x.dtype.is_floating:
         raise TypeError(f"invert: expected a bool or integer tensor, got dtype {x.dtype.name} (shape {x.aval.shape})")
-    return ew.not_p.bind(x)
+    return _bind_as("invert", ew.not_p, x)
+
+
+def _bind_as(opname, prim, *args, **params):
+    try:
+        return prim.bind(*args, **params)
+    except (TypeError, ValueError) as e:
+        raise op_error(e, opname) from None
 
 
 def _unary(prim, opname, float_only=True):
     def op(x, name=None):
         x = _float_input(opname, x) if float_only else _in(x, opname)
-        return prim.bind(x)
+        try:
+            return prim.bind(x)
+        except (TypeError, ValueError) as e:
+            raise op_error(e, opname) from None
     op.__name__ = opname
     op.__doc__ = f"Elementwise ``{opname}``."
     return op
@@ -238,30 +294,37 @@ floor = _unary(ew.floor_p, "floor")
 neg = negative
 
 
+@_named("square")
 def square(x, name=None):
     """``x * x`` elementwise."""
     x = _in(x, "square")
     return ew.mul_p.bind(x, x)
 
 
+@_named("relu")
 def relu(x, name=None):
     """``max(x, 0)`` (NaN stays NaN); its gradient at 0 is 0."""
     x = _in(x, "relu")
+    if x.dtype.is_bool:
+        raise TypeError(f"relu: expected a numeric tensor, got dtype bool (shape {x.aval.shape})")
     zero = literal_tensor(0, x.dtype)
     return ew.select_p.bind(ew.le_p.bind(x, zero), zero, x)
 
 
+@_named("softplus")
 def softplus(x, name=None):
     """``log(1 + exp(x))``, computed stably as ``max(x, 0) + log1p(exp(-|x|))``."""
     x = _float_input("softplus", x)
     return add(maximum(x, 0), log1p(exp(negative(abs(x)))))
 
 
+@_named("stop_gradient")
 def stop_gradient(x, name=None):
     """The identity whose gradient is zero."""
     return ew.stop_gradient_p.bind(_in(x, "stop_gradient"))
 
 
+@_named("where")
 def where(condition, x=None, y=None, name=None):
     """Select from ``x`` where ``condition`` else ``y`` (broadcasting).
 
@@ -281,6 +344,7 @@ def where(condition, x=None, y=None, name=None):
     return ew.select_p.bind(c, a, b)
 
 
+@_named("clip_by_value")
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """Clip ``t`` to ``[clip_value_min, clip_value_max]``."""
     return minimum(maximum(t, clip_value_min), clip_value_max)
@@ -288,13 +352,14 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
 
 def cast(x, dtype, name=None) -> Tensor:
     """Convert ``x`` to ``dtype`` (floats to ints truncate toward zero)."""
-    dtype = _dt.as_dtype(dtype)
+    dtype = dtype_arg("cast", dtype)
     x = _in(x, "cast")
     if x.dtype is dtype:
         return x
-    return ew.convert_p.bind(x, dtype=dtype, weak_type=False)
+    return _bind_as("cast", ew.convert_p, x, dtype=dtype, weak_type=False)
 
 
+@_named("identity")
 def identity(x, name=None) -> Tensor:
     """A copy of ``x`` placed on the current device."""
     from .devices import resolve_current
@@ -339,7 +404,10 @@ def _reducer(prim, opname, kinds):
         if x.dtype.kind not in kinds:
             raise TypeError(f"{opname}: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
         axes = _axes(opname, x, axis)
-        out = prim.bind(x, axes=axes) if axes else x
+        try:
+            out = prim.bind(x, axes=axes) if axes else x
+        except (TypeError, ValueError) as e:
+            raise op_error(e, opname) from None
         return _keep(x, axes, out, keepdims)
     op.__name__ = opname
     op.__doc__ = f"``{opname}`` over ``axis`` (int, tuple, negative or None for all) with ``keepdims``."
@@ -354,6 +422,7 @@ reduce_all = _reducer(rd.reduce_and_p, "reduce_all", "b")
 reduce_any = _reducer(rd.reduce_or_p, "reduce_any", "b")
 
 
+@_named("reduce_mean")
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """Mean over ``axis``; integer tensors give an integer (truncated) mean as in TensorFlow."""
     x = _in(input_tensor, "reduce_mean")
@@ -370,6 +439,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     return cast(ew.div_p.bind(s, literal_tensor(float(n), _dt.float64)), x.dtype)
 
 
+@_named("reduce_logsumexp")
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """``log(sum(exp(x)))`` over ``axis``, computed stably."""
     x = _float_input("reduce_logsumexp", input_tensor)
@@ -385,7 +455,7 @@ def _arg(prim, opname):
     def op(input, axis=None, output_type=_dt.int64, name=None):  # noqa: A002
         x = _in(input, opname)
         ax = _normalized_axis(opname, 0 if axis is None else axis, x.ndim)
-        return prim.bind(x, axis=ax, index_dtype=_dt.as_dtype(output_type))
+        return _bind_as(opname, prim, x, axis=ax, index_dtype=dtype_arg(opname, output_type))
     op.__name__ = opname
     return op
 
@@ -397,6 +467,7 @@ argmin = _arg(rd.argmin_p, "argmin")
 # ---------------------------------------------------------------------------
 # linear algebra
 # ---------------------------------------------------------------------------
+@_named("matmul")
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     """Matrix product ``a @ b`` (batched, with broadcast batch dimensions)."""
     a, b = promote("matmul", a, b)
@@ -420,6 +491,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     return out
 
 
+@_named("matrix_transpose")
 def linalg_transpose(a, name=None):
     """Swap the last two axes of ``a`` (rank >= 2)."""
     a = _in(a, "matrix_transpose")
@@ -458,6 +530,7 @@ def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (builtins.bool, np.bool_))
 
 
+@_named("reshape")
 def reshape(tensor, shape, name=None):
     """Reshape to ``shape`` (one dimension may be ``-1``)."""
     x = _in(tensor, "reshape")
@@ -477,6 +550,7 @@ def reshape(tensor, shape, name=None):
     return so.reshape_p.bind(x, shape=shape)
 
 
+@_named("transpose")
 def transpose(a, perm=None, conjugate=False, name=None):
     """Permute the axes of ``a`` (reversed when ``perm`` is None)."""
     x = _in(a, "transpose")
@@ -493,6 +567,7 @@ def _perm(x, perm: list) -> tuple:
     return tuple(p % nd for p in perm)
 
 
+@_named("expand_dims")
 def expand_dims(input, axis, name=None):  # noqa: A002
     """Insert a length-1 axis at ``axis``."""
     x = _in(input, "expand_dims")
@@ -505,6 +580,7 @@ def expand_dims(input, axis, name=None):  # noqa: A002
     return so.reshape_p.bind(x, shape=tuple(shape))
 
 
+@_named("squeeze")
 def squeeze(input, axis=None, name=None):  # noqa: A002
     """Remove length-1 axes (all of them, or those in ``axis``)."""
     x = _in(input, "squeeze")
@@ -520,6 +596,7 @@ def squeeze(input, axis=None, name=None):  # noqa: A002
     return so.reshape_p.bind(x, shape=new) if new != shape else x
 
 
+@_named("broadcast_to")
 def broadcast_to(input, shape, name=None):  # noqa: A002
     """Broadcast ``input`` to ``shape`` (NumPy rules)."""
     x = _in(input, "broadcast_to")
@@ -531,6 +608,7 @@ def broadcast_to(input, shape, name=None):  # noqa: A002
     return so.broadcast_to_p.bind(x, shape=shape)
 
 
+@_named("concat")
 def concat(values, axis, name=None):
     """Join tensors along an existing ``axis``."""
     xs = _tensor_list("concat", values)
@@ -543,6 +621,7 @@ def concat(values, axis, name=None):
     return so.concatenate_p.bind(*xs, axis=ax)
 
 
+@_named("stack")
 def stack(values, axis=0, name=None):
     """Join tensors along a new ``axis``."""
     xs = _tensor_list("stack", values)
@@ -557,8 +636,10 @@ def stack(values, axis=0, name=None):
 
 def _tensor_list(name: str, values) -> list:
     """A non-empty list of operands, promoted to their common dtype."""
-    if isinstance(values, Tensor) or getattr(values, "_is_variable", False) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{name}: expected a list of tensors, got {type(values).__name__}")
+    if isinstance(values, Tensor) or getattr(values, "_is_variable", False):
+        raise TypeError(f"{name}: expected a list of tensors, got a single Tensor of shape {values.aval.shape}")
+    if not hasattr(values, "__iter__") or isinstance(values, str):
+        raise TypeError(f"{name}: expected a list of tensors, got {values!r:.60} of type {type(values).__name__}")
     xs = list(values)
     if not xs:
         raise ValueError(f"{name}: expected a non-empty list of tensors, got an empty one")
@@ -571,6 +652,7 @@ def _same_shapes(name: str, xs) -> None:
                          f"{', '.join(str(x.aval.shape) for x in xs)}")
 
 
+@_named("unstack")
 def unstack(value, num=None, axis=0, name=None):
     """The slices of ``value`` along ``axis``, as a list (``num``, if given, must be their number)."""
     x = _in(value, "unstack")
@@ -583,6 +665,7 @@ def unstack(value, num=None, axis=0, name=None):
     return [gather(x, i, axis=ax) for i in range(n)]
 
 
+@_named("tile")
 def tile(input, multiples, name=None):  # noqa: A002
     """Repeat ``input`` ``multiples[i]`` times along axis ``i``."""
     x = _in(input, "tile")
@@ -595,6 +678,7 @@ def tile(input, multiples, name=None):  # noqa: A002
     return reshape(y, tuple(d * k for d, k in zip(x.aval.shape, m)))
 
 
+@_named("gather")
 def gather(params, indices, axis=None, batch_dims=0, name=None):
     """Gather slices of ``params`` along ``axis`` at integer ``indices``."""
     if batch_dims:
@@ -610,13 +694,14 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
     return so.gather_p.bind(x, idx, axis=ax)
 
 
+@_named("one_hot")
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
     """One-hot encoding of integer ``indices`` with ``depth`` classes."""
     idx = _in(indices, "one_hot")
     if not idx.dtype.is_integer:
         raise TypeError(f"one_hot: indices must be integers, got dtype {idx.dtype.name} (shape {idx.aval.shape})")
     depth = _one_hot_depth(depth)
-    dt = _dt.as_dtype(dtype) if dtype is not None else (
+    dt = dtype_arg("one_hot", dtype) if dtype is not None else (
         _in(on_value).dtype if isinstance(on_value, Tensor) else _dt.float32)
     on = cast(1 if on_value is None else on_value, dt)
     off = cast(0 if off_value is None else off_value, dt)
@@ -641,6 +726,7 @@ def _one_hot_depth(depth) -> int:
     return depth
 
 
+@_named("softmax")
 def softmax(logits, axis=None, name=None):
     """``exp(x) / sum(exp(x))`` along ``axis`` (default -1), stably."""
     x = _float_input("softmax", logits)
@@ -649,6 +735,7 @@ def softmax(logits, axis=None, name=None):
     return divide(e, reduce_sum(e, ax, keepdims=True))
 
 
+@_named("log_softmax")
 def log_softmax(logits, axis=None, name=None):
     """``x - logsumexp(x)`` along ``axis`` (default -1)."""
     x = _float_input("log_softmax", logits)
@@ -669,7 +756,7 @@ def size(input, out_type=_dt.int32, name=None):  # noqa: A002
 
 
 def _index_type(name, out_type) -> _dt.DType:
-    dt = _dt.as_dtype(out_type)
+    dt = dtype_arg(name, out_type)
     if dt not in (_dt.int32, _dt.int64):
         raise TypeError(f"{name}: out_type must be int32 or int64, got {dt.name}")
     return dt
@@ -680,6 +767,7 @@ def rank(input, name=None):  # noqa: A002
     return Tensor(np.asarray(_in(input, "rank").ndim, dtype=np.int32))
 
 
+@_named("add_n")
 def add_n(inputs, name=None):
     """The elementwise sum of a non-empty list of tensors of one shape."""
     xs = _tensor_list("add_n", inputs)
@@ -690,6 +778,7 @@ def add_n(inputs, name=None):
     return out
 
 
+@_named("is_finite")
 def is_finite(x):
     x = _float_input("is_finite", x)
     return ew.lt_p.bind(abs(x), literal_tensor(math.inf, x.dtype))

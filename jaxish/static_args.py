@@ -14,6 +14,8 @@ def normalize(fn: Callable, static_argnums, static_argnames) -> tuple[tuple[int,
     A position the function does not have (counting negative numbers from the end) or a name it does not
     take raises ValueError at decoration time, as ``jax.jit`` does; ``*args`` / ``**kwargs`` accept any.
     """
+    if not callable(fn):
+        raise TypeError(f"trace: expected a function, got {fn!r:.60} of type {type(fn).__name__}")
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
     bad = [i for i in nums if isinstance(i, bool) or not isinstance(i, int)]
