@@ -161,8 +161,7 @@ class Tensor:
     def __iter__(self):
         if not self.aval.shape:
             raise TypeError("iteration over a 0-d Tensor")
-        for i in range(self.aval.shape[0]):
-            yield self[i]
+        return (self[i] for i in range(self.aval.shape[0]))
 
     def _scalar(self, what: str):
         if self._value.size != 1:
@@ -186,7 +185,9 @@ class Tensor:
     def __format__(self, spec: str) -> str:
         if self._value.ndim == 0:
             return format(self._value.item(), spec)
-        return format(str(self._value), spec)
+        if spec:
+            raise TypeError(f"format: the format spec {spec!r} needs a 0-d Tensor, got shape {self.aval.shape}")
+        return str(self._value)
 
     def __repr__(self) -> str:
         from .printing import tensor_repr

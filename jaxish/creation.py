@@ -6,9 +6,9 @@ from typing import Any
 import numpy as np
 
 from . import dtypes as _dt
-from .core import Tensor, Tracer, current_trace, to_tensor_arg
+from .core import Tensor, Tracer, current_trace
 from .devices import resolve_current
-from .ops import broadcast_to, cast, reshape
+from .ops import axis_arg, broadcast_to, cast, dtype_arg, int_list, op_error, reshape
 
 
 def _python_to_numpy(value: Any, op: str) -> np.ndarray:
@@ -66,6 +66,11 @@ def _to_array(value: Any, dtype: _dt.DType | None, op: str) -> np.ndarray:
     return arr
 
 
+def tensor_from_value(value: Any, op: str) -> Tensor:
+    """The operand ``value`` of ``op`` (a nested list, an array …) as a Tensor; errors name ``op``."""
+    return Tensor(_to_array(value, None, op), device=resolve_current())
+
+
 def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
     """Create a tensor from a Python value, a NumPy array or a Tensor.
 
@@ -77,7 +82,7 @@ def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
     shape : tuple of int, optional
         Reshape (same size) or fill (scalar value) to this shape.
     """
-    dtype = None if dtype is None else _dt.as_dtype(dtype)
+    dtype = None if dtype is None else dtype_arg("constant", dtype)
     if hasattr(value, "_is_variable"):
         value = value.read_value()
     if isinstance(value, Tensor):
@@ -85,7 +90,7 @@ def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
     else:
         t = Tensor(_to_array(value, dtype, "constant"), device=resolve_current())
     if shape is not None:
-        shape = tuple(int(d) for d in shape)
+        shape = _shape(shape, "constant")
         if t.aval.size == int(np.prod(shape, dtype=np.int64)):
             t = reshape(t, shape)
         elif t.aval.size == 1:
@@ -102,29 +107,25 @@ def convert_to_tensor(value: Any, dtype=None, dtype_hint=None, name=None) -> Ten
     if hasattr(value, "_is_variable"):
         value = value.read_value()
     if isinstance(value, Tensor):
-        if dtype is not None and _dt.as_dtype(dtype) != value.dtype:
+        if dtype is not None and dtype_arg("convert_to_tensor", dtype) != value.dtype:
             raise TypeError(f"convert_to_tensor: tensor of dtype {value.dtype.name} requested as "
                             f"{_dt.as_dtype(dtype).name}")
         return value
-    return constant(value, dtype if dtype is not None else None if dtype_hint is None else dtype_hint)
+    try:
+        return constant(value, dtype if dtype is not None else None if dtype_hint is None else dtype_hint)
+    except (TypeError, ValueError) as e:
+        raise op_error(e, "convert_to_tensor") from None
 
 
 def _shape(shape, op) -> tuple:
-    if isinstance(shape, Tensor):
-        shape = shape.numpy().tolist()
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        shape = tuple(int(d) for d in shape)
-    except TypeError:
-        raise TypeError(f"{op}: shape must be a list of ints, got {shape!r}") from None
+    shape = tuple(int_list(op, shape))
     if any(d < 0 for d in shape):
         raise ValueError(f"{op}: negative dimension in shape {shape}")
     return shape
 
 
 def _filled(shape, value, dtype, op) -> Tensor:
-    dt = _dt.as_dtype(dtype)
+    dt = dtype_arg(op, dtype)
     return Tensor(np.full(_shape(shape, op), value, dtype=dt.np), device=resolve_current())
 
 
@@ -139,8 +140,9 @@ def ones(shape, dtype=_dt.float32, name=None) -> Tensor:
 
 
 def _like(x, value, dtype, op):
-    x = to_tensor_arg(x)
-    dt = x.dtype if dtype is None else _dt.as_dtype(dtype)
+    from .ops import _in
+    x = _in(x, op)
+    dt = x.dtype if dtype is None else dtype_arg(op, dtype)
     if isinstance(x, Tracer) or current_trace() is not None:
         return cast(broadcast_to(cast(value, dt), x.aval.shape), dt)
     return _filled(x.aval.shape, value, dt, op)
@@ -158,7 +160,10 @@ def ones_like(input, dtype=None, name=None) -> Tensor:  # noqa: A002
 
 def fill(dims, value, name=None) -> Tensor:
     """A tensor of shape ``dims`` filled with ``value`` (its dtype)."""
-    v = constant(value)
+    try:
+        v = constant(value)
+    except (TypeError, ValueError) as e:
+        raise op_error(e, "fill") from None
     if v.ndim:
         raise ValueError(f"fill: value must be a scalar, got shape {v.aval.shape}")
     return constant(v, shape=_shape(dims, "fill"))
@@ -166,9 +171,11 @@ def fill(dims, value, name=None) -> Tensor:
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=_dt.float32, name=None) -> Tensor:
     """Identity matrix (optionally batched)."""
-    m = np.eye(int(num_rows), int(num_rows if num_columns is None else num_columns), dtype=_dt.as_dtype(dtype).np)
-    if batch_shape:
-        m = np.broadcast_to(m, tuple(batch_shape) + m.shape).copy()
+    rows, cols = _shape((num_rows, num_rows if num_columns is None else num_columns), "eye")
+    batch = () if batch_shape is None else _shape(batch_shape, "eye")
+    m = np.eye(rows, cols, dtype=dtype_arg("eye", dtype).np)
+    if batch:
+        m = np.broadcast_to(m, batch + m.shape).copy()
     return Tensor(m, device=resolve_current())
 
 
@@ -176,20 +183,40 @@ def range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:  # no
     """Like Python's range: ``range(5)``, ``range(1, 10, 2)``; floats allowed."""
     if limit is None:
         start, limit = 0, start
-    vals = [float(v) if isinstance(v, Tensor) and v.dtype.is_floating else v for v in (start, limit, delta)]
-    vals = [v.numpy().item() if isinstance(v, Tensor) else v for v in vals]
+    vals = [_range_value(v) for v in (start, limit, delta)]
     if vals[2] == 0:
         raise ValueError("range: delta must not be zero")
     if dtype is None:
         dtype = _dt.float32 if any(isinstance(v, float) for v in vals) else _dt.int32
-    return Tensor(np.arange(*vals).astype(_dt.as_dtype(dtype).np), device=resolve_current())
+    return Tensor(np.arange(*vals).astype(dtype_arg("range", dtype).np), device=resolve_current())
+
+
+def _range_value(v):
+    """A ``range`` bound as a Python int or float (from a number or a concrete scalar tensor)."""
+    if isinstance(v, Tensor) and not isinstance(v, Tracer) and v.ndim == 0 and not v.dtype.is_bool:
+        return v._value.item()
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
+        return v.item() if isinstance(v, np.generic) else v
+    raise TypeError(f"range: start, limit and delta must be numbers, got {v!r:.60} of type {type(v).__name__}")
 
 
 def linspace(start, stop, num, name=None, axis=0) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop`` inclusive."""
-    s = constant(start)
+    from .ops import _in, _is_int
+    s, e = _in(start, "linspace"), _in(stop, "linspace")
+    if isinstance(s, Tracer) or isinstance(e, Tracer):
+        (s if isinstance(s, Tracer) else e)._concrete("linspace with a traced start or stop")
+    if not _is_int(num) or int(num) < 0:
+        raise (TypeError if not _is_int(num) else ValueError)(f"linspace: num must be a non-negative integer, "
+                                                             f"got {num!r:.60}")
+    if s.dtype.is_bool or e.dtype.is_bool:
+        raise TypeError(f"linspace: start and stop must be numbers, got dtypes {s.dtype.name} and {e.dtype.name}")
     dt = s.dtype if s.dtype.is_floating else _dt.float32
-    out = np.linspace(np.asarray(start), np.asarray(stop), int(num), axis=axis).astype(dt.np)
-    return Tensor(out, device=resolve_current())
+    try:
+        out = np.linspace(s._value, e._value, int(num), axis=axis_arg("linspace", axis))
+    except ValueError as err:  # start and stop that do not broadcast, or an axis out of range
+        raise ValueError(f"linspace: {err} (start shape {s.aval.shape}, stop shape {e.aval.shape}, axis {axis})") \
+            from None
+    return Tensor(out.astype(dt.np), device=resolve_current())
 
 

@@ -7,6 +7,7 @@ tapes or traces: every primitive call goes through ``bind``.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from typing import Sequence
 
@@ -39,9 +40,65 @@ def _typed(x) -> tuple:
     return t.dtype, t.aval.weak_type
 
 
-def _in(x):
-    """An op operand: Variables stay Variables (so ``bind`` and tapes see the read)."""
-    return x if getattr(x, "_is_variable", False) else to_tensor_arg(x)
+def _in(x, name: str = "convert_to_tensor"):
+    """An op operand: Variables stay Variables (so ``bind`` and tapes see the read); other values are
+    converted, and a value that cannot be converted raises an error naming the op ``name``."""
+    if isinstance(x, Tensor) or getattr(x, "_is_variable", False):
+        return x
+    if isinstance(x, (builtins.bool, int, float, np.generic)):
+        return to_tensor_arg(x)
+    from .creation import tensor_from_value
+    return tensor_from_value(x, name)
+
+
+def op_error(e: Exception, opname: str) -> Exception:
+    """``e``, a TypeError/ValueError/IndexError raised inside the public op ``opname`` (by a primitive such as
+    ``sub`` or an inner op such as ``constant``), reworded to start with ``opname:``; other errors as they are."""
+    if type(e) not in (TypeError, ValueError, IndexError):
+        return e
+    msg = str(e)
+    head, sep, rest = msg.partition(": ")
+    if head == opname:
+        return e
+    if sep and head.replace(".", "_").isidentifier():
+        msg = rest
+    return type(e)(f"{opname}: {msg}")
+
+
+def _named(opname: str):
+    """Decorator: errors raised inside the composite op name ``opname`` (see :func:`op_error`)."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except (TypeError, ValueError, IndexError) as e:
+                raise op_error(e, opname) from None
+        return wrapper
+    return deco
+
+
+def dtype_arg(name: str, dtype) -> _dt.DType:
+    """A ``dtype`` argument of op ``name`` as a DType; a TypeError names the op."""
+    try:
+        return _dt.as_dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"{name}: {e}") from None
+
+
+def axis_arg(name: str, axis) -> int:
+    """An ``axis`` argument as a Python int: a TypeError names the op for anything but an integer."""
+    if isinstance(axis, Tensor) and axis.ndim == 0 and axis.dtype.is_integer:
+        if isinstance(axis, Tracer):
+            axis._concrete(f"{name} with a traced axis")
+        return int(axis._value)
+    if isinstance(axis, (builtins.bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name}: axis must be an integer, got {axis!r:.60} of type {type(axis).__name__}")
+    return int(axis)
+
+
+def _normalized_axis(name: str, axis, ndim: int) -> int:
+    return normalize_axis(name, axis_arg(name, axis), ndim)
 
 
 def promote(name: str, *xs) -> list:
@@ -61,7 +118,7 @@ def promote(name: str, *xs) -> list:
             lit = _fast_literal(x, y)
             if lit is not None:
                 return [lit, y]
-    xs = [x if isinstance(x, (Tensor,) + _PY_SCALARS) else _in(x) for x in xs]
+    xs = [x if isinstance(x, (Tensor,) + _PY_SCALARS) else _in(x, name) for x in xs]
     dt, _ = _dt.result_type(*[_typed(x) for x in xs])
     out = []
     for x in xs:
@@ -101,7 +158,7 @@ def _scalar_literal(name, x, dt):
 
 
 def _float_input(name, x):
-    x = _in(x)
+    x = _in(x, name)
     if not x.dtype.is_floating:
         raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype.name} "
                         f"(cast it with jaxish.cast(x, jaxish.float32))")
@@ -114,7 +171,10 @@ def _float_input(name, x):
 def _binary(prim, opname):
     def op(x, y, name=None):
         a, b = promote(opname, x, y)
-        return prim.bind(a, b)
+        try:
+            return prim.bind(a, b)
+        except (TypeError, ValueError) as e:
+            raise op_error(e, opname) from None
     op.__name__ = opname
     op.__doc__ = f"Elementwise ``{opname}`` with broadcasting and dtype promotion."
     return op
@@ -140,6 +200,7 @@ floor_div = floordiv
 truncatemod = mod
 
 
+@_named("divide")
 def divide(x, y, name=None):
     """True division; integer operands give float32 (8/16-bit) or float64 (32/64-bit), as in TensorFlow."""
     a, b = promote("divide", x, y)
@@ -155,6 +216,7 @@ truediv = divide
 realdiv = divide
 
 
+@_named("pow")
 def pow(x, y, name=None):  # noqa: A001 - TensorFlow's name
     """``x ** y`` elementwise."""
     a, b = promote("pow", x, y)
@@ -165,8 +227,12 @@ def _logical(prim, opname):
     def op(x, y, name=None):
         a, b = promote(opname, x, y)
         if not a.dtype.is_bool:
-            raise TypeError(f"{opname}: expected bool tensors, got {a.dtype.name}")
-        return prim.bind(a, b)
+            raise TypeError(f"{opname}: expected bool tensors, got dtype {a.dtype.name} (shapes {a.aval.shape} "
+                            f"and {b.aval.shape})")
+        try:
+            return prim.bind(a, b)
+        except (TypeError, ValueError) as e:
+            raise op_error(e, opname) from None
     op.__name__ = opname
     return op
 
@@ -176,21 +242,35 @@ logical_or = _logical(ew.or_p, "logical_or")
 logical_xor = _logical(ew.xor_p, "logical_xor")
 
 
+@_named("logical_not")
 def logical_not(x, name=None):
-    x = _in(x)
+    x = _in(x, "logical_not")
     if not x.dtype.is_bool:
-        raise TypeError(f"logical_not: expected a bool tensor, got {x.dtype.name}")
+        raise TypeError(f"logical_not: expected a bool tensor, got dtype {x.dtype.name} (shape {x.aval.shape})")
     return ew.not_p.bind(x)
 
 
 def invert(x, name=None):
-    return ew.not_p.bind(_in(x))
+    x = _in(x, "invert")
+    if x.dtype.is_floating:
+        raise TypeError(f"invert: expected a bool or integer tensor, got dtype {x.dtype.name} (shape {x.aval.shape})")
+    return _bind_as("invert", ew.not_p, x)
+
+
+def _bind_as(opname, prim, *args, **params):
+    try:
+        return prim.bind(*args, **params)
+    except (TypeError, ValueError) as e:
+        raise op_error(e, opname) from None
 
 
 def _unary(prim, opname, float_only=True):
     def op(x, name=None):
-        x = _float_input(opname, x) if float_only else _in(x)
-        return prim.bind(x)
+        x = _float_input(opname, x) if float_only else _in(x, opname)
+        try:
+            return prim.bind(x)
+        except (TypeError, ValueError) as e:
+            raise op_error(e, opname) from None
     op.__name__ = opname
     op.__doc__ = f"Elementwise ``{opname}``."
     return op
@@ -214,37 +294,44 @@ floor = _unary(ew.floor_p, "floor")
 neg = negative
 
 
+@_named("square")
 def square(x, name=None):
     """``x * x`` elementwise."""
-    x = _in(x)
+    x = _in(x, "square")
     return ew.mul_p.bind(x, x)
 
 
+@_named("relu")
 def relu(x, name=None):
     """``max(x, 0)`` (NaN stays NaN); its gradient at 0 is 0."""
-    x = _in(x)
+    x = _in(x, "relu")
+    if x.dtype.is_bool:
+        raise TypeError(f"relu: expected a numeric tensor, got dtype bool (shape {x.aval.shape})")
     zero = literal_tensor(0, x.dtype)
     return ew.select_p.bind(ew.le_p.bind(x, zero), zero, x)
 
 
+@_named("softplus")
 def softplus(x, name=None):
     """``log(1 + exp(x))``, computed stably as ``max(x, 0) + log1p(exp(-|x|))``."""
     x = _float_input("softplus", x)
     return add(maximum(x, 0), log1p(exp(negative(abs(x)))))
 
 
+@_named("stop_gradient")
 def stop_gradient(x, name=None):
     """The identity whose gradient is zero."""
-    return ew.stop_gradient_p.bind(_in(x))
+    return ew.stop_gradient_p.bind(_in(x, "stop_gradient"))
 
 
+@_named("where")
 def where(condition, x=None, y=None, name=None):
     """Select from ``x`` where ``condition`` else ``y`` (broadcasting).
 
     With only ``condition``, returns the int64 coordinates of its true
     elements, shape ``[n, rank]`` (eager only).
     """
-    c = _in(condition)
+    c = _in(condition, "where")
     if not c.dtype.is_bool:
         raise TypeError(f"where: condition must be bool, got {c.dtype.name}")
     if x is None and y is None:
@@ -257,6 +344,7 @@ def where(condition, x=None, y=None, name=None):
     return ew.select_p.bind(c, a, b)
 
 
+@_named("clip_by_value")
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """Clip ``t`` to ``[clip_value_min, clip_value_max]``."""
     return minimum(maximum(t, clip_value_min), clip_value_max)
@@ -264,17 +352,18 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
 
 def cast(x, dtype, name=None) -> Tensor:
     """Convert ``x`` to ``dtype`` (floats to ints truncate toward zero)."""
-    dtype = _dt.as_dtype(dtype)
-    x = _in(x)
+    dtype = dtype_arg("cast", dtype)
+    x = _in(x, "cast")
     if x.dtype is dtype:
         return x
-    return ew.convert_p.bind(x, dtype=dtype, weak_type=False)
+    return _bind_as("cast", ew.convert_p, x, dtype=dtype, weak_type=False)
 
 
+@_named("identity")
 def identity(x, name=None) -> Tensor:
     """A copy of ``x`` placed on the current device."""
     from .devices import resolve_current
-    x = _in(x)
+    x = _in(x, "identity")
     out = ew.copy_p.bind(x)
     if not isinstance(out, Tracer):
         out._device = resolve_current()
@@ -288,14 +377,18 @@ def _axes(name, x, axis) -> tuple:
     nd = x.ndim
     if axis is None:
         return tuple(range(nd))
-    if isinstance(axis, Tensor):
-        axis = axis.numpy().tolist()
+    if isinstance(axis, Tensor) and axis.ndim == 1:
+        if isinstance(axis, Tracer):
+            axis._concrete(f"{name} with a traced axis")
+        if not axis.dtype.is_integer:
+            raise TypeError(f"{name}: axis must be integers, got a tensor of dtype {axis.dtype.name}")
+        axis = axis._value.tolist()
     if isinstance(axis, (list, tuple)):
-        axes = [normalize_axis(name, int(a), nd) for a in axis]
+        axes = [_normalized_axis(name, a, nd) for a in axis]
         if len(set(axes)) != len(axes):
-            raise ValueError(f"{name}: duplicate axes in {axis}")
+            raise ValueError(f"{name}: duplicate axes in {list(axis)} for a tensor of rank {nd}")
         return tuple(sorted(axes))
-    return (normalize_axis(name, int(axis), nd),)
+    return (_normalized_axis(name, axis, nd),)
 
 
 def _keep(x, axes, out, keepdims):
@@ -307,11 +400,14 @@ def _keep(x, axes, out, keepdims):
 
 def _reducer(prim, opname, kinds):
     def op(input_tensor, axis=None, keepdims=False, name=None):
-        x = _in(input_tensor)
+        x = _in(input_tensor, opname)
         if x.dtype.kind not in kinds:
             raise TypeError(f"{opname}: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
         axes = _axes(opname, x, axis)
-        out = prim.bind(x, axes=axes) if axes else x
+        try:
+            out = prim.bind(x, axes=axes) if axes else x
+        except (TypeError, ValueError) as e:
+            raise op_error(e, opname) from None
         return _keep(x, axes, out, keepdims)
     op.__name__ = opname
     op.__doc__ = f"``{opname}`` over ``axis`` (int, tuple, negative or None for all) with ``keepdims``."
@@ -326,9 +422,10 @@ reduce_all = _reducer(rd.reduce_and_p, "reduce_all", "b")
 reduce_any = _reducer(rd.reduce_or_p, "reduce_any", "b")
 
 
+@_named("reduce_mean")
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """Mean over ``axis``; integer tensors give an integer (truncated) mean as in TensorFlow."""
-    x = _in(input_tensor)
+    x = _in(input_tensor, "reduce_mean")
     axes = _axes("reduce_mean", x, axis)
     n = int(np.prod([x.aval.shape[a] for a in axes], dtype=np.int64))
     if x.dtype is _dt.float16:  # float16 means are computed in float32 (the sum would overflow)
@@ -337,11 +434,12 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
         s = reduce_sum(x, axes, keepdims)
         return ew.div_p.bind(s, literal_tensor(float(n) if n else float("nan"), x.dtype))
     if x.dtype.kind not in "iu":
-        raise TypeError(f"reduce_mean: unsupported dtype {x.dtype.name}")
+        raise TypeError(f"reduce_mean: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
     s = cast(reduce_sum(cast(x, _dt.float64), axes, keepdims), _dt.float64)
     return cast(ew.div_p.bind(s, literal_tensor(float(n), _dt.float64)), x.dtype)
 
 
+@_named("reduce_logsumexp")
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """``log(sum(exp(x)))`` over ``axis``, computed stably."""
     x = _float_input("reduce_logsumexp", input_tensor)
@@ -355,9 +453,9 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
 
 def _arg(prim, opname):
     def op(input, axis=None, output_type=_dt.int64, name=None):  # noqa: A002
-        x = _in(input)
-        ax = normalize_axis(opname, 0 if axis is None else int(axis), x.ndim)
-        return prim.bind(x, axis=ax, index_dtype=_dt.as_dtype(output_type))
+        x = _in(input, opname)
+        ax = _normalized_axis(opname, 0 if axis is None else axis, x.ndim)
+        return _bind_as(opname, prim, x, axis=ax, index_dtype=dtype_arg(opname, output_type))
     op.__name__ = opname
     return op
 
@@ -369,6 +467,7 @@ argmin = _arg(rd.argmin_p, "argmin")
 # ---------------------------------------------------------------------------
 # linear algebra
 # ---------------------------------------------------------------------------
+@_named("matmul")
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     """Matrix product ``a @ b`` (batched, with broadcast batch dimensions)."""
     a, b = promote("matmul", a, b)
@@ -392,8 +491,12 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     return out
 
 
+@_named("matrix_transpose")
 def linalg_transpose(a, name=None):
-    a = _in(a)
+    """Swap the last two axes of ``a`` (rank >= 2)."""
+    a = _in(a, "matrix_transpose")
+    if a.ndim < 2:
+        raise ValueError(f"matrix_transpose: expected a tensor of rank >= 2, got shape {a.aval.shape}")
     perm = tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)
     return so.transpose_p.bind(a, perm=perm)
 
@@ -401,25 +504,40 @@ def linalg_transpose(a, name=None):
 # ---------------------------------------------------------------------------
 # shape ops
 # ---------------------------------------------------------------------------
-def _int_list(name, v) -> list:
+def int_list(name: str, v, what: str = "shape") -> list:
+    """A shape-like argument (an int, a sequence of ints or an integer tensor) as a list of Python ints."""
     if isinstance(v, Tensor):
         if isinstance(v, Tracer):
-            v._concrete(f"{name} with a traced shape")
+            v._concrete(f"{name} with a traced {what}")
+        if not (v.dtype.is_integer and v.ndim <= 1):
+            raise TypeError(f"{name}: {what} must be integers, got a tensor of dtype {v.dtype.name} and shape "
+                            f"{v.aval.shape}")
         v = v._value.tolist()
-    if isinstance(v, (int, np.integer)):
+    if _is_int(v):
         return [int(v)]
     try:
-        return [int(d) for d in v]
+        items = list(v)
     except TypeError:
-        raise TypeError(f"{name}: expected a list of ints, got {v!r}") from None
+        raise TypeError(f"{name}: {what} must be a list of ints, got {v!r:.60} of type {type(v).__name__}") from None
+    if not all(_is_int(d) for d in items):
+        raise TypeError(f"{name}: {what} must be a list of ints, got {v!r:.60}")
+    return [int(d) for d in items]
 
 
+def _is_int(v) -> bool:
+    if isinstance(v, Tensor) and not isinstance(v, Tracer):
+        return v.ndim == 0 and v.dtype.is_integer
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (builtins.bool, np.bool_))
+
+
+@_named("reshape")
 def reshape(tensor, shape, name=None):
     """Reshape to ``shape`` (one dimension may be ``-1``)."""
-    x = _in(tensor)
-    shape = _int_list("reshape", shape)
-    if shape.count(-1) > 1:
-        raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
+    x = _in(tensor, "reshape")
+    shape = int_list("reshape", shape)
+    if any(d < -1 for d in shape) or shape.count(-1) > 1:
+        raise ValueError(f"reshape: invalid shape {shape} for a tensor of shape {x.aval.shape}: dimensions must be "
+                         f"non-negative, except one that may be -1")
     if -1 in shape:
         known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
         total = x.aval.size
@@ -432,20 +550,28 @@ def reshape(tensor, shape, name=None):
     return so.reshape_p.bind(x, shape=shape)
 
 
+@_named("transpose")
 def transpose(a, perm=None, conjugate=False, name=None):
     """Permute the axes of ``a`` (reversed when ``perm`` is None)."""
-    x = _in(a)
-    perm = tuple(reversed(range(x.ndim))) if perm is None else tuple(_int_list("transpose", perm))
-    perm = tuple(p % x.ndim if x.ndim else p for p in perm)
+    x = _in(a, "transpose")
+    perm = tuple(reversed(range(x.ndim))) if perm is None else _perm(x, int_list("transpose", perm, "perm"))
     if perm == tuple(range(x.ndim)):
         return x
     return so.transpose_p.bind(x, perm=perm)
 
 
+def _perm(x, perm: list) -> tuple:
+    nd = x.ndim
+    if len(perm) != nd or any(not -nd <= p < nd for p in perm) or len({p % nd for p in perm}) != nd:
+        raise ValueError(f"transpose: perm {perm} is not a permutation of the {nd} axes of shape {x.aval.shape}")
+    return tuple(p % nd for p in perm)
+
+
+@_named("expand_dims")
 def expand_dims(input, axis, name=None):  # noqa: A002
     """Insert a length-1 axis at ``axis``."""
-    x = _in(input)
-    ax = int(axis)
+    x = _in(input, "expand_dims")
+    ax = axis_arg("expand_dims", axis)
     if not -x.ndim - 1 <= ax <= x.ndim:
         raise ValueError(f"expand_dims: axis {ax} is out of range for a tensor of rank {x.ndim}")
     ax = ax % (x.ndim + 1)
@@ -454,9 +580,10 @@ def expand_dims(input, axis, name=None):  # noqa: A002
     return so.reshape_p.bind(x, shape=tuple(shape))
 
 
+@_named("squeeze")
 def squeeze(input, axis=None, name=None):  # noqa: A002
     """Remove length-1 axes (all of them, or those in ``axis``)."""
-    x = _in(input)
+    x = _in(input, "squeeze")
     shape = x.aval.shape
     if axis is None:
         axes = tuple(i for i, d in enumerate(shape) if d == 1)
@@ -469,124 +596,189 @@ def squeeze(input, axis=None, name=None):  # noqa: A002
     return so.reshape_p.bind(x, shape=new) if new != shape else x
 
 
+@_named("broadcast_to")
 def broadcast_to(input, shape, name=None):  # noqa: A002
     """Broadcast ``input`` to ``shape`` (NumPy rules)."""
-    x = _in(input)
-    shape = tuple(_int_list("broadcast_to", shape))
+    x = _in(input, "broadcast_to")
+    shape = tuple(int_list("broadcast_to", shape))
+    if any(d < 0 for d in shape):
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.aval.shape} to {shape}: negative dimension")
     if shape == x.aval.shape:
         return x
     return so.broadcast_to_p.bind(x, shape=shape)
 
 
+@_named("concat")
 def concat(values, axis, name=None):
     """Join tensors along an existing ``axis``."""
-    xs = list(values)
-    if not xs:
-        raise ValueError("concat: expected a non-empty list of tensors")
-    xs = promote("concat", *xs)
-    ax = normalize_axis("concat", int(axis), xs[0].ndim)
+    xs = _tensor_list("concat", values)
+    if any(x.ndim == 0 for x in xs):
+        raise ValueError(f"concat: cannot concatenate scalars (shapes {', '.join(str(x.aval.shape) for x in xs)}); "
+                         f"use stack")
+    ax = _normalized_axis("concat", axis, xs[0].ndim)
     if len(xs) == 1:
         return xs[0]
     return so.concatenate_p.bind(*xs, axis=ax)
 
 
+@_named("stack")
 def stack(values, axis=0, name=None):
     """Join tensors along a new ``axis``."""
-    xs = promote("stack", *list(values))
-    shapes = {x.aval.shape for x in xs}
-    if len(shapes) != 1:
-        raise ValueError(f"stack: all inputs must have the same shape, got {', '.join(str(x.aval.shape) for x in xs)}")
+    xs = _tensor_list("stack", values)
+    _same_shapes("stack", xs)
     nd = xs[0].ndim + 1
-    if not -nd <= axis < nd:
-        raise ValueError(f"stack: axis {axis} is out of range for rank {nd}")
-    return concat([expand_dims(x, axis % nd) for x in xs], axis % nd)
+    ax = axis_arg("stack", axis)
+    if not -nd <= ax < nd:
+        raise ValueError(f"stack: axis {ax} is out of range for stacking tensors of shape {xs[0].aval.shape} "
+                         f"(the result has rank {nd})")
+    return concat([expand_dims(x, ax % nd) for x in xs], ax % nd)
 
 
-def unstack(value, axis=0):
-    x = _in(value)
-    ax = normalize_axis("unstack", axis, x.ndim)
-    return [gather(x, i, axis=ax) for i in range(x.aval.shape[ax])]
+def _tensor_list(name: str, values) -> list:
+    """A non-empty list of operands, promoted to their common dtype."""
+    if isinstance(values, Tensor) or getattr(values, "_is_variable", False):
+        raise TypeError(f"{name}: expected a list of tensors, got a single Tensor of shape {values.aval.shape}")
+    if not hasattr(values, "__iter__") or isinstance(values, str):
+        raise TypeError(f"{name}: expected a list of tensors, got {values!r:.60} of type {type(values).__name__}")
+    xs = list(values)
+    if not xs:
+        raise ValueError(f"{name}: expected a non-empty list of tensors, got an empty one")
+    return promote(name, *xs)
 
 
+def _same_shapes(name: str, xs) -> None:
+    if len({x.aval.shape for x in xs}) != 1:
+        raise ValueError(f"{name}: all inputs must have the same shape, got "
+                         f"{', '.join(str(x.aval.shape) for x in xs)}")
+
+
+@_named("unstack")
+def unstack(value, num=None, axis=0, name=None):
+    """The slices of ``value`` along ``axis``, as a list (``num``, if given, must be their number)."""
+    x = _in(value, "unstack")
+    if x.ndim == 0:
+        raise ValueError("unstack: cannot unstack a scalar (shape ())")
+    ax = _normalized_axis("unstack", axis, x.ndim)
+    n = x.aval.shape[ax]
+    if num is not None and axis_arg("unstack", num) != n:
+        raise ValueError(f"unstack: num={num} does not match the size {n} of axis {ax} of shape {x.aval.shape}")
+    return [gather(x, i, axis=ax) for i in range(n)]
+
+
+@_named("tile")
 def tile(input, multiples, name=None):  # noqa: A002
     """Repeat ``input`` ``multiples[i]`` times along axis ``i``."""
-    x = _in(input)
-    m = _int_list("tile", multiples)
-    if len(m) != x.ndim:
-        raise ValueError(f"tile: multiples {m} must have one entry per axis of shape {x.aval.shape}")
+    x = _in(input, "tile")
+    m = int_list("tile", multiples, "multiples")
+    if len(m) != x.ndim or any(k < 0 for k in m):
+        raise ValueError(f"tile: multiples {m} must have one non-negative entry per axis of shape {x.aval.shape}")
     inter = tuple(v for d, k in zip(x.aval.shape, m) for v in (1, d))
     full = tuple(v for d, k in zip(x.aval.shape, m) for v in (k, d))
     y = broadcast_to(reshape(x, inter), full)
     return reshape(y, tuple(d * k for d, k in zip(x.aval.shape, m)))
 
 
+@_named("gather")
 def gather(params, indices, axis=None, batch_dims=0, name=None):
     """Gather slices of ``params`` along ``axis`` at integer ``indices``."""
     if batch_dims:
         raise NotImplementedError("gather: batch_dims is not supported yet")
-    x = _in(params)
-    idx = _in(indices)
+    x = _in(params, "gather")
+    idx = _in(indices, "gather")
     if not idx.dtype.is_integer:
-        raise TypeError(f"gather: indices must be an integer tensor, got {idx.dtype.name}")
-    ax = normalize_axis("gather", 0 if axis is None else int(axis), x.ndim) if x.ndim else 0
+        raise TypeError(f"gather: indices must be an integer tensor, got dtype {idx.dtype.name} "
+                        f"(shape {idx.aval.shape})")
+    if x.ndim == 0:
+        raise ValueError("gather: params must have rank >= 1, got a scalar (shape ())")
+    ax = _normalized_axis("gather", 0 if axis is None else axis, x.ndim)
     return so.gather_p.bind(x, idx, axis=ax)
 
 
+@_named("one_hot")
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
     """One-hot encoding of integer ``indices`` with ``depth`` classes."""
-    idx = _in(indices)
+    idx = _in(indices, "one_hot")
     if not idx.dtype.is_integer:
-        raise TypeError(f"one_hot: indices must be integers, got {idx.dtype.name}")
-    dt = _dt.as_dtype(dtype) if dtype is not None else (
+        raise TypeError(f"one_hot: indices must be integers, got dtype {idx.dtype.name} (shape {idx.aval.shape})")
+    depth = _one_hot_depth(depth)
+    dt = dtype_arg("one_hot", dtype) if dtype is not None else (
         _in(on_value).dtype if isinstance(on_value, Tensor) else _dt.float32)
     on = cast(1 if on_value is None else on_value, dt)
     off = cast(0 if off_value is None else off_value, dt)
-    ax = -1 if axis is None else int(axis)
+    ax = -1 if axis is None else axis_arg("one_hot", axis)
+    if not -1 <= ax <= idx.ndim:
+        raise ValueError(f"one_hot: axis must be -1 or in [0, {idx.ndim}] for indices of shape {idx.aval.shape}, "
+                         f"got {ax}")
     pos = idx.ndim if ax == -1 else ax
-    classes = so.iota_p.bind(n=int(depth), dtype=idx.dtype)
+    classes = so.iota_p.bind(n=depth, dtype=idx.dtype)
     cshape = [1] * (idx.ndim + 1)
-    cshape[pos] = int(depth)
+    cshape[pos] = depth
     hot = ew.eq_p.bind(expand_dims(idx, pos), reshape(classes, cshape))
     return ew.select_p.bind(hot, on, off)
 
 
+def _one_hot_depth(depth) -> int:
+    if not _is_int(depth):
+        raise TypeError(f"one_hot: depth must be an integer, got {depth!r:.60} of type {type(depth).__name__}")
+    depth = int(depth)
+    if depth < 0:
+        raise ValueError(f"one_hot: depth must be non-negative, got {depth}")
+    return depth
+
+
+@_named("softmax")
 def softmax(logits, axis=None, name=None):
     """``exp(x) / sum(exp(x))`` along ``axis`` (default -1), stably."""
     x = _float_input("softmax", logits)
-    ax = -1 if axis is None else axis
+    ax = -1 if axis is None else _normalized_axis("softmax", axis, x.ndim)
     e = exp(subtract(x, stop_gradient(reduce_max(x, ax, keepdims=True))))
     return divide(e, reduce_sum(e, ax, keepdims=True))
 
 
+@_named("log_softmax")
 def log_softmax(logits, axis=None, name=None):
     """``x - logsumexp(x)`` along ``axis`` (default -1)."""
     x = _float_input("log_softmax", logits)
-    ax = -1 if axis is None else axis
+    ax = -1 if axis is None else _normalized_axis("log_softmax", axis, x.ndim)
     return subtract(x, reduce_logsumexp(x, ax, keepdims=True))
 
 
 def shape(input, out_type=_dt.int32, name=None):  # noqa: A002
-    """The shape of ``input`` as an int32 tensor."""
-    x = _in(input)
-    return Tensor(np.asarray(x.aval.shape, dtype=_dt.as_dtype(out_type).np))
+    """The shape of ``input`` as an int32 (or ``out_type``) tensor."""
+    x = _in(input, "shape")
+    return Tensor(np.asarray(x.aval.shape, dtype=_index_type("shape", out_type).np))
 
 
 def size(input, out_type=_dt.int32, name=None):  # noqa: A002
-    x = _in(input)
-    return Tensor(np.asarray(x.aval.size, dtype=_dt.as_dtype(out_type).np))
+    """The number of elements of ``input`` as an int32 (or ``out_type``) tensor."""
+    x = _in(input, "size")
+    return Tensor(np.asarray(x.aval.size, dtype=_index_type("size", out_type).np))
+
+
+def _index_type(name, out_type) -> _dt.DType:
+    dt = dtype_arg(name, out_type)
+    if dt not in (_dt.int32, _dt.int64):
+        raise TypeError(f"{name}: out_type must be int32 or int64, got {dt.name}")
+    return dt
 
 
 def rank(input, name=None):  # noqa: A002
-    return Tensor(np.asarray(_in(input).ndim, dtype=np.int32))
+    """The rank of ``input`` as an int32 tensor."""
+    return Tensor(np.asarray(_in(input, "rank").ndim, dtype=np.int32))
 
 
-def add_n(inputs):
-    out = inputs[0]
-    for x in inputs[1:]:
+@_named("add_n")
+def add_n(inputs, name=None):
+    """The elementwise sum of a non-empty list of tensors of one shape."""
+    xs = _tensor_list("add_n", inputs)
+    _same_shapes("add_n", xs)
+    out = xs[0]
+    for x in xs[1:]:
         out = add(out, x)
     return out
 
 
+@_named("is_finite")
 def is_finite(x):
     x = _float_input("is_finite", x)
     return ew.lt_p.bind(abs(x), literal_tensor(math.inf, x.dtype))

@@ -41,6 +41,9 @@ GENERATOR = _Generator()
 
 def set_seed(seed: int) -> None:
     """Make the random ops that follow reproducible."""
+    from .ops import _is_int
+    if not _is_int(seed):
+        raise TypeError(f"random.set_seed: seed must be an integer, got {seed!r:.60} of type {type(seed).__name__}")
     GENERATOR.seed = int(seed) & (2**63 - 1)
     GENERATOR.counter = 0
 
@@ -60,14 +63,11 @@ def _state(seed):
     return Tensor(GENERATOR.next_state(seed)), 0
 
 
-def _shape(shape) -> tuple:
-    if isinstance(shape, Tensor):
-        shape = shape.numpy().tolist()
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    shape = tuple(int(d) for d in shape)
+def _shape(shape, op: str) -> tuple:
+    from .ops import int_list
+    shape = tuple(int_list(op, shape))
     if any(d < 0 for d in shape):
-        raise ValueError(f"random: negative dimension in shape {shape}")
+        raise ValueError(f"{op}: negative dimension in shape {shape}")
     return shape
 
 
@@ -80,7 +80,7 @@ def uniform(shape, minval=0, maxval=None, dtype=_dt.float32, seed=None, name=Non
     """Uniform values in ``[minval, maxval)`` (``maxval`` defaults to 1 for floats)."""
     from .ops import add, cast, floor, multiply, subtract
     dtype = _dt.as_dtype(dtype)
-    shape = _shape(shape)
+    shape = _shape(shape, "random.uniform")
     if dtype.is_integer:
         if maxval is None:
             raise ValueError("random.uniform: maxval must be given for integer dtypes")
@@ -102,7 +102,7 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=_dt.float32, seed=None, name=None)
     dtype = _dt.as_dtype(dtype)
     if not dtype.is_floating:
         raise TypeError(f"random.normal: dtype must be floating, got {dtype}")
-    shape = _shape(shape)
+    shape = _shape(shape, "random.normal")
     state, stream = _state(seed)
     u1 = random_uniform_p.bind(state, shape=shape, dtype=_dt.float64, stream=2 * stream)
     u2 = random_uniform_p.bind(state, shape=shape, dtype=_dt.float64, stream=2 * stream + 1)

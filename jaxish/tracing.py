@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import dtypes as _dt
+from . import static_args as _static_args
 from .config import _config
 from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, read_variable, to_tensor_arg
 from .devices import resolve_current
@@ -188,10 +189,9 @@ def make_graph(fn: Callable, static_argnums: Sequence[int] = (), optimize: bool 
     --------
     >>> print(jaxish.make_graph(jaxish.grad(loss))(w))
     """
-    static = tuple(static_argnums)
-
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        static = _static_args.resolve(tuple(static_argnums), len(args))
         f = _bind_static(fn, args, static)
         dyn = tuple(a for i, a in enumerate(args) if i not in static)
         traced, _ = trace_to_graph(f, dyn, kwargs, getattr(fn, "__name__", "<function>"))
@@ -233,8 +233,7 @@ class TracedFunction:
     def __init__(self, fn: Callable, static_argnums=(), static_argnames=()):
         functools.update_wrapper(self, fn)
         self._fn = fn
-        self._static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-        self._static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        self._static_argnums, self._static_argnames = _static_args.normalize(fn, static_argnums, static_argnames)
         self._cache: dict = {}
         self._fast: dict = {}
         self._bound: dict = {}
@@ -248,7 +247,8 @@ class TracedFunction:
             return self
         bound = self._bound.get(id(obj))
         if bound is None or bound[0]() is not obj:
-            fn = TracedFunction(functools.partial(self._fn, obj), tuple(i - 1 for i in self._static_argnums if i),
+            fn = TracedFunction(functools.partial(self._fn, obj),
+                                tuple(i - 1 if i > 0 else i for i in self._static_argnums if i),
                                 self._static_argnames)
             fn._name = self._name
             try:
@@ -259,7 +259,8 @@ class TracedFunction:
         return bound[1]
 
     def _split(self, args, kwargs):
-        static_pos = tuple((i, args[i]) for i in self._static_argnums if i < len(args))
+        static_nums = _static_args.resolve(self._static_argnums, len(args))
+        static_pos = tuple((i, args[i]) for i in static_nums)
         static_kw = tuple(sorted((k, v) for k, v in kwargs.items() if k in self._static_argnames))
         for label, v in list(static_pos) + list(static_kw):
             try:
@@ -268,7 +269,7 @@ class TracedFunction:
                 raise TypeError(f"{self._name}: static argument {label!r} has an unhashable value of type "
                                 f"{type(v).__name__} ({v!r:.60}); static arguments must be hashable "
                                 f"(use a tuple instead of a list)") from None
-        dyn_args = tuple(a for i, a in enumerate(args) if i not in self._static_argnums)
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in static_nums)
         dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_argnames}
         return static_pos, static_kw, dyn_args, dyn_kwargs
 

@@ -42,7 +42,11 @@ class Variable:
             initial_value = initial_value()
         if isinstance(initial_value, Variable):
             initial_value = initial_value._value
-        value = constant(initial_value, dtype=dtype)
+        try:
+            value = constant(initial_value, dtype=dtype)
+        except (TypeError, ValueError) as e:
+            from .ops import op_error
+            raise op_error(e, "Variable") from None
         if isinstance(value, Tracer):
             raise ValueError(f"Variable: the initial value depends on traced inputs of {value._trace.name}; "
                              f"create the Variable outside the traced function")
@@ -100,10 +104,11 @@ class Variable:
             value = value._value
         if not isinstance(value, Tensor):
             from .creation import constant
+            from .ops import op_error
             try:
                 value = constant(value, dtype=self.dtype)
             except (TypeError, ValueError) as e:
-                raise type(e)(f"{op}: {e}") from None
+                raise op_error(e, op) from None
         if value.dtype != self.dtype:
             raise TypeError(f"{op}: cannot assign a value of dtype {value.dtype.name} to the variable "
                             f"{self.name!r} of dtype {self.dtype.name}")
@@ -143,7 +148,11 @@ class Variable:
                             f"of dtype {self.dtype.name}")
         if isinstance(d, np.ndarray):
             d = to_tensor_arg(d.astype(self.dtype.np))
-        return fn(read_variable(self), d)
+        from .ops import op_error
+        try:
+            return fn(read_variable(self), d)
+        except (TypeError, ValueError) as e:
+            raise op_error(e, op) from None
 
     def __repr__(self) -> str:
         from .printing import variable_repr

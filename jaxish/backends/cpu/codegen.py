@@ -181,7 +181,7 @@ class _Entry:
         post = int(np.prod(shape[axis + 1:], dtype=np.int64))
         self.emit(f"{self.helper('_gather')}({self._three(x, axis, shape)}, "
                   f"{self.contig(idx)}.reshape(({self.size(m)},)), "
-                  f"{name}.reshape(({self.size(pre)}, {self.size(m)}, {self.size(post)})))")
+                  f"{name}.reshape(({self.size(pre)}, {self.size(m)}, {self.size(post)})), {axis})")
 
     def lib_gather_grad(self, ins, out, shape, axis):
         g, idx = ins

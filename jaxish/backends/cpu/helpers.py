@@ -43,12 +43,13 @@ def _mm_blas(a, b, out):
 
 GATHER = '''
 @njit(cache=True, error_model="numpy")
-def _gather(x3, idx, out3):
+def _gather(x3, idx, out3, axis):
     n = x3.shape[1]
     for q in range(idx.shape[0]):
         j = idx[q]
         if j < -n or j >= n:
-            raise IndexError("gather: an index is out of bounds")
+            raise IndexError("gather: index " + str(j) + " is out of bounds for axis " + str(axis)
+                             + " with size " + str(n))
     for p in range(x3.shape[0]):
         for q in range(idx.shape[0]):
             j = idx[q]
