@@ -174,6 +174,11 @@ def check_cotangent(ct, aval, where: str, owner: str = "its output") -> Tensor:
 # ---------------------------------------------------------------------------
 # grad, value_and_grad, jacobian, hessian, vjp
 # ---------------------------------------------------------------------------
+def _check_callable(fun, name: str) -> None:
+    if not callable(fun):
+        raise TypeError(f"{name}: expected a function, got {fun!r:.60} of type {type(fun).__name__}")
+
+
 def _argnums(argnums, nargs, name):
     """``argnums`` as a tuple of non-negative positions, and whether it was a single int."""
     def is_int(a):
@@ -274,6 +279,8 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     has_aux : bool
         ``fun`` returns ``(output, aux)``; aux is returned, not differentiated.
     """
+    _check_callable(fun, "value_and_grad")
+
     @functools.wraps(fun)
     def vg(*args, **kwargs):
         traced, leaves, sources, single = _prepare(fun, args, kwargs, argnums, "grad", has_aux)
@@ -299,6 +306,7 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     >>> df = jaxish.grad(lambda x: jaxish.reduce_sum(x ** 3))
     >>> ddf = jaxish.grad(lambda x: jaxish.reduce_sum(df(x)))
     """
+    _check_callable(fun, "grad")
     vg = value_and_grad(fun, argnums, has_aux)
 
     @functools.wraps(fun)
@@ -317,6 +325,8 @@ def jacobian(fun: Callable, argnums=0) -> Callable:
     ``out.shape + in.shape``. ``fun`` is applied once: random numbers are drawn
     once (the values a call would draw) and Variable assignments happen once.
     """
+    _check_callable(fun, "jacobian")
+
     @functools.wraps(fun)
     def jac(*args, **kwargs):
         nums, single = _argnums(argnums, len(args), "jacobian")
@@ -370,6 +380,7 @@ def vjp(fun: Callable, *primals):
     cotangent per primal, each with that primal's structure. A Variable primal
     gets the cotangent of its value at the call, a plain tensor.
     """
+    _check_callable(fun, "vjp")
     fname = getattr(fun, "__name__", "f")
     traced, leaves = trace_to_graph(fun, primals, {}, f"vjp({fname})")
     sources = _arg_sources(primals, range(len(primals)), traced, None)
