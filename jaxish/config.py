@@ -30,8 +30,8 @@ _LIMITS = {  # name: (environment variable, default)
 _SUFFIXES = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-def _parse_limit(name: str, value) -> int:
-    """A non-negative int from an int or a string such as ``'512M'``."""
+def _parse_limit(name: str, value, source: str = "") -> int:
+    """A non-negative int from an int or a string such as ``'512M'`` (``source``: where it came from)."""
     text = str(value).strip()
     scale = 1
     if name == "disk_cache_max_bytes" and text[-1:].upper() in _SUFFIXES:
@@ -39,9 +39,9 @@ def _parse_limit(name: str, value) -> int:
     try:
         n = int(text) * scale
     except ValueError:
-        raise ValueError(f"config: {name} must be a non-negative integer, got {value!r}") from None
+        n = -1
     if n < 0 or isinstance(value, bool):
-        raise ValueError(f"config: {name} must be a non-negative integer, got {value!r}")
+        raise ValueError(f"config: {name}{source} must be a non-negative integer, got {value!r}")
     return n
 
 
@@ -54,7 +54,7 @@ class _Config:
         self.limits = {}
         for name, (env, default) in _LIMITS.items():
             raw = os.environ.get(env)
-            self.limits[name] = default if raw in (None, "") else _parse_limit(f"{name} ({env})", raw)
+            self.limits[name] = default if raw in (None, "") else _parse_limit(name, raw, f" ({env})")
 
     @property
     def backend(self) -> str:
