@@ -49,7 +49,7 @@ def _in_threads(work, n=N_THREADS):
 
 def _unique_scale() -> float:
     """A literal no other test uses, so this test's graphs are new to the executable cache."""
-    return float(np.random.default_rng().integers(1, 2**20)) + 0.5
+    return 1.0 + float(np.random.default_rng().integers(1, 2**20)) / 2**21
 
 
 def test_tracing_compiling_and_calling_one_function(backend):
