@@ -283,7 +283,8 @@ class TracedFunction:
             key = (len(args), tuple(a.aval for a in args), STATE.device, _config._backend)
             traced = self._fast.get(key)
             if traced is not None:
-                self._count("_hits")
+                with self._lock:
+                    self._hits += 1
                 if traced.executable is not None and not traced.variables and not traced.uses_rng \
                         and not traced.assigned and not STATE.traces and not STATE.tapes:
                     outs = traced.executable.call_tensors(args)

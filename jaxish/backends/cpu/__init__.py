@@ -66,23 +66,27 @@ class _Runner:
         self.outputs = prog.outputs
         self.out_shapes = [tuple(o.aval.shape) for o in graph.outvars]
         self.checked = False
+        self.ready = False  # compiled, no fallback, no serialisation: the fast path
         self.fallback = None
         self.lock = threading.Lock()
         self.serial = _SERIAL if any("parallel=True" in s for s in prog.kernels.values()) else None
 
     def __call__(self, arrays):
         args = [np.ascontiguousarray(a) for a in arrays]
-        if not self.checked:
-            with self.lock:  # the first call compiles: once, even when threads call at the same time
-                if not self.checked:
-                    self._first_call(args)
-        if self.fallback is not None:
-            return self.fallback(arrays)
-        if self.serial is not None and _workqueue_only():
-            with self.serial:
-                res = self.fn(*args, self.sizes)
-        else:
+        if self.ready:
             res = self.fn(*args, self.sizes)
+        else:
+            if not self.checked:
+                with self.lock:  # the first call compiles: once, even when threads call at the same time
+                    if not self.checked:
+                        self._first_call(args)
+            if self.fallback is not None:
+                return self.fallback(arrays)
+            if self.serial is not None and _workqueue_only():
+                with self.serial:
+                    res = self.fn(*args, self.sizes)
+            else:
+                res = self.fn(*args, self.sizes)
         outs = []
         for (kind, x), shape in zip(self.outputs, self.out_shapes):
             if kind == "res":
@@ -109,6 +113,7 @@ class _Runner:
         else:
             count(STATS, "disk_loads" if sum(fn.stats.cache_hits.values()) else "compiled")
         self.checked = True
+        self.ready = self.fallback is None and not (self.serial is not None and _workqueue_only())
 
 
 _SERIAL = threading.Lock()
