@@ -40,9 +40,22 @@ newaxis = None
 
 
 def clear_cache() -> None:
-    """Forget compiled executables in memory and delete the on-disk kernel cache."""
+    """Forget every traced signature and compiled executable in memory and delete the on-disk kernel cache.
+
+    Generated modules no longer used are unloaded, so Numba can free their
+    dispatchers; what LLVM keeps of code it compiled in this process is not
+    released (see the README's "Guarantees").
+    """
+    import gc
+
+    from . import autodiff, tape
     from .backends import clear_memory_cache
+    from .tracing import clear_traced_caches
+    clear_traced_caches()
     clear_memory_cache()
+    autodiff._VJP_CACHE.clear()
+    tape._BWD_CACHE.clear()
+    gc.collect()  # generated modules are freed through reference cycles (Numba dispatchers)
     try:
         from .backends.cpu.disk_cache import clear_disk_cache
     except ImportError:  # pragma: no cover

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import functools
 import numbers
-from collections import OrderedDict
 from typing import Callable, Sequence
 
 import numpy as np
 
 from .core import GraphTrace, Tensor, bind, read_variable
 from .ir import Graph, Literal
+from .lru import LRU
 from .primitives import elementwise as ew
 from .primitives import shape_ops as so
 from .tracing import Traced, _rng_input, leaf_value, run_graph, trace_to_graph
 from .tree_util import tree_flatten, tree_unflatten
 
-_VJP_CACHE: OrderedDict = OrderedDict()
+_VJP_CACHE = LRU(512)  # thread-safe; bounded
 _VJP_CACHE_SIZE = 512
 
 

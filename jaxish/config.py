@@ -1,8 +1,19 @@
-"""Runtime configuration: backend choice and soft device placement.
+"""Runtime configuration: backend choice, soft device placement and cache limits.
 
 ``jaxish.config.backend`` is ``'cpu'`` (Numba, the default) or
 ``'interpreter'`` (the NumPy reference); the environment variable
 ``JAXISH_BACKEND`` sets the initial value.
+
+Cache limits (see :func:`set_cache_limits`; each has an environment variable
+that sets its initial value):
+
+* ``executable_cache_size`` (``JAXISH_EXECUTABLE_CACHE_SIZE``, default 512):
+  compiled graphs kept in memory, least recently used dropped first;
+* ``trace_cache_size`` (``JAXISH_TRACE_CACHE_SIZE``, default 256): signatures
+  kept per traced function;
+* ``disk_cache_max_bytes`` (``JAXISH_CACHE_MAX_BYTES``, default 1 GiB; accepts
+  suffixes ``K``, ``M``, ``G``): size of the on-disk kernel cache, beyond which
+  the least recently used modules are deleted.
 """
 from __future__ import annotations
 
@@ -11,6 +22,27 @@ import sys
 import types
 
 _VALID_BACKENDS = ("cpu", "interpreter")
+_LIMITS = {  # name: (environment variable, default)
+    "executable_cache_size": ("JAXISH_EXECUTABLE_CACHE_SIZE", 512),
+    "trace_cache_size": ("JAXISH_TRACE_CACHE_SIZE", 256),
+    "disk_cache_max_bytes": ("JAXISH_CACHE_MAX_BYTES", 1 << 30),
+}
+_SUFFIXES = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _parse_limit(name: str, value, source: str = "") -> int:
+    """A non-negative int from an int or a string such as ``'512M'`` (``source``: where it came from)."""
+    text = str(value).strip()
+    scale = 1
+    if name == "disk_cache_max_bytes" and text[-1:].upper() in _SUFFIXES:
+        text, scale = text[:-1], _SUFFIXES[text[-1].upper()]
+    try:
+        n = int(text) * scale
+    except ValueError:
+        n = -1
+    if n < 0 or isinstance(value, bool):
+        raise ValueError(f"config: {name}{source} must be a non-negative integer, got {value!r}")
+    return n
 
 
 class _Config:
@@ -19,6 +51,10 @@ class _Config:
         if self._backend not in _VALID_BACKENDS:
             raise ValueError(f"JAXISH_BACKEND={self._backend!r} is not one of {_VALID_BACKENDS}")
         self.soft_device_placement = True
+        self.limits = {}
+        for name, (env, default) in _LIMITS.items():
+            raw = os.environ.get(env)
+            self.limits[name] = default if raw in (None, "") else _parse_limit(name, raw, f" ({env})")
 
     @property
     def backend(self) -> str:
@@ -50,6 +86,34 @@ def set_soft_device_placement(enabled: bool) -> None:
 
 def get_soft_device_placement() -> bool:
     return _config.soft_device_placement
+
+
+def set_cache_limits(executable_cache_size: int | None = None, trace_cache_size: int | None = None,
+                     disk_cache_max_bytes: int | str | None = None) -> None:
+    """Bound jaxish's caches (``None`` leaves a limit unchanged).
+
+    Parameters
+    ----------
+    executable_cache_size : int, optional
+        Compiled graphs kept in memory (least recently used dropped first).
+    trace_cache_size : int, optional
+        Signatures kept per traced function.
+    disk_cache_max_bytes : int or str, optional
+        Size of the on-disk kernel cache (``'1G'``, ``'512M'`` or bytes).
+    """
+    given = {"executable_cache_size": executable_cache_size, "trace_cache_size": trace_cache_size,
+             "disk_cache_max_bytes": disk_cache_max_bytes}
+    parsed = {k: _parse_limit(k, v) for k, v in given.items() if v is not None}
+    _config.limits.update(parsed)
+
+
+def get_cache_limits() -> dict:
+    """The current cache limits, as a dict (see :func:`set_cache_limits`)."""
+    return dict(_config.limits)
+
+
+def cache_limit(name: str) -> int:
+    return _config.limits[name]
 
 
 class _ConfigModule(types.ModuleType):

@@ -3,12 +3,21 @@
 A counter-based generator (Philox4x32-10): the global state is ``(seed,
 counter)``; every random op (and every call of a traced function that draws
 random numbers) advances the counter, so results are reproducible under
-:func:`set_seed` and fresh on every call.
+:func:`set_seed` and fresh on every call. The generator is thread-safe: threads
+drawing at the same time get distinct counters, hence distinct numbers.
+
+Inside a trace the state is an input of the graph; the ``k``-th random op of a
+trace reads Philox stream ``k`` (16 bits of the Philox counter hold the stream,
+so ops beyond the 32768th fold the high part of ``k`` into the key), and the
+``k``-th nested call of a traced function that draws random numbers gets its
+own key, the caller's key plus a 63-bit hash of ``k``: distinct and
+reproducible at any nesting depth, never an integer overflow.
 """
 from __future__ import annotations
 
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -23,17 +32,72 @@ class _Generator:
     def __init__(self):
         self.seed = int.from_bytes(os.urandom(7), "little")
         self.counter = 0
+        self.lock = threading.Lock()
 
     def next_state(self, op_seed=None) -> np.ndarray:
-        seed = self.seed if op_seed is None else _mix(self.seed, int(op_seed))
-        state = np.array([seed, self.counter], dtype=np.int64)
-        self.counter += 1
-        return state
+        with self.lock:
+            seed, counter = self.seed, self.counter
+            self.counter += 1
+        if op_seed is not None:
+            seed = _mix(seed, int(op_seed))
+        return np.array([seed, counter], dtype=np.int64)
+
+    def reset(self, seed: int) -> None:
+        with self.lock:
+            self.seed = int(seed) & (2**63 - 1)
+            self.counter = 0
+
+    def get(self) -> tuple:
+        with self.lock:
+            return self.seed, self.counter
 
 
 def _mix(a: int, b: int) -> int:
     x = (a * 0x9E3779B97F4A7C15 + b * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) & (2**63 - 1)
     return x
+
+
+_M64 = 2**64 - 1
+_STREAM_BITS = 15  # streams 2k and 2k+1 must fit the 16 bits the Philox counter gives them
+
+
+def _fold(*parts: int) -> int:
+    """A key tweak in [1, 2**63) from integers (splitmix64 finaliser): well mixed, bounded, never 0."""
+    x = 0x9E3779B97F4A7C15
+    for p in parts:
+        x = (x ^ (int(p) & _M64)) * 0xBF58476D1CE4E5B9 & _M64
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EB & _M64
+        x ^= x >> 31
+    return (x & (2**63 - 1)) or 1
+
+
+_NESTED_CALL = 1  # domain tags: a nested call's key never equals an op's folded key
+_HIGH_STREAM = 2
+
+
+def _tweak(state, tweak: int):
+    from .ops import add
+    return add(state, Tensor(np.array([tweak, 0], dtype=np.int64))) if tweak else state
+
+
+def _stream_state(seed=None) -> tuple:
+    """``(state, stream)`` for a random op (``seed``: an op-level seed) or, inside a trace with
+    ``seed=None``, the state handed to a nested traced call (its stream is unused)."""
+    trace = current_trace()
+    if trace is None:
+        return Tensor(GENERATOR.next_state(seed)), 0
+    state, k = trace.rng_state()
+    tweak = 0 if seed is None else _mix(0, int(seed))  # an op-level seed selects another key for this op
+    high, stream = divmod(k, 2**_STREAM_BITS)
+    if high:
+        tweak = (tweak + _fold(_HIGH_STREAM, high)) & (2**63 - 1)
+    return _tweak(state, tweak), stream
+
+
+def _nested_call_state():
+    """The random state input of the ``k``-th random-using traced call inside the current trace."""
+    state, k = current_trace().rng_state()
+    return _tweak(state, _fold(_NESTED_CALL, k))
 
 
 GENERATOR = _Generator()
@@ -44,23 +108,12 @@ def set_seed(seed: int) -> None:
     from .ops import _is_int
     if not _is_int(seed):
         raise TypeError(f"random.set_seed: seed must be an integer, got {seed!r:.60} of type {type(seed).__name__}")
-    GENERATOR.seed = int(seed) & (2**63 - 1)
-    GENERATOR.counter = 0
+    GENERATOR.reset(int(seed))
 
 
 def get_state() -> tuple:
-    return GENERATOR.seed, GENERATOR.counter
-
-
-def _state(seed):
-    trace = current_trace()
-    if trace is not None:
-        state, stream = trace.rng_state()
-        if seed is not None:  # an op-level seed selects another key for this op
-            from .ops import add
-            state = add(state, Tensor(np.array([_mix(0, int(seed)), 0], dtype=np.int64)))
-        return state, stream
-    return Tensor(GENERATOR.next_state(seed)), 0
+    """``(seed, counter)`` of the global generator."""
+    return GENERATOR.get()
 
 
 def _shape(shape, op: str) -> tuple:
@@ -72,7 +125,7 @@ def _shape(shape, op: str) -> tuple:
 
 
 def _unit(shape, dtype, seed, stream_offset=0):
-    state, stream = _state(seed)
+    state, stream = _stream_state(seed)
     return random_uniform_p.bind(state, shape=shape, dtype=dtype, stream=2 * stream + stream_offset)
 
 
@@ -103,7 +156,7 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=_dt.float32, seed=None, name=None)
     if not dtype.is_floating:
         raise TypeError(f"random.normal: dtype must be floating, got {dtype}")
     shape = _shape(shape, "random.normal")
-    state, stream = _state(seed)
+    state, stream = _stream_state(seed)
     u1 = random_uniform_p.bind(state, shape=shape, dtype=_dt.float64, stream=2 * stream)
     u2 = random_uniform_p.bind(state, shape=shape, dtype=_dt.float64, stream=2 * stream + 1)
     r = sqrt(multiply(negative(log1p(negative(u1))), 2.0))

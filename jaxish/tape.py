@@ -11,7 +11,6 @@ inside ``@trace`` it is evaluated op by op instead, so outer tapes record it
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -19,9 +18,10 @@ import optree
 
 from .core import STATE, Tensor, current_level, read_variable
 from .ir import Graph, Var, param_key
+from .lru import LRU
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
-_BWD_CACHE: OrderedDict = OrderedDict()
+_BWD_CACHE = LRU(256)  # thread-safe; bounded
 
 
 def _is_var(x) -> bool:

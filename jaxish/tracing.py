@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -19,10 +20,11 @@ import numpy as np
 
 from . import dtypes as _dt
 from . import static_args as _static_args
-from .config import _config
+from .config import _config, cache_limit
 from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, read_variable, to_tensor_arg
 from .devices import resolve_current
 from .ir import Graph, ShapedArray
+from .lru import LRU, KeyedLocks
 from .tree_util import tree_flatten, tree_unflatten
 
 log = logging.getLogger("jaxish")
@@ -54,9 +56,13 @@ def leaf_aval(x, where: str = "argument") -> Any:
 
 
 def leaf_value(x) -> Tensor:
+    """The Tensor for an argument leaf. A NumPy array is copied: the caller may mutate it later, and a
+    Tensor (in particular one a traced function returns unchanged) must never change."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (np.ndarray, np.generic)):
+    if isinstance(x, np.ndarray):
+        return Tensor(np.array(x, copy=True))
+    if isinstance(x, np.generic):
         return Tensor(np.asarray(x))
     return to_tensor_arg(x)
 
@@ -72,7 +78,6 @@ class Traced:
     n_leaves: int
     uses_rng: bool
     executable: Any = None
-    _last: Any = None       # the outputs of the call that traced it (not kept across calls)
 
 
 def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrace: bool = False,
@@ -136,12 +141,9 @@ def _arg_labels(fn, args, kwargs, skip=()) -> list:
 # running a traced graph
 # ---------------------------------------------------------------------------
 def _rng_input():
-    from .random import GENERATOR
-    trace = current_trace()
-    if trace is not None:
-        from .ops import add
-        state, k = trace.rng_state()
-        return add(state, Tensor(np.array([k * 0x9E3779B97F4A7C1, 0], dtype=np.int64)))
+    from .random import GENERATOR, _nested_call_state
+    if current_trace() is not None:  # a traced call inside a trace: its own key, derived from the caller's
+        return _nested_call_state()
     return Tensor(GENERATOR.next_state())
 
 
@@ -234,12 +236,15 @@ class TracedFunction:
         functools.update_wrapper(self, fn)
         self._fn = fn
         self._static_argnums, self._static_argnames = _static_args.normalize(fn, static_argnums, static_argnames)
-        self._cache: dict = {}
-        self._fast: dict = {}
+        self._cache = LRU(_trace_cache_size)   # signature -> Traced (bounded, least recently used dropped)
+        self._fast: dict = {}                   # shortcut for positional-Tensor calls, cleared when full
         self._bound: dict = {}
         self._has_static = bool(self._static_argnums or self._static_argnames)
         self._hits = self._misses = 0
         self._name = getattr(fn, "__qualname__", getattr(fn, "__name__", "<function>"))
+        self._lock = threading.Lock()           # counters
+        self._tracing = KeyedLocks()            # one trace per signature, even when threads call at once
+        _register(self)
 
     def __get__(self, obj, objtype=None):
         """A method: one TracedFunction per instance, with the instance captured (as tf.function does)."""
@@ -279,50 +284,69 @@ class TracedFunction:
             key = (len(args), tuple(a.aval for a in args), STATE.device, _config._backend)
             traced = self._fast.get(key)
             if traced is not None:
-                self._hits += 1
+                with self._lock:
+                    self._hits += 1
                 if traced.executable is not None and not traced.variables and not traced.uses_rng \
                         and not traced.assigned and not STATE.traces and not STATE.tapes:
                     outs = traced.executable.call_tensors(args)
                 else:
                     outs = call_traced(traced, args)
                 return tree_unflatten(traced.out_tree, outs)
-            traced = self._call_slow(args, kwargs)
+            traced, out = self._call_slow(args, kwargs)
+            if len(self._fast) >= _trace_cache_size():
+                self._fast.clear()
             self._fast[key] = traced
-        else:
-            traced = self._call_slow(args, kwargs)
-        out, traced._last = traced._last, None
-        return out
+            return out
+        return self._call_slow(args, kwargs)[1]
 
-    def _call_slow(self, args, kwargs):
+    def _call_slow(self, args, kwargs) -> tuple:
+        """Trace (on a new signature) and run; returns ``(Traced, outputs)``."""
         static_pos, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, treedef = tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(leaf_aval(x, self._name) for x in leaves)
         key = (treedef, avals, static_pos, static_kw, resolve_current(), _config._backend)
         traced = self._cache.get(key)
         if traced is None:
-            self._misses += 1
-            if _log_compiles():
-                log.warning("jaxish: tracing %s (%s)", self._name, self._reason(key))
-            fn = self._fn
-            if static_pos or static_kw:
-                fixed = dict(static_pos)
-                skw = dict(static_kw)
-                n_total = len(args)
-
-                def fn(*dyn, **kw):  # noqa: F811
-                    it = iter(dyn)
-                    full = [fixed[i] if i in fixed else next(it) for i in range(n_total)]
-                    return self._fn(*full, **kw, **skw)
-            labels = _arg_labels(self._fn, args, dyn_kwargs, skip={i for i, _ in static_pos})
-            traced, _ = trace_to_graph(fn, dyn_args, dyn_kwargs, self._name, is_retrace=bool(self._cache),
-                                       arg_names=labels)
-            from .passes import optimize
-            traced.graph = optimize(traced.graph)
-            self._cache[key] = traced
+            traced = self._trace_once(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
         else:
-            self._hits += 1
+            self._count("_hits")
         outs = call_traced(traced, [x for x in leaves if not getattr(x, "_is_variable", False)])
-        traced._last = tree_unflatten(traced.out_tree, outs)
+        return traced, tree_unflatten(traced.out_tree, outs)
+
+    def _trace_once(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs) -> Traced:
+        """Trace a new signature; a thread that finds another one tracing it waits and uses its result."""
+        with self._tracing.hold(key):
+            traced = self._cache.get(key)
+            if traced is not None:
+                self._count("_hits")
+                return traced
+            traced = self._trace(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
+            self._cache[key] = traced
+            self._count("_misses")
+            return traced
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def _trace(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs) -> Traced:
+        if _log_compiles():
+            log.warning("jaxish: tracing %s (%s)", self._name, self._reason(key))
+        fn = self._fn
+        if static_pos or static_kw:
+            fixed = dict(static_pos)
+            skw = dict(static_kw)
+            n_total = len(args)
+
+            def fn(*dyn, **kw):  # noqa: F811
+                it = iter(dyn)
+                full = [fixed[i] if i in fixed else next(it) for i in range(n_total)]
+                return self._fn(*full, **kw, **skw)
+        labels = _arg_labels(self._fn, args, dyn_kwargs, skip={i for i, _ in static_pos})
+        traced, _ = trace_to_graph(fn, dyn_args, dyn_kwargs, self._name, is_retrace=bool(self._cache),
+                                   arg_names=labels)
+        from .passes import optimize
+        traced.graph = optimize(traced.graph)
         return traced
 
     def _reason(self, key) -> str:
@@ -352,12 +376,34 @@ class TracedFunction:
         return CacheInfo(self._hits, self._misses, self._misses, len(self._cache))
 
     def clear_cache(self) -> None:
+        """Forget every traced signature (and with them their compiled executables)."""
         self._cache.clear()
         self._fast.clear()
 
     def graph(self, *args, **kwargs) -> Graph:
         """The optimised graph of the function at these arguments (a fresh trace; the cache is untouched)."""
         return make_graph(self._fn, self._static_argnums)(*args, **kwargs)
+
+
+def _trace_cache_size() -> int:
+    return cache_limit("trace_cache_size")
+
+
+_ALL: weakref.WeakSet = weakref.WeakSet()   # every TracedFunction, for clear_traced_caches
+_ALL_LOCK = threading.Lock()
+
+
+def _register(fn: TracedFunction) -> None:
+    with _ALL_LOCK:
+        _ALL.add(fn)
+
+
+def clear_traced_caches() -> None:
+    """Empty the signature cache of every traced function (``jaxish.clear_cache()``)."""
+    with _ALL_LOCK:
+        fns = list(_ALL)
+    for fn in fns:
+        fn.clear_cache()
 
 
 def trace(fn: Callable | None = None, *, static_argnums=(), static_argnames=()):

@@ -4,19 +4,32 @@
 selected by ``jaxish.config`` (``'cpu'``: Numba; ``'interpreter'``: NumPy),
 caching the result by (fingerprint, backend). Backends know nothing of tapes
 or traces: they take arrays and return arrays.
+
+The cache is thread-safe and bounded (``jaxish.config`` ``executable_cache_size``,
+least recently used dropped first); a graph is compiled once even when several
+threads ask for it at the same time (per-key locks).
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+import threading
 
 import numpy as np
 
+from ..config import cache_limit
 from ..core import CPU_DEVICE, Tensor
 from ..ir import Graph, Literal
+from ..lru import LRU, KeyedLocks
 
-_CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 1024
+_CACHE = LRU(lambda: cache_limit("executable_cache_size"))
+_COMPILING = KeyedLocks()
+_STATS_LOCK = threading.Lock()
 STATS = {"hits": 0, "misses": 0}
+
+
+def count(stats: dict, name: str) -> None:
+    """Increment a statistics counter (atomically: threads share the counters)."""
+    with _STATS_LOCK:
+        stats[name] += 1
 
 
 class Executable:
@@ -46,28 +59,33 @@ def get_executable(graph: Graph, backend: str | None = None) -> Executable:
     backend = backend or config.get_backend()
     key = (graph.key(), backend)
     exe = _CACHE.get(key)
-    if exe is not None:
-        STATS["hits"] += 1
-        _CACHE.move_to_end(key)
-        if graph.consts:
-            exe = Executable(exe.graph, exe.run, backend)
-            exe._consts = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in graph.consts]
-        return exe
-    STATS["misses"] += 1
+    if exe is None:
+        with _COMPILING.hold(key):  # another thread may be compiling this graph: wait for it
+            exe = _CACHE.get(key)
+            if exe is None:
+                count(STATS, "misses")
+                exe = _compile(graph, backend)
+                _CACHE[key] = exe
+                return exe
+    count(STATS, "hits")
+    if graph.consts:
+        exe = Executable(exe.graph, exe.run, backend)
+        exe._consts = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in graph.consts]
+    return exe
+
+
+def _compile(graph: Graph, backend: str) -> Executable:
     from ..passes import optimize
     opt = optimize(graph, for_execution=True)
     if backend == "interpreter":
         from .interpreter import compile_graph
     else:
         from .cpu import compile_graph
-    exe = Executable(opt, compile_graph(opt), backend)
-    _CACHE[key] = exe
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return exe
+    return Executable(opt, compile_graph(opt), backend)
 
 
 def clear_memory_cache() -> None:
+    """Drop every compiled executable held in memory."""
     _CACHE.clear()
 
 

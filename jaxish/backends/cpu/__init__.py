@@ -5,21 +5,25 @@ disk cache (:mod:`.disk_cache`) and returns ``run(arrays) -> arrays``. A
 graph Numba cannot compile (float16, which Numba does not support on the CPU)
 runs on the NumPy interpreter instead, with a warning for anything
 unexpected.
+
+Thread-safe: a module is loaded once, the machine code of a graph is compiled
+(or loaded from disk) once, on its first call, and ``STATS`` counts it once.
 """
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 
 import numpy as np
+from numba import typeof
 from numba.core.errors import NumbaError
 
-from ...errors import CacheWarning
 from ...ir import Graph
-from .. import interpreter
-from .codegen import generate
-from .disk_cache import load_module, purge_numba_cache
+from .. import count, interpreter
+from .codegen import digest, generate
+from .disk_cache import load_module
 
 log = logging.getLogger("jaxish")
 STATS = {"compiled": 0, "disk_loads": 0, "fallbacks": 0}
@@ -32,66 +36,59 @@ def _unsupported(graph: Graph) -> str | None:
     return None
 
 
+def _strict() -> bool:
+    return os.environ.get("JAXISH_STRICT_BACKEND", "0") not in ("", "0")
+
+
 def compile_graph(graph: Graph):
     why = _unsupported(graph)
     if why:
         log.debug("jaxish: running a graph on the interpreter: %s", why)
         return interpreter.compile_graph(graph)
     prog = generate(graph)
-    for name, src in prog.kernels.items():
-        load_module(name, src)
-    from .codegen import digest
+    kernels = tuple(load_module(name, src) for name, src in prog.kernels.items())
     entry_name = f"_jx_e_{digest(prog.entry_source)}"
-    entry = load_module(entry_name, prog.entry_source).entry
-    sizes = prog.sizes
-    outputs = prog.outputs
-    out_shapes = [tuple(o.aval.shape) for o in graph.outvars]
-    state = {"fn": entry, "checked": False}
-    fallback = interpreter.compile_graph(graph)
+    handle = load_module(entry_name, prog.entry_source, deps=kernels)
     if os.environ.get("JAXISH_LOG_COMPILES", "0") not in ("", "0"):
         log.warning("jaxish: compiling a graph of %d nodes for the cpu backend (%d kernels)",
                     len(graph.nodes), len(prog.kernels))
+    return _Runner(graph, prog, handle)
 
-    def first_call(args):
-        for attempt in (0, 1):
-            try:
-                res = state["fn"](*args, sizes)
-                break
-            except Exception as e:  # noqa: BLE001 - Numba errors must never reach users
-                if not isinstance(e, NumbaError) and not _is_cache_problem(e):
-                    raise  # a run-time error about the data (an index out of bounds, a negative int power)
-                if attempt == 0 and _is_cache_problem(e):
-                    warnings.warn(f"jaxish: Numba's cache files for {entry_name} are damaged "
-                                  f"({type(e).__name__}); rebuilding them", CacheWarning, stacklevel=4)
-                    for name in [entry_name, *prog.kernels]:
-                        purge_numba_cache(name)
-                    continue
-                STATS["fallbacks"] += 1
-                if os.environ.get("JAXISH_STRICT_BACKEND", "0") not in ("", "0"):
-                    raise  # the test suite: a compile failure is a bug, not a fallback
-                warnings.warn(f"jaxish: the cpu backend failed to compile a graph ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:200] if str(e) else ''}); running it on the interpreter",
-                              RuntimeWarning, stacklevel=4)
-                state["fn"] = None
-                return None
-        state["checked"] = True
-        stats = state["fn"].stats
-        STATS["disk_loads" if sum(stats.cache_hits.values()) else "compiled"] += 1
-        return res
 
-    def run(arrays):
+class _Runner:
+    """``run(arrays) -> arrays`` for one compiled graph; compiles (or loads) the machine code on first call."""
+
+    def __init__(self, graph: Graph, prog, handle):
+        self.graph = graph
+        self.handle = handle  # keeps the entry module and its kernels loaded
+        self.fn = handle.module.entry
+        self.sizes = prog.sizes
+        self.outputs = prog.outputs
+        self.out_shapes = [tuple(o.aval.shape) for o in graph.outvars]
+        self.checked = False
+        self.ready = False  # compiled, no fallback, no serialisation: the fast path
+        self.fallback = None
+        self.lock = threading.Lock()
+        self.serial = _SERIAL if any("parallel=True" in s for s in prog.kernels.values()) else None
+
+    def __call__(self, arrays):
         args = [np.ascontiguousarray(a) for a in arrays]
-        fn = state["fn"]
-        if fn is None:
-            return fallback(arrays)
-        if state["checked"]:
-            res = fn(*args, sizes)
+        if self.ready:
+            res = self.fn(*args, self.sizes)
         else:
-            res = first_call(args)
-            if res is None:
-                return fallback(arrays)
+            if not self.checked:
+                with self.lock:  # the first call compiles: once, even when threads call at the same time
+                    if not self.checked:
+                        self._first_call(args)
+            if self.fallback is not None:
+                return self.fallback(arrays)
+            if self.serial is not None and _workqueue_only():
+                with self.serial:
+                    res = self.fn(*args, self.sizes)
+            else:
+                res = self.fn(*args, self.sizes)
         outs = []
-        for (kind, x), shape in zip(outputs, out_shapes):
+        for (kind, x), shape in zip(self.outputs, self.out_shapes):
             if kind == "res":
                 r = res[x]
                 outs.append(r.reshape(shape) if r.shape != shape else r)
@@ -100,14 +97,46 @@ def compile_graph(graph: Graph):
             else:
                 outs.append(x)
         return outs
-    return run
+
+    def _first_call(self, args) -> None:
+        fn = self.fn
+        try:
+            fn.compile(tuple(typeof(a) for a in args) + (typeof(self.sizes),))
+        except NumbaError as e:
+            count(STATS, "fallbacks")
+            if _strict():
+                raise  # the test suite: a compile failure is a bug, not a fallback
+            warnings.warn(f"jaxish: the cpu backend failed to compile a graph ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:200] if str(e) else ''}); running it on the interpreter",
+                          RuntimeWarning, stacklevel=5)
+            self.fallback = interpreter.compile_graph(self.graph)
+        else:
+            count(STATS, "disk_loads" if sum(fn.stats.cache_hits.values()) else "compiled")
+        self.checked = True
+        self.ready = self.fallback is None and not (self.serial is not None and _workqueue_only())
 
 
-def _is_cache_problem(e: Exception) -> bool:
-    """Did loading Numba's cache files fail (as opposed to the compiled code raising)?"""
-    import pickle
-    import traceback
-    if isinstance(e, (EOFError, pickle.UnpicklingError)):
-        return True
-    frames = traceback.extract_tb(e.__traceback__)
-    return any("numba" in f.filename and "caching" in f.filename for f in frames)
+_SERIAL = threading.Lock()
+_WORKQUEUE: list = []
+
+
+def _workqueue_only() -> bool:
+    """Is Numba's only threading layer 'workqueue' (which aborts when two threads run parallel code at once)?"""
+    if not _WORKQUEUE:
+        from numba import config
+        layer = config.THREADING_LAYER
+        if layer in ("tbb", "omp"):
+            ok = True
+        elif layer == "workqueue":
+            ok = False
+        else:
+            ok = False
+            for mod in ("tbbpool", "omppool"):
+                try:
+                    __import__(f"numba.np.ufunc.{mod}")
+                    ok = True
+                    break
+                except ImportError:
+                    pass
+        _WORKQUEUE.append(not ok)
+    return _WORKQUEUE[0]

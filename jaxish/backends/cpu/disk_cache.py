@@ -1,26 +1,69 @@
 """The on-disk cache of generated modules (and Numba's machine code beside them).
 
 Each generated module is written to ``<cache dir>/<module>.py`` where the
-module name holds the hash of its content; Numba's ``cache=True`` stores its
-compiled code in ``__pycache__`` next to it, so a new process loads machine
-code instead of compiling. Files are written atomically (temp file +
-rename); a file whose content does not match its name (truncated, garbled
-or foreign) is rewritten with a warning, never trusted.
+module name holds the hash of its content; Numba's compiled code for its
+``cache=True`` functions goes to ``<cache dir>/__pycache__`` (``.nbi`` index,
+``.nbc`` data), so a new process loads machine code instead of compiling.
+
+Guarantees:
+
+* every file is written atomically (temp file + ``os.replace``): a crash or a
+  full disk never leaves a half-written file under its final name (stale temp
+  files of killed processes are deleted by the next eviction sweep);
+* a module file whose content does not match its name, and Numba cache files
+  that fail to load or belong to another function, are deleted and rebuilt
+  with a :class:`~jaxish.CacheWarning`;
+* when the cache cannot be written (disk full, read-only file system, no
+  permission) the graph still runs compiled (compiled in memory) and a
+  ``CacheWarning`` says why, once per directory and cause; a read-only cache
+  that is already populated is used for loading;
+* the directory is kept under ``jaxish.config`` ``disk_cache_max_bytes``
+  (default 1 GiB, ``JAXISH_CACHE_MAX_BYTES``) by deleting the least recently
+  used modules (and their machine code), checked when this process first
+  writes to it and then every 64 writes.
+
+Loaded modules are reference counted through :class:`ModuleHandle`: when the
+last compiled graph using a module is dropped (from the bounded in-memory
+caches, or by ``jaxish.clear_cache()``), the module leaves ``sys.modules`` and
+its namespace is cleared, which lets Numba free its dispatchers (their
+globals hold the dispatchers themselves, a cycle Numba never breaks).
 
 ``JAXISH_CACHE_DIR`` chooses the directory (default: the user's cache folder,
 ``~/.cache/jaxish``); ``JAXISH_DISK_CACHE=0`` disables the disk cache.
 """
 from __future__ import annotations
 
-import importlib.util
+import errno
+import linecache
 import os
+import re
 import shutil
 import sys
 import tempfile
+import threading
+import time
 import types
 import warnings
+import weakref
 
+from numba.core.caching import CompileResultCacheImpl as _NumbaCacheImpl
+from numba.core.caching import FunctionCache, _CacheLocator
+from numba.core.dispatcher import Dispatcher
+
+from ...config import cache_limit
 from ...errors import CacheWarning
+from ...lru import KeyedLocks
+
+STALE_TEMP_SECONDS = 600      # temp files older than this belong to a killed process
+SWEEP_EVERY_WRITES = 64       # eviction check frequency (files written by this process)
+_EVICT_TO = 0.8               # an eviction sweep deletes down to this fraction of the limit
+
+_REGISTRY_LOCK = threading.RLock()
+_LIVE: weakref.WeakValueDictionary = weakref.WeakValueDictionary()   # module name -> ModuleHandle
+_LOADING = KeyedLocks()
+_WARNED: set = set()
+_WRITES = [SWEEP_EVERY_WRITES]  # files written since the last sweep (the first write sweeps)
+_SWEEP_LOCK = threading.Lock()
 
 
 def disk_cache_enabled() -> bool:
@@ -35,9 +78,40 @@ def cache_dir() -> str:
     return base
 
 
+# ---------------------------------------------------------------------------
+# warnings
+# ---------------------------------------------------------------------------
+_REASONS = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+            errno.EACCES: "permission denied (read-only directory?)", errno.EPERM: "operation not permitted",
+            errno.EDQUOT: "the disk quota is exceeded"}
+
+
+def describe_os_error(e: OSError) -> str:
+    """A short human reason for a failed file operation: 'the disk is full', ..."""
+    return _REASONS.get(e.errno, f"{type(e).__name__}: {e.strerror or e}")
+
+
+def _warn(message: str, once_key=None) -> None:
+    if once_key is not None:
+        with _REGISTRY_LOCK:
+            if once_key in _WARNED:
+                return
+            _WARNED.add(once_key)
+    warnings.warn(message, CacheWarning, stacklevel=3)
+
+
+def _warn_write_failure(what: str, e: OSError) -> None:
+    _warn(f"jaxish: cannot write {what} to the kernel cache {cache_dir()} ({describe_os_error(e)}); "
+          f"compiled code is kept in memory only and will be compiled again by the next process",
+          once_key=(cache_dir(), e.errno))
+
+
+# ---------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------
 def _write_atomic(path: str, text: str) -> None:
-    d = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".py", dir=d)
+    """Write ``text`` to ``path`` through a temp file and ``os.replace`` (never half-written)."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".py", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
@@ -50,85 +124,289 @@ def _write_atomic(path: str, text: str) -> None:
         except OSError:
             pass
         raise
+    _note_write()
 
 
 def _ensure_file(name: str, source: str) -> str | None:
-    """The path of an up-to-date file for ``name``, or None if the cache directory is unusable."""
+    """The path of an up-to-date file for module ``name``, or None when it cannot be written."""
     d = cache_dir()
+    path = os.path.join(d, name + ".py")
+    try:
+        with open(path) as f:
+            current = f.read()
+    except FileNotFoundError:
+        current = None
+    except (OSError, UnicodeDecodeError):
+        current = ""
+    if current == source:
+        _touch(path)
+        return path
+    if current is not None:
+        _warn(f"jaxish: the cache file {path} was damaged or foreign; rebuilding it")
+        purge_numba_cache(name)
     try:
         os.makedirs(d, exist_ok=True)
-        path = os.path.join(d, name + ".py")
-        try:
-            with open(path) as f:
-                current = f.read()
-        except FileNotFoundError:
-            current = None
-        except (OSError, UnicodeDecodeError):
-            current = ""
-        if current != source:
-            if current is not None:
-                warnings.warn(f"jaxish: the cache file {path} was damaged or foreign; rebuilding it", CacheWarning,
-                              stacklevel=4)
-                purge_numba_cache(name)
-            _write_atomic(path, source)
-        return path
+        _write_atomic(path, source)
     except OSError as e:
-        warnings.warn(f"jaxish: cannot use the cache directory {d} ({e}); compiling in memory", CacheWarning,
-                      stacklevel=4)
+        _warn_write_failure(f"the module {name}", e)
         return None
+    return path
 
 
-def purge_numba_cache(name: str) -> None:
-    """Delete Numba's cache files for module ``name``."""
-    pyc = os.path.join(cache_dir(), "__pycache__")
+def _touch(path: str) -> None:
+    """Mark a file as recently used (for eviction); harmless on a read-only cache."""
     try:
-        for f in os.listdir(pyc):
-            if f.startswith(name + "."):
-                try:
-                    os.unlink(os.path.join(pyc, f))
-                except OSError:
-                    pass
+        os.utime(path)
     except OSError:
         pass
 
 
-def load_module(name: str, source: str, use_disk: bool | None = None) -> types.ModuleType:
-    """Import generated ``source`` as module ``name`` (from the disk cache when enabled)."""
-    mod = sys.modules.get(name)
-    if mod is not None:
-        return mod
-    if use_disk is None:
-        use_disk = disk_cache_enabled()
-    path = _ensure_file(name, source) if use_disk else None
-    if path is not None:
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        try:
-            spec.loader.exec_module(mod)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-        return mod
-    mod = types.ModuleType(name)
-    mod.__file__ = f"<jaxish generated {name}>"
-    sys.modules[name] = mod
+def purge_numba_cache(name: str) -> None:
+    """Delete Numba's cache files (index and data) for module ``name``."""
+    pyc = os.path.join(cache_dir(), "__pycache__")
     try:
-        exec(compile(source.replace("cache=True", "cache=False"), mod.__file__, "exec"), mod.__dict__)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
+        names = os.listdir(pyc)
+    except OSError:
+        return
+    for f in names:
+        if f.startswith(name + "."):
+            try:
+                os.unlink(os.path.join(pyc, f))
+            except OSError:
+                pass
+
+
+# ---------------------------------------------------------------------------
+# Numba's cache, pointed at our directory and made fault tolerant
+# ---------------------------------------------------------------------------
+class _Locator(_CacheLocator):
+    """Machine code lives in ``__pycache__`` beside the module, writable or not.
+
+    The source stamp is the file name: it holds the hash of the content, so a
+    cache copied elsewhere (new modification times) stays valid.
+    """
+
+    def __init__(self, py_func, py_file: str):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        self._cache_path = os.path.join(os.path.dirname(os.path.abspath(py_file)), "__pycache__")
+
+    def ensure_cache_path(self) -> None:
+        os.makedirs(self._cache_path, exist_ok=True)
+
+    def get_cache_path(self) -> str:
+        return self._cache_path
+
+    def get_source_stamp(self):
+        return os.path.basename(self._py_file)
+
+    def get_disambiguator(self) -> str:
+        return str(self._lineno)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        return cls(py_func, py_file)
+
+
+class _CacheImpl(_NumbaCacheImpl):
+    _locator_classes = [_Locator]
+
+
+class _ForeignEntry(Exception):
+    pass
+
+
+class _FunctionCache(FunctionCache):
+    """Numba's per-function cache; damaged or foreign entries are purged and rebuilt, write failures warn."""
+
+    _impl_class = _CacheImpl
+
+    def load_overload(self, sig, target_context):
+        try:
+            return super().load_overload(sig, target_context)
+        except Exception as e:  # noqa: BLE001 - whatever is wrong with the files, they are rebuilt, never trusted
+            module = self._py_func.__module__
+            _warn(f"jaxish: Numba's cache files for {module} were damaged or foreign ({type(e).__name__}: "
+                  f"{str(e)[:120]}); deleting and rebuilding them")
+            purge_numba_cache(module)
+            return None
+
+    def _load_overload(self, sig, target_context):
+        if not self._enabled:
+            return None
+        data = self._cache_file.load(self._index_key(sig, target_context.codegen()))
+        if data is None:
+            return None
+        fndesc, signature = data[1], data[3]
+        fn = self._py_func
+        if (fndesc.modname, fndesc.qualname) != (fn.__module__, fn.__qualname__):
+            raise _ForeignEntry(f"an entry holds {fndesc.modname}.{fndesc.qualname}")
+        if tuple(signature.args) != tuple(sig):
+            raise _ForeignEntry(f"an entry for {tuple(sig)} holds {signature}")
+        return self._impl.rebuild(target_context, data)
+
+    def save_overload(self, sig, data):
+        try:
+            super().save_overload(sig, data)
+        except OSError as e:
+            _warn_write_failure(f"the machine code of {self._py_func.__module__}", e)
+            return
+        except Exception as e:  # noqa: BLE001 - failing to save never fails a compile
+            _warn(f"jaxish: could not save the machine code of {self._py_func.__module__} "
+                  f"({type(e).__name__}: {str(e)[:120]})")
+            return
+        _note_write()
+
+
+# ---------------------------------------------------------------------------
+# loading modules
+# ---------------------------------------------------------------------------
+class ModuleHandle:
+    """A loaded generated module, kept usable while the handle (and those of its callers) lives."""
+
+    __slots__ = ("module", "deps", "__weakref__")
+
+    def __init__(self, module: types.ModuleType, deps: tuple):
+        self.module = module
+        self.deps = deps   # handles of the modules it imports (kernels of an entry module)
+
+
+_CACHED_FUNCTIONS = re.compile(r"@njit\([^)]*cache=True[^)]*\)\s*\ndef (\w+)")
+
+
+def load_module(name: str, source: str, deps: tuple = (), use_disk: bool | None = None) -> ModuleHandle:
+    """Import generated ``source`` as module ``name`` (machine code through the disk cache when enabled).
+
+    ``deps`` are the handles of modules that ``source`` imports; they must be
+    loaded first and stay loaded as long as this one. Thread-safe: a module is
+    executed once, and only put into ``sys.modules`` once complete.
+    """
+    handle = _LIVE.get(name)
+    if handle is not None:
+        return handle
+    with _LOADING.hold(name):
+        handle = _LIVE.get(name)
+        if handle is not None:
+            return handle
+        if use_disk is None:
+            use_disk = disk_cache_enabled()
+        mod = _exec_module(name, source, _ensure_file(name, source) if use_disk else None)
+        handle = ModuleHandle(mod, tuple(deps))
+        with _REGISTRY_LOCK:
+            sys.modules[name] = mod
+            _LIVE[name] = handle
+        weakref.finalize(handle, _release, name, mod)
+        return handle
+
+
+def _exec_module(name: str, source: str, path: str | None) -> types.ModuleType:
+    mod = types.ModuleType(name)
+    mod.__file__ = path or f"<jaxish generated {name}>"
+    # Numba's own cache=True would pick its own locations (and fail on a read-only directory): the
+    # functions are compiled without it and given a _FunctionCache of our directory instead.
+    exec(compile(source.replace("cache=True", "cache=False"), mod.__file__, "exec"), mod.__dict__)
+    if path is not None:
+        for fn_name in _CACHED_FUNCTIONS.findall(source):
+            disp = mod.__dict__.get(fn_name)
+            if isinstance(disp, Dispatcher):
+                disp._cache = _FunctionCache(disp.py_func)
     return mod
 
 
-def forget_module(name: str) -> None:
-    sys.modules.pop(name, None)
+def _release(name: str, mod: types.ModuleType) -> None:
+    """Unload a module no compiled graph uses any more, so that Numba can free its dispatchers."""
+    with _REGISTRY_LOCK:
+        if sys.modules.get(name) is mod:
+            del sys.modules[name]
+    linecache.cache.pop(mod.__dict__.get("__file__"), None)
+    mod.__dict__.clear()
+
+
+def loaded_modules() -> list:
+    """Names of the generated modules loaded in this process."""
+    return list(_LIVE.keys())
+
+
+# ---------------------------------------------------------------------------
+# size limit
+# ---------------------------------------------------------------------------
+def _note_write() -> None:
+    with _SWEEP_LOCK:
+        _WRITES[0] += 1
+        due = _WRITES[0] >= SWEEP_EVERY_WRITES
+        if due:
+            _WRITES[0] = 0
+    if due:
+        evict()
+
+
+def _scan(d: str) -> dict:
+    """``{module: [last use, bytes, paths]}`` for the cache directory; deletes stale temp files."""
+    units: dict = {}
+    now = time.time()
+    for sub in (d, os.path.join(d, "__pycache__")):
+        try:
+            entries = list(os.scandir(sub))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if not e.is_file(follow_symlinks=False):
+                continue
+            if e.name.startswith(".tmp-") or ".tmp." in e.name:
+                if now - st.st_mtime > STALE_TEMP_SECONDS:
+                    _unlink(e.path)
+                continue
+            if not e.name.startswith("_jx_"):
+                continue
+            unit = units.setdefault(e.name.split(".")[0], [0.0, 0, []])
+            unit[0] = max(unit[0], st.st_mtime)
+            unit[1] += st.st_size
+            unit[2].append(e.path)
+    return units
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def evict(limit: int | None = None) -> int:
+    """Delete least recently used modules until the cache is under ``limit`` bytes; returns bytes freed.
+
+    Modules loaded in this process are kept. ``limit`` defaults to
+    ``jaxish.config`` ``disk_cache_max_bytes``.
+    """
+    limit = cache_limit("disk_cache_max_bytes") if limit is None else limit
+    units = _scan(cache_dir())
+    total = sum(u[1] for u in units.values())
+    if total <= limit:
+        return 0
+    target, freed = int(limit * _EVICT_TO), 0
+    live = set(_LIVE.keys())
+    for name, (_, size, paths) in sorted(units.items(), key=lambda kv: kv[1][0]):
+        if total - freed <= target:
+            break
+        if name in live:
+            continue
+        for p in sorted(paths, key=lambda p: p.endswith(".py")):  # the .py last: its absence marks a gone unit
+            _unlink(p)
+        freed += size
+    return freed
+
+
+def cache_size() -> int:
+    """Bytes used by the on-disk cache."""
+    return sum(u[1] for u in _scan(cache_dir()).values())
 
 
 def clear_disk_cache() -> None:
-    """Delete every file of the on-disk cache."""
+    """Delete every file of the on-disk cache (loaded modules keep working)."""
     d = cache_dir()
     if os.path.isdir(d):
         shutil.rmtree(d, ignore_errors=True)
-    for name in [n for n in sys.modules if n.startswith("_jx_")]:
-        sys.modules.pop(name, None)
