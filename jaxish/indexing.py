@@ -79,7 +79,7 @@ def _array_entry(k) -> tuple:
         arr = k._value
     elif isinstance(k, (np.ndarray, list)):
         arr = np.asarray(k)
-        if arr.size == 0 and arr.dtype.kind == "f":  # x[[]] selects nothing
+        if isinstance(k, list) and arr.size == 0 and arr.dtype.kind == "f":  # x[[]] selects nothing
             arr = arr.astype(np.int64)
     else:
         raise IndexError(f"invalid index {k!r:.60} of type {type(k).__name__}: only integers, slices, ..., "
@@ -165,13 +165,20 @@ def _basic_slice(x, entries):
             i = _checked_int(e[1], e[2], n)
             index.append((i, i + 1, 1))
         elif e[0] == "slice":
-            index.append(e[1].indices(n))
+            index.append(_slice_triple(e[1], n))
         else:
             index.append((0, n, 1))
     index = tuple(index)
     if any(ix != (0, n, 1) for ix, n in zip(index, x.aval.shape)):
         x = so.slice_p.bind(x, index=index)
     return x
+
+
+def _slice_triple(s: slice, n: int) -> tuple:
+    """``s.indices(n)``, with an empty selection as ``(0, 0, 1)``: for a negative step, ``indices`` can give a
+    start of -1 (before the first element), which a slice primitive would read as the last element."""
+    start, stop, step = s.indices(n)
+    return (start, stop, step) if len(range(start, stop, step)) else (0, 0, 1)
 
 
 def _checked_int(i: int, axis, n: int) -> int:
