@@ -37,3 +37,39 @@ def test_empty_float_numpy_array_is_not_an_index():
     assert tf.constant(x)[[]].shape == x[[]].shape
     with pytest.raises(IndexError, match="float64"):
         tf.constant(x)[np.array([], dtype=np.float64)]
+
+
+# -- one_hot: on_value/off_value dtypes as TensorFlow converts them ----------------------------------------
+@pytest.mark.parametrize("kwargs, dtype", [
+    ({}, "float32"),
+    ({"on_value": 5, "off_value": -1}, "int32"),  # TF: the dtype of on_value/off_value when dtype is absent
+    ({"off_value": -1}, "int32"),
+    ({"on_value": 5.0}, "float32"),
+    ({"on_value": 5, "dtype": "float64"}, "float64"),
+    ({"on_value": True, "off_value": False}, "bool"),
+    ({"on_value": np.float64(2.0)}, "float64"),
+])
+def test_one_hot_dtype_follows_tensorflow(kwargs, dtype):
+    on, off = kwargs.get("on_value", 1), kwargs.get("off_value", 0)
+    want = np.where(np.arange(3) == np.array([0, 2, 5])[:, None], on, off).astype(dtype)
+    got = tf.one_hot([0, 2, 5], 3, **kwargs)
+    assert got.dtype == tf.as_dtype(dtype)
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"on_value": 2.5, "dtype": tf.int32}, ("on_value", "float32", "int32")),
+    ({"on_value": 2.0, "dtype": tf.int32}, ("on_value", "float32", "int32")),
+    ({"on_value": 1.0, "off_value": 0}, ("on_value", "off_value", "float32", "int32")),
+    ({"off_value": tf.constant(0.0, tf.float64), "dtype": tf.float32}, ("off_value", "float64", "float32")),
+])
+def test_one_hot_mismatched_value_dtypes_raise(kwargs, words):
+    with pytest.raises(TypeError, match="one_hot") as e:
+        tf.one_hot([0, 2], 3, **kwargs)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_one_hot_values_must_be_scalars():
+    with pytest.raises(ValueError, match=r"one_hot: .*scalars.*\(2,\)"):
+        tf.one_hot([0, 2], 3, on_value=[1.0, 2.0])
