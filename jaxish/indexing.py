@@ -91,6 +91,8 @@ def _array_entry(k) -> tuple:
                          f"(shape {arr.shape})")
     if arr.ndim == 0:
         return ("int", int(arr), None)
+    if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise IndexError(f"index {arr.max()} is out of bounds: it exceeds the size of any axis")
     return ("adv", arr.astype(np.int64, copy=False), None)
 
 
@@ -195,9 +197,10 @@ def _gather(x, entries, adjacent) -> tuple:
         return x, ()
     shape = tuple(x.aval.shape)
     dims = [shape[d] for d in axes]
-    idx = [_in_range(ax_entries[d][1], ax_entries[d][2], n) for d, n in zip(axes, dims)]
-    adv_shape = _broadcast_index_shapes([tuple(i.shape) if isinstance(i, np.ndarray) else tuple(i.aval.shape)
-                                         for i in idx])
+    adv_shape = _broadcast_index_shapes([tuple(ax_entries[d][1].shape) if isinstance(ax_entries[d][1], np.ndarray)
+                                         else tuple(ax_entries[d][1].aval.shape) for d in axes])
+    empty = 0 in adv_shape
+    idx = [_in_range(ax_entries[d][1], ax_entries[d][2], n, empty) for d, n in zip(axes, dims)]
     lin = _linear_index(idx, dims, adv_shape)
     rest = [d for d in range(len(shape)) if d not in axes]
     if adjacent:
@@ -216,13 +219,17 @@ def _gather(x, entries, adjacent) -> tuple:
     return so.gather_p.bind(x, lin, axis=pos), adv_shape
 
 
-def _in_range(i, axis, n):
-    """A concrete index is checked (IndexError, as NumPy); a traced one wraps once, then is clamped (as JAX)."""
+def _in_range(i, axis, n, empty: bool):
+    """A concrete index is checked (IndexError, as NumPy); a traced one wraps once, then is clamped (as JAX).
+    ``empty``: the indices select nothing (their broadcast shape has a 0), so a traced one may index an empty
+    axis."""
     if isinstance(i, np.ndarray):
         bad = (i < -n) | (i >= n)
         if bad.any():
             raise IndexError(f"index {i[bad].flat[0]} is out of bounds for axis {axis} with size {n}")
         return np.where(i < 0, i + n, i)
+    if n == 0 and empty:
+        return i
     if n == 0:
         raise IndexError(f"index is out of bounds for axis {axis} with size 0 (a traced index cannot select "
                          f"from an empty axis)")

@@ -73,3 +73,28 @@ def test_one_hot_mismatched_value_dtypes_raise(kwargs, words):
 def test_one_hot_values_must_be_scalars():
     with pytest.raises(ValueError, match=r"one_hot: .*scalars.*\(2,\)"):
         tf.one_hot([0, 2], 3, on_value=[1.0, 2.0])
+
+
+# -- traced indices that select nothing may index an empty axis (NumPy/JAX give an empty result) ---------
+@pytest.mark.parametrize("shape, key, idx", [
+    ((0, 2), lambda a, i: a[i], np.zeros((0,), np.int32)),
+    ((3, 0), lambda a, i: a[:, i], np.zeros((2, 0), np.int32)),
+    ((0, 2), lambda a, i: a[i, [[]]], np.array([1], np.int32)),  # broadcast shape (1, 0)
+])
+def test_traced_empty_index_on_empty_axis(backend, shape, key, idx):
+    x = np.zeros(shape, np.float32)
+    want = key(x, idx)
+    got = tf.trace(key)(tf.constant(x), tf.constant(idx))
+    assert got.shape == want.shape
+    g = tf.grad(lambda a: tf.reduce_sum(tf.trace(key)(a, tf.constant(idx))))(tf.constant(x))
+    assert g.shape == shape
+
+
+def test_traced_nonempty_index_on_empty_axis_raises():
+    with pytest.raises(IndexError, match="axis 0 with size 0"):
+        tf.trace(lambda a, i: a[i])(tf.zeros((0, 2)), tf.constant([0]))
+
+
+def test_uint64_index_beyond_int64_names_its_value():
+    with pytest.raises(IndexError, match="index 9223372036854775808 is out of bounds"):
+        tf.constant(np.zeros(3))[np.array([2**63], np.uint64)]
