@@ -98,3 +98,40 @@ def test_traced_nonempty_index_on_empty_axis_raises():
 def test_uint64_index_beyond_int64_names_its_value():
     with pytest.raises(IndexError, match="index 9223372036854775808 is out of bounds"):
         tf.constant(np.zeros(3))[np.array([2**63], np.uint64)]
+
+
+# -- creation: no silent wrap-around, TensorFlow's dtype inference for range ------------------------------
+@pytest.mark.parametrize("make, exc, words", [
+    (lambda: tf.constant(1e10, dtype=tf.int32), ValueError, ("int32", "1e+10")),
+    (lambda: tf.constant([1.0, -3e9], dtype=tf.int32), ValueError, ("int32",)),
+    (lambda: tf.constant(float("nan"), dtype=tf.int32), TypeError, ("nan", "int32")),
+    (lambda: tf.range(2**31 - 2, 2**31 + 2, dtype=tf.int32), ValueError, ("range", "int32")),
+    (lambda: tf.range(0.5, 3, dtype=tf.int32), TypeError, ("range", "0.5", "int32")),
+    (lambda: tf.range(3, dtype=tf.bool), TypeError, ("range", "bool")),
+])
+def test_creation_out_of_range_values_raise(make, exc, words):
+    with pytest.raises(exc) as e:
+        make()
+    for w in words:
+        assert w in str(e.value).replace("10000000000.0", "1e+10")
+
+
+def test_range_of_a_traced_bound_needs_a_concrete_value():
+    with pytest.raises(tf.ConcretizationError, match="range"):
+        tf.trace(lambda n: tf.range(n))(tf.constant(3))
+
+
+@pytest.mark.parametrize("args, dtype", [
+    ((3,), "int32"),
+    ((2**31, 2**31 + 2), "int64"),  # was int32, wrapped to negative values
+    ((tf.constant(3, tf.int64),), "int64"),
+    ((tf.constant(3.0, tf.float64),), "float64"),
+    ((np.int64(3),), "int64"),
+    ((1, 2.5), "float32"),
+    ((0, tf.constant(2, tf.int64), 0.5), "float32"),
+])
+def test_range_dtype_is_the_widest_argument_dtype(args, dtype):
+    vals = [a.numpy().item() if isinstance(a, tf.Tensor) else a for a in args]
+    got = tf.range(*args)
+    assert got.dtype == tf.as_dtype(dtype)
+    np.testing.assert_array_equal(got.numpy(), np.arange(*vals).astype(dtype))
