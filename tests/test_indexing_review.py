@@ -135,3 +135,18 @@ def test_range_dtype_is_the_widest_argument_dtype(args, dtype):
     got = tf.range(*args)
     assert got.dtype == tf.as_dtype(dtype)
     np.testing.assert_array_equal(got.numpy(), np.arange(*vals).astype(dtype))
+
+
+# -- Variable(shape=...) is checked against the initial value (TensorFlow), not ignored --------------------
+@pytest.mark.parametrize("shape", [(3,), [None], tf.TensorShape([3])])
+def test_variable_shape_argument_compatible(shape):
+    v = tf.Variable([1.0, 2.0, 3.0], shape=shape)
+    assert v.shape == (3,)
+    np.testing.assert_array_equal(v.numpy(), [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("shape, exc", [((2,), ValueError), ((), ValueError), ([None, 2], ValueError),
+                                        ("ab", TypeError), (3, TypeError), ((1.5,), TypeError)])
+def test_variable_shape_argument_incompatible_raises(shape, exc):
+    with pytest.raises(exc, match="Variable: .*shape"):
+        tf.Variable([1.0, 2.0, 3.0], shape=shape)
