@@ -52,18 +52,22 @@ def _to_array(value: Any, dtype: _dt.DType | None, op: str) -> np.ndarray:
     if target not in _dt._BY_NP:
         raise TypeError(f"{op}: unsupported dtype {target}")
     if not from_numpy and dtype is not None and arr.dtype.kind == "f" and dtype.is_integer:
-        if not np.all(np.mod(arr, 1) == 0):
+        if not np.all(np.isfinite(arr) & (np.mod(arr, 1, where=np.isfinite(arr), out=np.zeros_like(arr)) == 0)):
             raise TypeError(f"{op}: cannot convert non-integer values {value!r} to {dtype.name}"[:300])
     if arr.dtype != target:
-        if dtype is not None and dtype.is_integer and arr.dtype.kind in "iu" and arr.size:
-            info = np.iinfo(target)
-            if arr.min() < info.min or arr.max() > info.max:
-                raise ValueError(f"{op}: values out of range for {dtype.name}")
+        if dtype is not None and dtype.is_integer and arr.dtype.kind in "iuf" and arr.size and not from_numpy:
+            _check_fits(arr, dtype, op)
         with np.errstate(all="ignore"):
             arr = arr.astype(target)
     elif from_numpy:
         arr = arr.copy()
     return arr
+
+
+def _check_fits(arr: np.ndarray, dtype: _dt.DType, op: str) -> None:
+    info = np.iinfo(dtype.np)
+    if arr.min() < info.min or arr.max() > info.max:
+        raise ValueError(f"{op}: values out of range for {dtype.name} (min {arr.min()}, max {arr.max()})")
 
 
 def tensor_from_value(value: Any, op: str) -> Tensor:
@@ -183,17 +187,42 @@ def range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:  # no
     """Like Python's range: ``range(5)``, ``range(1, 10, 2)``; floats allowed."""
     if limit is None:
         start, limit = 0, start
-    vals = [_range_value(v) for v in (start, limit, delta)]
+    args = (start, limit, delta)
+    vals = [_range_value(v) for v in args]
     if vals[2] == 0:
         raise ValueError("range: delta must not be zero")
-    if dtype is None:
-        dtype = _dt.float32 if any(isinstance(v, float) for v in vals) else _dt.int32
-    return Tensor(np.arange(*vals).astype(dtype_arg("range", dtype).np), device=resolve_current())
+    dtype = _range_dtype(args, vals) if dtype is None else dtype_arg("range", dtype)
+    if dtype.is_bool:
+        raise TypeError("range: dtype must be numeric, got bool")
+    if dtype.is_integer and any(isinstance(v, float) and not v.is_integer() for v in vals):
+        raise TypeError(f"range: cannot use the non-integer bounds {vals} with dtype {dtype.name}")
+    out = np.arange(*vals)
+    if dtype.is_integer and out.size:
+        _check_fits(np.array([out[0], out[-1]]), dtype, "range")
+    return Tensor(out.astype(dtype.np), device=resolve_current())
+
+
+_RANGE_DTYPES = (_dt.int32, _dt.int64, _dt.float16, _dt.float32, _dt.float64)
+
+
+def _range_dtype(args, vals) -> _dt.DType:
+    """TensorFlow's rule: the widest of the arguments' dtypes in int32 < int64 < float16 < float32 < float64
+    (a Python int is int32, or int64 when it does not fit; a Python float is float32; narrower ints int32)."""
+    def of(a, v):
+        if isinstance(a, (Tensor, np.generic)):  # a NumPy scalar keeps its dtype, as a tensor does
+            dt = _dt.as_dtype(a.dtype)
+            return dt if dt in _RANGE_DTYPES else _dt.int32  # int8, int16, uint8
+        if isinstance(v, float):
+            return _dt.float32
+        return _dt.int32 if -2**31 <= v < 2**31 else _dt.int64
+    return max((of(a, v) for a, v in zip(args, vals)), key=_RANGE_DTYPES.index)
 
 
 def _range_value(v):
     """A ``range`` bound as a Python int or float (from a number or a concrete scalar tensor)."""
-    if isinstance(v, Tensor) and not isinstance(v, Tracer) and v.ndim == 0 and not v.dtype.is_bool:
+    if isinstance(v, Tracer):
+        v._concrete("range with a traced start, limit or delta")
+    if isinstance(v, Tensor) and v.ndim == 0 and not v.dtype.is_bool:
         return v._value.item()
     if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
         return v.item() if isinstance(v, np.generic) else v

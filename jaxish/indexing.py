@@ -79,7 +79,7 @@ def _array_entry(k) -> tuple:
         arr = k._value
     elif isinstance(k, (np.ndarray, list)):
         arr = np.asarray(k)
-        if arr.size == 0 and arr.dtype.kind == "f":  # x[[]] selects nothing
+        if isinstance(k, list) and arr.size == 0 and arr.dtype.kind == "f":  # x[[]] selects nothing
             arr = arr.astype(np.int64)
     else:
         raise IndexError(f"invalid index {k!r:.60} of type {type(k).__name__}: only integers, slices, ..., "
@@ -91,6 +91,8 @@ def _array_entry(k) -> tuple:
                          f"(shape {arr.shape})")
     if arr.ndim == 0:
         return ("int", int(arr), None)
+    if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise IndexError(f"index {arr.max()} is out of bounds: it exceeds the size of any axis")
     return ("adv", arr.astype(np.int64, copy=False), None)
 
 
@@ -165,13 +167,20 @@ def _basic_slice(x, entries):
             i = _checked_int(e[1], e[2], n)
             index.append((i, i + 1, 1))
         elif e[0] == "slice":
-            index.append(e[1].indices(n))
+            index.append(_slice_triple(e[1], n))
         else:
             index.append((0, n, 1))
     index = tuple(index)
     if any(ix != (0, n, 1) for ix, n in zip(index, x.aval.shape)):
         x = so.slice_p.bind(x, index=index)
     return x
+
+
+def _slice_triple(s: slice, n: int) -> tuple:
+    """``s.indices(n)``, with an empty selection as ``(0, 0, 1)``: for a negative step, ``indices`` can give a
+    start of -1 (before the first element), which a slice primitive would read as the last element."""
+    start, stop, step = s.indices(n)
+    return (start, stop, step) if len(range(start, stop, step)) else (0, 0, 1)
 
 
 def _checked_int(i: int, axis, n: int) -> int:
@@ -188,9 +197,10 @@ def _gather(x, entries, adjacent) -> tuple:
         return x, ()
     shape = tuple(x.aval.shape)
     dims = [shape[d] for d in axes]
-    idx = [_in_range(ax_entries[d][1], ax_entries[d][2], n) for d, n in zip(axes, dims)]
-    adv_shape = _broadcast_index_shapes([tuple(i.shape) if isinstance(i, np.ndarray) else tuple(i.aval.shape)
-                                         for i in idx])
+    adv_shape = _broadcast_index_shapes([tuple(ax_entries[d][1].shape) if isinstance(ax_entries[d][1], np.ndarray)
+                                         else tuple(ax_entries[d][1].aval.shape) for d in axes])
+    empty = 0 in adv_shape
+    idx = [_in_range(ax_entries[d][1], ax_entries[d][2], n, empty) for d, n in zip(axes, dims)]
     lin = _linear_index(idx, dims, adv_shape)
     rest = [d for d in range(len(shape)) if d not in axes]
     if adjacent:
@@ -209,13 +219,17 @@ def _gather(x, entries, adjacent) -> tuple:
     return so.gather_p.bind(x, lin, axis=pos), adv_shape
 
 
-def _in_range(i, axis, n):
-    """A concrete index is checked (IndexError, as NumPy); a traced one wraps once, then is clamped (as JAX)."""
+def _in_range(i, axis, n, empty: bool):
+    """A concrete index is checked (IndexError, as NumPy); a traced one wraps once, then is clamped (as JAX).
+    ``empty``: the indices select nothing (their broadcast shape has a 0), so a traced one may index an empty
+    axis."""
     if isinstance(i, np.ndarray):
         bad = (i < -n) | (i >= n)
         if bad.any():
             raise IndexError(f"index {i[bad].flat[0]} is out of bounds for axis {axis} with size {n}")
         return np.where(i < 0, i + n, i)
+    if n == 0 and empty:
+        return i
     if n == 0:
         raise IndexError(f"index is out of bounds for axis {axis} with size 0 (a traced index cannot select "
                          f"from an empty axis)")

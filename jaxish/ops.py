@@ -701,10 +701,7 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     if not idx.dtype.is_integer:
         raise TypeError(f"one_hot: indices must be integers, got dtype {idx.dtype.name} (shape {idx.aval.shape})")
     depth = _one_hot_depth(depth)
-    dt = dtype_arg("one_hot", dtype) if dtype is not None else (
-        _in(on_value).dtype if isinstance(on_value, Tensor) else _dt.float32)
-    on = cast(1 if on_value is None else on_value, dt)
-    off = cast(0 if off_value is None else off_value, dt)
+    on, off = _one_hot_values(on_value, off_value, None if dtype is None else dtype_arg("one_hot", dtype))
     ax = -1 if axis is None else axis_arg("one_hot", axis)
     if not -1 <= ax <= idx.ndim:
         raise ValueError(f"one_hot: axis must be -1 or in [0, {idx.ndim}] for indices of shape {idx.aval.shape}, "
@@ -715,6 +712,37 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     cshape[pos] = depth
     hot = ew.eq_p.bind(expand_dims(idx, pos), reshape(classes, cshape))
     return ew.select_p.bind(hot, on, off)
+
+
+def _one_hot_values(on_value, off_value, dtype) -> tuple:
+    """``on_value`` and ``off_value`` as TensorFlow converts them: their dtype is ``dtype`` when given (a value
+    of another dtype is a TypeError), else that of ``on_value`` or ``off_value`` (a Python int is int32, a float
+    float32), else float32; the two must match."""
+    given = {k: _one_hot_value(k, v, dtype) for k, v in (("on_value", on_value), ("off_value", off_value))
+             if v is not None}
+    dts = {k: v.dtype for k, v in given.items()}
+    for k, dt in dts.items():
+        if dtype is not None and dt is not dtype:
+            raise TypeError(f"one_hot: dtype {dt.name} of {k} does not match the dtype argument {dtype.name}")
+    if len(set(dts.values())) > 1:
+        raise TypeError(f"one_hot: dtype {dts['on_value'].name} of on_value does not match dtype "
+                        f"{dts['off_value'].name} of off_value")
+    dt = dtype or next(iter(dts.values()), _dt.float32)
+    on = ew.convert(given.get("on_value", literal_tensor(1, dt)), dt)
+    off = ew.convert(given.get("off_value", literal_tensor(0, dt)), dt)
+    if on.ndim or off.ndim:
+        raise ValueError(f"one_hot: on_value and off_value must be scalars, got shapes {on.aval.shape} and "
+                         f"{off.aval.shape}")
+    return on, off
+
+
+def _one_hot_value(what: str, v, dtype):
+    """A Python scalar takes ``dtype`` when it converts exactly (TensorFlow's dtype hint); others keep theirs."""
+    if dtype is not None and isinstance(v, _PY_SCALARS) and not isinstance(v, builtins.bool):
+        fits = dtype.is_floating or (dtype.is_integer and isinstance(v, int) and dtype.min <= v <= dtype.max)
+        if fits:
+            return literal_tensor(v, dtype)
+    return _in(v, "one_hot")
 
 
 def _one_hot_depth(depth) -> int:

@@ -1,6 +1,8 @@
 """Variable: a mutable, named holder of a tensor value."""
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from . import dtypes as _dt
@@ -52,6 +54,8 @@ class Variable:
                              f"create the Variable outside the traced function")
         if value._weak:
             value = Tensor(value._value, False, value._device)
+        if shape is not None:
+            _check_shape_arg(shape, tuple(value.aval.shape))
         self._value = value
         self.trainable = bool(trainable)
         self._name = "Variable" if name is None else str(name)
@@ -190,3 +194,15 @@ class Variable:
 
 
 install(Variable)
+
+
+def _check_shape_arg(shape, actual: tuple) -> None:
+    """``Variable(shape=...)`` must agree with the initial value (``None`` matches any size), as in TensorFlow;
+    a Variable's shape never changes afterwards."""
+    try:
+        dims = [None if d is None else operator.index(d) for d in shape]
+    except TypeError:
+        raise TypeError(f"Variable: shape must be a list of ints or None, got {shape!r:.60}") from None
+    if len(dims) != len(actual) or any(d is not None and d != a for d, a in zip(dims, actual)):
+        raise ValueError(f"Variable: the initial value's shape {actual} is not compatible with the shape argument "
+                         f"{tuple(dims)}")
