@@ -44,6 +44,20 @@ def _floordiv_i(a, b):
 
 
 @scalar_function
+def _mod_f(a, b):
+    # NumPy's float remainder (npy_divmod): the sign of the divisor, also for a zero result
+    mod = np.fmod(a, b)
+    if b == 0:
+        return mod
+    if mod != 0:
+        if (b < 0) != (mod < 0):
+            mod += b
+    else:
+        mod = np.copysign(0.0, b)
+    return mod
+
+
+@scalar_function
 def _mod_i(a, b):
     if b == 0 or b == -1:
         return a - a
@@ -52,9 +66,16 @@ def _mod_i(a, b):
 
 @scalar_function
 def _pow_i(a, b):
+    # int64 square-and-multiply, wrapping as NumPy's (Numba's np.power goes through float64 near 2**63)
     if b < 0:
         raise ValueError("pow: integers to negative integer powers are not allowed")
-    return np.power(a, b)
+    r = np.int64(1)
+    while b != 0:
+        if b & 1:
+            r *= a
+        a *= a
+        b >>= 1
+    return r
 
 
 @scalar_function

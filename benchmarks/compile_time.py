@@ -1,0 +1,110 @@
+"""Compile time of long chains: first call (trace + optimise + generate + Numba compile + run).
+
+Each case runs in a fresh process with a new, empty ``JAXISH_CACHE_DIR``, so
+nothing comes from the disk cache. Cases:
+
+* ``euler``: an explicit Euler loop on a 0-d value, ``x = x + 0.1 * sin(x) * x``
+  for ``n`` steps, forward only and value-and-gradient (``value_and_grad``);
+* ``vector``: a chain of ``n`` elementwise ops on a 1,000-element vector
+  (``sin``, ``*``, ``+`` in turn), forward only.
+
+Usage::
+
+    python benchmarks/compile_time.py                      # the default cases
+    python benchmarks/compile_time.py euler:100 vector:5000
+    python benchmarks/compile_time.py --grad euler:8        # value_and_grad only
+
+Prints one line per case: seconds of the first call, seconds of a second call,
+and the check against a NumPy float64 reference.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+CHILD = r"""
+import json, sys, time
+import numpy as np
+import jaxish as tf
+
+kind, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+def euler(x):
+    for _ in range(n):
+        x = x + 0.1 * tf.sin(x) * x
+    return x
+
+def vector(x):
+    for i in range(n):
+        k = i % 3
+        x = tf.sin(x) if k == 0 else (x * 0.999 if k == 1 else x + 0.001)
+    return tf.reduce_sum(x)
+
+def euler_ref(x):
+    d = 1.0
+    for _ in range(n):
+        d = d * (1 + 0.1 * (np.cos(x) * x + np.sin(x)))
+        x = x + 0.1 * np.sin(x) * x
+    return x, d
+
+def vector_ref(x):
+    for i in range(n):
+        k = i % 3
+        x = np.sin(x) if k == 0 else (x * 0.999 if k == 1 else x + 0.001)
+    return x.sum()
+
+fn = euler if kind == "euler" else vector
+arg = tf.constant(0.5, tf.float64) if kind == "euler" else tf.constant(np.linspace(-1, 1, 1000))
+f = tf.trace(tf.value_and_grad(fn) if mode == "grad" else fn)
+t0 = time.perf_counter()
+out = f(arg)
+t1 = time.perf_counter()
+f(arg)
+t2 = time.perf_counter()
+if kind == "euler":
+    v, d = euler_ref(0.5)
+    got = (float(out[0]), float(out[1])) if mode == "grad" else (float(out),)
+    want = (v, d) if mode == "grad" else (v,)
+else:
+    got, want = (float(out),), (vector_ref(np.linspace(-1, 1, 1000)),)
+ok = bool(np.allclose(got, want, rtol=1e-12, atol=0))
+print("RESULT " + json.dumps({"first": t1 - t0, "second": t2 - t1, "ok": ok}))
+"""
+
+DEFAULT = ["euler:6", "euler:8", "euler:12", "euler:100", "vector:5000"]
+
+
+def run_case(kind: str, n: int, mode: str, timeout: float) -> dict:
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, JAXISH_CACHE_DIR=cache)
+        try:
+            p = subprocess.run([sys.executable, "-c", CHILD, kind, str(n), mode], env=env, capture_output=True,
+                               text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"first": float("inf"), "second": float("nan"), "ok": None}
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"{kind}:{n} {mode} failed:\n{p.stderr[-3000:]}")
+
+
+def main(argv: list) -> None:
+    modes = ["grad"] if "--grad" in argv else ["forward"] if "--forward" in argv else ["forward", "grad"]
+    cases = [a for a in argv if not a.startswith("--")] or DEFAULT
+    timeout = 600.0
+    print(f"{'case':<14} {'mode':<8} {'first call (s)':>15} {'second (ms)':>12}  check")
+    for case in cases:
+        kind, n = case.split(":")
+        for mode in modes:
+            if kind == "vector" and mode == "grad":
+                continue
+            r = run_case(kind, int(n), mode, timeout)
+            print(f"{case:<14} {mode:<8} {r['first']:>15.2f} {r['second'] * 1e3:>12.3f}  "
+                  f"{'ok' if r['ok'] else 'timeout' if r['ok'] is None else 'WRONG'}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
