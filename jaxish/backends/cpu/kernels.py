@@ -70,15 +70,21 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
         axes = [None if shp[j] == 1 else d - len(shp) + j for j in range(len(shp))]
         return ", ".join("0" if a is None else f"i{a}" for a in axes), frozenset(a for a in axes if a is not None)
 
+    stmts = []
+    consts: dict = {}  # literal source -> the name it is bound to once, at the top
+
     def arg(a):
         if isinstance(a, Literal):
-            return literal_expr(a)
+            src = literal_expr(a)
+            if src not in consts:
+                consts[src] = f"c{len(consts)}"
+                stmts.append((frozenset(), f"{consts[src]} = {src}"))
+            return consts[src]
         return member_names.get(a.id) or in_names[a.id]
 
     def axes_of(atoms) -> frozenset:
         return frozenset().union(*[deps[a.id] for a in atoms if not isinstance(a, Literal)])
 
-    stmts = []
     for a in g.inputs:
         idx, deps[a.id] = read(a.aval)
         stmts.append((deps[a.id], f"{in_names[a.id]} = {in_names[a.id]}_[{idx}]"))
@@ -98,7 +104,8 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
         return reduction_init(r.prim, in_dt(r))
 
     def update(r, acc_ref, value=None):
-        return f"{acc_ref} = {reduction_update(r.prim, in_dt(r), acc_ref, value or arg(r.invars[0]))}"
+        value = value or (literal_expr(r.invars[0]) if isinstance(r.invars[0], Literal) else arg(r.invars[0]))
+        return f"{acc_ref} = {reduction_update(r.prim, in_dt(r), acc_ref, value)}"
 
     def result(r, acc_ref):
         return f"{dtype_ctor(r.outvars[0].aval.dtype)}({acc_ref})"
