@@ -94,6 +94,10 @@ class Literal:
         v = self.val.item()
         return repr(v)
 
+    def key(self) -> tuple:
+        """Hashable identity: the abstract value and the bit pattern (``-0.0`` is not ``0.0``; NaN equals NaN)."""
+        return ("L", self.aval, self.val.tobytes())
+
 
 Atom = Any  # Var | Literal
 
@@ -235,7 +239,7 @@ def structural_key(constvars, invars, nodes, outvars) -> tuple:
 
     def ref(v):
         if isinstance(v, Literal):
-            return ("L", v.aval, v.val.item())
+            return v.key()
         i = ids.get(v.id)
         if i is None:
             i = ids[v.id] = len(ids)
@@ -258,11 +262,14 @@ def param_key(params: dict) -> tuple:
 
 
 def _hashable(v):
+    """Floats compare by bit pattern, so that ``-0.0`` and ``0.0`` differ and a NaN equals itself."""
     if isinstance(v, Graph):
         return v.key()
     if isinstance(v, np.ndarray):
         return ("arr", str(v.dtype), v.shape, v.tobytes())
-    if isinstance(v, list):
+    if isinstance(v, (float, np.floating)):
+        return ("float", str(np.asarray(v).dtype), np.asarray(v).tobytes())
+    if isinstance(v, (list, tuple)):
         return tuple(_hashable(x) for x in v)
     return v
 

@@ -424,7 +424,10 @@ reduce_any = _reducer(rd.reduce_or_p, "reduce_any", "b")
 
 @_named("reduce_mean")
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
-    """Mean over ``axis``; integer tensors give an integer (truncated) mean as in TensorFlow."""
+    """Mean over ``axis``; integer tensors give an integer mean truncated toward zero (exact, as in TensorFlow).
+
+    The mean of no elements is NaN for floating dtypes and 0 for integer ones, as in TensorFlow.
+    """
     x = _in(input_tensor, "reduce_mean")
     axes = _axes("reduce_mean", x, axis)
     n = int(np.prod([x.aval.shape[a] for a in axes], dtype=np.int64))
@@ -435,8 +438,21 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
         return ew.div_p.bind(s, literal_tensor(float(n) if n else float("nan"), x.dtype))
     if x.dtype.kind not in "iu":
         raise TypeError(f"reduce_mean: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
-    s = cast(reduce_sum(cast(x, _dt.float64), axes, keepdims), _dt.float64)
-    return cast(ew.div_p.bind(s, literal_tensor(float(n), _dt.float64)), x.dtype)
+    return _integer_mean(x, axes, keepdims, n)
+
+
+def _integer_mean(x, axes, keepdims, n):
+    """TensorFlow's integer mean: the int64 sum divided by the count, truncated toward zero, in x's dtype.
+
+    Exact (no float64 on the way); the mean of no elements is 0, TensorFlow's value for integer means.
+    """
+    s = reduce_sum(cast(x, _dt.int64), axes, keepdims)
+    if n == 0:
+        return cast(s, x.dtype)  # zeros
+    # trunc(s / n) = floor((s + n - 1) / n) for s < 0 (no overflow: s + n - 1 < n), floor(s / n) otherwise
+    lit = lambda v: literal_tensor(v, _dt.int64)  # noqa: E731
+    s = ew.select(ew.lt(s, lit(0)), ew.add(s, lit(n - 1)), s)
+    return cast(ew.floordiv(s, lit(n)), x.dtype)
 
 
 @_named("reduce_logsumexp")

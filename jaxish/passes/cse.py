@@ -6,7 +6,7 @@ from ..ir import Graph, Literal, Node, param_key
 
 def _atom_key(a, subst):
     if isinstance(a, Literal):
-        return ("L", str(a.val.dtype), a.val.item())
+        return a.key()
     return subst.get(a.id, a).id
 
 

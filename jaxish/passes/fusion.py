@@ -49,22 +49,19 @@ def partition(graph: Graph) -> list:
     group_of: dict = {}    # var id -> group (elementwise members)
     red_out: dict = {}     # var id -> group, for reduction outputs
     step_of: dict = {}     # var id -> the step producing it
-    reads: dict = {}       # id(step) -> var ids the step reads from other steps
+    bit: dict = {}         # id(step) -> its bit in the ``anc`` bitsets
+    anc: dict = {}         # id(step) -> bitset of the steps it reads from, transitively (as the steps are now)
     groups: list = []
     order: list = []       # steps in creation order
 
+    def new_step(step):
+        bit[id(step)] = 1 << len(order)
+        anc[id(step)] = 0
+        order.append(step)
+        return step
+
     def depends_on(step, target) -> bool:
-        """Does ``step`` (transitively, through the steps as they are now) read from ``target``?"""
-        stack, seen = [step], set()
-        while stack:
-            s = stack.pop()
-            if s is target:
-                return True
-            if id(s) in seen:
-                continue
-            seen.add(id(s))
-            stack.extend(step_of[v] for v in reads.get(id(s), ()) if v in step_of)
-        return False
+        return step is target or bool(anc[id(step)] & bit[id(target)])
 
     def convex_with(g, node) -> bool:
         for a in node.invars:
@@ -80,10 +77,18 @@ def partition(graph: Graph) -> list:
         return True
 
     def add_reads(step, node):
-        r = reads.setdefault(id(step), set())
+        # a step only ever gains reads, so ancestor sets only grow: each new ancestor is pushed to the step
+        # and to every step that already reads from it (fusion keeps the step graph acyclic)
         for a in node.invars:
-            if not isinstance(a, Literal) and step_of.get(a.id) is not step:
-                r.add(a.id)
+            src = None if isinstance(a, Literal) else step_of.get(a.id)
+            if src is None or src is step:
+                continue
+            new = (anc[id(src)] | bit[id(src)]) & ~anc[id(step)]
+            if new:
+                b = bit[id(step)]
+                for t in order:
+                    if t is step or anc[id(t)] & b:
+                        anc[id(t)] |= new
 
     for n in graph.nodes:
         out = n.outvars[0]
@@ -97,9 +102,8 @@ def partition(graph: Graph) -> list:
                     target = g
                     break
             if target is None:
-                target = FusedGroup(len(groups), domain)
+                target = new_step(FusedGroup(len(groups), domain))
                 groups.append(target)
-                order.append(target)
             target.nodes.append(n)
             add_reads(target, n)
             group_of[out.id] = target
@@ -110,17 +114,15 @@ def partition(graph: Graph) -> list:
             g = None if isinstance(a, Literal) else group_of.get(a.id)
             if not (g is not None and g.domain == tuple(a.aval.shape) and (g.axes is None or g.axes == axes)
                     and convex_with(g, n)):
-                g = FusedGroup(len(groups), tuple(a.aval.shape))
+                g = new_step(FusedGroup(len(groups), tuple(a.aval.shape)))
                 groups.append(g)
-                order.append(g)
             g.reductions.append(n)
             g.axes = axes
             add_reads(g, n)
             red_out[out.id] = g
             step_of[out.id] = g
         else:
-            step = LibraryStep(n)
-            order.append(step)
+            step = new_step(LibraryStep(n))
             add_reads(step, n)
             step_of[out.id] = step
 

@@ -1,8 +1,12 @@
 """Algebraic simplification that keeps NaN/inf semantics.
 
-``x*1``, ``1*x``, ``x+0``, ``x-0``, ``x/1``, ``--x``, identity reshapes,
-broadcasts, converts and copies disappear; reshapes of reshapes, broadcasts of
-broadcasts and transposes of transposes collapse into one node.
+``x*1``, ``1*x``, ``x+(-0.0)``, ``x-(+0.0)``, ``x/1``, ``x**1``, ``--x``,
+identity reshapes, broadcasts, converts and copies disappear; ``x**2`` becomes
+``x*x`` (both correctly rounded); reshapes of reshapes, broadcasts of
+broadcasts and transposes of transposes collapse into one node. Each rule is
+exact for every value, NaN, infinities and signed zeros included (``x + 0.0``
+and ``x - (-0.0)`` stay: they turn -0.0 into +0.0), and never changes a dtype
+or weak type (the replacement must have the node's abstract value).
 """
 from __future__ import annotations
 
@@ -17,9 +21,19 @@ def _is_lit(a, value) -> bool:
 
 
 def _is_additive_identity(a) -> bool:
+    """``x + a == x`` for every x: an integer zero or the float -0.0 (``-0.0 + 0.0`` is +0.0)."""
+    return _is_zero(a, negative=True)
+
+
+def _is_subtractive_identity(a) -> bool:
+    """``x - a == x`` for every x: an integer zero or the float +0.0 (``-0.0 - (-0.0)`` is +0.0)."""
+    return _is_zero(a, negative=False)
+
+
+def _is_zero(a, negative: bool) -> bool:
     if not _is_lit(a, 0):
         return False
-    return not a.aval.dtype.is_floating or bool(np.signbit(a.val))
+    return not a.aval.dtype.is_floating or bool(np.signbit(a.val)) == negative
 
 
 def simplify(graph: Graph, for_execution: bool = False) -> Graph:
@@ -53,7 +67,7 @@ def simplify(graph: Graph, for_execution: bool = False) -> Graph:
                 repl = ins[0]
             elif _is_additive_identity(ins[0]) and ins[1] in same:
                 repl = ins[1]
-        elif name == "sub" and _is_lit(ins[1], 0) and ins[0] in same:
+        elif name == "sub" and _is_subtractive_identity(ins[1]) and ins[0] in same:
             repl = ins[0]
         elif name == "div" and _is_lit(ins[1], 1) and ins[0] in same:
             repl = ins[0]

@@ -40,7 +40,18 @@ def _f(what="a floating-point"):
 
 neg_p = unary("neg", np.negative, "-{0}", lambda g, x, out: (neg(g),))
 abs_p = unary("abs", np.abs, "abs({0})", lambda g, x, out: (mul(g, sign(x)),))
-sign_p = unary("sign", np.sign, "np.sign({0})", lambda g, x, out: (None,))
+
+
+def _sign_scalar(args, avals, out):
+    a = args[0]
+    if out.dtype.kind == "u":  # Numba's np.sign reads an unsigned value >= 2**(bits-1) as negative
+        return f"({a} != 0)"
+    if out.dtype.is_floating:  # + 0 turns np.sign's -0.0 into +0.0, as NumPy's sign gives; NaN stays NaN
+        return f"np.sign({a}) + {{dt}}(0)"
+    return f"(({a} > 0) - ({a} < 0))"
+
+
+sign_p = unary("sign", np.sign, _sign_scalar, lambda g, x, out: (None,))
 exp_p = unary("exp", np.exp, "np.exp({0})", lambda g, x, out: (mul(g, out),), **_f())
 log_p = unary("log", np.log, "np.log({0})", lambda g, x, out: (div(g, x),), **_f())
 log1p_p = unary("log1p", np.log1p, "np.log1p({0})", lambda g, x, out: (div(g, add(x, _lit(1, x))),), **_f())
@@ -122,8 +133,11 @@ def _floordiv_scalar(args, avals, out):
 
 
 floordiv_p = binary("floordiv", np.floor_divide, _floordiv_scalar, lambda g, x, y, out: (None, None))
-mod_p = binary("mod", np.remainder,
-               lambda a, avals, out: f"{'np.remainder' if out.dtype.is_floating else '_mod_i'}({a[0]}, {a[1]})",
+def _mod_scalar(args, avals, out):
+    return f"_mod_{'f' if out.dtype.is_floating else 'i'}({args[0]}, {args[1]})"
+
+
+mod_p = binary("mod", np.remainder, _mod_scalar,
                lambda g, x, y, out: (_ub(g, x), _ub(neg(mul(g, floordiv(x, y))), y)))
 
 
@@ -148,9 +162,13 @@ def _pow_impl(x, y):
     return np.power(x, y).reshape(shape)
 
 
-pow_p = binary("pow", _pow_impl,
-               lambda a, avals, out: f"{'np.power' if out.dtype.is_floating else '_pow_i'}({a[0]}, {a[1]})",
-               _pow_vjp)
+def _pow_scalar(args, avals, out):
+    if out.dtype.is_floating:
+        return f"np.power({args[0]}, {args[1]})"
+    return f"_pow_i(np.int64({args[0]}), np.int64({args[1]}))"  # wraps like NumPy's (mod 2**bits)
+
+
+pow_p = binary("pow", _pow_impl, _pow_scalar, _pow_vjp)
 
 
 def _minmax_vjp(cmp):

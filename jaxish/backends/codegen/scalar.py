@@ -44,6 +44,20 @@ def _floordiv_i(a, b):
 
 
 @scalar_function
+def _mod_f(a, b):
+    # NumPy's float remainder (npy_divmod): the sign of the divisor, also for a zero result
+    mod = np.fmod(a, b)
+    if b == 0:
+        return mod
+    if mod != 0:
+        if (b < 0) != (mod < 0):
+            mod += b
+    else:
+        mod = np.copysign(0.0, b)
+    return mod
+
+
+@scalar_function
 def _mod_i(a, b):
     if b == 0 or b == -1:
         return a - a
@@ -52,9 +66,16 @@ def _mod_i(a, b):
 
 @scalar_function
 def _pow_i(a, b):
+    # int64 square-and-multiply, wrapping as NumPy's (Numba's np.power goes through float64 near 2**63)
     if b < 0:
         raise ValueError("pow: integers to negative integer powers are not allowed")
-    return np.power(a, b)
+    r = np.int64(1)
+    while b != 0:
+        if b & 1:
+            r *= a
+        a *= a
+        b >>= 1
+    return r
 
 
 @scalar_function
@@ -83,11 +104,22 @@ def literal_expr(lit: Literal) -> str:
         return "True" if v else "False"
     if dt.is_floating:
         if np.isnan(v):
-            return f"{dtype_ctor(dt)}(np.nan)"
-        if np.isinf(v):
-            return f"{dtype_ctor(dt)}({'-' if v < 0 else ''}np.inf)"
-        return f"{dtype_ctor(dt)}({float(v)!r})"
+            text = "np.nan"
+        elif np.isinf(v):
+            text = f"{'-' if v < 0 else ''}np.inf"
+        else:
+            text = repr(float(v))
+        return text if dt.name == "float64" else f"{dtype_ctor(dt)}({text})"  # Numba types a float as float64
     return f"{dtype_ctor(dt)}({int(v)})"
+
+
+# primitives whose template keeps the float dtype of its operands (Numba keeps float32 + float32 in float32),
+# so the result needs no dtype constructor: each constructor is a call Numba must type and lower, which is
+# most of the compile time of long chains
+_TYPE_PRESERVING = frozenset({
+    "add", "sub", "mul", "div", "neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sin", "cos", "tanh",
+    "sqrt", "rsqrt", "logistic", "floor", "pow", "max", "min", "select", "copy", "stop_gradient", "broadcast_to",
+})
 
 
 def elementwise_expr(node, args: list) -> str:
@@ -98,6 +130,9 @@ def elementwise_expr(node, args: list) -> str:
     if callable(tmpl):
         tmpl = tmpl(args, [a.aval for a in node.invars], out)
     expr = tmpl.format(*args, dt=dtype_ctor(out.dtype))
+    if out.dtype.is_floating and prim.name in _TYPE_PRESERVING and \
+            all(a.aval.dtype is out.dtype or a.aval.dtype.is_bool for a in node.invars):
+        return expr
     return f"{dtype_ctor(out.dtype)}({expr})"
 
 

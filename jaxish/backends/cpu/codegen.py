@@ -4,8 +4,10 @@ The entry function ``entry(*inputs, S)`` runs the graph's steps in order:
 fused kernels (their own modules, so every graph containing a kernel reuses
 its machine code), BLAS/loop matmuls, views for shape ops, and library
 helpers. Every size it needs (allocation shapes, reshape targets, slice
-bounds) is read from the int64 tuple ``S`` passed at run time, so the source,
-and hence the compiled machine code, does not depend on array sizes.
+bounds) is read from the read-only int64 array ``S`` passed at run time, so the
+source, and hence the compiled machine code, does not depend on array sizes.
+(An array, not a tuple: LLVM's SROA pass takes seconds on a tuple of a few
+hundred sizes, and a tuple's length would be part of the entry's signature.)
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ class Program:
 
     entry_source: str
     kernels: dict                       # module name -> source
-    sizes: tuple                        # the S tuple
+    sizes: np.ndarray                   # the S array (int64, read-only)
     outputs: list                       # per graph output: ('res', k) | ('in', i) | ('lit', array)
     in_ranks: list = field(default_factory=list)
 
@@ -282,7 +284,9 @@ def generate(graph: Graph) -> Program:
     body = "\n".join(e.lines) or "    pass"
     src = (f"{HEADER}{imports}\n{helpers}\n\n@njit(cache=True, error_model=\"numpy\")\n"
            f"def entry({', '.join(params + ['S'])}):\n{body}\n    return {ret}\n")
-    return Program(src, e.kernels, tuple(e.S) or (0,), outputs)
+    sizes = np.array(e.S or [0], dtype=np.int64)
+    sizes.flags.writeable = False
+    return Program(src, e.kernels, sizes, outputs)
 
 
 def legalize(graph: Graph) -> Graph:

@@ -4,6 +4,13 @@ Loop bounds come from the ``dims`` argument at run time, so one kernel's
 machine code serves every size with the same dtypes, ranks and broadcast
 pattern. Operands of lower rank or with length-1 axes are read with index 0
 on those axes (direct N-d indexing, never a flat index with division).
+
+Each statement sits just inside the innermost loop whose index it depends on,
+and a 0-d group is straight-line code with no loop at all. Besides saving
+work, this keeps loop-invariant chains out of loop bodies: LLVM's loop
+vectoriser takes time exponential in the length of a loop-invariant chain
+that reuses its values (an Euler step ``x + 0.1 * sin(x) * x``), which made
+8 steps of a scalar loop take minutes to compile.
 """
 from __future__ import annotations
 
@@ -27,115 +34,127 @@ def cshape(aval) -> tuple:
     return tuple(aval.shape) or (1,)
 
 
+def _nest(loops: list, stmts: list, inner: list, indent: int) -> list:
+    """Lines of a loop nest: ``loops`` is ``[(axis, header)]``, outermost first.
+
+    Each statement ``(axes, line)`` goes just inside the innermost loop over one
+    of ``axes`` (before every loop when it depends on none); ``inner`` lines go
+    in the innermost loop.
+    """
+    pos = {ax: k + 1 for k, (ax, _) in enumerate(loops)}
+    placed: list = [[] for _ in range(len(loops) + 1)]
+    for axes, line in stmts:
+        placed[max((pos[a] for a in axes), default=0)].append(line)
+    out = []
+    for k in range(len(loops) + 1):
+        out += ["    " * (indent + k) + s for s in placed[k]]
+        if k < len(loops):
+            out.append("    " * (indent + k) + loops[k][1])
+    return out + ["    " * (indent + len(loops)) + s for s in inner]
+
+
 def kernel_source(g: FusedGroup, parallel: bool) -> str:
     """Python source of ``kernel(dims, *inputs, *outputs)`` for group ``g``."""
-    dom = tuple(g.domain) or (1,)
-    d = len(dom)
-    red_axes = set(g.axes or ()) if g.reductions else set()
-    if not g.domain:
-        red_axes = {0} if g.reductions else set()
+    scalar = not g.domain
+    d = len(g.domain) or 1
+    red_axes = (set(g.axes or ()) if g.domain else {0}) if g.reductions else set()
     kept = [i for i in range(d) if i not in red_axes]
     trailing = not red_axes or sorted(red_axes) == list(range(d - len(red_axes), d))
     in_names = {a.id: f"x{k}" for k, a in enumerate(g.inputs)}
     out_names = {v.id: f"o{k}" for k, v in enumerate(g.outputs)}
     member_names = {m.outvars[0].id: f"t{k}" for k, m in enumerate(g.nodes)}
+    deps: dict = {}  # var id -> the loop axes its value depends on
 
-    def idx_for(aval, dims_used=None):
+    def read(aval) -> tuple:
         shp = cshape(aval)
-        r = len(shp)
-        return ", ".join("0" if shp[j] == 1 else f"i{d - r + j}" for j in range(r))
+        axes = [None if shp[j] == 1 else d - len(shp) + j for j in range(len(shp))]
+        return ", ".join("0" if a is None else f"i{a}" for a in axes), frozenset(a for a in axes if a is not None)
+
+    stmts = []
+    consts: dict = {}  # literal source -> the name it is bound to once, at the top
 
     def arg(a):
         if isinstance(a, Literal):
-            return literal_expr(a)
-        if a.id in member_names:
-            return member_names[a.id]
-        return in_names[a.id]
+            src = literal_expr(a)
+            if src not in consts:
+                consts[src] = f"c{len(consts)}"
+                stmts.append((frozenset(), f"{consts[src]} = {src}"))
+            return consts[src]
+        return member_names.get(a.id) or in_names[a.id]
 
-    body = []
+    def axes_of(atoms) -> frozenset:
+        return frozenset().union(*[deps[a.id] for a in atoms if not isinstance(a, Literal)])
+
     for a in g.inputs:
-        body.append(f"{in_names[a.id]} = {in_names[a.id]}_[{idx_for(a.aval)}]")
+        idx, deps[a.id] = read(a.aval)
+        stmts.append((deps[a.id], f"{in_names[a.id]} = {in_names[a.id]}_[{idx}]"))
     for m in g.nodes:
-        body.append(f"{member_names[m.outvars[0].id]} = {elementwise_expr(m, [arg(a) for a in m.invars])}")
-    full_idx = ", ".join(f"i{j}" for j in range(d))
-    for v in g.outputs:
-        if v.id in member_names:
-            body.append(f"{out_names[v.id]}[{full_idx}] = {member_names[v.id]}")
+        deps[m.outvars[0].id] = axes_of(m.invars)
+        stmts.append((deps[m.outvars[0].id],
+                      f"{member_names[m.outvars[0].id]} = {elementwise_expr(m, [arg(a) for a in m.invars])}"))
+    full_idx = "0" if scalar else ", ".join(f"i{j}" for j in range(d))
+    writes = [f"{out_names[v.id]}[{full_idx}] = {member_names[v.id]}" for v in g.outputs if v.id in member_names]
 
     reds = [(r, f"acc{k}", out_names[r.outvars[0].id]) for k, r in enumerate(g.reductions)]
-    red_dt = {r.outvars[0].id: r.invars[0].aval.dtype for r, _, _ in reds}
 
-    def update(r, acc_ref):
-        dt = red_dt[r.outvars[0].id]
-        return f"{acc_ref} = {reduction_update(r.prim, dt, acc_ref, arg(r.invars[0]))}"
+    def in_dt(r):
+        return r.invars[0].aval.dtype
+
+    def init(r):
+        return reduction_init(r.prim, in_dt(r))
+
+    def update(r, acc_ref, value=None):
+        value = value or (literal_expr(r.invars[0]) if isinstance(r.invars[0], Literal) else arg(r.invars[0]))
+        return f"{acc_ref} = {reduction_update(r.prim, in_dt(r), acc_ref, value)}"
+
+    def result(r, acc_ref):
+        return f"{dtype_ctor(r.outvars[0].aval.dtype)}({acc_ref})"
+
+    def loops(axes, first_parallel=False, first_range=None):
+        out = []
+        for n, ax in enumerate(axes):
+            fn = "prange" if first_parallel and n == 0 else "range"
+            rng = first_range if first_range and n == 0 else f"dims[{ax}]"
+            out.append((ax, f"for i{ax} in {fn}({rng}):"))
+        return [] if scalar else out
 
     params = ", ".join(["dims"] + [f"{in_names[a.id]}_" for a in g.inputs] + [out_names[v.id] for v in g.outputs])
     lines = [f"def kernel({params}):"]
-    rng = "prange" if parallel else "range"
-
-    def loops(axes, indent, first_parallel):
-        out = []
-        for n, ax in enumerate(axes):
-            fn = rng if (first_parallel and n == 0) else "range"
-            out.append("    " * (indent + n) + f"for i{ax} in {fn}(dims[{ax}]):")
-        return out, indent + len(axes)
-
     if not reds:
-        ls, ind = loops(list(range(d)), 1, parallel)
-        lines += ls + ["    " * ind + b for b in body]
+        lines += _nest(loops(range(d), parallel), stmts, writes, 1)
     elif trailing and kept:
-        ls, ind = loops(kept, 1, parallel)
-        lines += ls
-        for r, acc, _ in reds:
-            lines.append("    " * ind + f"{acc} = {reduction_init(r.prim, red_dt[r.outvars[0].id])}")
-        ls2, ind2 = loops(sorted(red_axes), ind, False)
-        lines += ls2 + ["    " * ind2 + b for b in body]
-        lines += ["    " * ind2 + update(r, acc) for r, acc, _ in reds]
+        nk = len(kept)
+        acc_init = [(frozenset(kept), f"{acc} = {init(r)}") for r, acc, _ in reds]
+        # the accumulators start in the innermost kept loop
+        body = _nest(loops(kept + sorted(red_axes), parallel), acc_init + stmts,
+                     writes + [update(r, acc) for r, acc, _ in reds], 1)
         kidx = ", ".join(f"i{j}" for j in kept)
+        lines += body + ["    " * (1 + nk) + f"{o}[{kidx}] = {result(r, acc)}" for r, acc, o in reds]
+    elif not kept and parallel:  # a full reduction in chunks
+        for r, acc, _ in reds:
+            lines.append(f"    {acc}_p = np.empty({N_CHUNKS}, {accumulator_dtype(r.prim.name, in_dt(r))})")
+        lines += [f"    for c in prange({N_CHUNKS}):",
+                  f"        lo = (dims[0] * c) // {N_CHUNKS}",
+                  f"        hi = (dims[0] * (c + 1)) // {N_CHUNKS}"]
+        lines += [f"        {acc} = {init(r)}" for r, acc, _ in reds]
+        lines += _nest(loops(range(d), first_range="lo, hi"), stmts,
+                       writes + [update(r, acc) for r, acc, _ in reds], 2)
+        lines += [f"        {acc}_p[c] = {acc}" for r, acc, _ in reds]
         for r, acc, o in reds:
-            lines.append("    " * ind + f"{o}[{kidx}] = {dtype_ctor(r.outvars[0].aval.dtype)}({acc})")
-    elif not kept:  # full reduction to a scalar
-        if parallel and d >= 1:
-            for r, acc, _ in reds:
-                dt = red_dt[r.outvars[0].id]
-                lines.append(f"    {acc}_p = np.empty({N_CHUNKS}, {accumulator_dtype(r.prim.name, dt)})")
-            lines.append(f"    for c in prange({N_CHUNKS}):")
-            lines.append(f"        lo = (dims[0] * c) // {N_CHUNKS}")
-            lines.append(f"        hi = (dims[0] * (c + 1)) // {N_CHUNKS}")
-            for r, acc, _ in reds:
-                lines.append(f"        {acc} = {reduction_init(r.prim, red_dt[r.outvars[0].id])}")
-            lines.append("        for i0 in range(lo, hi):")
-            ls, ind = loops(list(range(1, d)), 3, False)
-            lines += ls + ["    " * ind + b for b in body] + ["    " * ind + update(r, acc) for r, acc, _ in reds]
-            for r, acc, _ in reds:
-                lines.append(f"        {acc}_p[c] = {acc}")
-            for r, acc, o in reds:
-                dt = red_dt[r.outvars[0].id]
-                lines.append(f"    {acc} = {reduction_init(r.prim, dt)}")
-                lines.append(f"    for c in range({N_CHUNKS}):")
-                lines.append(f"        {acc} = {reduction_update(r.prim, dt, acc, f'{acc}_p[c]')}")
-                lines.append(f"    {o}[0] = {dtype_ctor(r.outvars[0].aval.dtype)}({acc})")
-        else:
-            for r, acc, _ in reds:
-                lines.append(f"    {acc} = {reduction_init(r.prim, red_dt[r.outvars[0].id])}")
-            ls, ind = loops(list(range(d)), 1, False)
-            lines += ls + ["    " * ind + b for b in body] + ["    " * ind + update(r, acc) for r, acc, _ in reds]
-            for r, acc, o in reds:
-                lines.append(f"    {o}[0] = {dtype_ctor(r.outvars[0].aval.dtype)}({acc})")
+            lines += [f"    {acc} = {init(r)}", f"    for c in range({N_CHUNKS}):",
+                      f"        {update(r, acc, f'{acc}_p[c]')}", f"    {o}[0] = {result(r, acc)}"]
+    elif not kept:  # a full reduction to a scalar
+        lines += [f"    {acc} = {init(r)}" for r, acc, _ in reds]
+        lines += _nest(loops(range(d)), stmts, writes + [update(r, acc) for r, acc, _ in reds], 1)
+        lines += [f"    {o}[0] = {result(r, acc)}" for r, acc, o in reds]
     else:  # partial reduction over non-trailing axes: accumulate into arrays in row-major order
         kdims = ", ".join(f"dims[{j}]" for j in kept)
-        for r, acc, _ in reds:
-            dt = red_dt[r.outvars[0].id]
-            lines.append(f"    {acc} = np.full(({kdims},), {reduction_init(r.prim, dt)}, "
-                         f"{accumulator_dtype(r.prim.name, dt)})")
-        ls, ind = loops(list(range(d)), 1, False)
         kidx = ", ".join(f"i{j}" for j in kept)
-        lines += ls + ["    " * ind + b for b in body]
-        lines += ["    " * ind + update(r, f"{acc}[{kidx}]") for r, acc, _ in reds]
-        ls2, ind2 = loops(kept, 1, False)
-        lines += ls2
-        for r, acc, o in reds:
-            lines.append("    " * ind2 + f"{o}[{kidx}] = {dtype_ctor(r.outvars[0].aval.dtype)}({acc}[{kidx}])")
+        lines += [f"    {acc} = np.full(({kdims},), {init(r)}, {accumulator_dtype(r.prim.name, in_dt(r))})"
+                  for r, acc, _ in reds]
+        lines += _nest(loops(range(d)), stmts, writes + [update(r, f"{acc}[{kidx}]") for r, acc, _ in reds], 1)
+        lines += _nest(loops(kept), [], [f"{o}[{kidx}] = {result(r, f'{acc}[{kidx}]')}" for r, acc, o in reds], 1)
     if len(lines) == 1:
         lines.append("    pass")
     return "\n".join(lines) + "\n"
+
