@@ -131,6 +131,17 @@ def run_forward(program: Program, mode: str, calls: int = 1):
     return results
 
 
+@contextlib.contextmanager
+def raising(what, program):
+    """Turn an exception of jaxish into a Mismatch that shows the program."""
+    try:
+        yield
+    except Mismatch:
+        raise
+    except Exception as e:  # noqa: BLE001 - every jaxish error is a finding here
+        raise Mismatch(f"{what}: {type(e).__name__}: {e}\nprogram:\n{program.text()}\n{program!r}") from e
+
+
 def _collect(out, variables):
     outs, draws = out
     return [_np(o) for o in outs], [_np(d) for d in draws], [_np(v.read_value()) for v in variables]
@@ -141,7 +152,8 @@ def check_forward(program: Program, modes=("eager", "interpreter", "cpu")):
     args, var_init = program.arrays()
     traced_draws = None
     for mode in modes:
-        runs = run_forward(program, mode, calls=1 if mode == "eager" else 2)
+        with raising(mode, program):
+            runs = run_forward(program, mode, calls=1 if mode == "eager" else 2)
         state = var_init
         for call, run in enumerate(runs):
             call_args = program.arrays(call)[0]
@@ -275,7 +287,8 @@ def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad"
     for how in hows:
         first = None
         for mode in modes:
-            res = run_gradients(program, mode, how, weights)
+            with raising(f"{how} on {mode}", program):
+                res = run_gradients(program, mode, how, weights)
             if res is None:
                 continue
             value, g_args, g_vars, draws, variables = res
