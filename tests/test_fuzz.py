@@ -57,13 +57,13 @@ def test_fuzz_eager_and_interpreter(program):
     check_forward(program, modes=("eager", "interpreter"))
 
 
-@budget(ci=45)
+@budget(ci=25)
 @given(programs())
 def test_fuzz_all_modes(program):
     check_forward(program)
 
 
-@budget(ci=20, share=0.4)
+@budget(ci=10, share=0.4)
 @given(programs(grad=True))
 def test_fuzz_gradients(program):
     check_gradients(program)
