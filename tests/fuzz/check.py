@@ -15,9 +15,9 @@ import contextlib
 import warnings
 
 import numpy as np
-from fuzz.programs import FLOATS, RANDOM, Program, run_numpy, to_jaxish
 
 import jaxish as tf
+from fuzz.programs import FLOATS, RANDOM, Program, run_numpy, to_jaxish
 from jaxish.backends import cpu as cpu_backend
 
 NOISY_RUNS = 4
