@@ -235,7 +235,7 @@ def finite_differences(program: Program, draws, weights, h=1e-5):
     draws = [np.asarray(d, np.float64) for d in draws]
     w64 = [w.astype(np.float64) for w in weights]
     _, base = numpy_loss(p64, args, var_init, draws, w64)
-    out = {}
+    out = {"reads": base.reads}
     keys = [("arg", k) for k in float_args(program)] + [("var", k) for k in range(len(var_init))]
     for key in keys:
         shape = args[key[1]].shape if key[0] == "arg" else var_init[key[1]].shape
@@ -275,8 +275,9 @@ def _close(got, want, dtype, what, program, usable=None):
                        f"expected {want[~ok][:8]}\nprogram:\n{program.text()}\n{program!r}")
 
 
-def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad", "tape")):
-    """Gradients of a weighted sum of the outputs in each mode, against each other and finite differences."""
+def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad", "tape"), use_jax=False):
+    """Gradients of a weighted sum of the outputs in each mode, against each other and finite differences (and
+    JAX's gradients of the float64 program, where finite differences are usable, with ``use_jax``)."""
     dtype = program.args[0][0] if program.args else "float32"
     dtypes = {dt for dt, _, _ in program.args if dt in FLOATS} | {dt for dt, _, _ in program.variables}
     if dtypes - {"float32", "float64"} or len(dtypes) > 1:
@@ -303,7 +304,13 @@ def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad"
                     raise Mismatch(f"{what}: Variable {k} is {got}, expected {c}\n{program.text()}\n{program!r}")
             key = tuple(np.asarray(d).tobytes() for d in draws)
             if key not in fd_cache:
-                fd_cache[key] = finite_differences(program, draws, weights)
+                fd_cache[key] = fd = finite_differences(program, draws, weights)
+                if use_jax:
+                    from fuzz.jax_ref import jax_gradients
+                    keys = [k for k in fd if k != "reads"]
+                    jg = jax_gradients(program, draws, weights, keys, fd["reads"])
+                    for k in keys:
+                        _close(jg[k], fd[k][0], "float64", f"JAX d/d {k} vs finite differences", program, fd[k][1])
             fd = fd_cache[key]
             for k, g in zip(float_args(program), g_args):
                 _close(g, fd[("arg", k)][0], dtype, f"{what}: d/d arg{k} vs finite differences", program,
@@ -325,3 +332,21 @@ def quiet():
     ctx.__enter__()
     warnings.simplefilter("ignore", RuntimeWarning)
     return ctx
+
+
+def check_jax(program: Program):
+    """Eager jaxish against JAX evaluating the op table's reference formulas (long runs)."""
+    from fuzz.jax_ref import run_jax
+    args, var_init = program.arrays()
+    with raising("eager", program):
+        outs, draws, variables = run_forward(program, "eager")[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = run_jax(program, args, var_init, draws)
+    _, noisy = reference(program, args, var_init, draws)
+    for j, (got, want) in enumerate(zip(outs, ref.outputs)):
+        compare(got, np.asarray(want), [n.outputs[j] for n in noisy], ref.exact_outputs[j],
+                f"eager vs JAX: output {j}", program)
+    for k, (got, want) in enumerate(zip(variables, ref.variables)):
+        compare(got, np.asarray(want), [n.variables[k] for n in noisy], ref.exact_variables[k],
+                f"eager vs JAX: Variable {k}", program)

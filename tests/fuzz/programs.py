@@ -242,7 +242,7 @@ def _noise_scale(op, xs, params, r):
 
 
 def run_numpy(program: Program, args: list, var_init: list, draws=(), noise=None, perturb=None,
-              reads=None) -> NumpyRun:
+              reads=None, op_fn=numpy_op, xp=np) -> NumpyRun:
     """Evaluate ``program`` with NumPy.
 
     ``draws``: the random values of the jaxish run to compare with (random draws are not reproduced here).
@@ -251,10 +251,11 @@ def run_numpy(program: Program, args: list, var_init: list, draws=(), noise=None
     ``k`` and ``("var", k)`` to one added to every read of Variable ``k``; ``reads`` are the values the reads had
     in the unperturbed run: as in TensorFlow an assignment is not differentiated, and the gradient with respect to
     a Variable is the sum over its reads.
+    ``op_fn`` / ``xp``: another implementation of the steps and its array module (JAX, see ``fuzz.jax_ref``).
     """
     perturb = perturb or {}
     vals, exact = [], []
-    state = [np.asarray(v) for v in var_init]
+    state = [xp.asarray(v) for v in var_init]
     state_exact = [True] * len(state)
     draws = list(draws)
     got_reads = {}
@@ -262,11 +263,11 @@ def run_numpy(program: Program, args: list, var_init: list, draws=(), noise=None
         xs = [vals[i] for i in ids]
         ex = all(exact[i] for i in ids)
         if op == "arg":
-            r = np.asarray(args[params["n"]])
+            r = xp.asarray(args[params["n"]])
             if ("arg", params["n"]) in perturb:
                 r = r + perturb[("arg", params["n"])]
         elif op in RANDOM:
-            r, ex = np.asarray(draws.pop(0)), False
+            r, ex = xp.asarray(draws.pop(0)), False
         elif op == "read":
             k = params["var"]
             r, ex = (state[k] if reads is None else reads[s]), state_exact[k]
@@ -277,10 +278,10 @@ def run_numpy(program: Program, args: list, var_init: list, draws=(), noise=None
             k = params["var"]
             with np.errstate(all="ignore"):
                 new = xs[0] if op == "assign" else state[k] + xs[0] if op == "assign_add" else state[k] - xs[0]
-            state[k], state_exact[k] = np.asarray(new).astype(state[k].dtype), state_exact[k] and ex
+            state[k], state_exact[k] = xp.asarray(new).astype(state[k].dtype), state_exact[k] and ex
             r, ex = None, False
         else:
-            r = numpy_op(op, xs, params)
+            r = op_fn(op, xs, params)
             ex = ex and (op in EXACT_OPS or (op in EXACT_ON_INTS and r.dtype.kind in "biu"))
             if noise is not None and not ex and r.dtype.kind == "f":
                 with np.errstate(all="ignore"):
