@@ -125,7 +125,10 @@ def run_forward(program: Program, mode: str, calls: int = 1):
         fallbacks = cpu_backend.STATS["fallbacks"]
         for call in range(calls):
             args = program.arrays(call)[0]
-            results.append(_collect(f(*[tf.constant(a) for a in args]), variables))
+            # the second call: other values, as NumPy arrays and tensors of non-contiguous views
+            inputs = [tf.constant(a) for a in args] if call == 0 else \
+                [v if k % 2 else tf.constant(v) for k, v in enumerate(map(strided, args))]
+            results.append(_collect(f(*inputs), variables))
         if cpu_backend.STATS["fallbacks"] != fallbacks:
             raise Mismatch(f"the cpu backend fell back to the interpreter\n{program!r}")
     return results
@@ -140,6 +143,13 @@ def raising(what, program):
         raise
     except Exception as e:  # noqa: BLE001 - every jaxish error is a finding here
         raise Mismatch(f"{what}: {type(e).__name__}: {e}\nprogram:\n{program.text()}\n{program!r}") from e
+
+
+def strided(a: np.ndarray) -> np.ndarray:
+    """A non-contiguous view with ``a``'s values."""
+    buf = np.zeros(a.shape + (2,), a.dtype)
+    buf[..., 1] = a
+    return buf[..., 1]
 
 
 def _collect(out, variables):
