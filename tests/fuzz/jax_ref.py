@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import jax.scipy.special as jss
 import numpy as np
 import op_table
-from fuzz.programs import REDUCTION_OPS, _axis, _getitem, run_numpy
 
 import jaxish  # noqa: F401 - the op table needs it imported first
+from fuzz.programs import REDUCTION_OPS, _axis, _getitem, run_numpy
 
 jax.config.update("jax_enable_x64", True)
 
