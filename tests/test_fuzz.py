@@ -117,6 +117,11 @@ REGRESSIONS = [
         ('read', (), {'var': 0}), ('arg', (), {'n': 0}), ('getitem', (1,), {'key': (('b', [False, False]),)}),
         ('random_normal', (), {'shape': (2, 3), 'dtype': 'float64'})), outputs=(3,),
         variables=(('float32', (), 0.8217701315879822),)), id="normal-draws"),
+    pytest.param(Program(args=(('float16', (2, 2, 2), [[[0.0, -2.134765625], [2.69140625, 0.0]],
+                                                       [[-0.4599609375, 0.5], [-0.544921875, float("inf")]]]),),
+                         steps=(('arg', (), {'n': 0}), ('squash', (0,), {'lo': -8.0, 'hi': 8.0}),
+                                ('squash', (1,), {'lo': -6.0, 'hi': 6.0}), ('cast_to_int8', (2,), {})),
+                         outputs=(3,)), id="int-cast-at-rounding-boundary"),
     # jaxish bugs (tests/test_fuzz_regressions.py has a reproducer of each)
     known_bug("empty-multi-index", Program(args=(('float32', (0, 2, 2), []),), steps=(
         ('arg', (), {'n': 0}), ('getitem', (0,), {'key': (('s', None, None, None), ('a', [0], 'int32'),

@@ -89,7 +89,9 @@ def _same(a, b):
 def reference(program, args, var_init, draws):
     """The clean NumPy run and the noisy ones."""
     clean = run_numpy(program, args, var_init, draws)
-    noisy = [run_numpy(program, args, var_init, draws, noise=np.random.default_rng(k)) for k in range(NOISY_RUNS)]
+    # random perturbations, and all up or all down (which bracket a monotone chain: int casts near a boundary)
+    noises = [np.random.default_rng(k) for k in range(NOISY_RUNS)] + [3.0, -3.0]
+    noisy = [run_numpy(program, args, var_init, draws, noise=n) for n in noises]
     return clean, noisy
 
 

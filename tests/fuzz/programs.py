@@ -246,7 +246,8 @@ def run_numpy(program: Program, args: list, var_init: list, draws=(), noise=None
     """Evaluate ``program`` with NumPy.
 
     ``draws``: the random values of the jaxish run to compare with (random draws are not reproduced here).
-    ``noise``: a Generator: perturb every inexact floating result by a few rounding errors.
+    ``noise``: a Generator: perturb every inexact floating result by a few rounding errors (a float: by that many,
+    all in the same direction).
     ``perturb`` / ``reads``: finite differences. ``perturb`` maps ``("arg", k)`` to an array added to argument
     ``k`` and ``("var", k)`` to one added to every read of Variable ``k``; ``reads`` are the values the reads had
     in the unperturbed run: as in TensorFlow an assignment is not differentiated, and the gradient with respect to
@@ -286,7 +287,8 @@ def run_numpy(program: Program, args: list, var_init: list, draws=(), noise=None
             if noise is not None and not ex and r.dtype.kind == "f":
                 with np.errstate(all="ignore"):
                     eps = np.finfo(r.dtype).eps * _noise_scale(op, xs, params, r)
-                    r = (r + eps * noise.uniform(-2, 2, r.shape)).astype(r.dtype)
+                    u = noise if isinstance(noise, float) else noise.uniform(-2, 2, r.shape)
+                    r = (r + eps * u).astype(r.dtype)
         vals.append(r)
         exact.append(ex)
     return NumpyRun([vals[i] for i in program.outputs], state, [exact[i] for i in program.outputs],
