@@ -68,13 +68,13 @@ def test_fuzz_eager_and_interpreter(program):
     check_forward(program, modes=("eager", "interpreter"))
 
 
-@budget(ci=150)
+@budget(ci=250)
 @given(programs())
 def test_fuzz_all_modes(program):
     check_forward(program)
 
 
-@budget(ci=50, share=0.4)
+@budget(ci=80, share=0.4)
 @given(programs(grad=True))
 def test_fuzz_gradients(program):
     check_gradients(program)
