@@ -122,6 +122,10 @@ REGRESSIONS = [
                          steps=(('arg', (), {'n': 0}), ('squash', (0,), {'lo': -8.0, 'hi': 8.0}),
                                 ('squash', (1,), {'lo': -6.0, 'hi': 6.0}), ('cast_to_int8', (2,), {})),
                          outputs=(3,)), id="int-cast-at-rounding-boundary"),
+    # issue 7 items being fixed on other branches
+    pytest.param(Program(args=(('float32', (), -0.0),), steps=(('arg', (), {'n': 0}), ('sign', (0,), {})),
+                         outputs=(1,)), marks=pytest.mark.xfail(strict=True, reason="issue 7 item 4"),
+                 id="issue7-item4-sign-negative-zero"),
     # jaxish bugs (tests/test_fuzz_regressions.py has a reproducer of each)
     known_bug("empty-multi-index", Program(args=(('float32', (0, 2, 2), []),), steps=(
         ('arg', (), {'n': 0}), ('getitem', (0,), {'key': (('s', None, None, None), ('a', [0], 'int32'),

@@ -440,6 +440,8 @@ class Builder:
 
     def dtypes_for(self, op) -> list:
         dts = set(op.dtypes)
+        if op.name == "sign" and 4 in ISSUE7:
+            dts -= set(FLOATS)
         if self.grad:
             dts &= {self.float_dtype}
         return sorted(dts)
@@ -453,6 +455,13 @@ COMPARISONS = ["less", "less_equal", "greater", "greater_equal", "equal", "not_e
 
 #: op name -> reason: ops the generator leaves out
 EXCLUDED: dict = {}
+
+#: issue 7 items (being fixed on other branches) the generator steers clear of: item -> how
+ISSUE7 = {
+    2: "integer index arrays and gather indices are always in range",
+    3: "integer-array indices never mixed with int indices; no Python bool index; masks of the right shape",
+    4: "sign is drawn for integer dtypes only (compiled sign(-0.0) is -0.0)",
+}
 
 #: bugs the generator steers clear of (so that the suite is green until they are fixed): name -> description.
 #: Each has a strict-xfail reproducer in tests/test_fuzz_regressions.py; delete the entry when it is fixed.
