@@ -1,0 +1,364 @@
+"""Run a random program in every mode and compare: values, Variables, random draws and gradients.
+
+Modes: eager, ``@trace`` on the interpreter backend, ``@trace`` on the cpu (Numba) backend (called twice: the
+second call, with other argument values, is a cache hit). Each mode's results are compared with a NumPy evaluation
+of the same program fed with that mode's random draws (eager draws differ from traced ones by design; the two
+traced modes must draw the same numbers): bit-exact where every op on the way is exact, otherwise within the
+spread of NumPy runs perturbed by a few rounding errors after every inexact op (a tolerance that follows the
+program's own conditioning). Gradients (``grad`` and ``GradientTape`` on each backend, of a weighted sum of the
+outputs) are compared with each other and with central finite differences of the float64 version of the program,
+computed with NumPy.
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+
+import jaxish as tf
+from fuzz.programs import FLOATS, RANDOM, Program, run_numpy, to_jaxish
+from jaxish.backends import cpu as cpu_backend
+
+NOISY_RUNS = 4
+
+
+@contextlib.contextmanager
+def backend(name):
+    old = tf.config.get_backend()
+    tf.config.set_backend(name)
+    try:
+        yield
+    finally:
+        tf.config.set_backend(old)
+
+
+class Mismatch(AssertionError):
+    pass
+
+
+def _np(x):
+    return None if x is None else np.asarray(x.numpy() if hasattr(x, "numpy") else x)
+
+
+# ---------------------------------------------------------------------------
+# comparison
+# ---------------------------------------------------------------------------
+def compare(got, clean, noisy, exact, what, program):
+    """``got`` (a mode's result) against the NumPy result ``clean``; ``noisy``: perturbed NumPy results."""
+    def fail(msg):
+        raise Mismatch(f"{what}: {msg}\nprogram:\n{program.text()}\n{program!r}")
+    got = np.asarray(got)
+    if got.dtype != clean.dtype:
+        fail(f"dtype {got.dtype}, expected {clean.dtype}")
+    if got.shape != clean.shape:
+        fail(f"shape {got.shape}, expected {clean.shape}")
+    if exact or clean.dtype.kind not in "f":
+        if exact:
+            same = _same(got, clean)
+        else:   # an integer or boolean result computed from inexact floats: where the noisy runs agree
+            stable = np.all([_same(n, clean) for n in noisy], axis=0) if noisy else np.ones(clean.shape, bool)
+            same = _same(got, clean) | ~stable
+        if not np.all(same):
+            fail(f"{'exact ' if exact else ''}values differ at {np.argwhere(~same)[:5].tolist()}:\n"
+                 f"got      {got[~same][:8]}\nexpected {clean[~same][:8]}")
+        return
+    c, g = clean.astype(np.float64), got.astype(np.float64)
+    ns = np.array([n.astype(np.float64) for n in noisy])
+    with np.errstate(all="ignore"):
+        spread = np.max(np.abs(ns - c), axis=0) if len(ns) else np.zeros_like(c)
+        nonfinite_stable = np.all((np.isnan(ns) == np.isnan(c)) & (np.isinf(ns) == np.isinf(c)), axis=0)
+        eps = np.finfo(clean.dtype).eps
+        tiny = np.finfo(clean.dtype).tiny * 4
+        tol = 4 * spread + 4 * eps * np.abs(c) + tiny
+        ok = (np.abs(g - c) <= tol) | (np.isnan(g) & np.isnan(c)) | (g == c)
+        ok |= ~nonfinite_stable | np.isnan(spread) | np.isinf(spread)
+    if not np.all(ok):
+        bad = ~ok
+        fail(f"values differ at {np.argwhere(bad)[:5].tolist()}:\ngot      {g[bad][:8]}\nexpected {c[bad][:8]}\n"
+             f"tolerance {tol[bad][:8]}")
+
+
+def _same(a, b):
+    """Bitwise equality (NaN equals NaN; -0.0 and 0.0 differ)."""
+    if a.dtype.kind == "f":
+        return (a == b) & (np.signbit(a) == np.signbit(b)) | (np.isnan(a) & np.isnan(b))
+    return a == b
+
+
+def reference(program, args, var_init, draws):
+    """The clean NumPy run and the noisy ones."""
+    clean = run_numpy(program, args, var_init, draws)
+    # random perturbations, and all up or all down (which bracket a monotone chain: int casts near a boundary)
+    noises = [np.random.default_rng(k) for k in range(NOISY_RUNS)] + [3.0, -3.0]
+    noisy = [run_numpy(program, args, var_init, draws, noise=n) for n in noises]
+    return clean, noisy
+
+
+def check_against_numpy(program, run, args, var_init, what):
+    outs, draws, variables = run
+    clean, noisy = reference(program, args, var_init, draws)
+    for j, (got, c) in enumerate(zip(outs, clean.outputs)):
+        compare(got, c, [n.outputs[j] for n in noisy], clean.exact_outputs[j], f"{what}: output {j}", program)
+    for k, (got, c) in enumerate(zip(variables, clean.variables)):
+        compare(got, c, [n.variables[k] for n in noisy], clean.exact_variables[k], f"{what}: Variable {k}",
+                program)
+    return clean
+
+
+# ---------------------------------------------------------------------------
+# forward runs
+# ---------------------------------------------------------------------------
+def new_variables(var_init):
+    return [tf.Variable(tf.constant(v)) for v in var_init]
+
+
+def run_forward(program: Program, mode: str, calls: int = 1):
+    """[(outputs, draws, final Variable values) for each call] in ``mode`` ('eager', 'interpreter', 'cpu')."""
+    args, var_init = program.arrays()
+    variables = new_variables(var_init)
+    fn = to_jaxish(program, variables)
+    tf.random.set_seed(program.seed)
+    results = []
+    if mode == "eager":
+        return [_collect(fn(*[tf.constant(a) for a in args]), variables)]
+    with backend(mode):
+        f = tf.trace(fn)
+        fallbacks = cpu_backend.STATS["fallbacks"]
+        for call in range(calls):
+            args = program.arrays(call)[0]
+            # the second call: other values, as NumPy arrays and tensors of non-contiguous views
+            inputs = [tf.constant(a) for a in args] if call == 0 else \
+                [v if k % 2 else tf.constant(v) for k, v in enumerate(map(strided, args))]
+            results.append(_collect(f(*inputs), variables))
+        if cpu_backend.STATS["fallbacks"] != fallbacks:
+            raise Mismatch(f"the cpu backend fell back to the interpreter\n{program!r}")
+    return results
+
+
+@contextlib.contextmanager
+def raising(what, program):
+    """Turn an exception of jaxish into a Mismatch that shows the program."""
+    try:
+        yield
+    except Mismatch:
+        raise
+    except Exception as e:  # noqa: BLE001 - every jaxish error is a finding here
+        raise Mismatch(f"{what}: {type(e).__name__}: {e}\nprogram:\n{program.text()}\n{program!r}") from e
+
+
+def strided(a: np.ndarray) -> np.ndarray:
+    """A non-contiguous view with ``a``'s values."""
+    buf = np.zeros(a.shape + (2,), a.dtype)
+    buf[..., 1] = a
+    return buf[..., 1]
+
+
+def _collect(out, variables):
+    outs, draws = out
+    return [_np(o) for o in outs], [_np(d) for d in draws], [_np(v.read_value()) for v in variables]
+
+
+def check_forward(program: Program, modes=("eager", "interpreter", "cpu")):
+    """Every mode against NumPy; the traced modes draw the same random numbers."""
+    args, var_init = program.arrays()
+    traced_draws = None
+    for mode in modes:
+        with raising(mode, program):
+            runs = run_forward(program, mode, calls=1 if mode == "eager" else 2)
+        state = var_init
+        for call, run in enumerate(runs):
+            call_args = program.arrays(call)[0]
+            clean = check_against_numpy(program, run, call_args, state, f"{mode} (call {call + 1})")
+            state = clean.variables
+        if mode != "eager":
+            draws = [d for run in runs for d in run[1]]
+            if traced_draws is None:
+                traced_draws = draws
+            else:
+                kinds = [op for op, _, _ in program.steps if op in RANDOM] * len(runs)
+                for d0, d1, kind in zip(traced_draws, draws, kinds):
+                    # uniform draws are exact; normal ones go through log1p, sqrt and cos (libm vs NumPy)
+                    eps = 0 if kind == "random_uniform" else 4 * np.finfo(d0.dtype).eps
+                    if not np.allclose(d0, d1, rtol=eps, atol=eps):
+                        raise Mismatch(f"{mode}: random draws differ from the other traced mode:\n{d0}\n{d1}\n"
+                                       f"{program.text()}\n{program!r}")
+
+
+# ---------------------------------------------------------------------------
+# gradients
+# ---------------------------------------------------------------------------
+def loss_weights(program: Program, outs) -> list:
+    rng = np.random.default_rng(program.weights_seed)
+    return [rng.uniform(-1, 1, np.shape(o)).astype(np.asarray(o).dtype) for o in outs]
+
+
+def make_loss(program: Program, variables, weights):
+    fn = to_jaxish(program, variables)
+
+    def loss(*args):
+        outs, draws = fn(*args)
+        total = None
+        for o, w in zip(outs, weights):
+            term = tf.reduce_sum(o * tf.constant(w))
+            total = term if total is None else total + term
+        return total, draws
+    return loss
+
+
+def float_args(program):
+    return [k for k, (dt, _, _) in enumerate(program.args) if dt in FLOATS]
+
+
+def run_gradients(program: Program, mode: str, how: str, weights):
+    """(loss, gradients w.r.t. the float arguments, gradients w.r.t. the Variables or None, draws, Variables)."""
+    args, var_init = program.arrays()
+    variables = new_variables(var_init)
+    loss = make_loss(program, variables, weights)
+    tensors = [tf.constant(a) for a in args]
+    wrt = float_args(program)
+    tf.random.set_seed(program.seed)
+    with backend(mode):
+        if how == "grad":
+            if not wrt:
+                return None
+            (value, draws), g = tf.trace(tf.value_and_grad(loss, argnums=tuple(wrt), has_aux=True))(*tensors)
+            g_args, g_vars = list(g), None
+        else:
+            with tf.GradientTape() as tape:
+                tape.watch([tensors[k] for k in wrt])
+                value, draws = loss(*tensors)
+            g = tape.gradient(value, [tensors[k] for k in wrt] + variables)
+            g_args, g_vars = g[:len(wrt)], g[len(wrt):]
+    return (_np(value), [_np(x) for x in g_args], None if g_vars is None else [_np(x) for x in g_vars],
+            [_np(d) for d in draws], [_np(v.read_value()) for v in variables])
+
+
+def numpy_loss(program, args, var_init, draws, weights, **kw):
+    run = run_numpy(program, args, var_init, draws, **kw)
+    return sum(float(np.sum(o.astype(np.float64) * w)) for o, w in zip(run.outputs, weights)), run
+
+
+def finite_differences(program: Program, draws, weights, h=1e-5):
+    """Central differences of the float64 program (NumPy): {('arg', k) or ('var', k): (gradient, usable)}, where
+    ``usable`` is False at elements where steps h and h/2 disagree (a kink or a discontinuity nearby)."""
+    p64 = program.to_float64()
+    args, var_init = p64.arrays()
+    draws = [np.asarray(d, np.float64) for d in draws]
+    w64 = [w.astype(np.float64) for w in weights]
+    _, base = numpy_loss(p64, args, var_init, draws, w64)
+    out = {"reads": base.reads}
+    keys = [("arg", k) for k in float_args(program)] + [("var", k) for k in range(len(var_init))]
+    for key in keys:
+        shape = args[key[1]].shape if key[0] == "arg" else var_init[key[1]].shape
+        grads = []
+        for step in (h, h / 2):
+            g = np.zeros(shape)
+            for idx in np.ndindex(*shape):
+                d = np.zeros(shape)
+                d[idx] = step
+                lp = numpy_loss(p64, args, var_init, draws, w64, perturb={key: d}, reads=base.reads)[0]
+                lm = numpy_loss(p64, args, var_init, draws, w64, perturb={key: -d}, reads=base.reads)[0]
+                g[idx] = (lp - lm) / (2 * step)
+            grads.append(g)
+        g1, g2 = grads
+        with np.errstate(all="ignore"):
+            usable = np.isfinite(g1) & (np.abs(g1 - g2) <= 1e-4 * (1 + np.abs(g2)))
+        out[key] = (g2, usable)
+    return out
+
+
+GRAD_TOL = {"float32": (2e-3, 1e-3), "float64": (1e-6, 1e-7)}
+
+
+def _close(got, want, dtype, what, program, usable=None):
+    rtol, atol = GRAD_TOL[dtype]
+    want = np.asarray(want, np.float64)
+    got = np.zeros_like(want) if got is None else np.asarray(got, np.float64)
+    if got.shape != want.shape:
+        raise Mismatch(f"{what}: gradient shape {got.shape}, expected {want.shape}\n{program.text()}\n{program!r}")
+    scale = float(np.max(np.abs(want), initial=0.0))
+    with np.errstate(all="ignore"):
+        ok = np.abs(got - want) <= rtol * np.abs(want) + atol * (1 + scale)
+    if usable is not None:
+        ok |= ~usable
+    if not np.all(ok):
+        raise Mismatch(f"{what}: gradients differ at {np.argwhere(~ok)[:5].tolist()}:\ngot      {got[~ok][:8]}\n"
+                       f"expected {want[~ok][:8]}\nprogram:\n{program.text()}\n{program!r}")
+
+
+def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad", "tape"), use_jax=False):
+    """Gradients of a weighted sum of the outputs in each mode, against each other and finite differences (and
+    JAX's gradients of the float64 program, where finite differences are usable, with ``use_jax``)."""
+    dtype = program.args[0][0] if program.args else "float32"
+    dtypes = {dt for dt, _, _ in program.args if dt in FLOATS} | {dt for dt, _, _ in program.variables}
+    if dtypes - {"float32", "float64"} or len(dtypes) > 1:
+        return
+    dtype = dtypes.pop() if dtypes else "float32"
+    outs = run_forward(program, "eager")[0][0]
+    if not all(np.all(np.isfinite(o)) and np.all(np.abs(o) < 1e4) for o in outs):
+        return   # overflowing programs: finite differences say nothing
+    weights = loss_weights(program, outs)
+    fd_cache = {}
+    args, var_init = program.arrays()
+    for how in hows:
+        first = None
+        for mode in modes:
+            with raising(f"{how} on {mode}", program):
+                res = run_gradients(program, mode, how, weights)
+            if res is None:
+                continue
+            value, g_args, g_vars, draws, variables = res
+            what = f"{how} on {mode}"
+            ref_loss, run = numpy_loss(program, args, var_init, draws, weights)
+            for k, (got, c) in enumerate(zip(variables, run.variables)):
+                if not np.allclose(got, c, rtol=1e-5, atol=1e-6, equal_nan=True):
+                    raise Mismatch(f"{what}: Variable {k} is {got}, expected {c}\n{program.text()}\n{program!r}")
+            key = tuple(np.asarray(d).tobytes() for d in draws)
+            if key not in fd_cache:
+                fd_cache[key] = fd = finite_differences(program, draws, weights)
+                if use_jax:
+                    from fuzz.jax_ref import jax_gradients
+                    keys = [k for k in fd if k != "reads"]
+                    jg = jax_gradients(program, draws, weights, keys, fd["reads"])
+                    for k in keys:
+                        _close(jg[k], fd[k][0], "float64", f"JAX d/d {k} vs finite differences", program, fd[k][1])
+            fd = fd_cache[key]
+            for k, g in zip(float_args(program), g_args):
+                _close(g, fd[("arg", k)][0], dtype, f"{what}: d/d arg{k} vs finite differences", program,
+                       fd[("arg", k)][1])
+            for k, g in enumerate(g_vars or []):
+                _close(g, fd[("var", k)][0], dtype, f"{what}: d/d var{k} vs finite differences", program,
+                       fd[("var", k)][1])
+            if first is None:
+                first = (g_args, g_vars)
+            else:
+                for k, (g0, g1) in enumerate(zip(first[0], g_args)):
+                    _close(g1, g0 if g0 is not None else np.zeros_like(g1), dtype,
+                           f"{what}: d/d arg{k} vs {modes[0]}", program)
+
+
+def quiet():
+    """Warnings the programs may legitimately raise (float overflow in NumPy references, ...)."""
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.simplefilter("ignore", RuntimeWarning)
+    return ctx
+
+
+def check_jax(program: Program):
+    """Eager jaxish against JAX evaluating the op table's reference formulas (long runs)."""
+    from fuzz.jax_ref import run_jax
+    args, var_init = program.arrays()
+    with raising("eager", program):
+        outs, draws, variables = run_forward(program, "eager")[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = run_jax(program, args, var_init, draws)
+    _, noisy = reference(program, args, var_init, draws)
+    for j, (got, want) in enumerate(zip(outs, ref.outputs)):
+        compare(got, np.asarray(want), [n.outputs[j] for n in noisy], ref.exact_outputs[j],
+                f"eager vs JAX: output {j}", program)
+    for k, (got, want) in enumerate(zip(variables, ref.variables)):
+        compare(got, np.asarray(want), [n.variables[k] for n in noisy], ref.exact_variables[k],
+                f"eager vs JAX: Variable {k}", program)
