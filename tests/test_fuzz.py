@@ -100,6 +100,10 @@ def known_bug(name, program):
     return pytest.param(program, marks=pytest.mark.xfail(strict=True, reason=KNOWN[name]), id=name)
 
 
+def fixed_bug(name, program):
+    return pytest.param(program, id=name)
+
+
 REGRESSIONS = [
     # the harness's own mistakes: a NumPy reference's keepdims shape on 0-d inputs, rounding of composite
     # adapters and of log_softmax (cancellation against max(x)), 1-ulp differences of normal draws between backends
@@ -122,15 +126,14 @@ REGRESSIONS = [
                          steps=(('arg', (), {'n': 0}), ('squash', (0,), {'lo': -8.0, 'hi': 8.0}),
                                 ('squash', (1,), {'lo': -6.0, 'hi': 6.0}), ('cast_to_int8', (2,), {})),
                          outputs=(3,)), id="int-cast-at-rounding-boundary"),
-    # issue 7 items being fixed on other branches
+    # jaxish bugs found by the fuzzer, fixed (issue 7 item 4 and two more)
     pytest.param(Program(args=(('float32', (), -0.0),), steps=(('arg', (), {'n': 0}), ('sign', (0,), {})),
-                         outputs=(1,)), marks=pytest.mark.xfail(strict=True, reason="issue 7 item 4"),
-                 id="issue7-item4-sign-negative-zero"),
+                         outputs=(1,)), id="issue7-item4-sign-negative-zero"),
     # jaxish bugs (tests/test_fuzz_regressions.py has a reproducer of each)
-    known_bug("empty-multi-index", Program(args=(('float32', (0, 2, 2), []),), steps=(
+    fixed_bug("empty-multi-index", Program(args=(('float32', (0, 2, 2), []),), steps=(
         ('arg', (), {'n': 0}), ('getitem', (0,), {'key': (('s', None, None, None), ('a', [0], 'int32'),
                                                           ('a', [1], 'int32'))})), outputs=(1,))),
-    known_bug("slice-negative-step", Program(args=(('float32', (2,), [0.8217701315879822, -1.381279706954956]),),
+    fixed_bug("slice-negative-step", Program(args=(('float32', (2,), [0.8217701315879822, -1.381279706954956]),),
                                              steps=(('arg', (), {'n': 0}),
                                                     ('getitem', (0,), {'key': (('s', -3, None, -1), ('n',))})),
                                              outputs=(1,))),

@@ -1,6 +1,6 @@
 """Bugs the differential fuzzer (tests/test_fuzz.py) found that issue 7 does not list: one minimal reproducer
-each, a strict xfail until fixed. The fuzzer's generator steers clear of each one (``fuzz.programs.KNOWN``, same
-name); when a bug is fixed, remove its xfail mark and its ``KNOWN`` entry."""
+each, a strict xfail while it is open (the fuzzer's generator then steers clear of it through
+``fuzz.programs.KNOWN``, same name); when a bug is fixed, remove its xfail mark and its ``KNOWN`` entry."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,16 +26,12 @@ def _traced(backend, fn):
 MODES = ["eager", "interpreter", "cpu"]
 
 
-@pytest.mark.xfail(strict=True, reason="x[:, i, j] on a tensor with a zero-size dimension raises ValueError "
-                                       "(reshape (0, 2, 2) into [0, -1]); NumPy returns shape (0, 1)")
 def test_empty_multi_index():
     x = np.zeros((0, 2, 2), np.float32)
     got = tf.constant(x)[:, [0], [1]]
     assert got.shape == x[:, [0], [1]].shape
 
 
-@pytest.mark.xfail(strict=True, reason="a negative-step slice starting before the first element returns the "
-                                       "reversed tensor; NumPy returns an empty one")
 @pytest.mark.parametrize("mode", MODES)
 def test_slice_negative_step(mode):
     x = np.array([1.0, 2.0], np.float32)

@@ -440,8 +440,6 @@ class Builder:
 
     def dtypes_for(self, op) -> list:
         dts = set(op.dtypes)
-        if op.name == "sign" and 4 in ISSUE7:
-            dts -= set(FLOATS)
         if self.grad:
             dts &= {self.float_dtype}
         return sorted(dts)
@@ -456,21 +454,9 @@ COMPARISONS = ["less", "less_equal", "greater", "greater_equal", "equal", "not_e
 #: op name -> reason: ops the generator leaves out
 EXCLUDED: dict = {}
 
-#: issue 7 items (being fixed on other branches) the generator steers clear of: item -> how
-ISSUE7 = {
-    2: "integer index arrays and gather indices are always in range",
-    3: "integer-array indices never mixed with int indices; no Python bool index; masks of the right shape",
-    4: "sign is drawn for integer dtypes only (compiled sign(-0.0) is -0.0)",
-}
-
 #: bugs the generator steers clear of (so that the suite is green until they are fixed): name -> description.
 #: Each has a strict-xfail reproducer in tests/test_fuzz_regressions.py; delete the entry when it is fixed.
-KNOWN = {
-    "empty-multi-index": "x[:, i, j] (two integer-array indices) on a tensor with a zero-size dimension raises "
-                         "ValueError from reshape (NumPy returns an empty result)",
-    "slice-negative-step": "a negative-step slice starting before the first element (x[-3::-1] on a length-2 "
-                           "tensor) returns the reversed tensor instead of an empty one",
-}
+KNOWN = {}
 
 
 def gen_elementwise(b: Builder, arity: int):
@@ -642,8 +628,6 @@ def _basic_key(b: Builder, shape) -> list:
         elif c == 1:
             bound = st.none() | st.integers(-d - 1, d + 1)
             start, stop, step = b.draw(bound), b.draw(bound), b.pick([None, 1, 2, -1, -2, 3])
-            if "slice-negative-step" in KNOWN and step and step < 0 and start is not None and start < -d:
-                start = None
             key.append(("s", start, stop, step))
         else:
             key.append(("s", None, None, None))
@@ -662,13 +646,12 @@ def gen_getitem(b: Builder):
     if kind == "basic":
         key = _basic_key(b, shape)
     else:
-        # one group of advanced indices at axes [a, a + m), full slices elsewhere; never mixed with int indices
-        # (x[0, :, [0, 1]] is issue 7 item 3)
+        # one group of advanced indices at axes [a, a + m); before it full slices or ints (an int before a
+        # slice separates the advanced indices: NumPy puts their axes first, x[0, :, [0, 1]])
         a = b.draw(st.integers(0, len(shape) - 1))
         dims = shape[a:a + b.draw(st.integers(1, min(2, len(shape) - a)))]
-        key = [("s", None, None, None)] * a
-        if len(dims) > 1 and "empty-multi-index" in KNOWN and b.values[x][0].size == 0:
-            return
+        key = [("i", b.draw(st.integers(-d, d - 1))) if d > 0 and b.draw(st.integers(0, 2)) == 0
+               else ("s", None, None, None) for d in shape[:a]]
         if kind == "mask":
             key.append(("b", (b.rng.random(dims) < 0.5).tolist()))
         else:
