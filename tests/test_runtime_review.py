@@ -153,3 +153,20 @@ def test_nested_traced_functions_traced_from_several_threads(backend, _frequent_
     ref_in, ref_out = np.tanh(x) * scale, np.tanh(x) * scale + np.tanh(2 * x) * scale
     _in_threads([call(outer, ref_out), call(inner, ref_in)] * 3)
     assert outer.cache_info().misses == 1 and inner.cache_info().misses == 1
+
+
+# ---------------------------------------------------------------------------
+# NumPy scalar arguments keep their dtype (np.float64 subclasses float; it was a weak float32)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("scalar", [np.float64(1.0), np.float32(1.0), np.float16(1.0), np.int64(2**40)],
+                         ids=lambda s: type(s).__name__)
+def test_numpy_scalar_arguments_keep_their_dtype(backend, scalar):
+    small = 1e-10 if isinstance(scalar, np.floating) else 3
+    expected = scalar + small  # NumPy 2: a NumPy scalar is strongly typed, a Python scalar weak
+    traced = tf.trace(lambda x: x + small)(scalar)
+    eager = tf.add(scalar, small)
+    for r in (traced, eager):
+        assert r.numpy().dtype == expected.dtype
+        assert r.numpy().item() == expected.item()
+    f = tf.trace(lambda x: x)
+    assert f(scalar).dtype == f(np.asarray(scalar)).dtype == np.asarray(scalar).dtype
