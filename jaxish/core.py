@@ -149,9 +149,10 @@ class Tensor:
             return v.astype(dtype)
         if copy:
             return v.copy()
-        view = v.view()  # no copy, but read-only: the Tensor stays immutable
-        view.flags.writeable = False
-        return view
+        # no copy, but read-only for good: a view of a read-only buffer cannot be made writeable again
+        # (``view.flags.writeable = True`` on a plain view would hand out the Tensor's memory, which
+        # compiled executables may share between calls, e.g. for a constant output)
+        return np.asarray(memoryview(v).toreadonly())
 
     def __len__(self) -> int:
         if not self.aval.shape:

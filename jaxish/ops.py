@@ -27,9 +27,17 @@ _PY_SCALARS = (builtins.bool, int, float)
 # ---------------------------------------------------------------------------
 # promotion
 # ---------------------------------------------------------------------------
+def _is_py_scalar(x) -> bool:
+    """A Python bool, int or float (weakly typed); NumPy scalars are not (``np.float64`` subclasses ``float``,
+    but keeps its dtype, as in NumPy 2, JAX and TensorFlow)."""
+    return isinstance(x, _PY_SCALARS) and not isinstance(x, np.generic)
+
+
 def _typed(x) -> tuple:
     if isinstance(x, Tensor) or getattr(x, "_is_variable", False):
         return x.dtype, x.aval.weak_type
+    if isinstance(x, np.generic):
+        return _dt.as_dtype(x.dtype), False
     if isinstance(x, builtins.bool):
         return _dt.bool_, False
     if isinstance(x, int):
@@ -118,11 +126,11 @@ def promote(name: str, *xs) -> list:
             lit = _fast_literal(x, y)
             if lit is not None:
                 return [lit, y]
-    xs = [x if isinstance(x, (Tensor,) + _PY_SCALARS) else _in(x, name) for x in xs]
+    xs = [x if isinstance(x, Tensor) or _is_py_scalar(x) else _in(x, name) for x in xs]
     dt, _ = _dt.result_type(*[_typed(x) for x in xs])
     out = []
     for x in xs:
-        if isinstance(x, _PY_SCALARS):
+        if _is_py_scalar(x):
             out.append(_scalar_literal(name, x, dt))
         else:
             out.append(ew.convert(x, dt, x.aval.weak_type))

@@ -10,8 +10,11 @@ Inside a trace the state is an input of the graph; the ``k``-th random op of a
 trace reads Philox stream ``k`` (16 bits of the Philox counter hold the stream,
 so ops beyond the 32768th fold the high part of ``k`` into the key), and the
 ``k``-th nested call of a traced function that draws random numbers gets its
-own key, the caller's key plus a 63-bit hash of ``k``: distinct and
-reproducible at any nesting depth, never an integer overflow.
+own key, the caller's key times an odd constant plus a 63-bit hash of ``k``
+(wrapping in int64): distinct and reproducible at any nesting depth, never an
+integer overflow. The multiplication makes the derivation depend on the order
+of the nesting (with a plain sum, call ``a`` inside call ``b`` and call ``b``
+inside call ``a`` would share a key and draw the same numbers).
 """
 from __future__ import annotations
 
@@ -94,10 +97,16 @@ def _stream_state(seed=None) -> tuple:
     return _tweak(state, tweak), stream
 
 
+_KEY_MULTIPLIER = 0xBF58476D1CE4E5B9 - 2**64  # odd, as a signed int64
+
+
 def _nested_call_state():
-    """The random state input of the ``k``-th random-using traced call inside the current trace."""
+    """The random state input of the ``k``-th random-using traced call inside the current trace:
+    ``[key * M + hash(k), counter]``, a key that depends on the whole path of nested calls, in order."""
+    from .ops import multiply
     state, k = current_trace().rng_state()
-    return _tweak(state, _fold(_NESTED_CALL, k))
+    scaled = multiply(state, Tensor(np.array([_KEY_MULTIPLIER, 1], dtype=np.int64)))
+    return _tweak(scaled, _fold(_NESTED_CALL, k))
 
 
 GENERATOR = _Generator()

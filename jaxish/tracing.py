@@ -43,14 +43,14 @@ def leaf_aval(x, where: str = "argument") -> Any:
         return x.aval
     if getattr(x, "_is_variable", False):
         return ("var", id(x))
+    if isinstance(x, (np.ndarray, np.generic)):  # before float: np.float64 is a float, but keeps its dtype
+        return ShapedArray(np.shape(x), _dt.as_dtype(x.dtype), False)
     if isinstance(x, bool):
         return ShapedArray((), _dt.bool_, False)
     if isinstance(x, int):  # a Python int outside int32 is a strong int64 (as in to_tensor_arg)
         return ShapedArray((), _dt.int32, True) if -2**31 <= x < 2**31 else ShapedArray((), _dt.int64, False)
     if isinstance(x, float):
         return ShapedArray((), _dt.float32, True)
-    if isinstance(x, (np.ndarray, np.generic)):
-        return ShapedArray(np.shape(x), _dt.as_dtype(x.dtype), False)
     raise TypeError(f"{where}: unsupported argument of type {type(x).__name__} ({x!r:.80}); pass tensors, "
                     f"arrays, Python scalars or pytrees of them, or mark the argument static")
 

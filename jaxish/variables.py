@@ -100,7 +100,7 @@ class Variable:
         return read_variable(self).numpy()
 
     def __array__(self, dtype=None, copy=None):
-        return read_variable(self).__array__(dtype)
+        return read_variable(self).__array__(dtype, copy)
 
     # -- writing --
     def _check(self, value, op: str) -> Tensor:
