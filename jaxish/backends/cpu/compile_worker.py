@@ -29,7 +29,8 @@ exits by itself when its stdin closes, i.e. when this process dies).
 
 Turned off by ``JAXISH_COMPILE_WORKER=0`` or
 ``jaxish.config.set_compile_worker(False)``; never used when the disk cache is
-disabled or not writable, nor on Windows.
+disabled or not writable, nor where ``sys.executable`` is not a Python
+interpreter (frozen or embedding applications) or on Windows.
 """
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ class _Worker:
             reply = _read_message(self.proc.stdout.fileno(), deadline)
         except TimeoutError:
             raise WorkerError(f"no reply within {timeout:g} s") from None
-        except (EOFError, OSError, pickle.UnpicklingError, struct.error) as e:
+        except Exception as e:  # noqa: BLE001 - EOF, broken pipe, a reply that does not unpickle
             raise WorkerError(f"the worker died or broke the protocol ({type(e).__name__})") from None
         self.served += 1
         return reply
@@ -161,18 +162,42 @@ def shutdown() -> None:
         _discard()
 
 
-def _discard() -> None:
+def _discard(kill: bool = False) -> None:
     w, _STATE["worker"] = _STATE["worker"], None
     if w is not None:
+        if kill:
+            w.proc.kill()
         w.close()
 
 
-atexit.register(lambda: _discard())
+def _forget_after_fork() -> None:
+    """A forked child must not talk to its parent's worker (nor wait for a lock another thread held)."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    w, _STATE["worker"] = _STATE["worker"], None
+    if w is not None:
+        for stream in (w.proc.stdin, w.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        w.proc.returncode = 0   # not this process's child: never waited for
+
+
+atexit.register(lambda: _discard(kill=True))   # an idle worker loses nothing; cache writes are atomic
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def available() -> bool:
     """Is the worker turned on (config, environment, platform, no repeated failures)?"""
-    return get_compile_worker() and not _STATE["disabled"] and os.name == "posix" and bool(sys.executable)
+    return get_compile_worker() and not _STATE["disabled"] and _interpreter_ok()
+
+
+def _interpreter_ok() -> bool:
+    """Can ``sys.executable -c`` run Python code? (Not in a frozen app or an embedding program; not on Windows.)"""
+    name = os.path.basename(sys.executable or "").lower()
+    return os.name == "posix" and name.startswith(("python", "pypy")) and not getattr(sys, "frozen", False)
 
 
 def running() -> bool:
@@ -186,7 +211,9 @@ def start() -> None:
     Starting takes about a second (importing Numba): the first cold compile of
     a process is done in-process and starts the worker afterwards, for the next.
     """
-    with _LOCK:
+    if not _LOCK.acquire(blocking=False):   # another thread is using a worker
+        return
+    try:
         if _STATE["worker"] is not None or not available():
             return
         try:
@@ -195,11 +222,13 @@ def start() -> None:
             _fail(f"cannot start {sys.executable}: {e}")
             return
         STATS["starts"] += 1
+    finally:
+        _LOCK.release()
 
 
 def _fail(why: str) -> None:
     STATS["failures"] += 1
-    _discard()
+    _discard(kill=True)
     _note_failure(why)
 
 
@@ -231,7 +260,7 @@ def _serve_locked(message: dict) -> bool:
         _fail(str(e))
         return False
     except BaseException:   # KeyboardInterrupt mid-request: the protocol state is unknown
-        _discard()
+        _discard(kill=True)
         raise
     _STATE["failures"] = 0
     if worker.served >= MAX_COMPILES or reply.get("rss", 0) > MAX_RSS_BYTES:
