@@ -265,7 +265,7 @@ def test_no_worker_when_the_machine_code_cannot_be_saved(worker, monkeypatch):
     from jaxish.backends.cpu import disk_cache
     monkeypatch.setattr(disk_cache, "writable", lambda directory: False)
     s0, w0 = _snapshot()
-    _check(8.75)
+    _check(10.5)
     assert _deltas(s0, cpu.STATS)["compiled"] == 1 and compile_worker.STATS == w0
 
 
