@@ -151,11 +151,13 @@ def test_repeated_failures_turn_the_worker_off(worker, monkeypatch, caplog):
 
 def test_worker_is_replaced_after_max_compiles(worker, monkeypatch):
     monkeypatch.setattr(compile_worker, "MAX_COMPILES", 1)
-    pid, w0 = worker.worker_pid(), dict(compile_worker.STATS)
-    _check(6.0)    # served by the worker, which is then retired
-    assert compile_worker.STATS["compiled"] - w0["compiled"] == 1 and worker.worker_pid() is None
-    _check(6.25)   # compiled here while a new worker starts
-    assert worker.worker_pid() not in (None, pid)
+    pid, s0, w0 = worker.worker_pid(), dict(cpu.STATS), dict(compile_worker.STATS)
+    _check(6.0)    # served by the worker, which is then replaced by a new one
+    pid2 = worker.worker_pid()
+    assert pid2 not in (None, pid)
+    _check(6.25)   # served by the new one
+    assert worker.worker_pid() not in (None, pid, pid2)
+    assert _deltas(w0, compile_worker.STATS)["compiled"] == 2 and _deltas(s0, cpu.STATS)["disk_loads"] == 2
 
 
 def test_compile_error_in_worker_gives_the_in_process_error(worker, monkeypatch):

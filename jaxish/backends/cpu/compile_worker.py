@@ -24,7 +24,7 @@ issued for that (only a ``logging`` message on the ``jaxish`` logger), since
 the only cost is memory. The worker is restarted at the next cold compile;
 after ``_MAX_FAILURES`` consecutive failures it is not used again in this
 process (one logged warning). It is also restarted after ``MAX_COMPILES``
-compiles or when its RSS exceeds ``MAX_RSS_BYTES``, and closed at exit (it also
+compiles or when its RSS exceeds ``MAX_RSS_BYTES``, and killed at exit (it also
 exits by itself when its stdin closes, i.e. when this process dies).
 
 Turned off by ``JAXISH_COMPILE_WORKER=0`` or
@@ -214,16 +214,19 @@ def start() -> None:
     if not _LOCK.acquire(blocking=False):   # another thread is using a worker
         return
     try:
-        if _STATE["worker"] is not None or not available():
-            return
-        try:
-            _STATE["worker"] = _Worker()
-        except OSError as e:   # no interpreter to run
-            _fail(f"cannot start {sys.executable}: {e}")
-            return
-        STATS["starts"] += 1
+        if _STATE["worker"] is None and available():
+            _start_locked()
     finally:
         _LOCK.release()
+
+
+def _start_locked() -> None:
+    try:
+        _STATE["worker"] = _Worker()
+    except OSError as e:   # no interpreter to run
+        _fail(f"cannot start {sys.executable}: {e}")
+        return
+    STATS["starts"] += 1
 
 
 def _fail(why: str) -> None:
@@ -264,7 +267,8 @@ def _serve_locked(message: dict) -> bool:
         raise
     _STATE["failures"] = 0
     if worker.served >= MAX_COMPILES or reply.get("rss", 0) > MAX_RSS_BYTES:
-        _discard()
+        _discard()   # its LLVM memory grows with each compile: replaced by a fresh one, started now
+        _start_locked()
     for category, text in reply.get("warnings", ()):
         warnings.warn(text, category, stacklevel=2)
     STATS["compiled" if reply["ok"] else "errors"] += 1
