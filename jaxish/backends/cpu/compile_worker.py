@@ -35,6 +35,7 @@ interpreter (frozen or embedding applications) or on Windows.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import pickle
@@ -104,7 +105,7 @@ class _Worker:
         path = [os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))]
         path += [os.path.abspath(p or os.curdir) for p in sys.path if isinstance(p, str)]
         env = dict(os.environ, JAXISH_COMPILE_WORKER="0")
-        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, _json(path)], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, json.dumps(path)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                                      cwd=path[0], close_fds=True)
         self.served = 0
@@ -136,11 +137,6 @@ class _Worker:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 pass
-
-
-def _json(obj) -> str:
-    import json
-    return json.dumps(obj)
 
 
 _LOCK = threading.Lock()
@@ -325,8 +321,6 @@ def _handle(message: dict) -> dict:
 
 
 def _compile(message: dict) -> None:
-    import gc
-
     from .codegen import digest
     from .disk_cache import load_module
     os.environ["JAXISH_CACHE_DIR"] = message["cache_dir"]
@@ -342,8 +336,9 @@ def _compile(message: dict) -> None:
             handles.append(load_module(name, source, deps=tuple(handles), use_disk=True))
         getattr(handles[-1].module, message["function"]).compile(message["sig"])
     finally:
+        # unloads the modules (Numba's objects are freed by the next automatic collection: a gc.collect() here
+        # would cost tens of ms per request)
         del handles
-        gc.collect()   # unloads the modules (their dispatchers and compile results)
 
 
 def _picklable(obj) -> bool:
