@@ -281,3 +281,28 @@ def test_config_turns_the_worker_off(worker):
         assert compile_worker.STATS == w0
     finally:
         tf.config.set_compile_worker(True)
+
+
+def test_a_graph_that_failed_to_compile_is_released(cpu_backend, monkeypatch):
+    import gc
+
+    from jaxish.backends.cpu import disk_cache
+    real = cpu.generate
+
+    def broken(graph):
+        prog = real(graph)
+        src = prog.entry_source.replace("    return (", "    undefined_name_in_entry + 1\n    return (", 1)
+        return dataclasses.replace(prog, entry_source=src)
+    monkeypatch.setattr(cpu, "generate", broken)
+    monkeypatch.setenv("JAXISH_STRICT_BACKEND", "0")
+    f, ref = _graph(11.0)
+    x = np.ones((2, 3), np.float32)
+    before = set(disk_cache.loaded_modules())
+    with pytest.warns(RuntimeWarning, match="failed to compile a graph"):
+        np.testing.assert_allclose(f(x).numpy(), ref(x), rtol=1e-5, atol=1e-6)
+    mine = set(disk_cache.loaded_modules()) - before
+    assert mine
+    del f
+    tf.clear_cache()
+    gc.collect()
+    assert not mine & set(disk_cache.loaded_modules())

@@ -106,6 +106,7 @@ class _Runner:
         try:
             fn.compile(sig)  # loads the machine code from disk when the worker (or an earlier process) made it
         except NumbaError as e:
+            _forget_failure(fn)
             count(STATS, "fallbacks")
             if _strict():
                 raise  # the test suite: a compile failure is a bug, not a fallback
@@ -146,6 +147,14 @@ def _compile_in_worker(handle, sig: tuple) -> bool | None:
     if done:
         disk_cache.note_write()
     return done
+
+
+def _forget_failure(fn) -> None:
+    """Numba keeps a typing error in its dispatcher; the error's traceback holds this runner and so the
+    module's handle, and the module (held until its handle dies) the dispatcher: nothing would be freed."""
+    failed = getattr(getattr(fn, "_compiler", None), "_failed_cache", None)
+    if isinstance(failed, dict):
+        failed.clear()
 
 
 def _module_files(handle) -> list:
