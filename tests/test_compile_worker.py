@@ -306,3 +306,25 @@ def test_a_graph_that_failed_to_compile_is_released(cpu_backend, monkeypatch):
     tf.clear_cache()
     gc.collect()
     assert not mine & set(disk_cache.loaded_modules())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_use_its_parents_worker(worker):
+    _check(12.0)
+    parent_worker = worker.worker_pid()
+    assert parent_worker is not None
+    pid = os.fork()
+    if pid == 0:  # the child: its own (in-process) compile, then its own worker; never the parent's pipes
+        code = 1
+        try:
+            code = 0 if worker.worker_pid() is None else 2
+            _check(12.25)
+            code = code or (0 if worker.worker_pid() not in (None, parent_worker) else 3)
+            worker.shutdown()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    s0, w0 = _snapshot()
+    _check(12.5)   # the parent's worker still serves the parent
+    assert worker.worker_pid() == parent_worker and _deltas(w0, compile_worker.STATS)["compiled"] == 1
