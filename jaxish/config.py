@@ -4,6 +4,9 @@
 ``'interpreter'`` (the NumPy reference); the environment variable
 ``JAXISH_BACKEND`` sets the initial value.
 
+``set_compile_worker`` (``JAXISH_COMPILE_WORKER``, default on) compiles cold
+graphs in a helper process (see :mod:`jaxish.backends.cpu.compile_worker`).
+
 Cache limits (see :func:`set_cache_limits`; each has an environment variable
 that sets its initial value):
 
@@ -51,6 +54,8 @@ class _Config:
         if self._backend not in _VALID_BACKENDS:
             raise ValueError(f"JAXISH_BACKEND={self._backend!r} is not one of {_VALID_BACKENDS}")
         self.soft_device_placement = True
+        self.compile_worker = os.environ.get("JAXISH_COMPILE_WORKER", "1").strip().lower() not in (
+            "0", "false", "no", "off")
         self.limits = {}
         for name, (env, default) in _LIMITS.items():
             raw = os.environ.get(env)
@@ -86,6 +91,22 @@ def set_soft_device_placement(enabled: bool) -> None:
 
 def get_soft_device_placement() -> bool:
     return _config.soft_device_placement
+
+
+def set_compile_worker(enabled: bool) -> None:
+    """Compile cold graphs in a helper process (the default; ``JAXISH_COMPILE_WORKER=0`` turns it off).
+
+    With the disk cache enabled and writable, a graph whose machine code is not
+    on disk yet is compiled by a long-lived worker process and loaded from the
+    cache, so that LLVM's compile-time memory (about 1 MB per compilation,
+    never freed) is not kept by this process. Any failure of the worker falls
+    back to compiling in this process.
+    """
+    _config.compile_worker = bool(enabled)
+
+
+def get_compile_worker() -> bool:
+    return _config.compile_worker
 
 
 def set_cache_limits(executable_cache_size: int | None = None, trace_cache_size: int | None = None,

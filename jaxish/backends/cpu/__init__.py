@@ -22,11 +22,12 @@ from numba.core.errors import NumbaError
 
 from ...ir import Graph
 from .. import count, interpreter
+from . import compile_worker, disk_cache
 from .codegen import digest, generate
 from .disk_cache import load_module
 
 log = logging.getLogger("jaxish")
-STATS = {"compiled": 0, "disk_loads": 0, "fallbacks": 0}
+STATS = {"compiled": 0, "disk_loads": 0, "fallbacks": 0}  # graphs compiled by the worker count as disk loads
 
 
 def _unsupported(graph: Graph) -> str | None:
@@ -100,9 +101,12 @@ class _Runner:
 
     def _first_call(self, args) -> None:
         fn = self.fn
+        sig = tuple(typeof(a) for a in args) + (typeof(self.sizes),)
+        in_worker = _compile_in_worker(self.handle, sig)
         try:
-            fn.compile(tuple(typeof(a) for a in args) + (typeof(self.sizes),))
+            fn.compile(sig)  # loads the machine code from disk when the worker (or an earlier process) made it
         except NumbaError as e:
+            _forget_failure(fn)
             count(STATS, "fallbacks")
             if _strict():
                 raise  # the test suite: a compile failure is a bug, not a fallback
@@ -111,9 +115,54 @@ class _Runner:
                           RuntimeWarning, stacklevel=5)
             self.fallback = interpreter.compile_graph(self.graph)
         else:
-            count(STATS, "disk_loads" if sum(fn.stats.cache_hits.values()) else "compiled")
+            loaded = sum(fn.stats.cache_hits.values()) > 0
+            count(STATS, "disk_loads" if loaded else "compiled")
+            if in_worker and not loaded:
+                count(compile_worker.STATS, "unused")
+                log.debug("jaxish: the machine code compiled by the worker was not loaded (signature %s)", sig)
+        finally:
+            if in_worker is None:
+                compile_worker.start()   # in the background, for the next cold graph
         self.checked = True
         self.ready = self.fallback is None and not (self.serial is not None and _workqueue_only())
+
+
+def _compile_in_worker(handle, sig: tuple) -> bool | None:
+    """A cold graph is compiled by the worker process, which saves its machine code to the disk cache.
+
+    Returns True when it did; False when the caller compiles: the machine code
+    is already on disk, the cache is off or read-only, the worker is off or
+    failed (see :mod:`.compile_worker`); None when the worker should be
+    started after this compile (the first cold compile of the process).
+    """
+    fn = handle.module.entry
+    if not (compile_worker.available() and disk_cache.is_cached_function(fn)) or disk_cache.on_disk(fn, sig):
+        return False
+    directory = os.path.dirname(handle.module.__file__)
+    if not disk_cache.writable(directory):
+        return False
+    if not compile_worker.running():
+        return None
+    done = compile_worker.compile_in_worker(_module_files(handle), "entry", sig, directory)
+    if done:
+        disk_cache.note_write()
+    return done
+
+
+def _forget_failure(fn) -> None:
+    """Numba keeps a typing error in its dispatcher; the error's traceback holds this runner and so the
+    module's handle, and the module (held until its handle dies) the dispatcher: nothing would be freed."""
+    failed = getattr(getattr(fn, "_compiler", None), "_failed_cache", None)
+    if isinstance(failed, dict):
+        failed.clear()
+
+
+def _module_files(handle) -> list:
+    """The files of a module and the modules it imports, dependencies first."""
+    files: list = []
+    for dep in handle.deps:
+        files += [f for f in _module_files(dep) if f not in files]
+    return files + [handle.module.__file__]
 
 
 _SERIAL = threading.Lock()

@@ -258,6 +258,26 @@ class _FunctionCache(FunctionCache):
         _note_write()
 
 
+def is_cached_function(disp) -> bool:
+    """Does this dispatcher save and load its machine code through the disk cache?"""
+    return isinstance(getattr(disp, "_cache", None), _FunctionCache)
+
+
+def on_disk(disp, sig: tuple) -> bool:
+    """Is machine code for ``sig`` in the disk cache index of this dispatcher (without loading it)?"""
+    cache = disp._cache
+    try:
+        return cache._index_key(sig, disp.targetctx.codegen()) in cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001 - a damaged index is the loader's business (it purges and rebuilds)
+        return False
+
+
+def writable(directory: str) -> bool:
+    """Can machine code be saved under ``directory`` (its ``__pycache__``, or the directory to create it)?"""
+    pyc = os.path.join(directory, "__pycache__")
+    return os.access(pyc if os.path.isdir(pyc) else directory, os.W_OK)
+
+
 # ---------------------------------------------------------------------------
 # loading modules
 # ---------------------------------------------------------------------------
@@ -330,6 +350,11 @@ def loaded_modules() -> list:
 # ---------------------------------------------------------------------------
 # size limit
 # ---------------------------------------------------------------------------
+def note_write() -> None:
+    """Count a file written to the cache (on this process's behalf); sweeps every ``SWEEP_EVERY_WRITES``."""
+    _note_write()
+
+
 def _note_write() -> None:
     with _SWEEP_LOCK:
         _WRITES[0] += 1
