@@ -40,7 +40,7 @@ newaxis = None
 
 
 def clear_cache() -> None:
-    """Forget every traced signature and compiled executable in memory and delete the on-disk kernel cache.
+    """Forget every traced signature and compiled executable in memory and delete jaxish's on-disk kernel files.
 
     Generated modules no longer used are unloaded, so Numba can free their
     dispatchers; what LLVM keeps of code it compiled in this process is not

@@ -290,3 +290,19 @@ def test_describe_os_error_names_the_cause():
     from jaxish.backends.cpu.disk_cache import describe_os_error
     assert describe_os_error(OSError(errno.ENOSPC, "x")) == "the disk is full"
     assert "read-only" in describe_os_error(OSError(errno.EROFS, "x"))
+
+
+def test_clear_disk_cache_deletes_only_jaxish_files(populated, tmp_path, monkeypatch):
+    from jaxish.backends.cpu import disk_cache
+    d = _copy(populated, tmp_path / "c")
+    (d / "notes.txt").write_text("the user's own file")
+    (d / "__pycache__" / "other.cpython-311.pyc").write_bytes(b"not ours")
+    assert _files(d, "_jx_*.py") and _files(d, "__pycache__/_jx_*")
+    monkeypatch.setenv("JAXISH_CACHE_DIR", str(d))
+    disk_cache.clear_disk_cache()
+    assert not _files(d, "_jx_*") and not _files(d, "__pycache__/_jx_*")
+    assert (d / "notes.txt").read_text() == "the user's own file"
+    assert (d / "__pycache__" / "other.cpython-311.pyc").exists()
+    res = _run(d)  # the directories stay usable: the next process compiles and writes again
+    assert res["stats"]["compiled"] + res["stats"].get("disk_loads", 0) >= 1 and not _cache_warnings(res)
+    assert _files(d, "_jx_*.py")

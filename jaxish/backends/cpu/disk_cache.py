@@ -37,7 +37,6 @@ import errno
 import linecache
 import os
 import re
-import shutil
 import sys
 import tempfile
 import threading
@@ -431,7 +430,19 @@ def cache_size() -> int:
 
 
 def clear_disk_cache() -> None:
-    """Delete every file of the on-disk cache (loaded modules keep working)."""
+    """Delete jaxish's files from the on-disk cache (loaded modules keep working).
+
+    Only jaxish's own files go (``_jx_*`` modules, their Numba files in
+    ``__pycache__``, temp files); the directories stay, so a thread writing to
+    the cache at the same moment is not disturbed, and nothing else that lives
+    in a user-chosen ``JAXISH_CACHE_DIR`` is touched.
+    """
     d = cache_dir()
-    if os.path.isdir(d):
-        shutil.rmtree(d, ignore_errors=True)
+    for folder in (d, os.path.join(d, "__pycache__")):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for n in names:
+            if n.startswith(("_jx_", ".tmp-")):
+                _unlink(os.path.join(folder, n))
