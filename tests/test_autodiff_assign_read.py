@@ -169,3 +169,25 @@ def test_read_after_a_weakly_typed_assignment_is_strongly_typed_as_in_eager_code
     traced = jx.trace(f)(h)
     assert eager.dtype == traced.dtype == jx.float32
     assert float(eager) == float(traced) == 6.0
+
+
+@pytest.mark.parametrize("op", ["assign", "assign_add", "assign_sub"])
+def test_assigning_another_variable_reads_it_at_each_call(op):
+    v, w = jx.Variable(1.0), jx.Variable(10.0)
+
+    def f(x):
+        getattr(w, op)(v)  # was: v's value when traced, baked into the graph as a constant
+        v.assign(x)
+        getattr(w, op)(v)  # v's value just assigned
+        return w * 1.0
+
+    traced = jx.trace(f)
+    step = {"assign": lambda a, b: b, "assign_add": np.add, "assign_sub": np.subtract}[op]
+    v_now, w_now = 1.0, 10.0
+    for x in (2.0, 3.0):
+        v.assign(v_now + 4.0)  # a new value of v before each call
+        v_now = v_now + 4.0
+        y = traced(jx.constant(x))
+        w_now = step(step(w_now, v_now), x)
+        v_now = x
+        assert float(y) == float(w.numpy()) == w_now and float(v.numpy()) == v_now
