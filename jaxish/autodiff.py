@@ -57,8 +57,9 @@ def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs:
         def read(a):
             return Tensor(a.val, a.aval.weak_type) if isinstance(a, Literal) else env[a.id]
 
-        for n in graph.nodes:
-            env[n.outvars[0].id] = bind(n.prim, [read(a) for a in n.invars], n.params)
+        for n in graph.nodes:  # a read after an assignment is data flow here (as in JAX)
+            ins = [read(a) for a in n.invars]
+            env[n.outvars[0].id] = ins[0] if n.prim is ew.read_after_assign_p else bind(n.prim, ins, n.params)
 
         ct_env: dict = {}
         tapped_cts: dict = {}

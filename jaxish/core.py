@@ -397,7 +397,8 @@ class GraphTrace:
         self.arg_names: dict = {}     # var id -> description of the argument
         self.nodes: list = []
         self.consts: dict = {}        # id(value) -> (Var, value)
-        self.variables: dict = {}     # id(Variable) -> [Variable, input Var, current Tracer]
+        # id(Variable) -> [Variable, input Var, current value, its read_after_assign Tracer or None]
+        self.variables: dict = {}
         self.assigned: dict = {}      # id(Variable) -> Variable (in order of first assignment)
         self.rng_var = None
         self.rng_count = 0
@@ -441,18 +442,32 @@ class GraphTrace:
             self.arg_names[v.id] = "a captured constant"
         return self.consts[key][0]
 
-    def read_variable(self, var) -> Tracer:
+    def _variable_entry(self, var) -> list:
         entry = self.variables.get(id(var))
         if entry is None:
             v = Var(var._value.aval.strip_weak())
             self.arg_names[v.id] = f"Variable {var.name!r}"
-            t = Tracer(self, v)
-            entry = self.variables[id(var)] = [var, v, t]
-        return entry[2]
+            entry = self.variables[id(var)] = [var, v, Tracer(self, v), None]
+        return entry
+
+    def read_variable(self, var) -> Tracer:
+        """The Variable's value: its input, or after an assignment a ``read_after_assign`` node of the value.
+
+        The node is the identity (data flow), but it names the Variable, so that a call inlined under a tape
+        can record the read of the Variable, as eager code does (``tracing.call_traced``)."""
+        entry = self._variable_entry(var)
+        if id(var) not in self.assigned:
+            return entry[2]
+        if entry[3] is None:
+            index = list(self.assigned).index(id(var))
+            entry[3] = self.add(PRIMITIVES["read_after_assign"], [entry[2]], {"index": index})
+        return entry[3]
 
     def assign_variable(self, var, value: Tensor) -> None:
-        self.read_variable(var)
-        self.variables[id(var)][2] = value
+        entry = self._variable_entry(var)
+        if value.aval.weak_type:  # a Variable's value is strongly typed, as after an eager assignment
+            value = self.add(PRIMITIVES["convert"], [value], {"dtype": value.dtype, "weak_type": False})
+        entry[2], entry[3] = value, None
         self.assigned[id(var)] = var
 
     def rng_state(self) -> tuple:
@@ -536,11 +551,12 @@ class _suspend_tapes:
 suspend_tapes = _suspend_tapes
 
 
-def eval_graph(graph: Graph, args: Sequence) -> list:
+def eval_graph(graph: Graph, args: Sequence, read_after_assign: Callable | None = None) -> list:
     """Evaluate ``graph`` by binding each node in the current context.
 
     Used to inline a graph into an enclosing trace and to let active tapes
-    record it op by op.
+    record it op by op. A ``read_after_assign`` node is the identity, unless
+    ``read_after_assign(index, value)`` is given to evaluate it.
     """
     env = {v.id: a for v, a in zip(graph.invars, args)}
     env.update((v.id, c) for v, c in zip(graph.constvars, graph.consts))
@@ -551,5 +567,9 @@ def eval_graph(graph: Graph, args: Sequence) -> list:
         return env[a.id]
 
     for n in graph.nodes:
-        env[n.outvars[0].id] = bind(n.prim, [read(a) for a in n.invars], n.params)
+        ins = [read(a) for a in n.invars]
+        if n.prim.name != "read_after_assign":
+            env[n.outvars[0].id] = bind(n.prim, ins, n.params)
+        else:
+            env[n.outvars[0].id] = ins[0] if read_after_assign is None else read_after_assign(n.params["index"], ins[0])
     return [read(v) for v in graph.outvars]

@@ -151,11 +151,11 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
     """Run a traced function on argument leaves; returns its output leaves."""
     inline = current_trace() is not None or bool(STATE.tapes)
     inputs = [leaf_value(x) for x in leaves]
-    inputs += traced.variables if inline else [v._value for v in traced.variables]
+    inputs += _inline_variable_inputs(traced) if inline else [v._value for v in traced.variables]
     if traced.uses_rng:
         inputs.append(_rng_input())
     if inline:
-        outs = eval_graph(traced.graph, inputs)
+        outs = eval_graph(traced.graph, inputs, functools.partial(_read_after_assign, traced.assigned))
     else:
         if traced.executable is None:
             from .backends import get_executable
@@ -168,6 +168,21 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
         else:  # shape and dtype were checked when the assignment was traced
             v._value = Tensor(val._value, False, val._device)
     return outs[:n]
+
+
+def _inline_variable_inputs(traced: Traced) -> list:
+    """The Variable inputs of an inlined call: the Variables themselves, so that tapes record their reads,
+    but the value now of those that the call assigns and reads again (the Variable changes during the call)."""
+    reread = {id(traced.assigned[n.params["index"]]) for n in traced.graph.nodes if n.prim.name == "read_after_assign"}
+    return [v.read_value() if id(v) in reread else v for v in traced.variables]
+
+
+def _read_after_assign(assigned: Sequence, index: int, value: Tensor) -> Tensor:
+    """An inlined read of ``assigned[index]`` after the call assigned it ``value``: as in eager code (and in
+    TensorFlow), the assignment happens and the read is a read of the Variable, which a tape records as such."""
+    var = assigned[index]
+    var.assign(value)
+    return var.read_value()
 
 
 def run_graph(graph: Graph, inputs: Sequence) -> list:

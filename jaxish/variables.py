@@ -104,8 +104,8 @@ class Variable:
 
     # -- writing --
     def _check(self, value, op: str) -> Tensor:
-        if isinstance(value, Variable):
-            value = value._value
+        if isinstance(value, Variable):  # its value now (inside a trace: an implicit input, not a constant)
+            value = read_variable(value)
         if not isinstance(value, Tensor):
             from .creation import constant
             from .ops import op_error
@@ -146,7 +146,7 @@ class Variable:
         return self.assign(self._checked_binop(subtract, delta, "assign_sub"))
 
     def _checked_binop(self, fn, delta, op):
-        d = delta._value if isinstance(delta, Variable) else delta
+        d = read_variable(delta) if isinstance(delta, Variable) else delta
         if isinstance(d, Tensor) and not d.aval.weak_type and d.dtype != self.dtype:
             raise TypeError(f"{op}: cannot add a value of dtype {d.dtype.name} to the variable {self.name!r} "
                             f"of dtype {self.dtype.name}")

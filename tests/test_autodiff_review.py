@@ -153,12 +153,9 @@ def test_used_non_persistent_tape_releases_its_records():
 
 
 # ---------------------------------------------------------------------------
-# Known difference (documented in the README): a traced function that assigns a Variable
-# and reads it again, called under a tape
+# A traced function that assigns a Variable and reads it again, called under a tape:
+# the read is a read of the Variable, as in eager code and TensorFlow (was: data flow)
 # ---------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="inside a trace a read after an assignment is the assigned value "
-                   "(data flow); TensorFlow's tape (and jaxish's eager tape) send that read's gradient to the "
-                   "Variable instead. Needs a read-after-assign marker in the traced graph.")
 def test_traced_assign_then_read_under_a_tape_matches_eager():
     v = jx.Variable(1.0)
 

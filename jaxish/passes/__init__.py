@@ -16,8 +16,8 @@ from .simplify import simplify
 def optimize(graph: Graph, for_execution: bool = False) -> Graph:
     """Simplify, fold, CSE and DCE ``graph`` until nothing changes.
 
-    With ``for_execution``, also drop ``stop_gradient`` (an identity once no
-    further differentiation happens).
+    With ``for_execution``, also drop ``stop_gradient`` and ``read_after_assign``
+    (identities once no further differentiation or tape recording happens).
     """
     for _ in range(8):
         n = len(graph.nodes)

@@ -81,7 +81,7 @@ def simplify(graph: Graph, for_execution: bool = False) -> Graph:
                 continue
         elif name in ("copy", "convert", "reshape", "broadcast_to") and ins[0] in same:
             repl = ins[0]
-        elif name == "stop_gradient" and for_execution:
+        elif name in ("stop_gradient", "read_after_assign") and for_execution:
             repl = ins[0]
         elif name == "neg" and not isinstance(ins[0], Literal):
             prev = producer.get(ins[0].id)

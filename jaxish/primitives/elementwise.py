@@ -94,6 +94,11 @@ floor_p = unary("floor", np.floor, "np.floor({0})", lambda g, x, out: (None,), *
 copy_p = unary("copy", np.copy, "{0}", lambda g, x, out: (g,), kinds="biuf", what="any")
 stop_gradient_p = unary("stop_gradient", lambda x: x, "{0}", lambda g, x, out: (None,), kinds="biuf",
                         what="any")
+# A read of a Variable after the traced function assigned it: ``index`` is the Variable's position among the
+# graph's assigned Variables (core.GraphTrace.read_variable). The identity everywhere (data flow, dropped before
+# execution); tracing.call_traced evaluates it as an assignment and a read of the Variable under a tape.
+read_after_assign_p = Primitive("read_after_assign", lambda x, index: x, lambda x, index: x,
+                                lambda g, x, out, index: (g,), "elementwise", "{0}")
 
 
 def _not_scalar(args, avals, out):
