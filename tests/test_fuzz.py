@@ -19,7 +19,7 @@ import os
 import warnings
 
 import pytest
-from fuzz.check import check_forward, check_gradients, check_jax
+from fuzz.check import check_forward, check_gradients, check_jax, check_second_order
 from fuzz.programs import KNOWN, Program, programs
 from hypothesis import HealthCheck, given, settings
 
@@ -84,6 +84,13 @@ def test_fuzz_gradients(program):
 @given(programs(grad=True))
 def test_fuzz_gradients_interpreter(program):
     check_gradients(program, modes=("interpreter",), use_jax=HAS_JAX and LONG)
+
+
+@budget(ci=40, share=0.2)
+@given(programs(grad=True, max_steps=3))
+def test_fuzz_second_order(program):
+    """grad of grad through a nested traced call (the cpu backend too in long runs)."""
+    check_second_order(program, modes=("interpreter", "cpu") if LONG else ("interpreter",))
 
 
 @pytest.mark.skipif(not HAS_JAX, reason="JAX is not installed")

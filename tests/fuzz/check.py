@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 import jaxish as tf
-from fuzz.programs import FLOATS, RANDOM, Program, run_numpy, to_jaxish
+from fuzz.programs import ASSIGN, FLOATS, RANDOM, Program, run_numpy, to_jaxish
 from jaxish.backends import cpu as cpu_backend
 
 NOISY_RUNS = 4
@@ -268,7 +268,7 @@ def finite_differences(program: Program, draws, weights, h=1e-5):
     return out
 
 
-GRAD_TOL = {"float32": (2e-3, 1e-3), "float64": (1e-6, 1e-7)}
+GRAD_TOL = {"float16": (2e-2, 1e-2), "float32": (2e-3, 1e-3), "float64": (1e-6, 1e-7)}
 
 
 def _close(got, want, dtype, what, program, usable=None):
@@ -295,6 +295,9 @@ def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad"
     if dtypes - {"float32", "float64"} or len(dtypes) > 1:
         return
     dtype = dtypes.pop() if dtypes else "float32"
+    # a cast to a narrower float rounds the cotangent too (as in JAX): the narrowest float sets the tolerance
+    casts = {op[8:] for op, _, _ in program.steps if op.startswith("cast_to_float")}
+    dtype = min(casts | {dtype}, key=lambda t: np.dtype(t).itemsize)
     outs = run_forward(program, "eager")[0][0]
     if not all(np.all(np.isfinite(o)) and np.all(np.abs(o) < 1e4) for o in outs):
         return   # overflowing programs: finite differences say nothing
@@ -336,6 +339,46 @@ def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad"
                 for k, (g0, g1) in enumerate(zip(first[0], g_args)):
                     _close(g1, g0 if g0 is not None else np.zeros_like(g1), dtype,
                            f"{what}: d/d arg{k} vs {modes[0]}", program)
+
+
+def _hessian_fd(program, args, wrt, v, weights, h):
+    """Central differences along ``v`` of jaxish's eager gradient (H v, the Hessian being symmetric)."""
+    def g(sign):
+        moved = [a + sign * h * v[wrt.index(k)] if k in wrt else a for k, a in enumerate(args)]
+        loss = make_loss(program, new_variables(program.arrays()[1]), weights)
+        gs = tf.grad(lambda *a: loss(*a)[0], argnums=tuple(wrt))(*[tf.constant(a) for a in moved])
+        return [_np(x) for x in gs]
+    return [(p - m) / (2 * h) for p, m in zip(g(1), g(-1))]
+
+
+def check_second_order(program: Program, modes=("interpreter",)):
+    """Hessian-vector products by ``grad`` of ``grad`` of the float64 program, its loss a traced function called
+    inside the traced outer one, against central differences of the first-order gradient along the vector."""
+    p64 = program.to_float64()
+    wrt = float_args(p64)
+    if program.uses_random or not wrt or any(op in ASSIGN for op, _, _ in program.steps):
+        return
+    args, var_init = p64.arrays()
+    outs = run_forward(p64, "eager")[0][0]
+    if not all(np.all(np.isfinite(o)) and np.all(np.abs(o) < 1e4) for o in outs):
+        return
+    weights = loss_weights(p64, outs)
+    rng = np.random.default_rng(program.weights_seed + 1)
+    v = [rng.uniform(-1, 1, args[k].shape) for k in wrt]
+    fd1, fd2 = (_hessian_fd(p64, args, wrt, v, weights, h) for h in (1e-5, 5e-6))
+    for mode in modes:
+        with raising(f"grad of grad on {mode}", program), backend(mode):
+            loss = make_loss(p64, new_variables(var_init), weights)
+            inner = tf.grad(tf.trace(lambda *a: loss(*a)[0]), argnums=tuple(wrt))
+
+            def hv(*a):
+                return tf.add_n([tf.reduce_sum(g * tf.constant(w)) for g, w in zip(inner(*a), v)])
+            hvp = tf.trace(tf.grad(hv, argnums=tuple(wrt)))(*[tf.constant(a) for a in args])
+        for k, got, f1, f2 in zip(wrt, hvp, fd1, fd2):
+            with np.errstate(all="ignore"):
+                usable = np.isfinite(f1) & (np.abs(f1 - f2) <= 1e-5 * (1 + np.abs(f2)))
+            _close(_np(got), f2, "float32", f"grad of grad on {mode}: d/d arg{k} (H v) vs finite differences",
+                   program, usable)
 
 
 def quiet():

@@ -18,7 +18,7 @@ import numpy as np
 import op_table
 
 import jaxish  # noqa: F401 - the op table needs it imported first
-from fuzz.programs import REDUCTION_OPS, _axis, _getitem, run_numpy
+from fuzz.programs import REDUCTION_OPS, _axis, _getitem, promoted, run_numpy, weak_type
 
 jax.config.update("jax_enable_x64", True)
 
@@ -86,6 +86,11 @@ def _jax_fn(op):
 
 def jax_op(op, xs, params):
     """One step on JAX arrays (float64-widened inputs, result rounded to the op's dtype)."""
+    xs = promoted(op, xs)
+    if op == "scalar":
+        x, t = xs[0], weak_type(xs[0].dtype.name, params["value"])
+        ys = [x.astype(t), jnp.asarray(params["value"]).astype(t)]
+        return jax_op(params["op"], ys[::-1] if params["left"] else ys, {})
     if op == "getitem":
         return _getitem(*xs, key=params["key"], as_tensors=False)
     if op == "squash":

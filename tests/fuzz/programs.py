@@ -127,9 +127,20 @@ def _squash_np(x, lo, hi):
 
 
 def _getitem(x, *tensors, key, as_tensors):
-    """``x[key]``; key entries ("t", j) are the index arrays ``tensors[j]`` (traced arguments)."""
+    """``x[key]``; key entries ("t", j) are the index arrays ``tensors[j]`` (traced arguments). On arrays (the
+    references), a traced index follows jaxish's documented rule for traced indices (JAX's): a negative index
+    wraps once, then it is clamped to ``[0, size - 1]``."""
     k = index_key(key, as_tensors)
-    return x[tuple(tensors[e[1]] if s[0] == "t" else e for s, e in zip(key, k))]
+    out, axis = [], 0
+    for s, e in zip(key, k):
+        if s[0] == "t":
+            e = tensors[s[1]]
+            if not as_tensors:
+                d = x.shape[axis]
+                e = (e + (e < 0) * e.dtype.type(d)).clip(0, d - 1).astype(e.dtype)
+        out.append(e)
+        axis += 0 if s[0] in ("n", "e") else len(np.shape(s[1])) if s[0] == "b" else 1
+    return x[tuple(out)]
 
 
 #: ops that are not op table rows: (jaxish implementation, NumPy implementation)
@@ -138,6 +149,7 @@ EXTRA = {
                 lambda *xs, key: _getitem(*xs, key=key, as_tensors=False)),
     "squash": (_squash_tf, _squash_np),
     "finite": (lambda x: tf.where(tf.math.is_finite(x), x, 0.0), lambda x: np.where(np.isfinite(x), x, 0.0)),
+    "scalar": (lambda x, **p: _scalar_op(x, **p, to_tensor=True), lambda x, **p: _scalar_op(x, **p, to_tensor=False)),
 }
 
 
@@ -202,8 +214,60 @@ class NumpyRun:
     reads: dict          # step index -> the value read
 
 
+def promote_types(a: str, b: str) -> str:
+    """JAX's ``promote_types`` on the fuzzed dtypes (written out; ``jax.numpy.promote_types`` agrees): bool below
+    every number, any integer below any float, the wider of two floats or of two signed integers, and uint8 with a
+    signed integer the signed one if wider than 8 bits, else int16."""
+    if a == b or b == "bool":
+        return a
+    if a == "bool":
+        return b
+    fa, fb = a in FLOATS, b in FLOATS
+    if fa != fb:
+        return a if fa else b
+    if fa or ("uint8" not in (a, b)):
+        return max(a, b, key=lambda t: np.dtype(t).itemsize)
+    signed = b if a == "uint8" else a
+    return "int16" if signed == "int8" else signed
+
+
+def weak_type(dtype: str, value) -> str:
+    """The dtype of a tensor of ``dtype`` combined with the Python scalar ``value`` (weakly typed: the tensor's
+    dtype wins in its kind; a float with an integer or bool tensor gives float32, an int with a bool tensor int32,
+    jaxish's defaults)."""
+    if isinstance(value, float) and dtype not in FLOATS:
+        return "float32"
+    return "int32" if dtype == "bool" else dtype
+
+
+#: binary rows that promote mixed operand dtypes (JAX's rule: convert both to the promoted dtype, then the op)
+PROMOTING = {"add", "subtract", "multiply", "divide", "floordiv", "mod", "pow", "maximum", "minimum", "equal",
+             "not_equal", "less", "less_equal", "greater", "greater_equal"}
+
+
+def promoted(op, xs) -> list:
+    """The operands of a step converted as JAX's promotion does (mixed dtypes of a binary row; a weak scalar)."""
+    if op == "scalar":
+        return xs
+    if op in PROMOTING and xs[0].dtype != xs[1].dtype:
+        t = promote_types(xs[0].dtype.name, xs[1].dtype.name)
+        return [x.astype(t) for x in xs]
+    return xs
+
+
+def _scalar_op(x, op, value, left, to_tensor):
+    """``op(value, x)`` (``left``) or ``op(x, value)`` with the Python scalar ``value`` (weakly typed)."""
+    if to_tensor:
+        fn = BY_NAME[op].fn
+        return fn(value, x) if left else fn(x, value)
+    t = np.dtype(weak_type(x.dtype.name, value))
+    xs = [x.astype(t), np.asarray(value).astype(t)]
+    return numpy_op(op, xs[::-1] if left else xs, {})
+
+
 def numpy_op(op, xs, params) -> np.ndarray:
     """One step on NumPy arrays: the op table's reference on float64-widened inputs, cast to the result dtype."""
+    xs = promoted(op, xs)
     with np.errstate(all="ignore"):
         if op in EXTRA:
             r = np.asarray(EXTRA[op][1](*xs, **params))
@@ -283,7 +347,8 @@ def run_numpy(program: Program, args: list, var_init: list, draws=(), noise=None
             r, ex = None, False
         else:
             r = op_fn(op, xs, params)
-            ex = ex and (op in EXACT_OPS or (op in EXACT_ON_INTS and r.dtype.kind in "biu"))
+            base = params["op"] if op == "scalar" else op
+            ex = ex and (base in EXACT_OPS or (base in EXACT_ON_INTS and r.dtype.kind in "biu"))
             if noise is not None and not ex and r.dtype.kind == "f":
                 with np.errstate(all="ignore"):
                     eps = np.finfo(r.dtype).eps * _noise_scale(op, xs, params, r)
@@ -350,6 +415,9 @@ class Builder:
         shape = tuple(shape)
         arr = generate("cond" if dtype == "bool" else "real", shape, dtype, self.rng) if values is None else values
         arr = np.asarray(arr).astype(dtype).reshape(shape)
+        if values is None and dtype == "int64" and not self.grad and self.draw(st.integers(0, 3)) == 0:
+            # beyond float64's exact integers (int64 means, casts, comparisons with floats)
+            arr = np.asarray(self.rng.integers(2**53, 2**62, shape) * self.rng.choice([-1, 1], shape)).astype(dtype)
         if values is None and self.specials and arr.size and dtype != "bool" and self.draw(st.integers(0, 3)) == 0:
             arr = arr.copy()
             mask = self.rng.random(shape) < 0.4
@@ -476,7 +544,11 @@ def gen_elementwise(b: Builder, arity: int):
         b.apply("where", [c, x, y])
         return
     ids = [b.operand({dtype})]
-    ids += [b.partner(ids[0], dtype) for _ in range(op.arity - 1)]
+    # mixed dtypes (promoted as JAX does) in a quarter of the binary draws
+    other = b.pick(dts) if op.name in PROMOTING and not b.grad and b.draw(st.integers(0, 3)) == 0 else dtype
+    ids += [b.partner(ids[0], other) for _ in range(op.arity - 1)]
+    if b.draw(st.booleans()):
+        ids = ids[::-1]
     ids = [b.in_domain(i, d) for i, d in zip(ids, op.domains)]
     if op.name == "clip_by_value":
         lo, hi = b.values[ids[1]][0], b.values[ids[2]][0]
@@ -484,6 +556,24 @@ def gen_elementwise(b: Builder, arity: int):
                 or b.values[ids[2]][1]:
             return
     b.apply(op.name, ids)
+
+
+SCALAR_OPS = ["add", "subtract", "multiply", "divide", "floordiv", "mod", "maximum", "minimum", "less", "equal",
+              "greater_equal"]
+
+
+def gen_scalar(b: Builder):
+    """A binary op with a Python scalar operand (weakly typed), on either side."""
+    op = b.pick(SCALAR_OPS if not b.grad else [o for o in SCALAR_OPS if BY_NAME[o].grad])
+    x = b.operand([b.float_dtype] if b.grad else [t for t in NUMERIC + ("bool",) if t in BY_NAME[op].dtypes
+                                                     or t == "bool"])
+    left = b.draw(st.booleans())
+    divisor = op in ("divide", "floordiv", "mod")
+    if divisor and left:
+        x = b.in_domain(x, "nonzero")
+    values = [2, 3, 1] if divisor else [2, 0, 1, 3, -1, -2] if b.dtype(x) != "uint8" else [2, 0, 1, 3]
+    values += [0.5, 2.5, -1.5, 1e-3, 70000.0] if not (divisor and not left) else [0.5, 2.5]
+    b.apply("scalar", [x], {"op": op, "value": b.pick(values), "left": left})
 
 
 def gen_cast(b: Builder):
@@ -661,7 +751,9 @@ def gen_getitem(b: Builder):
             dt = b.pick(["int32", "int64"])
             for d in dims:
                 idx = b.rng.integers(-d, d, ishape)
-                if b.draw(st.booleans()):   # a traced index argument
+                if b.draw(st.booleans()):   # a traced index argument, now and then out of range (clamped)
+                    if b.draw(st.integers(0, 2)) == 0:
+                        idx = b.rng.integers(-3 * d - 2, 3 * d + 2, ishape)
                     ids.append(b.new_arg(dt, ishape, idx))
                     key.append(("t", len(ids) - 2))
                 else:
@@ -708,6 +800,7 @@ FAMILIES = {
     "binary": lambda b: gen_elementwise(b, 2),
     "ternary": lambda b: gen_elementwise(b, 3),
     "cast": gen_cast,
+    "scalar": gen_scalar,
     "reduction": gen_reduction,
     "arg": gen_arg,
     "matmul": gen_matmul,
