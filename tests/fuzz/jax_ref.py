@@ -9,6 +9,7 @@ name; the few closures over NumPy functions (reductions, argmax) are written out
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from types import SimpleNamespace
 
 import jax
@@ -84,15 +85,17 @@ def _jax_fn(op):
     return ref
 
 
-def jax_op(op, xs, params):
-    """One step on JAX arrays (float64-widened inputs, result rounded to the op's dtype)."""
+def jax_op(op, xs, params, own_clamp=True):
+    """One step on JAX arrays (float64-widened inputs, result rounded to the op's dtype); ``own_clamp``: an
+    out-of-range traced index goes to JAX's indexing as it is (JAX clamps it; its gradient there is 0, where
+    jaxish's goes to the element read: gradients clamp first)."""
     xs = promoted(op, xs)
     if op == "scalar":
         x, t = xs[0], weak_type(xs[0].dtype.name, params["value"])
         ys = [x.astype(t), jnp.asarray(params["value"]).astype(t)]
         return jax_op(params["op"], ys[::-1] if params["left"] else ys, {})
     if op == "getitem":
-        return _getitem(*xs, key=params["key"], as_tensors=False)
+        return _getitem(*xs, key=params["key"], as_tensors=False, clamp=not own_clamp)
     if op == "squash":
         x, lo, hi = xs[0], params["lo"], params["hi"]
         r = lo + (hi - lo) * jss.expit(x.astype(jnp.float64)) if x.dtype.kind == "f" else \
@@ -110,10 +113,10 @@ def jax_op(op, xs, params):
     return r
 
 
-def run_jax(program, args, var_init, draws=(), **kw):
+def run_jax(program, args, var_init, draws=(), own_clamp=True, **kw):
     """:func:`fuzz.programs.run_numpy` with JAX."""
     with on_jax():
-        return run_numpy(program, args, var_init, draws, op_fn=jax_op, xp=jnp, **kw)
+        return run_numpy(program, args, var_init, draws, op_fn=partial(jax_op, own_clamp=own_clamp), xp=jnp, **kw)
 
 
 def jax_gradients(program, draws, weights, keys, reads):
@@ -123,7 +126,7 @@ def jax_gradients(program, draws, weights, keys, reads):
     draws = [np.asarray(d, np.float64) for d in draws]
 
     def loss(deltas):
-        run = run_jax(p64, args, var_init, draws, perturb=dict(zip(keys, deltas)), reads=reads)
+        run = run_jax(p64, args, var_init, draws, own_clamp=False, perturb=dict(zip(keys, deltas)), reads=reads)
         return sum(jnp.sum(o.astype(jnp.float64) * w) for o, w in zip(run.outputs, weights))
     zeros = [np.zeros(np.shape(args[k] if kind == "arg" else var_init[k])) for kind, k in keys]
     with on_jax():

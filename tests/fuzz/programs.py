@@ -126,21 +126,38 @@ def _squash_np(x, lo, hi):
     return lo + np.remainder(x, x.dtype.type(hi - lo + 1))
 
 
-def _getitem(x, *tensors, key, as_tensors):
-    """``x[key]``; key entries ("t", j) are the index arrays ``tensors[j]`` (traced arguments). On arrays (the
-    references), a traced index follows jaxish's documented rule for traced indices (JAX's): a negative index
-    wraps once, then it is clamped to ``[0, size - 1]``."""
-    k = index_key(key, as_tensors)
-    out, axis = [], 0
-    for s, e in zip(key, k):
+def _traced_indices(x, tensors, key):
+    """(key entry position, index array, size of the axis it indexes) of each traced index ("t") of ``key``."""
+    axis = 0
+    for pos, s in enumerate(key):
         if s[0] == "t":
-            e = tensors[s[1]]
-            if not as_tensors:
-                d = x.shape[axis]
-                e = (e + (e < 0) * e.dtype.type(d)).clip(0, d - 1).astype(e.dtype)
-        out.append(e)
+            yield pos, tensors[s[1]], x.shape[axis]
         axis += 0 if s[0] in ("n", "e") else len(np.shape(s[1])) if s[0] == "b" else 1
+
+
+def _getitem(x, *tensors, key, as_tensors, clamp=None):
+    """``x[key]``; key entries ("t", j) are the index arrays ``tensors[j]`` (traced arguments). On arrays (the
+    references; ``clamp=False``: not here, JAX's indexing does it), a traced index follows jaxish's documented rule
+    for traced indices (JAX's): a negative index wraps once, then it is clamped to ``[0, size - 1]``."""
+    out = list(index_key(key, as_tensors))
+    for pos, e, d in _traced_indices(x, tensors, key):
+        out[pos] = e if as_tensors or clamp is False else (e + (e < 0) * e.dtype.type(d)).clip(0, d - 1).astype(e.dtype)
     return x[tuple(out)]
+
+
+def index_out_of_range(program) -> bool:
+    """Whether a traced index of ``program`` is out of range: clamped under ``@trace``, an IndexError eagerly
+    (where its value is known)."""
+    args, var_init = program.arrays()
+    draws = [np.zeros(p["shape"], p["dtype"]) for op, _, p in program.steps if op in RANDOM]
+    found = []
+
+    def op_fn(op, xs, params):
+        if op == "getitem":
+            found.extend(np.any((e < -d) | (e >= d)) for _, e, d in _traced_indices(xs[0], xs[1:], params["key"]))
+        return numpy_op(op, xs, params)
+    run_numpy(program, args, var_init, draws, op_fn=op_fn)
+    return any(found)
 
 
 #: ops that are not op table rows: (jaxish implementation, NumPy implementation)
@@ -156,10 +173,11 @@ EXTRA = {
 # ---------------------------------------------------------------------------
 # the jaxish interpreter
 # ---------------------------------------------------------------------------
-def to_jaxish(program: Program, variables: list):
+def to_jaxish(program: Program, variables: list, hook=None):
     """The program as a function of its argument tensors, returning ``(outputs, random draws)``.
 
-    ``variables`` are the jaxish Variables the program reads and assigns (one set per run).
+    ``variables`` are the jaxish Variables the program reads and assigns (one set per run); ``hook(i, value)``
+    is called with each value computed (a tape watches an intermediate source through it).
     """
     def fn(*args):
         vals, draws = [], []
@@ -180,6 +198,8 @@ def to_jaxish(program: Program, variables: list):
                 r = EXTRA[op][0](*xs, **params)
             else:
                 r = BY_NAME[op].fn(*xs, **params)
+            if hook is not None:
+                hook(len(vals), r)
             vals.append(r)
         return tuple(vals[i] for i in program.outputs), tuple(draws)
     return fn
@@ -212,6 +232,7 @@ class NumpyRun:
     exact_outputs: list
     exact_variables: list
     reads: dict          # step index -> the value read
+    values: list         # every step's value
 
 
 def promote_types(a: str, b: str) -> str:
@@ -313,7 +334,8 @@ def run_numpy(program: Program, args: list, var_init: list, draws=(), noise=None
     ``noise``: a Generator: perturb every inexact floating result by a few rounding errors (a float: by that many,
     all in the same direction).
     ``perturb`` / ``reads``: finite differences. ``perturb`` maps ``("arg", k)`` to an array added to argument
-    ``k`` and ``("var", k)`` to one added to every read of Variable ``k``; ``reads`` are the values the reads had
+    ``k``, ``("var", k)`` to one added to every read of Variable ``k`` and ``("step", i)`` to one added to
+    value ``i``; ``reads`` are the values the reads had
     in the unperturbed run: as in TensorFlow an assignment is not differentiated, and the gradient with respect to
     a Variable is the sum over its reads.
     ``op_fn`` / ``xp``: another implementation of the steps and its array module (JAX, see ``fuzz.jax_ref``).
@@ -354,10 +376,12 @@ def run_numpy(program: Program, args: list, var_init: list, draws=(), noise=None
                     eps = np.finfo(r.dtype).eps * _noise_scale(op, xs, params, r)
                     u = noise if isinstance(noise, float) else noise.uniform(-2, 2, r.shape)
                     r = (r + eps * u).astype(r.dtype)
+            if ("step", s) in perturb:
+                r = r + perturb[("step", s)]
         vals.append(r)
         exact.append(ex)
     return NumpyRun([vals[i] for i in program.outputs], state, [exact[i] for i in program.outputs],
-                    state_exact, got_reads)
+                    state_exact, got_reads, vals)
 
 
 # ---------------------------------------------------------------------------
@@ -565,10 +589,10 @@ SCALAR_OPS = ["add", "subtract", "multiply", "divide", "floordiv", "mod", "maxim
 def gen_scalar(b: Builder):
     """A binary op with a Python scalar operand (weakly typed), on either side."""
     op = b.pick(SCALAR_OPS if not b.grad else [o for o in SCALAR_OPS if BY_NAME[o].grad])
-    x = b.operand([b.float_dtype] if b.grad else [t for t in NUMERIC + ("bool",) if t in BY_NAME[op].dtypes
-                                                     or t == "bool"])
     left = b.draw(st.booleans())
     divisor = op in ("divide", "floordiv", "mod")
+    x = b.operand([b.float_dtype] if b.grad else [t for t in NUMERIC + ("bool",) if t in BY_NAME[op].dtypes
+                                                     or (t == "bool" and not (divisor and left))])
     if divisor and left:
         x = b.in_domain(x, "nonzero")
     values = [2, 3, 1] if divisor else [2, 0, 1, 3, -1, -2] if b.dtype(x) != "uint8" else [2, 0, 1, 3]
