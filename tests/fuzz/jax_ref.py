@@ -68,6 +68,8 @@ SPECIAL = {
     "reduce_min": _extreme(jnp.min, jnp.inf, "max"),
     "reduce_all": lambda x, axis=None, keepdims=False: jnp.all(x, axis=_axis(axis), keepdims=keepdims),
     "reduce_any": lambda x, axis=None, keepdims=False: jnp.any(x, axis=_axis(axis), keepdims=keepdims),
+    # NumPy and TensorFlow: sign(-0.0) is +0.0 (issue 7 item 4); JAX's keeps -0.0
+    "sign": lambda x: jnp.where(x == 0, jnp.zeros_like(x), jnp.sign(x)),
     "argmax": _arg(jnp.argmax),
     "argmin": _arg(jnp.argmin),
 }
@@ -83,6 +85,9 @@ def _jax_fn(op):
                 return getattr(mod, ref.__name__)
         raise KeyError(f"no JAX function for {op} ({ref.__name__})")
     return ref
+
+
+FLOOR_DIVISIONS = ("floordiv", "floordiv_scalar")
 
 
 def jax_op(op, xs, params, own_clamp=True):
@@ -106,7 +111,11 @@ def jax_op(op, xs, params, own_clamp=True):
     row = op_table.BY_NAME[op]
     ups = [x.astype(jnp.float64) if x.dtype.kind == "f" else x for x in xs]
     dtype = xs[-1].dtype.name if op == "where" else xs[0].dtype.name
-    r = jnp.asarray(_jax_fn(op)(*ups, **params)).astype(row.out(dtype, params))
+    r = jnp.asarray(_jax_fn(op)(*ups, **params))
+    if op in FLOOR_DIVISIONS and r.dtype.kind == "f":
+        # a zero quotient has the sign of x / y in NumPy and TensorFlow (floor(-0.0 / 2) is -0.0); JAX's is +0.0
+        r = jnp.where(r == 0, jnp.copysign(0.0, ups[0] / (ups[1] if len(ups) > 1 else 3)), r)
+    r = r.astype(row.out(dtype, params))
     if op in REDUCTION_OPS:
         r = r.reshape(np.sum(np.zeros(xs[0].shape), axis=_axis(params.get("axis")),
                              keepdims=params.get("keepdims", False)).shape)
