@@ -439,10 +439,12 @@ def _extreme_ref(fn, float_init, int_init):
 
 
 def _mean_ref(x, axis=None, keepdims=False):
-    if x.dtype.kind in "iu":   # TensorFlow: integer mean, truncated toward zero
+    if x.dtype.kind in "iu":   # TensorFlow: int64 sum (wrapping), division truncated toward zero, 0 if empty
         s = np.sum(x, axis=_ax(axis), keepdims=keepdims, dtype=np.int64)
         n = x.size // max(np.asarray(s).size, 1) if x.size else 0
-        return np.trunc(s / n)
+        if n == 0:
+            return np.zeros_like(s)
+        return s // n + ((s % n != 0) & (s < 0))   # exact in integers (a float division rounds above 2**53)
     return np.mean(x, axis=_ax(axis), keepdims=keepdims)
 
 

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 import jaxish as tf
-from fuzz.programs import FLOATS, RANDOM, Program, run_numpy, to_jaxish
+from fuzz.programs import ASSIGN, FLOATS, RANDOM, Program, index_out_of_range, run_numpy, to_jaxish
 from jaxish.backends import cpu as cpu_backend
 
 NOISY_RUNS = 4
@@ -163,7 +163,15 @@ def check_forward(program: Program, modes=("eager", "interpreter", "cpu")):
     """Every mode against NumPy; the traced modes draw the same random numbers."""
     args, var_init = program.arrays()
     traced_draws = None
+    oob = index_out_of_range(program)
     for mode in modes:
+        if mode == "eager" and oob:   # the documented IndexError, where traced modes clamp
+            try:
+                run_forward(program, mode)
+            except IndexError as e:
+                if "out of bounds" in str(e):
+                    continue
+            raise Mismatch(f"eager: no IndexError for an out-of-range index\n{program.text()}\n{program!r}")
         with raising(mode, program):
             runs = run_forward(program, mode, calls=1 if mode == "eager" else 2)
         state = var_init
@@ -193,8 +201,8 @@ def loss_weights(program: Program, outs) -> list:
     return [rng.uniform(-1, 1, np.shape(o)).astype(np.asarray(o).dtype) for o in outs]
 
 
-def make_loss(program: Program, variables, weights):
-    fn = to_jaxish(program, variables)
+def make_loss(program: Program, variables, weights, hook=None):
+    fn = to_jaxish(program, variables, hook)
 
     def loss(*args):
         outs, draws = fn(*args)
@@ -211,10 +219,12 @@ def float_args(program):
 
 
 def run_gradients(program: Program, mode: str, how: str, weights):
-    """(loss, gradients w.r.t. the float arguments, gradients w.r.t. the Variables or None, draws, Variables)."""
+    """(loss, gradients w.r.t. the float arguments, gradients w.r.t. the Variables or None, draws, Variables,
+    the tape's intermediate source: (value id, gradient) or None)."""
     args, var_init = program.arrays()
     variables = new_variables(var_init)
-    loss = make_loss(program, variables, weights)
+    source = {}
+    loss = make_loss(program, variables, weights, hook=_source_hook(program, source))
     tensors = [tf.constant(a) for a in args]
     wrt = float_args(program)
     tf.random.set_seed(program.seed)
@@ -227,11 +237,34 @@ def run_gradients(program: Program, mode: str, how: str, weights):
         else:
             with tf.GradientTape() as tape:
                 tape.watch([tensors[k] for k in wrt])
+                source["tape"] = tape
                 value, draws = loss(*tensors)
-            g = tape.gradient(value, [tensors[k] for k in wrt] + variables)
-            g_args, g_vars = g[:len(wrt)], g[len(wrt):]
+            step = source.get("step")
+            g = tape.gradient(value, [tensors[k] for k in wrt] + variables + ([step[1]] if step else []))
+            g_args, g_vars = g[:len(wrt)], g[len(wrt):len(wrt) + len(variables)]
+            step = step and (step[0], _np(g[-1]))
     return (_np(value), [_np(x) for x in g_args], None if g_vars is None else [_np(x) for x in g_vars],
-            [_np(d) for d in draws], [_np(v.read_value()) for v in variables])
+            [_np(d) for d in draws], [_np(v.read_value()) for v in variables], None if how == "grad" else step)
+
+
+def _source_hook(program, source):
+    """A ``to_jaxish`` hook that makes a float intermediate (the first at or after a position drawn from the
+    program's weights seed) a source of the tape in ``source['tape']`` too."""
+    start = program.weights_seed % len(program.steps)
+
+    seen = []
+
+    def hook(i, value):
+        tape = source.get("tape")
+        # KNOWN "tape-source-alias": an op that changes nothing returns its input, an alias
+        alias = any(value is v for v in seen)
+        seen.append(value)
+        if tape is not None and "step" not in source and i >= start and not alias and \
+                program.steps[i][0] not in ("arg", "read") + RANDOM and getattr(value, "dtype", None) is not None \
+                and value.dtype.is_floating:
+            tape.watch(value)
+            source["step"] = (i, value)
+    return hook
 
 
 def numpy_loss(program, args, var_init, draws, weights, **kw):
@@ -239,18 +272,20 @@ def numpy_loss(program, args, var_init, draws, weights, **kw):
     return sum(float(np.sum(o.astype(np.float64) * w)) for o, w in zip(run.outputs, weights)), run
 
 
-def finite_differences(program: Program, draws, weights, h=1e-5):
-    """Central differences of the float64 program (NumPy): {('arg', k) or ('var', k): (gradient, usable)}, where
-    ``usable`` is False at elements where steps h and h/2 disagree (a kink or a discontinuity nearby)."""
+def finite_differences(program: Program, draws, weights, h=1e-5, keys=None):
+    """Central differences of the float64 program (NumPy): {('arg', k), ('var', k) or ``keys`` (as ('step', i)):
+    (gradient, usable)}, where ``usable`` is False at elements where steps h and h/2 disagree (a kink or a
+    discontinuity nearby)."""
     p64 = program.to_float64()
     args, var_init = p64.arrays()
     draws = [np.asarray(d, np.float64) for d in draws]
     w64 = [w.astype(np.float64) for w in weights]
     _, base = numpy_loss(p64, args, var_init, draws, w64)
     out = {"reads": base.reads}
-    keys = [("arg", k) for k in float_args(program)] + [("var", k) for k in range(len(var_init))]
+    if keys is None:
+        keys = [("arg", k) for k in float_args(program)] + [("var", k) for k in range(len(var_init))]
     for key in keys:
-        shape = args[key[1]].shape if key[0] == "arg" else var_init[key[1]].shape
+        shape = {"arg": args, "var": var_init, "step": base.values}[key[0]][key[1]].shape
         grads = []
         for step in (h, h / 2):
             g = np.zeros(shape)
@@ -268,7 +303,7 @@ def finite_differences(program: Program, draws, weights, h=1e-5):
     return out
 
 
-GRAD_TOL = {"float32": (2e-3, 1e-3), "float64": (1e-6, 1e-7)}
+GRAD_TOL = {"float16": (2e-2, 1e-2), "float32": (2e-3, 1e-3), "float64": (1e-6, 1e-7)}
 
 
 def _close(got, want, dtype, what, program, usable=None):
@@ -295,7 +330,13 @@ def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad"
     if dtypes - {"float32", "float64"} or len(dtypes) > 1:
         return
     dtype = dtypes.pop() if dtypes else "float32"
-    outs = run_forward(program, "eager")[0][0]
+    # a cast to a narrower float rounds the cotangent too (as in JAX): the narrowest float sets the tolerance
+    casts = {op[8:] for op, _, _ in program.steps if op.startswith("cast_to_float")}
+    dtype = min(casts | {dtype}, key=lambda t: np.dtype(t).itemsize)
+    oob = index_out_of_range(program)
+    if oob:   # an eager run (and a tape) raises IndexError
+        hows = tuple(h for h in hows if h != "tape")
+    outs = run_forward(program, "interpreter" if oob else "eager")[0][0]
     if not all(np.all(np.isfinite(o)) and np.all(np.abs(o) < 1e4) for o in outs):
         return   # overflowing programs: finite differences say nothing
     weights = loss_weights(program, outs)
@@ -308,7 +349,7 @@ def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad"
                 res = run_gradients(program, mode, how, weights)
             if res is None:
                 continue
-            value, g_args, g_vars, draws, variables = res
+            value, g_args, g_vars, draws, variables, step = res
             what = f"{how} on {mode}"
             ref_loss, run = numpy_loss(program, args, var_init, draws, weights)
             for k, (got, c) in enumerate(zip(variables, run.variables)):
@@ -330,12 +371,59 @@ def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad"
             for k, g in enumerate(g_vars or []):
                 _close(g, fd[("var", k)][0], dtype, f"{what}: d/d var{k} vs finite differences", program,
                        fd[("var", k)][1])
+            if step is not None:   # the tape's intermediate source
+                skey = ("step", step[0])
+                if skey not in fd:
+                    fd[skey] = finite_differences(program, draws, weights, keys=[skey])[skey]
+                _close(step[1], fd[skey][0], dtype, f"{what}: d/d v{step[0]} (a source) vs finite differences",
+                       program, fd[skey][1])
             if first is None:
                 first = (g_args, g_vars)
             else:
                 for k, (g0, g1) in enumerate(zip(first[0], g_args)):
                     _close(g1, g0 if g0 is not None else np.zeros_like(g1), dtype,
                            f"{what}: d/d arg{k} vs {modes[0]}", program)
+
+
+def _hessian_fd(program, args, wrt, v, weights, h):
+    """Central differences along ``v`` of jaxish's eager gradient (H v, the Hessian being symmetric)."""
+    def g(sign):
+        moved = [a + sign * h * v[wrt.index(k)] if k in wrt else a for k, a in enumerate(args)]
+        loss = make_loss(program, new_variables(program.arrays()[1]), weights)
+        gs = tf.grad(lambda *a: loss(*a)[0], argnums=tuple(wrt))(*[tf.constant(a) for a in moved])
+        return [_np(x) for x in gs]
+    return [(p - m) / (2 * h) for p, m in zip(g(1), g(-1))]
+
+
+def check_second_order(program: Program, modes=("interpreter",)):
+    """Hessian-vector products by ``grad`` of ``grad`` of the float64 program, its loss a traced function called
+    inside the traced outer one, against central differences of the first-order gradient along the vector."""
+    p64 = program.to_float64()
+    wrt = float_args(p64)
+    if program.uses_random or not wrt or any(op in ASSIGN for op, _, _ in program.steps) or \
+            index_out_of_range(program):
+        return
+    args, var_init = p64.arrays()
+    outs = run_forward(p64, "eager")[0][0]
+    if not all(np.all(np.isfinite(o)) and np.all(np.abs(o) < 1e4) for o in outs):
+        return
+    weights = loss_weights(p64, outs)
+    rng = np.random.default_rng(program.weights_seed + 1)
+    v = [rng.uniform(-1, 1, args[k].shape) for k in wrt]
+    fd1, fd2 = (_hessian_fd(p64, args, wrt, v, weights, h) for h in (1e-5, 5e-6))
+    for mode in modes:
+        with raising(f"grad of grad on {mode}", program), backend(mode):
+            loss = make_loss(p64, new_variables(var_init), weights)
+            inner = tf.grad(tf.trace(lambda *a: loss(*a)[0]), argnums=tuple(wrt))
+
+            def hv(*a):
+                return tf.add_n([tf.reduce_sum(g * tf.constant(w)) for g, w in zip(inner(*a), v)])
+            hvp = tf.trace(tf.grad(hv, argnums=tuple(wrt)))(*[tf.constant(a) for a in args])
+        for k, got, f1, f2 in zip(wrt, hvp, fd1, fd2):
+            with np.errstate(all="ignore"):
+                usable = np.isfinite(f1) & (np.abs(f1 - f2) <= 1e-5 * (1 + np.abs(f2)))
+            _close(_np(got), f2, "float32", f"grad of grad on {mode}: d/d arg{k} (H v) vs finite differences",
+                   program, usable)
 
 
 def quiet():
@@ -350,15 +438,16 @@ def check_jax(program: Program):
     """Eager jaxish against JAX evaluating the op table's reference formulas (long runs)."""
     from fuzz.jax_ref import run_jax
     args, var_init = program.arrays()
-    with raising("eager", program):
-        outs, draws, variables = run_forward(program, "eager")[0]
+    mode = "interpreter" if index_out_of_range(program) else "eager"
+    with raising(mode, program):
+        outs, draws, variables = run_forward(program, mode)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = run_jax(program, args, var_init, draws)
     _, noisy = reference(program, args, var_init, draws)
     for j, (got, want) in enumerate(zip(outs, ref.outputs)):
         compare(got, np.asarray(want), [n.outputs[j] for n in noisy], ref.exact_outputs[j],
-                f"eager vs JAX: output {j}", program)
+                f"{mode} vs JAX: output {j}", program)
     for k, (got, want) in enumerate(zip(variables, ref.variables)):
         compare(got, np.asarray(want), [n.variables[k] for n in noisy], ref.exact_variables[k],
-                f"eager vs JAX: Variable {k}", program)
+                f"{mode} vs JAX: Variable {k}", program)

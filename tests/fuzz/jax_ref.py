@@ -9,6 +9,7 @@ name; the few closures over NumPy functions (reductions, argmax) are written out
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from types import SimpleNamespace
 
 import jax
@@ -18,7 +19,7 @@ import numpy as np
 import op_table
 
 import jaxish  # noqa: F401 - the op table needs it imported first
-from fuzz.programs import REDUCTION_OPS, _axis, _getitem, run_numpy
+from fuzz.programs import REDUCTION_OPS, _axis, _getitem, promoted, run_numpy, weak_type
 
 jax.config.update("jax_enable_x64", True)
 
@@ -67,6 +68,8 @@ SPECIAL = {
     "reduce_min": _extreme(jnp.min, jnp.inf, "max"),
     "reduce_all": lambda x, axis=None, keepdims=False: jnp.all(x, axis=_axis(axis), keepdims=keepdims),
     "reduce_any": lambda x, axis=None, keepdims=False: jnp.any(x, axis=_axis(axis), keepdims=keepdims),
+    # NumPy and TensorFlow: sign(-0.0) is +0.0 (issue 7 item 4); JAX's keeps -0.0
+    "sign": lambda x: jnp.where(x == 0, jnp.zeros_like(x), jnp.sign(x)),
     "argmax": _arg(jnp.argmax),
     "argmin": _arg(jnp.argmin),
 }
@@ -84,10 +87,20 @@ def _jax_fn(op):
     return ref
 
 
-def jax_op(op, xs, params):
-    """One step on JAX arrays (float64-widened inputs, result rounded to the op's dtype)."""
+FLOOR_DIVISIONS = ("floordiv", "floordiv_scalar")
+
+
+def jax_op(op, xs, params, own_clamp=True):
+    """One step on JAX arrays (float64-widened inputs, result rounded to the op's dtype); ``own_clamp``: an
+    out-of-range traced index goes to JAX's indexing as it is (JAX clamps it; its gradient there is 0, where
+    jaxish's goes to the element read: gradients clamp first)."""
+    xs = promoted(op, xs)
+    if op == "scalar":
+        x, t = xs[0], weak_type(xs[0].dtype.name, params["value"])
+        ys = [x.astype(t), jnp.asarray(params["value"]).astype(t)]
+        return jax_op(params["op"], ys[::-1] if params["left"] else ys, {})
     if op == "getitem":
-        return _getitem(*xs, key=params["key"], as_tensors=False)
+        return _getitem(*xs, key=params["key"], as_tensors=False, clamp=not own_clamp)
     if op == "squash":
         x, lo, hi = xs[0], params["lo"], params["hi"]
         r = lo + (hi - lo) * jss.expit(x.astype(jnp.float64)) if x.dtype.kind == "f" else \
@@ -98,17 +111,21 @@ def jax_op(op, xs, params):
     row = op_table.BY_NAME[op]
     ups = [x.astype(jnp.float64) if x.dtype.kind == "f" else x for x in xs]
     dtype = xs[-1].dtype.name if op == "where" else xs[0].dtype.name
-    r = jnp.asarray(_jax_fn(op)(*ups, **params)).astype(row.out(dtype, params))
+    r = jnp.asarray(_jax_fn(op)(*ups, **params))
+    if op in FLOOR_DIVISIONS and r.dtype.kind == "f":
+        # a zero quotient has the sign of x / y in NumPy and TensorFlow (floor(-0.0 / 2) is -0.0); JAX's is +0.0
+        r = jnp.where(r == 0, jnp.copysign(0.0, ups[0] / (ups[1] if len(ups) > 1 else 3)), r)
+    r = r.astype(row.out(dtype, params))
     if op in REDUCTION_OPS:
         r = r.reshape(np.sum(np.zeros(xs[0].shape), axis=_axis(params.get("axis")),
                              keepdims=params.get("keepdims", False)).shape)
     return r
 
 
-def run_jax(program, args, var_init, draws=(), **kw):
+def run_jax(program, args, var_init, draws=(), own_clamp=True, **kw):
     """:func:`fuzz.programs.run_numpy` with JAX."""
     with on_jax():
-        return run_numpy(program, args, var_init, draws, op_fn=jax_op, xp=jnp, **kw)
+        return run_numpy(program, args, var_init, draws, op_fn=partial(jax_op, own_clamp=own_clamp), xp=jnp, **kw)
 
 
 def jax_gradients(program, draws, weights, keys, reads):
@@ -118,7 +135,7 @@ def jax_gradients(program, draws, weights, keys, reads):
     draws = [np.asarray(d, np.float64) for d in draws]
 
     def loss(deltas):
-        run = run_jax(p64, args, var_init, draws, perturb=dict(zip(keys, deltas)), reads=reads)
+        run = run_jax(p64, args, var_init, draws, own_clamp=False, perturb=dict(zip(keys, deltas)), reads=reads)
         return sum(jnp.sum(o.astype(jnp.float64) * w) for o, w in zip(run.outputs, weights))
     zeros = [np.zeros(np.shape(args[k] if kind == "arg" else var_init[k])) for kind, k in keys]
     with on_jax():
