@@ -27,8 +27,8 @@ _ELLIPSIS = ("ellipsis",)
 
 def getitem(x, key):
     """``x[key]`` with NumPy's indexing rules (see the module docstring for out-of-range indices)."""
-    from .ops import _in
-    x = _in(x)
+    from .ops import _in, _unchanged
+    x = operand = _in(x)
     entries = _parse(key if isinstance(key, tuple) else (key,))
     if any(e[0] in ("adv", "bool", "mask") for e in entries):
         # next to an array index, an int is a 0-d array index (it takes part in broadcasting and placement)
@@ -38,7 +38,8 @@ def getitem(x, key):
     entries = _expand_ellipsis(x, entries)
     x = _basic_slice(x, entries)
     x, adv_shape = _gather(x, entries, adjacent)
-    return _final_reshape(x, entries, adv_shape, adjacent)
+    out = _final_reshape(x, entries, adv_shape, adjacent)
+    return _unchanged(out) if out is operand else out
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from . import dtypes as _dt
-from .core import Tensor, Tracer, literal_tensor, to_tensor_arg
+from .core import STATE, Tensor, Tracer, literal_tensor, read_variable, to_tensor_arg
 from .primitives import elementwise as ew
 from .primitives import linalg as la
 from .primitives import reductions as rd
@@ -163,6 +163,19 @@ def _scalar_literal(name, x, dt):
     if dt.is_integer and not dt.min <= x <= dt.max:
         raise ValueError(f"{name}: the Python scalar {x!r} does not fit in {dt.name}")
     return literal_tensor(x, dt) if not isinstance(x, builtins.bool) or dt.is_bool else literal_tensor(int(x), dt)
+
+
+def _unchanged(x):
+    """The result of an op that changes nothing (reshape to the same shape, identity transpose, ...).
+
+    ``x`` itself where nothing can tell the difference; under a tape a tensor of its own (a recorded copy),
+    as in TensorFlow, so that watching the result does not watch ``x``; a Variable's value for a Variable.
+    """
+    if STATE.tapes:
+        return ew.copy_p.bind(x)
+    if getattr(x, "_is_variable", False):
+        return read_variable(x)
+    return x
 
 
 def _float_input(name, x):
@@ -363,7 +376,7 @@ def cast(x, dtype, name=None) -> Tensor:
     dtype = dtype_arg("cast", dtype)
     x = _in(x, "cast")
     if x.dtype is dtype:
-        return x
+        return _unchanged(x)
     return _bind_as("cast", ew.convert_p, x, dtype=dtype, weak_type=False)
 
 
@@ -570,7 +583,7 @@ def reshape(tensor, shape, name=None):
         shape[shape.index(-1)] = total // known
     shape = tuple(shape)
     if shape == x.aval.shape:
-        return x
+        return _unchanged(x)
     return so.reshape_p.bind(x, shape=shape)
 
 
@@ -580,7 +593,7 @@ def transpose(a, perm=None, conjugate=False, name=None):
     x = _in(a, "transpose")
     perm = tuple(reversed(range(x.ndim))) if perm is None else _perm(x, int_list("transpose", perm, "perm"))
     if perm == tuple(range(x.ndim)):
-        return x
+        return _unchanged(x)
     return so.transpose_p.bind(x, perm=perm)
 
 
@@ -617,7 +630,7 @@ def squeeze(input, axis=None, name=None):  # noqa: A002
             if shape[a] != 1:
                 raise ValueError(f"squeeze: cannot squeeze axis {a} of size {shape[a]} (shape {shape})")
     new = tuple(d for i, d in enumerate(shape) if i not in axes)
-    return so.reshape_p.bind(x, shape=new) if new != shape else x
+    return so.reshape_p.bind(x, shape=new) if new != shape else _unchanged(x)
 
 
 @_named("broadcast_to")
@@ -628,7 +641,7 @@ def broadcast_to(input, shape, name=None):  # noqa: A002
     if any(d < 0 for d in shape):
         raise ValueError(f"broadcast_to: cannot broadcast shape {x.aval.shape} to {shape}: negative dimension")
     if shape == x.aval.shape:
-        return x
+        return _unchanged(x)
     return so.broadcast_to_p.bind(x, shape=shape)
 
 

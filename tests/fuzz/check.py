@@ -252,14 +252,9 @@ def _source_hook(program, source):
     program's weights seed) a source of the tape in ``source['tape']`` too."""
     start = program.weights_seed % len(program.steps)
 
-    seen = []
-
     def hook(i, value):
         tape = source.get("tape")
-        # KNOWN "tape-source-alias": an op that changes nothing returns its input, an alias
-        alias = any(value is v for v in seen)
-        seen.append(value)
-        if tape is not None and "step" not in source and i >= start and not alias and \
+        if tape is not None and "step" not in source and i >= start and \
                 program.steps[i][0] not in ("arg", "read") + RANDOM and getattr(value, "dtype", None) is not None \
                 and value.dtype.is_floating:
             tape.watch(value)

@@ -548,12 +548,7 @@ EXCLUDED: dict = {}
 
 #: bugs the generator steers clear of (so that the suite is green until they are fixed): name -> description.
 #: Each has a strict-xfail reproducer in tests/test_fuzz_regressions.py; delete the entry when it is fixed.
-KNOWN = {
-    "tape-source-alias": "an op that changes nothing (transpose with the identity permutation, reshape or "
-                         "broadcast_to to the same shape, x[:], squeeze without axes of length 1) returns its input "
-                         "itself, so a tape source on its result is the input: TensorFlow's gradient with respect to "
-                         "it is None when the loss does not use it, jaxish's is the input's gradient",
-}
+KNOWN: dict = {}
 
 
 def gen_elementwise(b: Builder, arity: int):
