@@ -8,6 +8,7 @@ float64 finite differences and TensorFlow's / JAX's documented semantics:
 """
 import numpy as np
 import pytest
+from test_autodiff import fd_jacobian  # the one finite-difference Jacobian of the autodiff tests
 
 import jaxish as tf
 from jaxish import random as jrandom
@@ -15,19 +16,6 @@ from jaxish import random as jrandom
 
 def f64(*v):
     return tf.constant(np.array(v, np.float64))
-
-
-def fd_jacobian(fn, x, eps=1e-6):
-    """Central-difference Jacobian of NumPy ``fn`` at ``x``: shape ``out.shape + x.shape``."""
-    x = np.array(x, np.float64)
-    out = np.asarray(fn(x))
-    J = np.zeros(out.shape + x.shape)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        J[(Ellipsis,) + i] = (np.asarray(fn(xp)) - np.asarray(fn(xm))) / (2 * eps)
-    return J
 
 
 # ---------------------------------------------------------------------------
