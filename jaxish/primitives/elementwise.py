@@ -161,6 +161,11 @@ def _pow_impl(x, y):
     # NumPy's power with a scalar exponent takes a sqrt/square fast path whose results differ from
     # C pow (and TensorFlow/JAX) at -0 and -inf; 1-element arrays keep the general loop
     shape = np.broadcast_shapes(np.shape(x), np.shape(y))
+    if y.size == 1 and x.dtype.kind == "f" and y.reshape(-1)[0] == 2:
+        # x * x: correctly rounded (C pow may be 1 ulp off) and what simplify makes of pow(x, 2) in graphs,
+        # so eager and compiled agree; equal to C pow at -0, inf and NaN
+        r = np.multiply(x, x)
+        return r.reshape(shape) if np.shape(r) == shape else np.broadcast_to(r, shape).copy()
     if y.size == 1:  # a full-size exponent array keeps NumPy on its general (C pow) loop
         full = shape or (1,)
         x, y = np.broadcast_to(x, full), np.full(full, y.reshape(-1)[0], y.dtype)
