@@ -426,7 +426,7 @@ def _reducer(prim, opname, kinds):
             raise TypeError(f"{opname}: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
         axes = _axes(opname, x, axis)
         try:
-            out = prim.bind(x, axes=axes) if axes else x
+            out = prim.bind(x, axes=axes) if axes else _unchanged(x)
         except (TypeError, ValueError) as e:
             raise op_error(e, opname) from None
         return _keep(x, axes, out, keepdims)

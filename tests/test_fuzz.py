@@ -141,6 +141,12 @@ REGRESSIONS = [
     pytest.param(Program(args=(('float32', (), 0.8217701315879822), ('float32', (), -1.381279706954956)), steps=(
         ('arg', (), {'n': 0}), ('transpose', (0,), {}), ('arg', (), {'n': 1}), ('negative', (2,), {}),
         ('negative', (0,), {})), outputs=(4,)), id="tape-source-alias"),
+    # a tape source on a reduction over no axes (it was an alias of its input too)
+    pytest.param(Program(args=(('float32', (), 0.8217701315879822), ('float32', (), -1.381279706954956),
+                               ('float32', (), -2.7541589736938477)), steps=(
+        ('arg', (), {'n': 0}), ('reduce_sum', (0,), {'axis': None}), ('arg', (), {'n': 1}), ('negative', (2,), {}),
+        ('arg', (), {'n': 2}), ('negative', (4,), {}), ('negative', (0,), {})), outputs=(6,)),
+        id="tape-source-alias-reduce"),
     # jaxish bugs found by the fuzzer, fixed (issue 7 item 4 and two more)
     pytest.param(Program(args=(('float32', (), -0.0),), steps=(('arg', (), {'n': 0}), ('sign', (0,), {})),
                          outputs=(1,)), id="issue7-item4-sign-negative-zero"),

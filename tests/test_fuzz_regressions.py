@@ -41,7 +41,9 @@ def test_slice_negative_step(mode):
 
 NO_OPS = {"transpose": lambda t: tf.transpose(t), "reshape": lambda t: tf.reshape(t, (2,)),
           "slice": lambda t: t[:], "broadcast_to": lambda t: tf.broadcast_to(t, (2,)),
-          "squeeze": lambda t: tf.squeeze(t), "cast": lambda t: tf.cast(t, tf.float32)}
+          "squeeze": lambda t: tf.squeeze(t), "cast": lambda t: tf.cast(t, tf.float32),
+          "reduce_sum_no_axes": lambda t: tf.reduce_sum(t, axis=[]),
+          "reduce_max_no_axes": lambda t: tf.reduce_max(t, axis=[])}
 
 
 @pytest.mark.parametrize("op", NO_OPS.values(), ids=NO_OPS.keys())
