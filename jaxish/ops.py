@@ -654,7 +654,7 @@ def concat(values, axis, name=None):
                          f"use stack")
     ax = _normalized_axis("concat", axis, xs[0].ndim)
     if len(xs) == 1:
-        return xs[0]
+        return _unchanged(xs[0])
     return so.concatenate_p.bind(*xs, axis=ax)
 
 
@@ -837,7 +837,7 @@ def add_n(inputs, name=None):
     """The elementwise sum of a non-empty list of tensors of one shape."""
     xs = _tensor_list("add_n", inputs)
     _same_shapes("add_n", xs)
-    out = xs[0]
+    out = xs[0] if len(xs) > 1 else _unchanged(xs[0])
     for x in xs[1:]:
         out = add(out, x)
     return out

@@ -43,7 +43,8 @@ NO_OPS = {"transpose": lambda t: tf.transpose(t), "reshape": lambda t: tf.reshap
           "slice": lambda t: t[:], "broadcast_to": lambda t: tf.broadcast_to(t, (2,)),
           "squeeze": lambda t: tf.squeeze(t), "cast": lambda t: tf.cast(t, tf.float32),
           "reduce_sum_no_axes": lambda t: tf.reduce_sum(t, axis=[]),
-          "reduce_max_no_axes": lambda t: tf.reduce_max(t, axis=[])}
+          "reduce_max_no_axes": lambda t: tf.reduce_max(t, axis=[]),
+          "concat_one": lambda t: tf.concat([t], axis=0), "add_n_one": lambda t: tf.add_n([t])}
 
 
 @pytest.mark.parametrize("op", NO_OPS.values(), ids=NO_OPS.keys())
