@@ -275,13 +275,13 @@ def finite_differences(program: Program, draws, weights, h=1e-5, keys=None):
     args, var_init = p64.arrays()
     draws = [np.asarray(d, np.float64) for d in draws]
     w64 = [w.astype(np.float64) for w in weights]
-    _, base = numpy_loss(p64, args, var_init, draws, w64)
+    l0, base = numpy_loss(p64, args, var_init, draws, w64)
     out = {"reads": base.reads}
     if keys is None:
         keys = [("arg", k) for k in float_args(program)] + [("var", k) for k in range(len(var_init))]
     for key in keys:
         shape = {"arg": args, "var": var_init, "step": base.values}[key[0]][key[1]].shape
-        grads = []
+        grads, one_sided = [], np.zeros(shape)  # one_sided: |forward - backward difference| at step h
         for step in (h, h / 2):
             g = np.zeros(shape)
             for idx in np.ndindex(*shape):
@@ -290,10 +290,16 @@ def finite_differences(program: Program, draws, weights, h=1e-5, keys=None):
                 lp = numpy_loss(p64, args, var_init, draws, w64, perturb={key: d}, reads=base.reads)[0]
                 lm = numpy_loss(p64, args, var_init, draws, w64, perturb={key: -d}, reads=base.reads)[0]
                 g[idx] = (lp - lm) / (2 * step)
+                if step == h:
+                    with np.errstate(all="ignore"):
+                        one_sided[idx] = abs((lp - l0) - (l0 - lm)) / step
             grads.append(g)
         g1, g2 = grads
         with np.errstate(all="ignore"):
-            usable = np.isfinite(g1) & (np.abs(g1 - g2) <= 1e-4 * (1 + np.abs(g2)))
+            # a kink right at the point (max/min ties, abs(0)) gives consistent central differences at both
+            # steps but different one-sided ones
+            usable = np.isfinite(g1) & (np.abs(g1 - g2) <= 1e-4 * (1 + np.abs(g2))) \
+                & (one_sided <= 1e-3 * (1 + np.abs(g2)))
         out[key] = (g2, usable)
     return out
 
