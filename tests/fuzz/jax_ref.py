@@ -4,7 +4,7 @@ with ``jax.numpy`` in float64 (x64 mode), for values and, through ``jax.grad``, 
 The op table's references are NumPy expressions; those written as functions of ``tests/op_table.py`` look up
 ``np`` and ``scipy`` when called, so they run on JAX with those two names rebound (:func:`on_jax`); NumPy and
 SciPy functions stored in the table are replaced by the ``jax.numpy`` / ``jax.scipy.special`` function of the same
-name; the few closures over NumPy functions (reductions, argmax) are written out here.
+name.
 """
 from __future__ import annotations
 
@@ -38,40 +38,9 @@ def on_jax():
         op_table.np, op_table.scipy = saved
 
 
-def _acc(x):
-    return jnp.int64 if x.dtype.kind in "iu" else None
-
-
-def _extreme(fn, float_init, name):
-    def ref(x, axis=None, keepdims=False):
-        if x.dtype.kind == "f":
-            init = float_init
-        elif x.dtype.kind == "b":
-            init = name == "min"
-        else:
-            info = jnp.iinfo(x.dtype)
-            init = info.min if name == "min" else info.max
-        return fn(x, axis=_axis(axis), keepdims=keepdims, initial=init)
-    return ref
-
-
-def _arg(fn):
-    return lambda x, axis=None, output_type="int64": fn(x, axis=0 if axis is None else axis).astype(output_type)
-
-
 SPECIAL = {
-    "reduce_sum": lambda x, axis=None, keepdims=False: jnp.sum(x, axis=_axis(axis), keepdims=keepdims,
-                                                               dtype=_acc(x)),
-    "reduce_prod": lambda x, axis=None, keepdims=False: jnp.prod(x, axis=_axis(axis), keepdims=keepdims,
-                                                                 dtype=_acc(x)),
-    "reduce_max": _extreme(jnp.max, -jnp.inf, "min"),
-    "reduce_min": _extreme(jnp.min, jnp.inf, "max"),
-    "reduce_all": lambda x, axis=None, keepdims=False: jnp.all(x, axis=_axis(axis), keepdims=keepdims),
-    "reduce_any": lambda x, axis=None, keepdims=False: jnp.any(x, axis=_axis(axis), keepdims=keepdims),
     # NumPy and TensorFlow: sign(-0.0) is +0.0 (issue 7 item 4); JAX's keeps -0.0
     "sign": lambda x: jnp.where(x == 0, jnp.zeros_like(x), jnp.sign(x)),
-    "argmax": _arg(jnp.argmax),
-    "argmin": _arg(jnp.argmin),
 }
 
 
