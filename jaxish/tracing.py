@@ -79,6 +79,13 @@ class Traced:
     uses_rng: bool
     executable: Any = None
 
+    @functools.cached_property
+    def reread(self) -> frozenset:
+        """ids of the assigned Variables the function reads again after assigning them (computed once, from
+        the final graph, on the first inlined call)."""
+        return frozenset(id(self.assigned[n.params["index"]]) for n in self.graph.nodes
+                         if n.prim.name == "read_after_assign")
+
 
 def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrace: bool = False,
                    arg_names: Sequence[str] | None = None) -> tuple:
@@ -173,8 +180,9 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
 def _inline_variable_inputs(traced: Traced) -> list:
     """The Variable inputs of an inlined call: the Variables themselves, so that tapes record their reads,
     but the value now of those that the call assigns and reads again (the Variable changes during the call)."""
-    reread = {id(traced.assigned[n.params["index"]]) for n in traced.graph.nodes if n.prim.name == "read_after_assign"}
-    return [v.read_value() if id(v) in reread else v for v in traced.variables]
+    if not traced.reread:
+        return list(traced.variables)
+    return [v.read_value() if id(v) in traced.reread else v for v in traced.variables]
 
 
 def _read_after_assign(assigned: Sequence, index: int, value: Tensor) -> Tensor:
