@@ -48,13 +48,12 @@ def clear_cache() -> None:
     """
     import gc
 
-    from . import autodiff, tape
+    from .transforms import vjp
     from .backends import clear_memory_cache
     from .tracing import clear_traced_caches
     clear_traced_caches()
     clear_memory_cache()
-    autodiff._VJP_CACHE.clear()
-    tape._BWD_CACHE.clear()
+    vjp._VJP_CACHE.clear()
     gc.collect()  # generated modules are freed through reference cycles (Numba dispatchers)
     try:
         from .backends.cpu.disk_cache import clear_disk_cache

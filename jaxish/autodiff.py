@@ -1,9 +1,9 @@
 """Reverse-mode autodiff as a graph-to-graph transform, and grad & friends.
 
-:func:`vjp_graph` turns a Graph into one that also returns input
-cotangents. Each primitive's VJP rule is written with other primitives, so
-the result is again a Graph in the same IR: printable, compilable and
-differentiable again (``grad(grad(f))``).
+:func:`~jaxish.transforms.vjp.vjp_graph` turns a Graph into one that also
+returns input cotangents; the functions here trace the user's function, build
+that graph and run it as one ``call`` (``tracing.run_graph``), which is how
+``grad(grad(f))`` and ``make_graph(grad(f))`` work.
 """
 from __future__ import annotations
 
@@ -13,99 +13,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .core import GraphTrace, Tensor, bind, read_variable
-from .ir import Graph, Literal
-from .lru import LRU
+from .core import Tensor, is_variable, read_variable
+from .ir import Graph
 from .primitives import elementwise as ew
-from .primitives import shape_ops as so
+from .transforms.vjp import _VJP_CACHE, vjp_graph  # noqa: F401  (the cache is emptied by clear_cache)
 from .tracing import Traced, _rng_input, leaf_value, run_graph, trace_to_graph
 from .tree_util import tree_flatten, tree_unflatten
-
-_VJP_CACHE = LRU(512)  # thread-safe; bounded
-_VJP_CACHE_SIZE = 512
-
-
-def _zeros(aval):
-    """A strongly typed zero of ``aval`` (a symbolic zero made concrete)."""
-    z = Tensor(np.zeros((), aval.dtype.np))
-    return so.broadcast_to_p.bind(z, shape=tuple(aval.shape)) if aval.shape else ew.copy_p.bind(z)
-
-
-def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs: bool = True) -> Graph:
-    """The reverse-mode graph of ``graph``.
-
-    Inputs: ``graph``'s inputs, then one cotangent per output in ``ct_outs``.
-    Outputs: ``graph``'s outputs (if ``keep_outputs``), then one cotangent per
-    entry of ``wrt``: an ``int`` names an input of ``graph``, ``('node', k)``
-    the output of ``graph.nodes[k]`` (an intermediate value: its cotangent is
-    the total derivative w.r.t. it, and the backward pass goes on through it).
-    Cached by the graph's structural key.
-    """
-    key = (graph.key(), tuple(wrt), tuple(ct_outs), keep_outputs, len(graph.consts))
-    hit = _VJP_CACHE.get(key)
-    if hit is not None and not graph.consts:
-        _VJP_CACHE.move_to_end(key)
-        return hit
-    wrt_vars = [graph.invars[i] if isinstance(i, int) else graph.nodes[i[1]].outvars[0] for i in wrt]
-    tapped = {v.id for i, v in zip(wrt, wrt_vars) if not isinstance(i, int)}
-    with GraphTrace(name="the backward pass") as t:
-        args = [t.new_arg(v.aval, f"input {i}") for i, v in enumerate(graph.invars)]
-        cts = [t.new_arg(graph.outvars[i].aval.strip_weak(), f"output cotangent {i}") for i in ct_outs]
-        env = {v.id: a for v, a in zip(graph.invars, args)}
-        env.update((v.id, c) for v, c in zip(graph.constvars, graph.consts))
-
-        def read(a):
-            return Tensor(a.val, a.aval.weak_type) if isinstance(a, Literal) else env[a.id]
-
-        for n in graph.nodes:  # a read after an assignment is data flow here (as in JAX)
-            ins = [read(a) for a in n.invars]
-            env[n.outvars[0].id] = ins[0] if n.prim is ew.read_after_assign_p else bind(n.prim, ins, n.params)
-
-        ct_env: dict = {}
-        tapped_cts: dict = {}
-
-        def accumulate(var, ct):
-            if ct is None or isinstance(var, Literal) or not var.aval.dtype.is_floating:
-                return
-            if ct.dtype != var.aval.dtype:
-                ct = ew.convert(ct, var.aval.dtype)
-            prev = ct_env.get(var.id)
-            ct_env[var.id] = ct if prev is None else ew.add_p.bind(prev, ct)
-
-        for i, ct in zip(ct_outs, cts):
-            accumulate(graph.outvars[i], ct)
-        for n in reversed(graph.nodes):
-            g = ct_env.pop(n.outvars[0].id, None)
-            if n.outvars[0].id in tapped:  # every consumer has been processed: g is complete
-                tapped_cts[n.outvars[0].id] = g
-            if g is None:
-                continue
-            if n.prim.vjp is None:
-                raise NotImplementedError(f"grad: no differentiation rule for the primitive {n.prim.name!r}")
-            ins = [read(a) for a in n.invars]
-            in_cts = n.prim.vjp(g, *ins, env[n.outvars[0].id], **n.params)
-            for a, c in zip(n.invars, in_cts):
-                accumulate(a, c)
-        grads = []
-        for v in wrt_vars:
-            g = tapped_cts.get(v.id) if v.id in tapped else ct_env.get(v.id)
-            grads.append(_zeros(v.aval) if g is None else g)
-        outs = ([read(o) for o in graph.outvars] if keep_outputs else []) + grads
-        result, _, _ = t.finish(outs)
-    from .passes import simplify_for_autodiff
-    result = simplify_for_autodiff(result)
-    if not graph.consts and not result.consts:
-        _VJP_CACHE[key] = result
-        if len(_VJP_CACHE) > _VJP_CACHE_SIZE:
-            _VJP_CACHE.popitem(last=False)
-    return result
-
 
 # ---------------------------------------------------------------------------
 # running a traced function's graphs with one set of inputs
 # ---------------------------------------------------------------------------
-def _is_var(x) -> bool:
-    return getattr(x, "_is_variable", False)
+_is_var = is_variable
 
 
 def _bind_inputs(traced: Traced, leaves: Sequence) -> list:

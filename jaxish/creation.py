@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes as _dt
-from .core import Tensor, Tracer, current_trace
+from .core import Tensor, Tracer, current_trace, is_variable, register_converter
 from .devices import resolve_current
 from .ops import axis_arg, broadcast_to, cast, dtype_arg, int_list, op_error, reshape
 
@@ -87,7 +87,7 @@ def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
         Reshape (same size) or fill (scalar value) to this shape.
     """
     dtype = None if dtype is None else dtype_arg("constant", dtype)
-    if hasattr(value, "_is_variable"):
+    if is_variable(value):
         value = value.read_value()
     if isinstance(value, Tensor):
         t = value if dtype is None else cast(value, dtype)
@@ -108,7 +108,7 @@ def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
 
 def convert_to_tensor(value: Any, dtype=None, dtype_hint=None, name=None) -> Tensor:
     """Like :func:`constant`, but a Tensor of a different dtype is an error."""
-    if hasattr(value, "_is_variable"):
+    if is_variable(value):
         value = value.read_value()
     if isinstance(value, Tensor):
         if dtype is not None and dtype_arg("convert_to_tensor", dtype) != value.dtype:
@@ -249,3 +249,6 @@ def linspace(start, stop, num, name=None, axis=0) -> Tensor:
     return Tensor(out.astype(dt.np), device=resolve_current())
 
 
+
+
+register_converter(object, constant)  # ops accept nested lists and arrays wherever they take a tensor

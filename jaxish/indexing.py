@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Tensor, Tracer
+from .core import Tensor, Tracer, is_variable
 from .primitives import shape_ops as so
 
 # normalised index entries: ("int", value, axis), ("slice", slice), ("adv", index, axis),
@@ -67,7 +67,7 @@ def _parse(key: tuple) -> list:
 
 def _array_entry(k) -> tuple:
     """The entry of an array-like index: a concrete 0-d int, a bool, a boolean mask or an integer array."""
-    if getattr(k, "_is_variable", False):
+    if is_variable(k):
         k = k.read_value()
     if isinstance(k, Tracer):
         if k.dtype.is_bool:

@@ -110,7 +110,6 @@ class Node:
     invars: list
     params: dict
     outvars: list
-    source: str | None = None  # the user's line that created the node, for errors
 
 
 @dataclass
@@ -124,7 +123,8 @@ class Graph:
     consts: list = field(default_factory=list)  # values of constvars (Tensors)
 
     # ---- printing -------------------------------------------------------
-    def pretty(self) -> str:
+    def pretty(self, indent: int = 0) -> str:
+        """The graph as text; a graph-valued parameter (a ``call``'s graph) prints nested, indented."""
         names: dict = {}
 
         def name(v):
@@ -144,17 +144,22 @@ class Graph:
         def decl(v):
             return f"{name(v)}:{v.aval}"
 
+        pad = " " * indent
         consts = " ".join(decl(v) for v in self.constvars)
         lines = [f"{{ lambda {consts}; {' '.join(decl(v) for v in self.invars)} ."]
-        body = []
+        lines.append(f"{pad}  let")
         for n in self.nodes:
             outs = " ".join(decl(v) for v in n.outvars)
-            ps = _fmt_params(n.params)
             args = " ".join(name(v) for v in n.invars)
-            body.append(f"    {outs} = {n.prim.name}{ps} {args}")
-        lines.append("  let")
-        lines.extend(body)
-        lines.append(f"  in ({', '.join(name(v) for v in self.outvars)}) }}")
+            if any(isinstance(v, Graph) for v in n.params.values()):
+                lines.append(f"{pad}    {outs} = {n.prim.name}[")
+                for k, v in sorted(n.params.items()):
+                    text = v.pretty(indent + 8) if isinstance(v, Graph) else repr(v)
+                    lines.append(f"{pad}      {k}={text}")
+                lines.append(f"{pad}    ] {args}")
+            else:
+                lines.append(f"{pad}    {outs} = {n.prim.name}{_fmt_params(n.params)} {args}")
+        lines.append(f"{pad}  in ({', '.join(name(v) for v in self.outvars)}) }}")
         return "\n".join(lines)
 
     __str__ = pretty
@@ -233,6 +238,57 @@ class Graph:
     def count(self, prim_name: str) -> int:
         return sum(1 for n in self.nodes if n.prim.name == prim_name)
 
+
+
+class GraphBuilder:
+    """Collects nodes; :meth:`build` closes them into a :class:`Graph`.
+
+    The one graph builder of jaxish: graph traces and tapes both record into one.
+    """
+
+    def __init__(self):
+        self.nodes: list = []
+
+    def add(self, prim, invars: list, params: dict, out_avals) -> list:
+        """Append ``prim(invars, **params)``; returns its output Vars."""
+        outs = [Var(a) for a in out_avals]
+        self.nodes.append(Node(prim, invars, params, outs))
+        return outs
+
+    def build(self, invars: list, outvars: list, constvars: list = (), consts: list = (),
+              prune: bool = False) -> Graph:
+        """The graph ``outvars = nodes(invars)``; with ``prune``, only the nodes the outputs need."""
+        nodes = self.nodes
+        if prune:
+            nodes = needed_nodes(nodes, outvars)
+        return Graph(list(invars), list(nodes), list(outvars), list(constvars), list(consts))
+
+
+def needed_nodes(nodes: list, outvars: list) -> list:
+    """The nodes (in order) that ``outvars`` depend on."""
+    live = {v.id for v in outvars if isinstance(v, Var)}
+    kept = []
+    for n in reversed(nodes):
+        if any(o.id in live for o in n.outvars):
+            kept.append(n)
+            live.update(a.id for a in n.invars if isinstance(a, Var))
+    kept.reverse()
+    return kept
+
+
+def free_inputs(nodes: list, outvars: list) -> list:
+    """The Vars that ``nodes`` and ``outvars`` read but no node defines, in order of first use."""
+    defined: set = set()
+    seen: dict = {}
+    for n in nodes:
+        for a in n.invars:
+            if isinstance(a, Var) and a.id not in defined:
+                seen.setdefault(a.id, a)
+        defined.update(o.id for o in n.outvars)
+    for v in outvars:
+        if isinstance(v, Var) and v.id not in defined:
+            seen.setdefault(v.id, v)
+    return list(seen.values())
 
 def structural_key(constvars, invars, nodes, outvars) -> tuple:
     ids: dict = {}

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from . import dtypes as _dt
-from .core import STATE, Tensor, Tracer, literal_tensor, read_variable, to_tensor_arg
+from .core import STATE, Tensor, Tracer, is_variable, literal_tensor, read_variable, to_tensor_arg
 from .primitives import elementwise as ew
 from .primitives import linalg as la
 from .primitives import reductions as rd
@@ -34,7 +34,7 @@ def _is_py_scalar(x) -> bool:
 
 
 def _typed(x) -> tuple:
-    if isinstance(x, Tensor) or getattr(x, "_is_variable", False):
+    if isinstance(x, Tensor) or is_variable(x):
         return x.dtype, x.aval.weak_type
     if isinstance(x, np.generic):
         return _dt.as_dtype(x.dtype), False
@@ -51,7 +51,7 @@ def _typed(x) -> tuple:
 def _in(x, name: str = "convert_to_tensor"):
     """An op operand: Variables stay Variables (so ``bind`` and tapes see the read); other values are
     converted, and a value that cannot be converted raises an error naming the op ``name``."""
-    if isinstance(x, Tensor) or getattr(x, "_is_variable", False):
+    if isinstance(x, Tensor) or is_variable(x):
         return x
     if isinstance(x, (builtins.bool, int, float, np.generic)):
         return to_tensor_arg(x)
@@ -173,7 +173,7 @@ def _unchanged(x):
     """
     if STATE.tapes:
         return ew.copy_p.bind(x)
-    if getattr(x, "_is_variable", False):
+    if is_variable(x):
         return read_variable(x)
     return x
 
@@ -673,7 +673,7 @@ def stack(values, axis=0, name=None):
 
 def _tensor_list(name: str, values) -> list:
     """A non-empty list of operands, promoted to their common dtype."""
-    if isinstance(values, Tensor) or getattr(values, "_is_variable", False):
+    if isinstance(values, Tensor) or is_variable(values):
         raise TypeError(f"{name}: expected a list of tensors, got a single Tensor of shape {values.aval.shape}")
     if not hasattr(values, "__iter__") or isinstance(values, str):
         raise TypeError(f"{name}: expected a list of tensors, got {values!r:.60} of type {type(values).__name__}")

@@ -1,12 +1,14 @@
 """GradientTape: records eager (or traced) ops as a graph and differentiates it.
 
-The tape records every primitive call at its own trace level that reads a
-watched tensor, a watched Variable, or a value computed from them. ``gradient``
-turns the records into a Graph, builds its backward graph with
-:func:`~jaxish.autodiff.vjp_graph` (cached by the recorded graph's
-fingerprint) and runs it through the executable cache; under an outer tape or
-inside ``@trace`` it is evaluated op by op instead, so outer tapes record it
-(second derivatives) and traces inline it.
+A tape is a trace on the thread's trace stack: ``bind`` hands it every
+primitive call made while it records; it passes the call to the trace below
+it and records the call as a node of its graph (``ir.GraphBuilder``) when it
+reads a watched tensor, a watched Variable or a value computed from them.
+``gradient`` prunes the graph to what the targets need, takes its backward
+graph from :func:`~jaxish.autodiff.vjp_graph` (cached by the graph's
+structural key) and runs it as a ``call`` (``tracing.run_graph``): compiled
+when eager, a node of the graph inside ``@trace``, and recorded as one call by
+an outer tape (whose gradient differentiates it again: second derivatives).
 """
 from __future__ import annotations
 
@@ -16,19 +18,16 @@ from typing import Any
 import numpy as np
 import optree
 
-from .core import STATE, Tensor, current_level, read_variable
-from .ir import Graph, Var, param_key
-from .lru import LRU
+from .core import STATE, Tensor, Trace, current_level, is_variable, read_variable
+from .core.state import push, remove
+from .ir import Graph, GraphBuilder, Var, free_inputs, needed_nodes
+from .tracing import run_graph
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
-_BWD_CACHE = LRU(256)  # thread-safe; bounded
+_is_var = is_variable
 
 
-def _is_var(x) -> bool:
-    return getattr(x, "_is_variable", False)
-
-
-class GradientTape:
+class GradientTape(Trace):
     """Record operations for automatic differentiation (TensorFlow's API).
 
     Parameters
@@ -39,31 +38,32 @@ class GradientTape:
         Watch every trainable Variable read while recording.
     """
 
+    is_tape = True
+
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
         self._persistent = persistent
         self._watch_accessed = watch_accessed_variables
         self._recording = False
-        self._level = None
         self._reset_records()
 
     def _reset_records(self):
-        self._live: set = set()          # ids of watched or recorded tensors
+        self._builder = GraphBuilder()   # the recorded nodes
+        self._vars: dict = {}            # key of a watched or recorded value -> its Var
+        self._leaves: dict = {}          # Var id of a graph input -> (key, value)
         self._watched_vars: dict = {}    # id(Variable) -> Variable
         self._var_reads: dict = {}       # key -> (Variable, value Tensor)
-        self._nodes: list = []
         self._keep: list = []            # keeps recorded tensors alive so ids stay unique
         self._used = False
 
     # -- context --
     def __enter__(self):
-        self._level = current_level()
         self._recording = True
-        STATE.tapes = STATE.tapes + [self]
+        push(self)
         return self
 
     def __exit__(self, *exc):
         self._recording = False
-        STATE.tapes = [t for t in STATE.tapes if t is not self]
+        remove(self)
 
     # -- watching --
     def watch(self, tensor: Any) -> None:
@@ -78,8 +78,7 @@ class GradientTape:
                     warnings.warn(f"GradientTape.watch: the tensor has dtype {x.dtype.name}; gradients are only "
                                   f"computed for floating-point tensors", stacklevel=2)
                     continue
-                self._live.add(id(x))
-                self._keep.append(x)
+                self._leaf(id(x), x)
             else:
                 raise TypeError(f"GradientTape.watch: expected tensors or Variables, got {type(x).__name__}")
 
@@ -87,7 +86,22 @@ class GradientTape:
         """The Variables watched so far."""
         return tuple(self._watched_vars.values())
 
-    # -- recording (called by bind) --
+    # -- recording (the tape is a trace: bind hands it every call made while it is on the stack) --
+    def process(self, prim, vals, params, raw, depth):
+        result = self.process_below(prim, vals, params, raw, depth)
+        if self._recording:
+            self._record(prim, params, raw, vals, result)
+        return result
+
+    def _leaf(self, key, value) -> Var:
+        """The graph input for ``value`` (a watched tensor, a Variable read, a constant operand)."""
+        v = self._vars.get(key)
+        if v is None:
+            v = self._vars[key] = Var(value.aval)
+            self._leaves[v.id] = (key, value)
+            self._keep.append(value)
+        return v
+
     def _record(self, prim, params, raw_args, vals, result) -> None:
         keys, hit = [], False
         for raw, v in zip(raw_args, vals):
@@ -101,12 +115,15 @@ class GradientTape:
                 keys.append(key)
             else:
                 keys.append(id(v))
-                hit = hit or id(v) in self._live
+                hit = hit or id(v) in self._vars
         if not hit:
             return
-        self._nodes.append((prim, params, keys, vals, result))
-        self._live.add(id(result))
-        self._keep.append(result)
+        ins = [self._leaf(k, v) for k, v in zip(keys, vals)]
+        results = result if prim.multiple_results else [result]
+        outs = self._builder.add(prim, ins, params, [r.aval for r in results])
+        for r, o in zip(results, outs):
+            self._vars[id(r)] = o
+            self._keep.append(r)
 
     def stop_recording(self):
         """Context manager that pauses recording."""
@@ -126,57 +143,29 @@ class GradientTape:
         self._reset_records()
 
     # -- gradients --
-    def _collect(self, targets: list) -> tuple:
-        """The recorded nodes ``targets`` need, with a structural key and the leaf values.
+    def _graph(self, targets: list) -> tuple:
+        """The recorded graph of ``targets``: ``(graph, input values, node position of each recorded tensor)``.
 
-        Returns ``(needed, key, leaf_keys, leaf_vals)``; the key identifies the
-        recorded graph (primitives, params, avals, wiring), so a training loop
-        that records the same structure each step reuses one backward graph.
+        Its inputs are the leaves the targets depend on, in order of first use, so
+        a training loop that records the same structure each step gets the same
+        structural key and reuses one backward graph (``vjp_graph``'s cache).
+        A target the tape did not record is an input of its own.
         """
-        producer = {id(n[4]): n for n in self._nodes}
-        needed, stack, seen = [], [id(t) for t in targets], set()
-        while stack:
-            k = stack.pop()
-            if k in seen:
-                continue
-            seen.add(k)
-            n = producer.get(k) if not isinstance(k, tuple) else None
-            if n is not None:
-                needed.append(n)
-                stack.extend(n[2])
-        order = {id(n): i for i, n in enumerate(self._nodes)}
-        needed.sort(key=lambda n: order[id(n)])
-        ids: dict = {}
-        leaf_keys, leaf_vals = [], []
-
-        def ref(k, val):
-            i = ids.get(k)
-            if i is None:
-                i = ids[k] = len(ids)
-                leaf_keys.append(k)
-                leaf_vals.append(val)
-                return (i, val.aval)
-            return i
-
-        parts = []
-        for prim, params, keys, vals, result in needed:
-            parts.append((prim.name, param_key(params), tuple(ref(k, v) for k, v in zip(keys, vals)),
-                          result.aval))
-            ids[id(result)] = len(ids)
-        outs = tuple(ref(id(t), t) for t in targets)
-        return needed, (tuple(parts), outs), leaf_keys, leaf_vals
-
-    @staticmethod
-    def _graph(needed, leaf_keys, leaf_vals, targets) -> Graph:
-        from .ir import Node
-        env = {k: Var(v.aval) for k, v in zip(leaf_keys, leaf_vals)}
-        invars = [env[k] for k in leaf_keys]
-        nodes = []
-        for prim, params, keys, vals, result in needed:
-            out = Var(result.aval)
-            nodes.append(Node(prim, [env[k] for k in keys], params, [out]))
-            env[id(result)] = out
-        return Graph(invars, nodes, [env[id(t)] for t in targets])
+        outvars, extra = [], {}
+        for t in targets:
+            v = self._vars.get(id(t))
+            if v is None:
+                v = extra.get(id(t))
+                if v is None:
+                    v = extra[id(t)] = Var(t.aval)
+                    self._leaves[v.id] = (("target", id(t)), t)
+            outvars.append(v)
+        nodes = needed_nodes(self._builder.nodes, outvars)
+        graph = Graph(free_inputs(nodes, outvars), nodes, outvars)
+        values = [self._leaves[v.id] for v in graph.invars]
+        for v in extra.values():
+            del self._leaves[v.id]
+        return graph, values
 
     @staticmethod
     def _seeds(targets: list, output_gradients) -> list:
@@ -200,9 +189,12 @@ class GradientTape:
             return reads.get(id(s), []) if id(s) in self._watched_vars else []
         if not isinstance(s, Tensor):
             raise TypeError(f"GradientTape.gradient: sources must be tensors or Variables, got {type(s).__name__}")
-        if id(s) in node_pos:  # an intermediate: its total derivative; the backward pass goes on through it
-            return [("node", node_pos[id(s)])]
-        return [position[id(s)]] if id(s) in position and id(s) in self._live else []
+        v = self._vars.get(id(s))
+        if v is None:
+            return []
+        if v.id in node_pos:  # an intermediate: its total derivative; the backward pass goes on through it
+            return [node_pos[v.id]]
+        return [position[id(s)]] if id(s) in position else []
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """Gradient of ``target`` (summed over a list of targets) w.r.t. ``sources``.
@@ -234,19 +226,19 @@ class GradientTape:
         seeds = self._seeds(targets, output_gradients)
         float_targets = [i for i, t in enumerate(targets) if t.dtype.is_floating]
         float_t = [targets[i] for i in float_targets]
-        needed, key, leaf_keys, leaf_vals = self._collect(float_t)
-        position = {k: i for i, k in enumerate(leaf_keys)}
-        node_pos = {id(n[4]): k for k, n in enumerate(needed)}
+        graph, leaves = self._graph(float_t)
+        position = {k: i for i, (k, _) in enumerate(leaves)}
+        node_pos = {o.id: ("node", k, j) if j else ("node", k)
+                    for k, n in enumerate(graph.nodes) for j, o in enumerate(n.outvars)}
         reads: dict = {}  # id(Variable) -> the graph inputs of its reads
         for k, i in position.items():
-            if isinstance(k, tuple):
+            if isinstance(k, tuple) and k[0] == "v":
                 reads.setdefault(k[1], []).append(i)
         wrt_of = [self._source_inputs(s, position, node_pos, reads) for s in s_leaves]
         wrt = list(dict.fromkeys(w for ws in wrt_of for w in ws))
         grads: list = [None] * len(s_leaves)
         if wrt:
-            outs = self._backward(needed, key, leaf_keys, leaf_vals, float_t, wrt,
-                                  [seeds[i] for i in float_targets])
+            outs = self._backward(graph, leaves, float_t, wrt, [seeds[i] for i in float_targets])
             by_wrt = dict(zip(wrt, outs))
             for j, ws in enumerate(wrt_of):
                 for w in ws:
@@ -265,30 +257,25 @@ class GradientTape:
                 grads[j] = zeros_like(s.read_value() if _is_var(s) else s)
             elif grads[j] is not None and not s.dtype.is_floating:
                 grads[j] = None
-        if not self._persistent:  # release what was recorded; stale ids in _live would record new tensors
-            self._nodes, self._keep, self._var_reads, self._live = [], [], {}, set()
+        if not self._persistent:  # release what was recorded; stale ids would record new tensors
+            used, watched = self._used, self._watched_vars
+            self._reset_records()
+            self._used, self._watched_vars = used, watched
         return tree_unflatten(s_tree, grads)
 
-    def _backward(self, needed, key, leaf_keys, leaf_vals, targets, wrt, seeds) -> list:
-        """Run the (cached) backward graph of the recorded nodes; one cotangent per ``wrt`` entry."""
-        fp = (key, tuple(wrt))
-        bwd = _BWD_CACHE.get(fp)
-        if bwd is None:
-            from .autodiff import vjp_graph
-            graph = self._graph(needed, leaf_keys, leaf_vals, targets)
-            bwd = vjp_graph(graph, wrt, list(range(len(targets))), keep_outputs=False)
-            _BWD_CACHE[fp] = bwd
-            if len(_BWD_CACHE) > 256:
-                _BWD_CACHE.popitem(last=False)
+    def _backward(self, graph, leaves, targets, wrt, seeds) -> list:
+        """Run the backward graph of the recorded graph (from ``vjp_graph``'s cache); one cotangent per
+        ``wrt`` entry."""
+        from .autodiff import vjp_graph
+        bwd = vjp_graph(graph, wrt, list(range(len(targets))), keep_outputs=False)
         cts = [Tensor(np.ones(t.aval.shape, t.dtype.np)) if c is None else c for t, c in zip(targets, seeds)]
-        from .tracing import run_graph
-        if STATE.tapes or current_level():
-            # evaluated op by op: read Variables through the Variable so that outer tapes
-            # connect the backward pass to it (nested tapes -> second derivatives)
-            leaf_vals = [self._var_reads[k][0] if k in self._var_reads
-                         and self._var_reads[k][0]._value is v else v
-                         for k, v in zip(leaf_keys, leaf_vals)]
-        return run_graph(bwd, list(leaf_vals) + cts)
+        values = [v for _, v in leaves]
+        if len(STATE.stack) > 1:
+            # evaluated under an outer tape or trace: read Variables through the Variable so that outer
+            # tapes connect the backward pass to it (nested tapes -> second derivatives)
+            values = [self._var_reads[k][0] if k in self._var_reads and self._var_reads[k][0]._value is v else v
+                      for k, v in leaves]
+        return run_graph(bwd, values + cts)
 
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
                  experimental_use_pfor=True):

@@ -21,10 +21,13 @@ import numpy as np
 from . import dtypes as _dt
 from . import static_args as _static_args
 from .config import _config, cache_limit
-from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, read_variable, to_tensor_arg
+from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
+from .core.call import call
+from .core.interpret import bind_node
 from .devices import resolve_current
 from .ir import Graph, ShapedArray
 from .lru import LRU, KeyedLocks
+from .primitives.elementwise import read_after_assign_p
 from .tree_util import tree_flatten, tree_unflatten
 
 log = logging.getLogger("jaxish")
@@ -41,7 +44,7 @@ def leaf_aval(x, where: str = "argument") -> Any:
     """Abstract value of an argument leaf, or ``('var', id)`` for a Variable."""
     if isinstance(x, Tensor):
         return x.aval
-    if getattr(x, "_is_variable", False):
+    if is_variable(x):
         return ("var", id(x))
     if isinstance(x, (np.ndarray, np.generic)):  # before float: np.float64 is a float, but keeps its dtype
         return ShapedArray(np.shape(x), _dt.as_dtype(x.dtype), False)
@@ -84,7 +87,7 @@ class Traced:
         """ids of the assigned Variables the function reads again after assigning them (computed once, from
         the final graph, on the first inlined call)."""
         return frozenset(id(self.assigned[n.params["index"]]) for n in self.graph.nodes
-                         if n.prim.name == "read_after_assign")
+                         if n.prim is read_after_assign_p)
 
 
 def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrace: bool = False,
@@ -99,7 +102,7 @@ def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrac
         t.is_retrace = is_retrace
         tracers = []
         for i, x in enumerate(leaves):
-            if getattr(x, "_is_variable", False):
+            if is_variable(x):
                 tracers.append(x)
                 continue
             aval = leaf_aval(x, name)
@@ -109,15 +112,14 @@ def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrac
         out = fn(*targs, **tkwargs)
         out_leaves, out_tree = tree_flatten(out)
         for o in out_leaves:
-            if not isinstance(o, (Tensor, int, float, bool, np.ndarray, np.generic)) and not getattr(
-                    o, "_is_variable", False):
+            if not isinstance(o, (Tensor, int, float, bool, np.ndarray, np.generic)) and not is_variable(o):
                 raise TypeError(f"{name} returned an unsupported value of type {type(o).__name__}: return tensors, "
                                 f"arrays, scalars or pytrees of them")
-        out_leaves = [o.read_value() if getattr(o, "_is_variable", False) else o for o in out_leaves]
+        out_leaves = [o.read_value() if is_variable(o) else o for o in out_leaves]
         graph, variables, assigned = t.finish(out_leaves)
-    n_leaves = sum(1 for x in leaves if not getattr(x, "_is_variable", False))
+    n_leaves = sum(1 for x in leaves if not is_variable(x))
     traced = Traced(graph, variables, assigned, out_tree, n_leaves, t.rng_var is not None)
-    return traced, [x for x in leaves if not getattr(x, "_is_variable", False)]
+    return traced, [x for x in leaves if not is_variable(x)]
 
 
 def _arg_labels(fn, args, kwargs, skip=()) -> list:
@@ -135,11 +137,11 @@ def _arg_labels(fn, args, kwargs, skip=()) -> list:
             continue
         base = f"argument '{names[i]}'" if i < len(names) else f"argument {i}"
         paths, _, _ = optree.tree_flatten_with_path(a, none_is_leaf=False, namespace="jaxish",
-                                                    is_leaf=lambda x: getattr(x, "_is_variable", False))
+                                                    is_leaf=lambda x: is_variable(x))
         labels += [base + "".join(f"[{p!r}]" for p in path) for path in paths]
     for k in sorted(kwargs):
         paths, _, _ = optree.tree_flatten_with_path(kwargs[k], none_is_leaf=False, namespace="jaxish",
-                                                    is_leaf=lambda x: getattr(x, "_is_variable", False))
+                                                    is_leaf=lambda x: is_variable(x))
         labels += [f"argument '{k}'" + "".join(f"[{p!r}]" for p in path) for path in paths]
     return labels
 
@@ -155,53 +157,72 @@ def _rng_input():
 
 
 def call_traced(traced: Traced, leaves: Sequence) -> list:
-    """Run a traced function on argument leaves; returns its output leaves."""
-    inline = current_trace() is not None or bool(STATE.tapes)
+    """Run a traced function on argument leaves; returns its output leaves.
+
+    Eagerly (nothing on the trace stack) this runs the compiled executable.
+    Otherwise it binds one ``call`` of the traced graph, so that an enclosing
+    trace records one nested node and a tape one call, differentiated through
+    the graph's VJP. The Variables the function reads are passed as Variables,
+    so that tapes record their reads. One exception: under a tape, a function
+    that reads a Variable again after assigning it is evaluated op by op, so
+    that the tape sees the assignment and the new read as eager code (and
+    TensorFlow) would.
+    """
     inputs = [leaf_value(x) for x in leaves]
-    inputs += _inline_variable_inputs(traced) if inline else [v._value for v in traced.variables]
+    if len(STATE.stack) == 1:
+        inputs += [v._value for v in traced.variables]
+        if traced.uses_rng:
+            inputs.append(_rng_input())
+        outs = _executable(traced).call_tensors(inputs)
+        n = len(outs) - len(traced.assigned)
+        for v, val in zip(traced.assigned, outs[n:]):  # shape and dtype were checked when it was traced
+            v._value = Tensor(val._value, False, val._device)
+        return outs[:n]
+    op_by_op = bool(STATE.tapes) and bool(traced.reread)
+    if op_by_op:  # the Variable changes during the call: those it reads again are passed as their value now
+        inputs += [v.read_value() if id(v) in traced.reread else v for v in traced.variables]
+    else:
+        inputs += traced.variables
     if traced.uses_rng:
         inputs.append(_rng_input())
-    if inline:
-        outs = eval_graph(traced.graph, inputs, functools.partial(_read_after_assign, traced.assigned))
+    if op_by_op:
+        outs = eval_graph(traced.graph, inputs, functools.partial(_inline_node, traced.assigned))
     else:
-        if traced.executable is None:
-            from .backends import get_executable
-            traced.executable = get_executable(traced.graph)
-        outs = traced.executable.call_tensors(inputs)
+        outs = call(traced.graph, inputs)
     n = len(outs) - len(traced.assigned)
     for v, val in zip(traced.assigned, outs[n:]):
-        if inline:
-            v.assign(val)
-        else:  # shape and dtype were checked when the assignment was traced
-            v._value = Tensor(val._value, False, val._device)
+        v.assign(val)
     return outs[:n]
 
 
-def _inline_variable_inputs(traced: Traced) -> list:
-    """The Variable inputs of an inlined call: the Variables themselves, so that tapes record their reads,
-    but the value now of those that the call assigns and reads again (the Variable changes during the call)."""
-    if not traced.reread:
-        return list(traced.variables)
-    return [v.read_value() if id(v) in traced.reread else v for v in traced.variables]
+def _executable(traced: Traced):
+    exe = traced.executable
+    if exe is None:
+        from .backends import get_executable
+        exe = traced.executable = get_executable(traced.graph)
+    return exe
 
 
-def _read_after_assign(assigned: Sequence, index: int, value: Tensor) -> Tensor:
-    """An inlined read of ``assigned[index]`` after the call assigned it ``value``: as in eager code (and in
-    TensorFlow), the assignment happens and the read is a read of the Variable, which a tape records as such."""
-    var = assigned[index]
-    var.assign(value)
-    return var.read_value()
+def _inline_node(assigned: Sequence, node, ins: list) -> list:
+    """Evaluate one node of a graph inlined under a tape. A read of ``assigned[index]`` after the call assigned
+    it a value is, as in eager code (and in TensorFlow), the assignment and a read of the Variable, which a tape
+    records as such."""
+    if node.prim is read_after_assign_p:
+        var = assigned[node.params["index"]]
+        var.assign(ins[0])
+        return [var.read_value()]
+    return bind_node(node, ins)
 
 
 def run_graph(graph: Graph, inputs: Sequence) -> list:
-    """Evaluate a closed graph on tensors: inlined into an enclosing trace,
-    op by op under active tapes, else through the compiled executable cache."""
-    if current_trace() is not None or STATE.tapes or any(isinstance(x, Tracer) for x in inputs):
-        return eval_graph(graph, inputs)
-    from .backends import get_executable
-    inputs = [x if isinstance(x, Tensor) else leaf_value(read_variable(x) if getattr(x, "_is_variable", False) else x)
-              for x in inputs]
-    return get_executable(graph).call_tensors(inputs)
+    """Evaluate a closed graph on tensors (or Variables, whose reads tapes then record) as one ``call``:
+    compiled when eager, a nested node inside a trace, one recorded call under a tape."""
+    if len(STATE.stack) == 1 and not graph.consts:
+        from .backends import get_executable
+        vals = [x if type(x) is Tensor else to_tensor_arg(x) for x in inputs]
+        if not any(isinstance(x, Tracer) for x in vals):
+            return get_executable(graph).call_tensors(vals)
+    return call(graph, inputs)
 
 
 # ---------------------------------------------------------------------------
@@ -310,7 +331,7 @@ class TracedFunction:
                 with self._lock:
                     self._hits += 1
                 if traced.executable is not None and not traced.variables and not traced.uses_rng \
-                        and not traced.assigned and not STATE.traces and not STATE.tapes:
+                        and not traced.assigned and len(STATE.stack) == 1:
                     outs = traced.executable.call_tensors(args)
                 else:
                     outs = call_traced(traced, args)
@@ -333,7 +354,7 @@ class TracedFunction:
             traced = self._trace_once(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
         else:
             self._count("_hits")
-        outs = call_traced(traced, [x for x in leaves if not getattr(x, "_is_variable", False)])
+        outs = call_traced(traced, [x for x in leaves if not is_variable(x)])
         return traced, tree_unflatten(traced.out_tree, outs)
 
     def _trace_once(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs) -> Traced:

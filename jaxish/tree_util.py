@@ -5,11 +5,13 @@ from typing import Any, Callable
 
 import optree
 
+from .core.convert import is_variable
+
 NAMESPACE = "jaxish"
 
 
 def _is_leaf(x) -> bool:
-    return getattr(x, "_is_variable", False)
+    return is_variable(x)
 
 
 def tree_flatten(tree: Any) -> tuple:

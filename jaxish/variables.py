@@ -6,11 +6,11 @@ import operator
 import numpy as np
 
 from . import dtypes as _dt
-from .core import STATE, Tensor, Tracer, current_trace, read_variable, to_tensor_arg
+from .core import STATE, Tensor, Tracer, VariableBase, current_trace, read_variable, to_tensor_arg
 from .tensor_methods import install
 
 
-class Variable:
+class Variable(VariableBase):
     """A mutable tensor, typically a model parameter.
 
     Parameters
@@ -27,8 +27,6 @@ class Variable:
     Ops on a Variable return Tensors. Inside ``@trace`` a Variable read is an
     implicit input and an assignment an implicit output.
     """
-
-    _is_variable = True
 
     def __init__(self, initial_value=None, trainable: bool = True, name: str | None = None, dtype=None,
                  shape=None):

@@ -76,7 +76,8 @@ def get_executable(graph: Graph, backend: str | None = None) -> Executable:
 
 def _compile(graph: Graph, backend: str) -> Executable:
     from ..passes import optimize
-    opt = optimize(graph, for_execution=True)
+    # the reference interpreter runs ``call`` nodes as nested graphs; code generators see them inlined
+    opt = optimize(graph, for_execution=True, inline=backend != "interpreter")
     if backend == "interpreter":
         from .interpreter import compile_graph
     else:

@@ -1,25 +1,33 @@
-"""The reference backend: runs each node's NumPy implementation in order."""
+"""The reference backend: runs each node's NumPy implementation in order (``core.interpret``).
+
+``call`` nodes run their graph through the executable cache, that is, on this
+backend again: nested graphs are native here.
+"""
 from __future__ import annotations
 
 import numpy as np
 
+from ..core.interpret import interpret
 from ..ir import Graph, Literal
 
 
+def _apply(node, arrays: list) -> list:
+    out = node.prim.impl(*arrays, **node.params)
+    outs = out if node.prim.multiple_results else [out]
+    return [r if isinstance(r, np.ndarray) and r.dtype == o.aval.dtype.np else np.asarray(r, o.aval.dtype.np)
+            for r, o in zip(outs, node.outvars)]
+
+
+def _literal(a: Literal) -> np.ndarray:
+    return a.val
+
+
 def compile_graph(graph: Graph):
-    invars = graph.invars + graph.constvars
-    nodes = [(n.prim.impl, n.params, n.invars, n.outvars[0].id, n.outvars[0].aval.dtype.np) for n in graph.nodes]
-    outvars = graph.outvars
+    n_in = len(graph.invars)
 
     def run(arrays):
-        env = {v.id: a for v, a in zip(invars, arrays)}
-
-        def rd(a):
-            return a.val if isinstance(a, Literal) else env[a.id]
-
         with np.errstate(all="ignore"):
-            for impl, params, ins, out, dt in nodes:
-                r = impl(*[rd(a) for a in ins], **params)
-                env[out] = r if isinstance(r, np.ndarray) and r.dtype == dt else np.asarray(r, dt)
-        return [np.array(rd(o)) if isinstance(o, Literal) else env[o.id] for o in outvars]
+            outs = interpret(graph, arrays[:n_in], _apply, _literal, consts=arrays[n_in:])
+        # a literal output is copied: the graph's own array must not be handed out
+        return [np.array(o) if isinstance(v, Literal) else o for o, v in zip(outs, graph.outvars)]
     return run

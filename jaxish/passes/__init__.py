@@ -10,15 +10,19 @@ from ..ir import Graph
 from .cse import cse
 from .dce import dce
 from .fold import fold_constants
+from .inline import inline_calls
 from .simplify import simplify
 
 
-def optimize(graph: Graph, for_execution: bool = False) -> Graph:
+def optimize(graph: Graph, for_execution: bool = False, inline: bool = True) -> Graph:
     """Simplify, fold, CSE and DCE ``graph`` until nothing changes.
 
     With ``for_execution``, also drop ``stop_gradient`` and ``read_after_assign``
-    (identities once no further differentiation or tape recording happens).
+    (identities once no further differentiation or tape recording happens) and,
+    with ``inline``, splice ``call`` nodes into the graph first.
     """
+    if for_execution and inline:
+        graph = inline_calls(graph)
     for _ in range(8):
         n = len(graph.nodes)
         graph = simplify(graph, for_execution)
@@ -30,8 +34,4 @@ def optimize(graph: Graph, for_execution: bool = False) -> Graph:
     return graph
 
 
-def simplify_for_autodiff(graph: Graph) -> Graph:
-    return optimize(graph)
-
-
-__all__ = ["optimize", "dce", "cse", "fold_constants", "simplify"]
+__all__ = ["optimize", "dce", "cse", "fold_constants", "inline_calls", "simplify"]

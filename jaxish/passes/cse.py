@@ -18,8 +18,8 @@ def cse(graph: Graph) -> Graph:
         ins = [a if isinstance(a, Literal) else subst.get(a.id, a) for a in n.invars]
         key = (n.prim.name, param_key(n.params), tuple(_atom_key(a, subst) for a in ins))
         prev = seen.get(key)
-        if prev is not None and prev.outvars[0].aval == n.outvars[0].aval:
-            subst[n.outvars[0].id] = prev.outvars[0]
+        if prev is not None and [o.aval for o in prev.outvars] == [o.aval for o in n.outvars]:
+            subst.update((o.id, p) for o, p in zip(n.outvars, prev.outvars))
             continue
         nn = Node(n.prim, ins, n.params, n.outvars)
         seen[key] = nn

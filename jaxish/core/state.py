@@ -1,0 +1,79 @@
+"""Per-thread interpreter state: the trace stack and the device scope.
+
+The stack always starts with the eval trace (eager execution). ``@trace``,
+``make_graph`` and ``grad`` push a :class:`~jaxish.core.graph_trace.GraphTrace`,
+a recording ``GradientTape`` pushes itself. :func:`~jaxish.core.trace.bind`
+hands every primitive call to the top of the stack.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Sequence
+
+
+class Trace:
+    """A way of processing primitive calls; subclasses implement :meth:`process`."""
+
+    is_graph_trace = False
+    is_tape = False
+
+    def process(self, prim, vals: list, params: dict, raw: Sequence, depth: int):
+        """Process ``prim(*vals, **params)``; ``raw`` are the arguments before conversion (Variables stay
+        Variables), ``depth`` the position of this trace on the stack."""
+        raise NotImplementedError
+
+    def process_below(self, prim, vals: list, params: dict, raw: Sequence, depth: int):
+        """Hand the call to the trace below this one on the stack (for traces that observe, like tapes)."""
+        return STATE.stack[depth - 1].process(prim, vals, params, raw, depth - 1)
+
+
+class EvalTrace(Trace):
+    """Eager execution: run the primitive's NumPy implementation now (the bottom of every stack)."""
+
+    def process(self, prim, vals, params, raw, depth):
+        from .trace import eval_primitive
+        return eval_primitive(prim, vals, params)
+
+
+EVAL = EvalTrace()
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.stack: list = [EVAL]  # every active trace, innermost last
+        self.main = None           # the innermost graph trace, or None (eager)
+        self.traces: list = []     # the graph traces on the stack, innermost last
+        self.tapes: list = []      # the tapes on the stack
+        self.device: str | None = None
+
+
+STATE = _State()
+
+
+def push(trace) -> None:
+    """Put ``trace`` on top of this thread's stack."""
+    STATE.stack = STATE.stack + [trace]
+    _refresh()
+
+
+def remove(trace) -> None:
+    """Take ``trace`` off this thread's stack (a tape may be exited out of order)."""
+    STATE.stack = [t for t in STATE.stack if t is not trace]
+    _refresh()
+
+
+def _refresh() -> None:
+    s = STATE
+    s.traces = [t for t in s.stack if t.is_graph_trace]
+    s.tapes = [t for t in s.stack if t.is_tape]
+    s.main = s.traces[-1] if s.traces else None
+
+
+def current_trace():
+    """The innermost active graph trace, or None when running eagerly."""
+    return STATE.main
+
+
+def current_level() -> int:
+    """The number of active graph traces."""
+    return len(STATE.traces)

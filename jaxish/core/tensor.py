@@ -1,0 +1,176 @@
+"""Tensors (concrete, immutable arrays) and Tracers (symbolic tensors of a graph trace)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes as _dt
+from ..errors import ConcretizationError
+from ..ir import ShapedArray, Var
+
+CPU_DEVICE = "/job:localhost/replica:0/task:0/device:CPU:0"
+
+
+class Tensor:
+    """An immutable n-dimensional array with a dtype and a device."""
+
+    __slots__ = ("_value", "_weak", "_device", "_aval", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, value: np.ndarray, weak: bool = False, device: str = CPU_DEVICE):
+        self._value = value
+        self._weak = weak
+        self._device = device
+        self._aval = None
+
+    # -- abstract properties (shared with tracers) --
+    @property
+    def aval(self) -> ShapedArray:
+        a = self._aval
+        if a is None:
+            v = self._value
+            a = self._aval = ShapedArray(v.shape, _dt.from_numpy(v.dtype), self._weak)
+        return a
+
+    @property
+    def shape(self):
+        from ..tensor_shape import TensorShape
+        return TensorShape(self.aval.shape)
+
+    @property
+    def dtype(self) -> _dt.DType:
+        return self.aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.aval.shape)
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    # -- concrete access --
+    def numpy(self) -> np.ndarray:
+        """A copy of the value as a NumPy array (as ``tf.Tensor.numpy``); the Tensor stays immutable."""
+        return self._value.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._value
+        if dtype is not None:
+            return v.astype(dtype)
+        if copy:
+            return v.copy()
+        # no copy, but read-only for good: a view of a read-only buffer cannot be made writeable again
+        # (``view.flags.writeable = True`` on a plain view would hand out the Tensor's memory, which
+        # compiled executables may share between calls, e.g. for a constant output)
+        return np.asarray(memoryview(v).toreadonly())
+
+    def __len__(self) -> int:
+        if not self.aval.shape:
+            raise TypeError("len() of unsized object: a scalar Tensor has no len()")
+        return self.aval.shape[0]
+
+    def __iter__(self):
+        if not self.aval.shape:
+            raise TypeError("iteration over a 0-d Tensor")
+        return (self[i] for i in range(self.aval.shape[0]))
+
+    def _scalar(self, what: str):
+        if self._value.size != 1:
+            raise TypeError(f"{what}() only works on a Tensor with one element, got shape {self.aval.shape}")
+        return self._value.reshape(()).item()
+
+    def __bool__(self) -> bool:
+        return bool(self._scalar("bool"))
+
+    def __float__(self) -> float:
+        return float(self._scalar("float"))
+
+    def __int__(self) -> int:
+        return int(self._scalar("int"))
+
+    def __index__(self) -> int:
+        if not self.dtype.is_integer:
+            raise TypeError(f"only integer Tensors can be used as an index, got {self.dtype}")
+        return int(self._scalar("index"))
+
+    def __format__(self, spec: str) -> str:
+        if self._value.ndim == 0:
+            return format(self._value.item(), spec)
+        if spec:
+            raise TypeError(f"format: the format spec {spec!r} needs a 0-d Tensor, got shape {self.aval.shape}")
+        return str(self._value)
+
+    def __repr__(self) -> str:
+        from ..printing import tensor_repr
+        return tensor_repr(self)
+
+    def __str__(self) -> str:
+        from ..printing import tensor_str
+        return tensor_str(self)
+
+    __hash__ = None  # elementwise __eq__ makes a Tensor unhashable (as in TensorFlow)
+
+    def ref(self):
+        """A hashable reference to this tensor, usable as a dict key."""
+        from ..tensor_shape import Reference
+        return Reference(self)
+
+    def experimental_ref(self):
+        return self.ref()
+
+
+class Tracer(Tensor):
+    """A symbolic tensor inside a graph trace: it has an abstract value only."""
+
+    __slots__ = ("_trace", "_var")
+
+    def __init__(self, trace, var: Var):
+        self._trace = trace
+        self._var = var
+        self._weak = var.aval.weak_type
+        self._device = trace.device
+        self._aval = var.aval
+
+    def _concrete(self, what: str):
+        self._trace.check_alive(self)
+        raise ConcretizationError(self._trace.concretization_message(self, what))
+
+    def numpy(self):
+        self._concrete("x.numpy()")
+
+    def __array__(self, dtype=None, copy=None):
+        self._concrete("np.asarray(x)")
+
+    def __bool__(self):
+        self._concrete("bool(x) (an `if` or `while` on a traced value)")
+
+    def __float__(self):
+        self._concrete("float(x)")
+
+    def __int__(self):
+        self._concrete("int(x)")
+
+    def __index__(self):
+        self._concrete("using a traced value as a Python index")
+
+    def __format__(self, spec):
+        if spec:
+            self._concrete("formatting a traced value")
+        return repr(self)
+
+    def __repr__(self) -> str:
+        return f"<jaxish.Tracer: shape={self.aval.shape}, dtype={self.dtype.name}, in trace of {self._trace.name}>"
+
+    __str__ = __repr__
+
+
+class VariableBase:
+    """What the core knows of a mutable Variable (``jaxish.Variable`` derives from it).
+
+    The core never imports the front end: it recognises Variables by this base
+    class and reads them with :func:`jaxish.core.convert.read_variable`, which
+    uses ``_value`` (the current value, a Tensor) outside traces.
+    """
+
+    __slots__ = ()
+    _value: Tensor
