@@ -48,12 +48,12 @@ def clear_cache() -> None:
     """
     import gc
 
-    from .transforms import vjp
+    from .transforms import vjp as vjp_transform
     from .backends import clear_memory_cache
     from .tracing import clear_traced_caches
     clear_traced_caches()
     clear_memory_cache()
-    vjp._VJP_CACHE.clear()
+    vjp_transform._VJP_CACHE.clear()
     gc.collect()  # generated modules are freed through reference cycles (Numba dispatchers)
     try:
         from .backends.cpu.disk_cache import clear_disk_cache

@@ -16,8 +16,8 @@ import numpy as np
 from .core import Tensor, is_variable, read_variable
 from .ir import Graph
 from .primitives import elementwise as ew
-from .transforms.vjp import _VJP_CACHE, vjp_graph  # noqa: F401  (the cache is emptied by clear_cache)
 from .tracing import Traced, _rng_input, leaf_value, run_graph, trace_to_graph
+from .transforms.vjp import _VJP_CACHE, vjp_graph  # noqa: F401  (the cache is emptied by clear_cache)
 from .tree_util import tree_flatten, tree_unflatten
 
 # ---------------------------------------------------------------------------
@@ -199,19 +199,26 @@ def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
         ``fun`` returns ``(output, aux)``; aux is returned, not differentiated.
     """
     _check_callable(fun, "value_and_grad")
+    return _value_and_grad(fun, argnums, has_aux, want_value=True)
 
+
+def _value_and_grad(fun: Callable, argnums, has_aux: bool, want_value: bool) -> Callable:
+    """``value_and_grad``; without ``want_value`` the backward graph does not compute the value (only aux)."""
     @functools.wraps(fun)
     def vg(*args, **kwargs):
         traced, leaves, sources, single = _prepare(fun, args, kwargs, argnums, "grad", has_aux)
         g = traced.graph
-        wrt = _wrt(sources)
-        bwd = vjp_graph(g, wrt, [0])
-        ct = Tensor(np.ones((), g.outvars[0].aval.dtype.np))
-        # the backward graph's outputs: forward outputs, new values of assigned Variables, then the gradients
-        outs = _run(bwd, traced, _bind_inputs(traced, leaves), [ct])
         n = len(g.outvars)
-        value = tree_unflatten(traced.out_tree, _write_back(traced, outs[:n]))
-        col = {j: n + k for k, j in enumerate(wrt)}
+        wrt = _wrt(sources)
+        kept = tuple(range(0 if want_value else 1, n))  # grad: the main output is not needed (aux still is)
+        bwd = vjp_graph(g, wrt, [0], keep_outputs=kept)
+        ct = Tensor(np.ones((), g.outvars[0].aval.dtype.np))
+        # the backward graph's outputs: the kept forward outputs (with the new values of assigned Variables),
+        # then the gradients
+        outs = _run(bwd, traced, _bind_inputs(traced, leaves), [ct])
+        fwd = list(outs[:len(kept)]) if want_value else [ct] + list(outs[:len(kept)])
+        value = tree_unflatten(traced.out_tree, _write_back(traced, fwd))
+        col = {j: len(kept) + k for k, j in enumerate(wrt)}
         return value, _unflatten_sources(sources, single, lambda s: outs[col[s]] if isinstance(s, int)
                                          else _zeros_for(s))
     return vg
@@ -226,7 +233,7 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     >>> ddf = jaxish.grad(lambda x: jaxish.reduce_sum(df(x)))
     """
     _check_callable(fun, "grad")
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = _value_and_grad(fun, argnums, has_aux, want_value=False)
 
     @functools.wraps(fun)
     def g(*args, **kwargs):
@@ -260,29 +267,47 @@ def jacobian(fun: Callable, argnums=0) -> Callable:
         bwd = vjp_graph(g, wrt, list(range(len(out_avals))))
         inputs = _bind_inputs(traced, leaves)
         zero_cts = [Tensor(np.zeros(a.shape, a.dtype.np)) for a in out_avals]
-        fwd, rows = None, []  # rows[i][k]: the input cotangents of output i's k-th element
-        for i, a in enumerate(out_avals):
-            rows.append([])
-            for k in range(a.size):
-                e = np.zeros(a.size, a.dtype.np)
-                e[k] = 1
-                outs = _run(bwd, traced, inputs, zero_cts[:i] + [Tensor(e.reshape(a.shape))] + zero_cts[i + 1:])
-                fwd = outs[:len(g.outvars)] if fwd is None else fwd
-                rows[i].append(outs[len(g.outvars):])
-        _write_back(traced, _run(g, traced, inputs) if fwd is None else fwd)
+        fwd = []
+
+        def row(i, ct):  # the input cotangents for one basis cotangent of output i
+            outs = _run(bwd, traced, inputs, zero_cts[:i] + [ct] + zero_cts[i + 1:])
+            fwd[:] = fwd or outs[:len(g.outvars)]
+            return outs[len(g.outvars):]
+        rows = [jacobian_rows(a, functools.partial(row, i)) for i, a in enumerate(out_avals)]
+        _write_back(traced, fwd or _run(g, traced, inputs))
         col = {j: k for k, j in enumerate(wrt)}
 
         def block(i, s):
-            from .ops import reshape, stack
             a = out_avals[i]
             if not isinstance(s, int):
                 return _zeros_for(s, a.shape)
-            if a.size == 0:
-                return _zeros_for(g.invars[s].aval, a.shape)
-            return reshape(stack([r[col[s]] for r in rows[i]]), tuple(a.shape) + tuple(g.invars[s].aval.shape))
+            return stack_rows([r[col[s]] for r in rows[i]], a, g.invars[s].aval.shape)
         per_output = [_unflatten_sources(sources, single, functools.partial(block, i)) for i in range(len(out_avals))]
         return tree_unflatten(traced.out_tree, per_output)
     return jac
+
+
+def jacobian_rows(out_aval, row: Callable) -> list:
+    """The rows of a reverse-mode Jacobian: ``row(ct)`` for the one-hot cotangent of each element of an output
+    of ``out_aval`` (one all-zero cotangent for an empty output, so that callers still learn the structure)."""
+    n, dtype = out_aval.size, out_aval.dtype.np
+    if n == 0:
+        return [row(Tensor(np.zeros(out_aval.shape, dtype)))]
+    rows = []
+    for k in range(n):
+        e = np.zeros(n, dtype)
+        e[k] = 1
+        rows.append(row(Tensor(e.reshape(out_aval.shape))))
+    return rows
+
+
+def stack_rows(rows: Sequence, out_aval, in_shape) -> Tensor:
+    """One Jacobian block, ``out.shape + in_shape``, from the rows of :func:`jacobian_rows`."""
+    from .ops import reshape, stack
+    if out_aval.size == 0:
+        from .creation import zeros
+        return zeros(tuple(out_aval.shape) + tuple(in_shape), rows[0].dtype if rows else out_aval.dtype)
+    return reshape(stack(list(rows)), tuple(out_aval.shape) + tuple(in_shape))
 
 
 def hessian(fun: Callable, argnums=0) -> Callable:

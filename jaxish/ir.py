@@ -99,9 +99,6 @@ class Literal:
         return ("L", self.aval, self.val.tobytes())
 
 
-Atom = Any  # Var | Literal
-
-
 @dataclass
 class Node:
     """``outvars = prim(invars, **params)``."""
@@ -211,23 +208,6 @@ class Graph:
         """Stable structural hash (hex) of :meth:`key`."""
         return hashlib.sha256(repr(self.key()).encode()).hexdigest()[:32]
 
-    def structure(self) -> str:
-        ids: dict = {}
-
-        def ref(v):
-            if isinstance(v, Literal):
-                return f"L({v.val.dtype}:{v.val.item()!r})"
-            if v.id not in ids:
-                ids[v.id] = len(ids)
-            return f"%{ids[v.id]}:{v.aval}"
-
-        parts = ["const " + ",".join(ref(v) for v in self.constvars), "in " + ",".join(ref(v) for v in self.invars)]
-        for n in self.nodes:
-            parts.append(f"{','.join(ref(v) for v in n.outvars)}={n.prim.name}"
-                         f"[{_param_key(n.params)}]({','.join(ref(v) for v in n.invars)})")
-        parts.append("out " + ",".join(ref(v) for v in self.outvars))
-        return ";".join(parts)
-
     # ---- helpers --------------------------------------------------------
     def in_avals(self) -> list:
         return [v.aval for v in self.invars]
@@ -328,20 +308,6 @@ def _hashable(v):
     if isinstance(v, (list, tuple)):
         return tuple(_hashable(x) for x in v)
     return v
-
-
-def _param_key(params: dict) -> str:
-    return ",".join(f"{k}={_pval(v)}" for k, v in sorted(params.items()))
-
-
-def _pval(v):
-    if isinstance(v, Graph):
-        return "{" + v.structure() + "}"
-    if isinstance(v, np.ndarray):
-        return f"arr({v.dtype},{v.shape},{hashlib.sha1(v.tobytes()).hexdigest()})"
-    if isinstance(v, (list, tuple)):
-        return "(" + ",".join(_pval(x) for x in v) + ")"
-    return repr(v)
 
 
 def _fmt_params(params: dict) -> str:

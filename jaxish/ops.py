@@ -9,7 +9,6 @@ from __future__ import annotations
 import builtins
 import functools
 import math
-from typing import Sequence
 
 import numpy as np
 
@@ -19,7 +18,7 @@ from .primitives import elementwise as ew
 from .primitives import linalg as la
 from .primitives import reductions as rd
 from .primitives import shape_ops as so
-from .primitives._rules import broadcast_shapes, normalize_axis
+from .primitives._rules import normalize_axis
 
 _PY_SCALARS = (builtins.bool, int, float)
 
@@ -847,9 +846,5 @@ def add_n(inputs, name=None):
 def is_finite(x):
     x = _float_input("is_finite", x)
     return ew.lt_p.bind(abs(x), literal_tensor(math.inf, x.dtype))
-
-
-def broadcast_shape_of(*shapes: Sequence[int]) -> tuple:
-    return broadcast_shapes("broadcast", *shapes)
 
 

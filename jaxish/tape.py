@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import optree
 
-from .core import STATE, Tensor, Trace, current_level, is_variable, read_variable
+from .core import STATE, Tensor, Trace, is_variable, read_variable
 from .core.state import push, remove
 from .ir import Graph, GraphBuilder, Var, free_inputs, needed_nodes
 from .tracing import run_graph
@@ -284,38 +284,26 @@ class GradientTape(Trace):
         ``parallel_iterations`` and ``experimental_use_pfor`` are accepted for
         TensorFlow compatibility and ignored (rows are computed one by one).
         """
-        from .ops import reshape, stack
+        from .autodiff import jacobian_rows, stack_rows
         if self._used and not self._persistent:
             raise RuntimeError("GradientTape.jacobian can only be called once on non-persistent tapes.")
         t = target.read_value() if _is_var(target) else target
         if not isinstance(t, Tensor):
             raise TypeError(f"GradientTape.jacobian: the target must be a tensor, got {type(t).__name__}")
-        m = t.aval.size
         s_leaves, s_tree = tree_flatten(sources)
-
-        def seed(k):
-            e = np.zeros(m, t.dtype.np)
-            if k is not None:
-                e[k] = 1
-            return Tensor(e.reshape(t.aval.shape))
-        # an empty target: one all-zero seed tells which sources are connected
-        seeds = [seed(k) for k in range(m)] if m else [seed(None)]
         persistent, self._persistent = self._persistent, True
+
+        def row(seed):
+            self._used = False
+            # the Variable itself, so that jacobian(v, v) is the identity (TensorFlow)
+            return self.gradient(target, s_leaves, output_gradients=seed, unconnected_gradients=unconnected_gradients)
         try:
-            rows = []
-            for seed in seeds:
-                self._used = False
-                # the Variable itself, so that jacobian(v, v) is the identity (TensorFlow)
-                rows.append(self.gradient(target, s_leaves, output_gradients=seed,
-                                          unconnected_gradients=unconnected_gradients))
+            rows = jacobian_rows(t.aval, row)
         finally:
             self._persistent = persistent
             self._used = True
         out = []
         for j, s in enumerate(s_leaves):
             col = [r[j] for r in rows]
-            if any(c is None for c in col):
-                out.append(None)
-            else:
-                out.append(reshape(stack(col)[:m], tuple(t.aval.shape) + tuple(s.shape)))
+            out.append(None if any(c is None for c in col) else stack_rows(col, t.aval, tuple(s.shape)))
         return tree_unflatten(s_tree, out)

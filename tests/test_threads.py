@@ -106,6 +106,31 @@ def test_nested_traced_calls_from_threads(backend):
     _in_threads(work)
 
 
+def test_traced_grad_of_nested_calls_from_threads(backend):
+    """``call`` nodes (a nested traced function and grad's backward graph) traced, compiled and run from 8
+    threads: each signature traced once, every result exact against the analytic gradient."""
+    scale = _unique_scale()
+
+    @tf.trace
+    def inner(x):
+        return tf.sin(x) * scale
+
+    df = tf.trace(tf.grad(lambda x: tf.reduce_sum(inner(x) * inner(x))))
+
+    def work(i):
+        rng = np.random.default_rng(100 + i)
+        for shape in SHAPES[i % len(SHAPES):] + SHAPES[:i % len(SHAPES)]:
+            x = rng.standard_normal(shape).astype(np.float32)
+            x64 = x.astype(np.float64)
+            want = 2 * scale * scale * np.sin(x64) * np.cos(x64)  # d/dx sum((s sin x)^2)
+            np.testing.assert_allclose(df(x).numpy(), want, rtol=2e-5, atol=1e-6)
+        return True
+    assert all(_in_threads(work))
+    assert df.cache_info().traces == len(SHAPES)
+    g = tf.make_graph(tf.grad(lambda x: tf.reduce_sum(inner(x) * inner(x))))(np.ones(3, np.float32))
+    assert [n.prim.name for n in g.nodes] == ["call"]  # the backward graph is one call node
+
+
 def test_tapes_in_each_thread(backend):
     def work(i):
         x = tf.constant(np.linspace(-1, 1, 5) + i, dtype=tf.float64)

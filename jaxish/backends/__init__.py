@@ -17,7 +17,7 @@ import numpy as np
 
 from ..config import cache_limit
 from ..core import CPU_DEVICE, Tensor
-from ..ir import Graph, Literal
+from ..ir import Graph
 from ..lru import LRU, KeyedLocks
 
 _CACHE = LRU(lambda: cache_limit("executable_cache_size"))
@@ -89,6 +89,3 @@ def clear_memory_cache() -> None:
     """Drop every compiled executable held in memory."""
     _CACHE.clear()
 
-
-def literal_array(a: Literal) -> np.ndarray:
-    return np.asarray(a.val)

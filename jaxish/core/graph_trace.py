@@ -41,8 +41,7 @@ class GraphTrace(Trace):
         return self
 
     def __exit__(self, *exc):
-        assert STATE.stack[-1] is self
-        remove(self)
+        remove(self, above=True)  # a tape left open inside the trace ends with it
         self.alive = False
 
     # -- inputs --

@@ -56,9 +56,13 @@ def push(trace) -> None:
     _refresh()
 
 
-def remove(trace) -> None:
-    """Take ``trace`` off this thread's stack (a tape may be exited out of order)."""
-    STATE.stack = [t for t in STATE.stack if t is not trace]
+def remove(trace, above: bool = False) -> None:
+    """Take ``trace`` off this thread's stack (a tape may be exited out of order); with ``above``, also every
+    trace above it."""
+    stack = STATE.stack
+    if trace in stack:
+        i = stack.index(trace)
+        STATE.stack = stack[:i] if above else stack[:i] + stack[i + 1:]
     _refresh()
 
 

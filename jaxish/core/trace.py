@@ -16,9 +16,9 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import EscapedTracerError
+from .convert import to_tensor_arg
 from .state import EVAL, STATE, EvalTrace, Trace  # noqa: F401
 from .tensor import CPU_DEVICE, Tensor, Tracer
-from .convert import to_tensor_arg
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -13,8 +13,8 @@ def fold_constants(graph: Graph) -> Graph:
     for n in graph.nodes:
         ins = [a if isinstance(a, Literal) else subst.get(a.id, a) for a in n.invars]
         out = n.outvars[0]
-        if ins and not n.prim.multiple_results and all(isinstance(a, Literal) for a in ins) and out.aval.shape == () and \
-                n.prim.name not in ("random_uniform", "read_after_assign"):
+        if ins and not n.prim.multiple_results and all(isinstance(a, Literal) for a in ins) and \
+                out.aval.shape == () and n.prim.name not in ("random_uniform", "read_after_assign"):
             try:
                 with np.errstate(all="ignore"):
                     val = n.prim.impl(*[a.val for a in ins], **n.params)

@@ -34,16 +34,21 @@ def _zeros(aval):
     return so.broadcast_to_p.bind(z, shape=tuple(aval.shape)) if aval.shape else ew.copy_p.bind(z)
 
 
-def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs: bool = True) -> Graph:
+def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs: bool | Sequence[int] = True
+              ) -> Graph:
     """The reverse-mode graph of ``graph``.
 
     Inputs: ``graph``'s inputs, then one cotangent per output in ``ct_outs``.
-    Outputs: ``graph``'s outputs (if ``keep_outputs``), then one cotangent per
+    Outputs: ``graph``'s outputs (all if ``keep_outputs`` is True, those it
+    lists if it is a sequence of output positions), then one cotangent per
     entry of ``wrt``: an ``int`` names an input of ``graph``, ``('node', k)``
     (``('node', k, j)``) the (``j``-th) output of ``graph.nodes[k]`` (an
     intermediate value: its cotangent is the total derivative w.r.t. it, and
     the backward pass goes on through it). Cached by the graph's structural key.
     """
+    if isinstance(keep_outputs, bool):
+        keep_outputs = tuple(range(len(graph.outvars))) if keep_outputs else ()
+    keep_outputs = tuple(keep_outputs)
     key = (graph.key(), tuple(wrt), tuple(ct_outs), keep_outputs, len(graph.consts))
     hit = _VJP_CACHE.get(key)
     if hit is not None and not graph.consts:
@@ -93,7 +98,7 @@ def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs:
         for v in wrt_vars:
             g = tapped_cts.get(v.id) if v.id in tapped else ct_env.get(v.id)
             grads.append(_zeros(v.aval) if g is None else g)
-        outs = ([read(o) for o in graph.outvars] if keep_outputs else []) + grads
+        outs = [read(graph.outvars[i]) for i in keep_outputs] + grads
         result, _, _ = t.finish(outs)
     from ..passes import optimize
     result = optimize(result)
