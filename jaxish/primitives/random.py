@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Primitive
+from ..core.primitive import RANDOM
 from ..dtypes import int64
 from ..ir import ShapedArray
 from .philox import philox_uniform_bits
@@ -50,4 +51,5 @@ def _impl(state, shape, dtype, stream):
     return np.asarray(bits_to_unit(w0, w1, dtype.name), dtype=dtype.np).reshape(shape)
 
 
-random_uniform_p = Primitive("random_uniform", _abstract, _impl, lambda g, state, out, **p: (None,))
+random_uniform_p = Primitive("random_uniform", _abstract, _impl, lambda g, state, out, **p: (None,),
+                             effects=frozenset({RANDOM}))
