@@ -2,8 +2,9 @@
 
 The entry function ``entry(*inputs, S)`` runs the graph's steps in order:
 fused kernels (their own modules, so every graph containing a kernel reuses
-its machine code), BLAS/loop matmuls, views for shape ops, and library
-helpers. Every size it needs (allocation shapes, reshape targets, slice
+its machine code), then for every other node its primitive's entry in the
+lowering table ``lowerings.LOWERINGS`` (BLAS/loop matmuls, views for shape
+ops, library helpers). Every size it needs (allocation shapes, reshape targets, slice
 bounds) is read from the read-only int64 array ``S`` passed at run time, so the
 source, and hence the compiled machine code, does not depend on array sizes.
 (An array, not a tuple: LLVM's SROA pass takes seconds on a tuple of a few
@@ -16,13 +17,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...ir import Graph, Literal
+from ...ir import Graph, Literal, Node, ShapedArray, Var
 from ...passes.fusion import FusedGroup, partition
+from ...primitives.linalg import matmul_p
+from ...primitives.shape_ops import broadcast_to_p
 from ..codegen.scalar import dtype_ctor, literal_expr
 from .helpers import helper_source
 from .kernels import PARALLEL_THRESHOLD, cshape, kernel_source
+from .lowerings import LOWERINGS
 
-SMALL_MATMUL = 16 * 16 * 16   # below m*n*k, a generated loop beats the BLAS call overhead
 
 def _header() -> str:
     import numba
@@ -53,16 +56,29 @@ class Program:
     in_ranks: list = field(default_factory=list)
 
 
-def kernel_module(g: FusedGroup) -> tuple:
-    size = int(np.prod(g.domain, dtype=np.int64)) if g.domain else 1
-    parallel = size >= PARALLEL_THRESHOLD
-    body = kernel_source(g, parallel)
-    flags = 'cache=True, error_model="numpy"' + (", parallel=True" if "prange(" in body else "")
+def module_source(body: str, flags: str) -> tuple:
+    """``(module name, source)`` of a kernel module: the function ``body`` under ``@njit(flags)``, named by
+    the hash of its content."""
     src = f"{HEADER}\n\n@njit({flags})\n{body}"
     return f"_jx_k_{digest(src)}", src
 
 
+def kernel_module(g: FusedGroup) -> tuple:
+    size = int(np.prod(g.domain, dtype=np.int64)) if g.domain else 1
+    parallel = size >= PARALLEL_THRESHOLD
+    body = kernel_source(g, parallel)
+    return module_source(body, 'cache=True, error_model="numpy"' + (", parallel=True" if "prange(" in body else ""))
+
+
 class _Entry:
+    """The entry function being generated; what lowerings (``lowerings.LOWERINGS``) emit it with.
+
+    ``new(var)`` names a value computed here, ``atom(a)``/``contig(a)`` read one (``contig``: C-contiguous),
+    ``size(n)``/``shape(dims)`` read sizes from ``S``, ``emit(line)`` adds a line, ``helper(name)`` includes a
+    library helper (``helpers.helper_source``), ``kernel(body, flags)`` a kernel module; ``views``/``fviews``
+    hold the values that may not be C-contiguous / are F-contiguous.
+    """
+
     def __init__(self, graph: Graph):
         self.graph = graph
         self.S: list = []
@@ -104,11 +120,18 @@ class _Entry:
     def emit(self, line: str) -> None:
         self.lines.append("    " + line)
 
+    def add_kernel(self, mod: str, src: str) -> str:
+        """Use the kernel module ``mod`` (source ``src``); returns the name its kernel has in the entry."""
+        self.kernels[mod] = src
+        return f"k_{mod[6:14]}"
+
+    def kernel(self, body: str, flags: str) -> str:
+        """Use a kernel module made of ``body`` (``def kernel(...)``); returns the kernel's name in the entry."""
+        return self.add_kernel(*module_source(body, flags))
+
     # -- steps --
     def group(self, g: FusedGroup) -> None:
-        mod, src = kernel_module(g)
-        self.kernels[mod] = src
-        alias = f"k_{mod[6:14]}"
+        alias = self.add_kernel(*kernel_module(g))
         outs = []
         for v in g.outputs:
             name = self.new(v)
@@ -119,137 +142,10 @@ class _Entry:
         self.emit(f"{alias}({', '.join(args)})")
 
     def library(self, n) -> None:
-        p, name, out = n.params, n.prim.name, n.outvars[0]
-        ins = n.invars
-        method = getattr(self, f"lib_{name}", None)
-        if method is None:
-            raise NotImplementedError(f"cpu backend: no lowering for the primitive {name!r}")
-        method(ins, out, **p)
-
-    def lib_transpose(self, ins, out, perm):
-        if tuple(perm) == (1, 0):  # a view (np.transpose itself costs seconds of Numba compile time)
-            self.views.add(out.id)
-            if isinstance(ins[0], Literal) or ins[0].id not in self.views:
-                self.fviews.add(out.id)  # the transpose of a C array is F-contiguous: BLAS takes it as is
-            self.emit(f"{self.new(out)} = {self.atom(ins[0])}.T")
-            return
-        # N-d: a copy kernel that reads the input with permuted indices
-        d = len(perm)
-        inv = [perm.index(p) for p in range(d)]
-        loops = "".join("    " * (k + 1) + f"for i{k} in range(dims[{k}]):\n" for k in range(d))
-        out_idx = ", ".join(f"i{k}" for k in range(d))
-        in_idx = ", ".join(f"i{j}" for j in inv)
-        body = "    " * (d + 1) + f"o0[{out_idx}] = x0_[{in_idx}]\n"
-        src = f"{HEADER}\n\n@njit(cache=True, error_model=\"numpy\")\ndef kernel(dims, x0_, o0):\n{loops}{body}"
-        mod = f"_jx_k_{digest(src)}"
-        self.kernels[mod] = src
-        name = self.new(out)
-        self.emit(f"{name} = np.empty({self.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
-        self.emit(f"k_{mod[6:14]}({self.shape(cshape(out.aval))}, {self.atom(ins[0])}, {name})")
-
-    def lib_reshape(self, ins, out, shape):
-        self.emit(f"{self.new(out)} = {self.contig(ins[0])}.reshape({self.shape(cshape(out.aval))})")
-
-    def lib_slice(self, ins, out, index):
-        parts = []
-        for a, b, c in index:
-            parts.append(f"{self.size(a)}:{self.size(b) if b >= 0 else ''}:{self.size(c)}")
-        self.views.add(out.id)
-        self.emit(f"{self.new(out)} = {self.atom(ins[0])}[{', '.join(parts)}]")
-
-    def lib_unslice(self, ins, out, shape, index):
-        name = self.new(out)
-        self.emit(f"{name} = np.zeros({self.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
-        parts = [f"{self.size(a)}:{self.size(b) if b >= 0 else ''}:{self.size(c)}" for a, b, c in index]
-        if parts:
-            self.emit(f"{name}[{', '.join(parts)}] = {self.atom(ins[0])}")
-
-    def lib_concatenate(self, ins, out, axis):
-        parts = "".join(f"{self.contig(a)}, " for a in ins)
-        self.emit(f"{self.new(out)} = np.concatenate(({parts}), axis={axis})")
-
-    def _three(self, a, axis, shape) -> str:
-        pre = int(np.prod(shape[:axis], dtype=np.int64))
-        post = int(np.prod(shape[axis + 1:], dtype=np.int64))
-        return f"{self.contig(a)}.reshape(({self.size(pre)}, {self.size(shape[axis])}, {self.size(post)}))"
-
-    def lib_gather(self, ins, out, axis):
-        x, idx = ins
-        shape = tuple(x.aval.shape)
-        name = self.new(out)
-        m = int(np.prod(idx.aval.shape, dtype=np.int64))
-        self.emit(f"{name} = np.empty({self.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
-        pre = int(np.prod(shape[:axis], dtype=np.int64))
-        post = int(np.prod(shape[axis + 1:], dtype=np.int64))
-        self.emit(f"{self.helper('_gather')}({self._three(x, axis, shape)}, "
-                  f"{self.contig(idx)}.reshape(({self.size(m)},)), "
-                  f"{name}.reshape(({self.size(pre)}, {self.size(m)}, {self.size(post)})), {axis})")
-
-    def lib_gather_grad(self, ins, out, shape, axis):
-        g, idx = ins
-        name = self.new(out)
-        m = int(np.prod(idx.aval.shape, dtype=np.int64))
-        pre = int(np.prod(shape[:axis], dtype=np.int64))
-        post = int(np.prod(shape[axis + 1:], dtype=np.int64))
-        self.emit(f"{name} = np.zeros({self.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
-        self.emit(f"{self.helper('_gather_grad')}({self.contig(g)}.reshape(({self.size(pre)}, {self.size(m)}, "
-                  f"{self.size(post)})), {self.contig(idx)}.reshape(({self.size(m)},)), "
-                  f"{self._three_name(name, axis, shape)})")
-
-    def _three_name(self, name, axis, shape):
-        pre = int(np.prod(shape[:axis], dtype=np.int64))
-        post = int(np.prod(shape[axis + 1:], dtype=np.int64))
-        return f"{name}.reshape(({self.size(pre)}, {self.size(shape[axis])}, {self.size(post)}))"
-
-    def _arg(self, ins, out, axis, kind):
-        x = ins[0]
-        shape = tuple(x.aval.shape)
-        name = self.new(out)
-        pre = int(np.prod(shape[:axis], dtype=np.int64))
-        post = int(np.prod(shape[axis + 1:], dtype=np.int64))
-        self.emit(f"{name} = np.empty({self.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
-        self.emit(f"{self.helper('_arg' + kind)}({self._three(x, axis, shape)}, "
-                  f"{name}.reshape(({self.size(pre)}, {self.size(post)})))")
-
-    def lib_argmax(self, ins, out, axis, index_dtype):
-        self._arg(ins, out, axis, "max")
-
-    def lib_argmin(self, ins, out, axis, index_dtype):
-        self._arg(ins, out, axis, "min")
-
-    def lib_iota(self, ins, out, n, dtype):
-        self.emit(f"{self.new(out)} = np.arange({self.size(n)}).astype({dtype_ctor(dtype)})")
-
-    def lib_random_uniform(self, ins, out, shape, dtype, stream):
-        name = self.new(out)
-        n = int(np.prod(shape, dtype=np.int64))
-        self.emit(f"{name} = np.empty(({self.size(n)},), {dtype_ctor(dtype)})")
-        self.emit(f"{self.helper('_uniform_' + dtype.name)}({self.atom(ins[0])}, {name}, {stream})")
-        self.emit(f"{name} = {name}.reshape({self.shape(cshape(out.aval))})")
-
-    def lib_matmul(self, ins, out):
-        a, b = ins
-        dt = out.aval.dtype
-        *batch, m, n = out.aval.shape
-        k = a.aval.shape[-1]
-        nb = int(np.prod(batch, dtype=np.int64))
-        blas = dt.name in ("float32", "float64") and m * n * k >= SMALL_MATMUL
-        name = self.new(out)
-        if not batch and blas:
-            ops = [self.atom(x) if x.id in self.fviews else self.contig(x) for x in (a, b)]
-            self.emit(f"{name} = np.dot({ops[0]}, {ops[1]})")
-            return
-        if not batch:  # any layout: transposed views are read in place
-            self.emit(f"{name} = np.empty(({self.size(m)}, {self.size(n)}), {dtype_ctor(dt)})")
-            self.emit(f"{self.helper('_mm2_loop')}({self.atom(a)}, {self.atom(b)}, {name})")
-            return
-        na = int(np.prod(a.aval.shape[:-2], dtype=np.int64))
-        nbb = int(np.prod(b.aval.shape[:-2], dtype=np.int64))
-        fn = self.helper("_mm_blas" if blas else "_mm_loop")
-        self.emit(f"{name} = np.empty(({self.size(nb)}, {self.size(m)}, {self.size(n)}), {dtype_ctor(dt)})")
-        self.emit(f"{fn}({self.contig(a)}.reshape(({self.size(na)}, {self.size(m)}, {self.size(k)})), "
-                  f"{self.contig(b)}.reshape(({self.size(nbb)}, {self.size(k)}, {self.size(n)})), {name})")
-        self.emit(f"{name} = {name}.reshape({self.shape(cshape(out.aval))})")
+        lower = LOWERINGS.get(n.prim)
+        if lower is None:
+            raise NotImplementedError(f"cpu backend: no lowering for the primitive {n.prim.name!r}")
+        lower(self, n.invars, n.outvars[0], **n.params)
 
 
 def generate(graph: Graph) -> Program:
@@ -291,11 +187,9 @@ def generate(graph: Graph) -> Program:
 
 def legalize(graph: Graph) -> Graph:
     """Make matmul batch broadcasting explicit where one side is neither full nor all ones."""
-    from ...core import PRIMITIVES
-    from ...ir import Node, ShapedArray, Var
     nodes, changed = [], False
     for n in graph.nodes:
-        if n.prim.name == "matmul":
+        if n.prim is matmul_p:
             out_batch = tuple(n.outvars[0].aval.shape[:-2])
             ins = []
             for a in n.invars:
@@ -303,7 +197,7 @@ def legalize(graph: Graph) -> Graph:
                 if batch != out_batch and int(np.prod(batch, dtype=np.int64)) != 1:
                     shape = out_batch + tuple(a.aval.shape[-2:])
                     v = Var(ShapedArray(shape, a.aval.dtype, a.aval.weak_type))
-                    nodes.append(Node(PRIMITIVES["broadcast_to"], [a], {"shape": shape}, [v]))
+                    nodes.append(Node(broadcast_to_p, [a], {"shape": shape}, [v]))
                     a, changed = v, True
                 ins.append(a)
             n = Node(n.prim, ins, n.params, n.outvars)
