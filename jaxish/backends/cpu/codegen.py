@@ -175,8 +175,6 @@ def generate(graph: Graph) -> Program:
     ret = "(" + "".join(f"{r}, " for r in results) + ")"
     imports = "".join(f"from {mod} import kernel as k_{mod[6:14]}\n" for mod in e.kernels)
     helpers = "\n".join(helper_source(h) for h in e.helpers)
-    if any(h.startswith("_uniform_") for h in e.helpers):
-        imports += "from jaxish.primitives.philox import philox_uniform_bits as _philox_py\n"
     body = "\n".join(e.lines) or "    pass"
     src = (f"{HEADER}{imports}\n{helpers}\n\n@njit(cache=True, error_model=\"numpy\")\n"
            f"def entry({', '.join(params + ['S'])}):\n{body}\n    return {ret}\n")

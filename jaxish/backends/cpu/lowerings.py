@@ -162,6 +162,7 @@ def _random_uniform(e, ins, out, shape, dtype, stream):
     name = e.new(out)
     n = _prod(shape)
     e.emit(f"{name} = np.empty(({e.size(n)},), {dtype_ctor(dtype)})")
+    e.helper("_philox")
     e.emit(f"{e.helper('_uniform_' + dtype.name)}({e.atom(ins[0])}, {name}, {stream})")
     e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
 
