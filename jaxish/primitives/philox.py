@@ -16,28 +16,38 @@ import inspect
 
 import numpy as np
 
+# module globals here and in generated modules (``source`` emits them): NumPy reads a global faster than it
+# builds a scalar, and Numba freezes a global as a constant
+PHILOX_M0 = np.uint64(0xD2511F53)
+PHILOX_M1 = np.uint64(0xCD9E8D57)
+PHILOX_W0 = np.uint64(0x9E3779B9)
+PHILOX_W1 = np.uint64(0xBB67AE85)
+PHILOX_MASK = np.uint64(0xFFFFFFFF)
+PHILOX_S32 = np.uint64(32)
+_CONSTANTS = ("PHILOX_M0", "PHILOX_M1", "PHILOX_W0", "PHILOX_W1", "PHILOX_MASK", "PHILOX_S32")
+
 
 def philox_uniform_bits(c0, c1, c2, c3, k0, k1):
     """Return the first two 32-bit words of Philox4x32-10 for one counter."""
     for _ in range(10):
-        p0 = np.uint64(0xD2511F53) * c0
-        p1 = np.uint64(0xCD9E8D57) * c2
-        n0 = (p1 >> np.uint64(32)) ^ c1 ^ k0
-        n2 = (p0 >> np.uint64(32)) ^ c3 ^ k1
-        c1 = p1 & np.uint64(0xFFFFFFFF)
-        c3 = p0 & np.uint64(0xFFFFFFFF)
-        c0 = n0 & np.uint64(0xFFFFFFFF)
-        c2 = n2 & np.uint64(0xFFFFFFFF)
-        k0 = (k0 + np.uint64(0x9E3779B9)) & np.uint64(0xFFFFFFFF)
-        k1 = (k1 + np.uint64(0xBB67AE85)) & np.uint64(0xFFFFFFFF)
+        p0 = PHILOX_M0 * c0
+        p1 = PHILOX_M1 * c2
+        n0 = (p1 >> PHILOX_S32) ^ c1 ^ k0
+        n2 = (p0 >> PHILOX_S32) ^ c3 ^ k1
+        c1 = p1 & PHILOX_MASK
+        c3 = p0 & PHILOX_MASK
+        c0 = n0 & PHILOX_MASK
+        c2 = n2 & PHILOX_MASK
+        k0 = (k0 + PHILOX_W0) & PHILOX_MASK
+        k1 = (k1 + PHILOX_W1) & PHILOX_MASK
     return c0, c1
 
 
 def philox_words(i, seed, counter, stream):
     """The two words for element(s) ``i`` (uint64) of the draw ``(seed, counter, stream)`` (uint64 scalars)."""
-    m32 = np.uint64(0xFFFFFFFF)
-    c3 = ((counter >> np.uint64(32)) & np.uint64(0xFFFF)) | (stream << np.uint64(16))
-    return philox_uniform_bits(i & m32, i >> np.uint64(32), counter & m32, c3, seed & m32, seed >> np.uint64(32))
+    c3 = ((counter >> PHILOX_S32) & np.uint64(0xFFFF)) | (stream << np.uint64(16))
+    return philox_uniform_bits(i & PHILOX_MASK, i >> PHILOX_S32, counter & PHILOX_MASK, c3,
+                               seed & PHILOX_MASK, seed >> PHILOX_S32)
 
 
 def unit_float64(w0, w1):
@@ -60,7 +70,9 @@ UNIT = {"float64": unit_float64, "float32": unit_float32, "float16": unit_float1
 
 
 def source(decorator: str, functions=(philox_uniform_bits, philox_words)) -> str:
-    """The Python source of ``functions`` (by default the Philox rounds and the counter packing; add
-    ``UNIT[dtype]``), each under the line ``decorator`` (e.g. ``'@njit'``): what a code generator emits into
-    its module to draw the same numbers as the NumPy reference."""
-    return "\n\n".join(f"{decorator}\n{inspect.getsource(fn)}" for fn in functions)
+    """The Python source of ``functions`` (by default the constants, the Philox rounds and the counter
+    packing; add ``UNIT[dtype]``), each under the line ``decorator`` (e.g. ``'@njit'``): what a code generator
+    emits into its module (which imports NumPy as ``np``) to draw the same numbers as the NumPy reference."""
+    consts = "".join(f"{c} = np.uint64({int(globals()[c]):#x})\n" for c in _CONSTANTS) \
+        if philox_uniform_bits in functions else ""
+    return consts + "\n\n".join(f"{decorator}\n{inspect.getsource(fn)}" for fn in functions)
