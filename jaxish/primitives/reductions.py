@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core import Primitive
 from ..core.primitive import ReduceSpec
-from ..dtypes import DType, float64, from_numpy, int32, int64
+from ..dtypes import ALL_DTYPES, DType, float64, from_numpy, int32, int64
 from ..ir import ShapedArray
 from . import elementwise as ew
 from . import shape_ops as so
@@ -92,13 +92,17 @@ def _highest(dt: DType):
 
 def _np_reduce(fn, spec: ReduceSpec, identity_if_empty: bool = False):
     """The NumPy reference of a reduction, with the same identity and float accumulator as ``spec``."""
+    # NumPy dtype -> the wider float accumulator; integers need none: NumPy's own int64/uint64 sum wraps the same
+    wider = {d.np: spec.accumulator_dtype(d).np for d in ALL_DTYPES
+             if d.is_floating and spec.accumulator_dtype(d) is not d}
+
     def impl(x, axes):
-        dt = from_numpy(x.dtype)
         if identity_if_empty and x.size == 0:  # like TensorFlow: the identity of max/min, not an error
-            return np.asarray(fn(x, axis=axes, initial=spec.initial(dt))).astype(x.dtype, copy=False)
-        acc = spec.accumulator_dtype(dt)
-        if dt.is_floating and acc is not dt:  # integers: NumPy's own int64/uint64 sum wraps the same way
-            return np.asarray(fn(x, axis=axes, dtype=acc.np)).astype(x.dtype)
+            init = spec.initial(from_numpy(x.dtype))
+            return np.asarray(fn(x, axis=axes, initial=init)).astype(x.dtype, copy=False)
+        acc = wider.get(x.dtype)
+        if acc is not None:
+            return np.asarray(fn(x, axis=axes, dtype=acc)).astype(x.dtype)
         return np.asarray(fn(x, axis=axes)).astype(x.dtype, copy=False)
     return impl
 
