@@ -6,7 +6,7 @@ TensorFlow-style (``constant``, ``Variable``, ``GradientTape``) and JAX-style
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from . import primitives as _primitives  # noqa: F401  (registers every primitive)
 from . import config, dtypes

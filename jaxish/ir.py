@@ -215,8 +215,11 @@ class Graph:
     def out_avals(self) -> list:
         return [v.aval for v in self.outvars]
 
-    def count(self, prim_name: str) -> int:
-        return sum(1 for n in self.nodes if n.prim.name == prim_name)
+    def count(self, prim) -> int:
+        """How many nodes apply the primitive ``prim`` (a ``Primitive`` object, e.g. ``mul_p``)."""
+        if isinstance(prim, str):
+            raise TypeError(f"Graph.count takes a Primitive object, not its name {prim!r}")
+        return sum(1 for n in self.nodes if n.prim is prim)
 
 
 

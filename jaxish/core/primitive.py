@@ -1,7 +1,60 @@
-"""The :class:`Primitive`: an operation of the IR, declared once with all its facets."""
+"""The :class:`Primitive`: an operation of the IR, declared once with all its facets.
+
+Passes and backends ask a primitive for typed facts (``effects``,
+``fusible``, ``may_warn``, ``reduce``) or compare the objects themselves
+(``node.prim is mul_p``); they never compare names.
+"""
 from __future__ import annotations
 
-from typing import Callable
+import enum
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..dtypes import DType
+
+
+class Effect(enum.Enum):
+    """Something a primitive depends on or does besides computing its outputs from its inputs' values."""
+
+    RANDOM = "random"
+    """Consumes the random generator state (its ``state`` operand): never folded to a constant."""
+    VARIABLE = "variable"
+    """Stands for a read of a Variable's state (``read_after_assign``): kept as a node until execution."""
+
+
+RANDOM = Effect.RANDOM
+VARIABLE = Effect.VARIABLE
+
+
+@dataclass(frozen=True)
+class ReduceSpec:
+    """How code generators lower a reduction: an accumulator started at ``init`` and updated by ``combine``.
+
+    Parameters
+    ----------
+    init : value or callable
+        The accumulator's start (the reduction's identity): a Python value (``0``, ``True``), or a function of
+        the input :class:`~jaxish.dtypes.DType` returning one (``-inf`` for floats, the lowest integer …).
+    combine : str
+        Scalar template of the update, ``{acc}`` the accumulator and ``{0}`` the new element
+        (``'{acc} + {0}'``).
+    accumulator : callable, optional
+        ``DType -> DType``: the dtype the reduction accumulates in for a given input dtype (wider for sums and
+        products); ``None`` means the input dtype. The NumPy reference uses the same rule, so every backend
+        agrees.
+    """
+
+    init: Any
+    combine: str
+    accumulator: Callable[[DType], DType] | None = None
+
+    def initial(self, dtype: DType):
+        """The start value for an input of ``dtype``."""
+        return self.init(dtype) if callable(self.init) else self.init
+
+    def accumulator_dtype(self, dtype: DType) -> DType:
+        """The dtype an input of ``dtype`` accumulates in."""
+        return dtype if self.accumulator is None else self.accumulator(dtype)
 
 
 class Primitive:
@@ -10,7 +63,7 @@ class Primitive:
     Parameters
     ----------
     name : str
-        Name printed in graphs.
+        Name printed in graphs (unique; ``PRIMITIVES[name]`` is for users and tests only).
     abstract_eval : callable
         ``(*avals, **params) -> ShapedArray`` (a tuple of them when
         ``multiple_results``); raises ValueError/TypeError for bad shapes or dtypes.
@@ -22,16 +75,41 @@ class Primitive:
         for a symbolic zero), written with jaxish ops. With ``multiple_results``,
         ``ct`` and ``out`` are lists (``None`` entries are symbolic zeros).
     kind : str
-        ``'elementwise'``, ``'reduce'`` or ``'other'``; decides fusion.
-    scalar : str, optional
+        ``'elementwise'``, ``'reduce'`` or ``'other'``.
+    scalar : str or callable, optional
         For elementwise primitives, the scalar expression template shared by
-        the code generators, e.g. ``'np.exp({0})'``.
+        the code generators, e.g. ``'np.exp({0})'``, or a function
+        ``(arg names, input avals, output aval) -> template``.
     multiple_results : bool
         The primitive returns several values (``call``, control flow).
+    effects : frozenset of Effect
+        What the primitive depends on besides its operands' values (``{RANDOM}``);
+        passes never fold or drop such a node on their own.
+    fusible : bool, optional
+        Code generators may compute it inside a fused elementwise loop (its
+        ``scalar`` template, operands read with broadcast indexing). Defaults to
+        ``kind == 'elementwise'``.
+    may_warn : bool, optional
+        Its NumPy implementation can emit floating-point warnings (overflow,
+        divide by zero), which eager execution silences. Defaults to ``kind in
+        ('elementwise', 'reduce')``.
+    reduce : ReduceSpec, optional
+        For ``kind='reduce'``: the accumulator's start, update and dtype.
+    scalar_keeps_dtype : bool
+        The ``scalar`` template applied to float operands of the output's dtype
+        yields that dtype (Numba keeps ``float32 + float32`` in float32), so code
+        generators need not wrap it in a dtype constructor.
     """
 
     def __init__(self, name: str, abstract_eval: Callable, impl: Callable, vjp: Callable | None = None,
-                 kind: str = "other", scalar: str | Callable | None = None, multiple_results: bool = False):
+                 kind: str = "other", scalar: str | Callable | None = None, multiple_results: bool = False, *,
+                 effects: frozenset = frozenset(), fusible: bool | None = None, may_warn: bool | None = None,
+                 reduce: ReduceSpec | None = None, scalar_keeps_dtype: bool = False):
+        if (kind == "reduce") != (reduce is not None):
+            raise TypeError(f"Primitive {name!r}: a reduction (kind='reduce') needs a ReduceSpec, and only a "
+                            f"reduction has one")
+        if not all(isinstance(e, Effect) for e in effects):
+            raise TypeError(f"Primitive {name!r}: effects must be Effect members, got {effects!r}")
         self.name = name
         self.abstract_eval = abstract_eval
         self.impl = impl
@@ -39,8 +117,14 @@ class Primitive:
         self.kind = kind
         self.scalar = scalar
         self.multiple_results = multiple_results
-        # can its NumPy implementation emit floating-point warnings (overflow, divide by zero)?
-        self.may_warn = kind in ("elementwise", "reduce") or name == "matmul"
+        self.effects = frozenset(effects)
+        self.fusible = kind == "elementwise" if fusible is None else bool(fusible)
+        # read on every eager call (core.trace.eval_primitive): a plain attribute
+        self.may_warn = kind in ("elementwise", "reduce") if may_warn is None else bool(may_warn)
+        self.reduce = reduce
+        self.scalar_keeps_dtype = scalar_keeps_dtype
+        if self.fusible and scalar is None:
+            raise TypeError(f"Primitive {name!r}: a fusible primitive needs a scalar template")
         PRIMITIVES[name] = self
 
     def bind(self, *args, **params):

@@ -1,5 +1,6 @@
 """Constant folding: a node whose inputs are all literals becomes a literal
-(when its result is a scalar)."""
+(when its result is a scalar and the primitive has no effects: a random draw
+or a Variable read stays a node)."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,8 @@ def fold_constants(graph: Graph) -> Graph:
     for n in graph.nodes:
         ins = [a if isinstance(a, Literal) else subst.get(a.id, a) for a in n.invars]
         out = n.outvars[0]
-        if ins and not n.prim.multiple_results and all(isinstance(a, Literal) for a in ins) and \
-                out.aval.shape == () and n.prim.name not in ("random_uniform", "read_after_assign"):
+        if ins and not n.prim.multiple_results and not n.prim.effects and out.aval.shape == () and \
+                all(isinstance(a, Literal) for a in ins):
             try:
                 with np.errstate(all="ignore"):
                     val = n.prim.impl(*[a.val for a in ins], **n.params)

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 
 from ..ir import Graph, Literal
 
-FUSIBLE = ("elementwise",)
-
 
 def is_fusible(node) -> bool:
-    return node.prim.kind in FUSIBLE or node.prim.name == "broadcast_to"
+    """Can ``node`` be computed inside a fused loop (``Primitive.fusible``: elementwise, ``broadcast_to``)?"""
+    return node.prim.fusible
 
 
 @dataclass
@@ -108,7 +107,7 @@ def partition(graph: Graph) -> list:
             add_reads(target, n)
             group_of[out.id] = target
             step_of[out.id] = target
-        elif n.prim.kind == "reduce":
+        elif n.prim.reduce is not None:
             a = n.invars[0]
             axes = tuple(n.params["axes"])
             g = None if isinstance(a, Literal) else group_of.get(a.id)

@@ -12,8 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import PRIMITIVES
 from ..ir import Graph, Literal, Node, Var
+from ..primitives import elementwise as ew
+from ..primitives import shape_ops as so
+
+# identities whose operand passes through unchanged when it has the node's abstract value
+_IDENTITY_IF_SAME = frozenset({ew.copy_p, ew.convert_p, so.reshape_p, so.broadcast_to_p})
+# identities kept for differentiation and tape recording, dropped just before execution
+_EXECUTION_IDENTITIES = frozenset({ew.stop_gradient_p, ew.read_after_assign_p})
+# a chain of two of these is one node
+_COLLAPSIBLE = frozenset({so.reshape_p, so.broadcast_to_p, so.transpose_p})
 
 
 def _is_lit(a, value) -> bool:
@@ -47,56 +55,56 @@ def simplify(graph: Graph, for_execution: bool = False) -> Graph:
     for n in graph.nodes:
         ins = [rd(a) for a in n.invars]
         out = n.outvars[0]
-        name, p = n.prim.name, n.params
-        if n.prim.kind == "elementwise" and len(ins) > 1:
+        prim, p = n.prim, n.params
+        if prim.kind == "elementwise" and len(ins) > 1:
             ins = _scalar_broadcasts_to_literals(ins, out, producer)
-        if name == "reshape" and isinstance(ins[0], Literal):  # a scalar constant: broadcast it instead
-            nn = Node(PRIMITIVES["broadcast_to"], ins, {"shape": tuple(p["shape"])}, [out])
+        if prim is so.reshape_p and isinstance(ins[0], Literal):  # a scalar constant: broadcast it instead
+            nn = Node(so.broadcast_to_p, ins, {"shape": tuple(p["shape"])}, [out])
             nodes.append(nn)
             producer[out.id] = nn
             continue
         same = [a for a in ins if not isinstance(a, Literal) and a.aval == out.aval]
         repl = None
-        if name == "mul" and len(ins) == 2:
+        if prim is ew.mul_p and len(ins) == 2:
             if _is_lit(ins[1], 1) and ins[0] in same:
                 repl = ins[0]
             elif _is_lit(ins[0], 1) and ins[1] in same:
                 repl = ins[1]
-        elif name == "add":  # x + (-0.0) is x for every x; x + 0.0 turns -0.0 into +0.0 (ints: any zero)
+        elif prim is ew.add_p:  # x + (-0.0) is x for every x; x + 0.0 turns -0.0 into +0.0 (ints: any zero)
             if _is_additive_identity(ins[1]) and ins[0] in same:
                 repl = ins[0]
             elif _is_additive_identity(ins[0]) and ins[1] in same:
                 repl = ins[1]
-        elif name == "sub" and _is_subtractive_identity(ins[1]) and ins[0] in same:
+        elif prim is ew.sub_p and _is_subtractive_identity(ins[1]) and ins[0] in same:
             repl = ins[0]
-        elif name == "div" and _is_lit(ins[1], 1) and ins[0] in same:
+        elif prim is ew.div_p and _is_lit(ins[1], 1) and ins[0] in same:
             repl = ins[0]
-        elif name == "pow" and isinstance(ins[1], Literal) and ins[0] in same:
+        elif prim is ew.pow_p and isinstance(ins[1], Literal) and ins[0] in same:
             if _is_lit(ins[1], 1):
                 repl = ins[0]
             elif _is_lit(ins[1], 2):  # exact: x*x is correctly rounded, as is pow(x, 2)
-                nn = Node(PRIMITIVES["mul"], [ins[0], ins[0]], {}, [out])
+                nn = Node(ew.mul_p, [ins[0], ins[0]], {}, [out])
                 nodes.append(nn)
                 producer[out.id] = nn
                 continue
-        elif name in ("copy", "convert", "reshape", "broadcast_to") and ins[0] in same:
+        elif prim in _IDENTITY_IF_SAME and ins[0] in same:
             repl = ins[0]
-        elif name in ("stop_gradient", "read_after_assign") and for_execution:
+        elif prim in _EXECUTION_IDENTITIES and for_execution:
             repl = ins[0]
-        elif name == "neg" and not isinstance(ins[0], Literal):
+        elif prim is ew.neg_p and not isinstance(ins[0], Literal):
             prev = producer.get(ins[0].id)
-            if prev is not None and prev.prim.name == "neg":
+            if prev is not None and prev.prim is ew.neg_p:
                 repl = prev.invars[0]
-        if repl is None and name in ("reshape", "broadcast_to", "transpose") and not isinstance(ins[0], Literal):
+        if repl is None and prim in _COLLAPSIBLE and not isinstance(ins[0], Literal):
             prev = producer.get(ins[0].id)
-            if prev is not None and prev.prim.name == name:
+            if prev is not None and prev.prim is prim:
                 src = prev.invars[0]
-                if name == "transpose":
+                if prim is so.transpose_p:
                     perm = tuple(prev.params["perm"][i] for i in p["perm"])
                     if perm == tuple(range(len(perm))):
                         repl = src
                     else:
-                        nn = Node(PRIMITIVES["transpose"], [src], {"perm": perm}, [out])
+                        nn = Node(so.transpose_p, [src], {"perm": perm}, [out])
                 else:
                     nn = Node(n.prim, [src], dict(p), [out])
                     if not isinstance(src, Literal) and src.aval == out.aval:
@@ -121,7 +129,7 @@ def _scalar_broadcasts_to_literals(ins, out, producer):
     res = []
     for a in ins:
         prev = None if isinstance(a, Literal) else producer.get(a.id)
-        if prev is not None and prev.prim.name == "broadcast_to" and isinstance(prev.invars[0], Literal) \
+        if prev is not None and prev.prim is so.broadcast_to_p and isinstance(prev.invars[0], Literal) \
                 and prev.invars[0].aval.dtype == a.aval.dtype and any(b is not a for b in full):
             lit = prev.invars[0]
             a = Literal(lit.val, type(lit.aval)((), lit.aval.dtype, a.aval.weak_type))

@@ -4,6 +4,8 @@ Each declares its shape/dtype rule, NumPy reference, VJP rule and the scalar
 expression (``scalar``) shared by the CPU and CUDA code generators. Scalar
 templates use ``{0}``, ``{1}`` … for the operands (always plain names) and
 ``{dt}`` for the constructor of the output dtype (e.g. ``np.float32``).
+``keeps_dtype`` marks templates whose result has the float dtype of their
+operands (``Primitive.scalar_keeps_dtype``: no dtype constructor needed).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import numpy as np
 from scipy import special as _special
 
 from ..core import Primitive, literal_tensor
+from ..core.primitive import VARIABLE
 from ..dtypes import bool_
 from ..ir import ShapedArray
 from ._rules import broadcast_shapes, check_kinds, same_dtype, unbroadcast
@@ -27,11 +30,11 @@ def _lit(value, like):
 # ---------------------------------------------------------------------------
 # unary
 # ---------------------------------------------------------------------------
-def unary(name, impl, scalar, vjp=None, kinds=_NUM, what="a numeric"):
+def unary(name, impl, scalar, vjp=None, kinds=_NUM, what="a numeric", keeps_dtype=True):
     def abstract(x):
         check_kinds(name, x, kinds, what)
         return ShapedArray(x.shape, x.dtype, x.weak_type)
-    return Primitive(name, abstract, impl, vjp, "elementwise", scalar)
+    return Primitive(name, abstract, impl, vjp, "elementwise", scalar, scalar_keeps_dtype=keeps_dtype)
 
 
 def _f(what="a floating-point"):
@@ -78,7 +81,8 @@ def _erf(x):
 
 
 erf_p = unary("erf", _erf, "math.erf({0})",
-              lambda g, x, out: (mul(g, mul(_lit(2 / math.sqrt(math.pi), x), exp(neg(mul(x, x))))),), **_f())
+              lambda g, x, out: (mul(g, mul(_lit(2 / math.sqrt(math.pi), x), exp(neg(mul(x, x))))),), **_f(),
+              keeps_dtype=False)  # math.erf returns a float64
 
 
 def _logistic(x):
@@ -98,7 +102,7 @@ stop_gradient_p = unary("stop_gradient", lambda x: x, "{0}", lambda g, x, out: (
 # graph's assigned Variables (core.GraphTrace.read_variable). The identity everywhere (data flow, dropped before
 # execution); tracing.call_traced evaluates it as an assignment and a read of the Variable under a tape.
 read_after_assign_p = Primitive("read_after_assign", lambda x, index: x, lambda x, index: x,
-                                lambda g, x, out, index: (g,), "elementwise", "{0}")
+                                lambda g, x, out, index: (g,), "elementwise", "{0}", effects=frozenset({VARIABLE}))
 
 
 def _not_scalar(args, avals, out):
@@ -106,13 +110,13 @@ def _not_scalar(args, avals, out):
 
 
 not_p = unary("not", np.invert, _not_scalar, lambda g, x, out: (None,), kinds=_BOOLINT,
-              what="a boolean or integer")
+              what="a boolean or integer", keeps_dtype=False)
 
 
 # ---------------------------------------------------------------------------
 # binary
 # ---------------------------------------------------------------------------
-def binary(name, impl, scalar, vjp=None, kinds=_NUM, what="numeric", out_bool=False):
+def binary(name, impl, scalar, vjp=None, kinds=_NUM, what="numeric", out_bool=False, keeps_dtype=True):
     def abstract(x, y):
         dt = same_dtype(name, x, y)
         check_kinds(name, x, kinds, what)
@@ -120,7 +124,7 @@ def binary(name, impl, scalar, vjp=None, kinds=_NUM, what="numeric", out_bool=Fa
         if out_bool:
             return ShapedArray(shape, bool_, False)
         return ShapedArray(shape, dt, x.weak_type and y.weak_type)
-    return Primitive(name, abstract, impl, vjp, "elementwise", scalar)
+    return Primitive(name, abstract, impl, vjp, "elementwise", scalar, scalar_keeps_dtype=keeps_dtype)
 
 
 def _ub(g, x):
@@ -137,13 +141,14 @@ def _floordiv_scalar(args, avals, out):
     return f"_floordiv_{'f' if out.dtype.is_floating else 'i'}({args[0]}, {args[1]})"
 
 
-floordiv_p = binary("floordiv", np.floor_divide, _floordiv_scalar, lambda g, x, y, out: (None, None))
+floordiv_p = binary("floordiv", np.floor_divide, _floordiv_scalar, lambda g, x, y, out: (None, None),
+                    keeps_dtype=False)
 def _mod_scalar(args, avals, out):
     return f"_mod_{'f' if out.dtype.is_floating else 'i'}({args[0]}, {args[1]})"
 
 
 mod_p = binary("mod", np.remainder, _mod_scalar,
-               lambda g, x, y, out: (_ub(g, x), _ub(neg(mul(g, floordiv(x, y))), y)))
+               lambda g, x, y, out: (_ub(g, x), _ub(neg(mul(g, floordiv(x, y))), y)), keeps_dtype=False)
 
 
 def _pow_vjp(g, x, y, out):
@@ -196,7 +201,7 @@ min_p = binary("min", np.minimum, "({0} if ({0} < {1} or {0} != {0}) else {1})",
 
 def _cmp(name, impl, op):
     return binary(name, impl, "{0} %s {1}" % op, lambda g, x, y, out: (None, None), kinds="biuf", what="any",
-                  out_bool=True)
+                  out_bool=True, keeps_dtype=False)
 
 
 eq_p = _cmp("eq", np.equal, "==")
@@ -206,11 +211,11 @@ le_p = _cmp("le", np.less_equal, "<=")
 gt_p = _cmp("gt", np.greater, ">")
 ge_p = _cmp("ge", np.greater_equal, ">=")
 and_p = binary("and", np.bitwise_and, "{0} & {1}", lambda g, x, y, out: (None, None), kinds=_BOOLINT,
-               what="boolean or integer")
+               what="boolean or integer", keeps_dtype=False)
 or_p = binary("or", np.bitwise_or, "{0} | {1}", lambda g, x, y, out: (None, None), kinds=_BOOLINT,
-              what="boolean or integer")
+              what="boolean or integer", keeps_dtype=False)
 xor_p = binary("xor", np.bitwise_xor, "{0} ^ {1}", lambda g, x, y, out: (None, None), kinds=_BOOLINT,
-               what="boolean or integer")
+               what="boolean or integer", keeps_dtype=False)
 
 
 # ---------------------------------------------------------------------------
@@ -228,7 +233,8 @@ def _select_vjp(g, p, a, b, out):
     return None, _ub(select(p, g, z), a), _ub(select(p, z, g), b)
 
 
-select_p = Primitive("select", _select_abstract, np.where, _select_vjp, "elementwise", "({1} if {0} else {2})")
+select_p = Primitive("select", _select_abstract, np.where, _select_vjp, "elementwise", "({1} if {0} else {2})",
+                     scalar_keeps_dtype=True)
 
 
 def _convert_abstract(x, dtype, weak_type=False):

@@ -37,4 +37,4 @@ def _matmul_impl(a, b):
     return np.matmul(a, b)
 
 
-matmul_p = Primitive("matmul", _matmul_abstract, _matmul_impl, _matmul_vjp)
+matmul_p = Primitive("matmul", _matmul_abstract, _matmul_impl, _matmul_vjp, may_warn=True)  # overflow, inf * 0

@@ -6,14 +6,17 @@ TensorFlow's float32 accumulator for float32, and the compiled kernels and
 the NumPy reference then agree: exactly for products and sums taken in the
 same order, within 1 ulp of the output otherwise, since NumPy sums pairwise
 and a kernel in order or in chunks); integer sums and products accumulate in
-int64 and wrap to the input's dtype.
+int64 and wrap to the input's dtype. Each reduction's ``ReduceSpec`` states
+its identity, update and accumulator dtype once, for the NumPy reference and
+the code generators alike.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..core import Primitive
-from ..dtypes import int32, int64
+from ..core.primitive import ReduceSpec
+from ..dtypes import ALL_DTYPES, DType, float64, from_numpy, int32, int64
 from ..ir import ShapedArray
 from . import elementwise as ew
 from . import shape_ops as so
@@ -74,38 +77,56 @@ def _prod_vjp(g, x, out, axes):
     return (ew.mul(_expand_back(g, x, axes), others),)
 
 
-def _np_reduce(fn, initial=None):
+def _wide(dt: DType) -> DType:
+    """The accumulator of sums and products (see the module docstring): float64 or int64."""
+    return float64 if dt.is_floating else (int64 if dt.is_integer else dt)
+
+
+def _lowest(dt: DType):
+    return -np.inf if dt.is_floating else (False if dt.is_bool else int(np.iinfo(dt.np).min))
+
+
+def _highest(dt: DType):
+    return np.inf if dt.is_floating else (True if dt.is_bool else int(np.iinfo(dt.np).max))
+
+
+def _np_reduce(fn, spec: ReduceSpec, identity_if_empty: bool = False):
+    """The NumPy reference of a reduction, with the same identity and float accumulator as ``spec``."""
+    # NumPy dtype -> the wider float accumulator; integers need none: NumPy's own int64/uint64 sum wraps the same
+    wider = {d.np: spec.accumulator_dtype(d).np for d in ALL_DTYPES
+             if d.is_floating and spec.accumulator_dtype(d) is not d}
+
     def impl(x, axes):
-        if initial is not None and x.size == 0:  # like TensorFlow: the identity of max/min, not an error
-            init = initial(x.dtype)
+        if identity_if_empty and x.size == 0:  # like TensorFlow: the identity of max/min, not an error
+            init = spec.initial(from_numpy(x.dtype))
             return np.asarray(fn(x, axis=axes, initial=init)).astype(x.dtype, copy=False)
-        if x.dtype.kind == "f" and fn in (np.sum, np.prod):  # float64 accumulator (see the module docstring)
-            return np.asarray(fn(x, axis=axes, dtype=np.float64)).astype(x.dtype)
+        acc = wider.get(x.dtype)
+        if acc is not None:
+            return np.asarray(fn(x, axis=axes, dtype=acc)).astype(x.dtype)
         return np.asarray(fn(x, axis=axes)).astype(x.dtype, copy=False)
     return impl
 
 
-def _lowest(dt):
-    return -np.inf if dt.kind == "f" else (False if dt.kind == "b" else np.iinfo(dt).min)
+def _reduction(name, kinds, fn, vjp, spec, identity_if_empty=False):
+    return Primitive(name, _reduce_abstract(name, kinds), _np_reduce(fn, spec, identity_if_empty), vjp, "reduce",
+                     reduce=spec)
 
 
-def _highest(dt):
-    return np.inf if dt.kind == "f" else (True if dt.kind == "b" else np.iinfo(dt).max)
+def _no_vjp(g, x, out, axes):
+    return (None,)
 
 
-# ``init`` and ``combine`` drive the code generators (accumulator start and update)
-reduce_sum_p = Primitive("reduce_sum", _reduce_abstract("reduce_sum", "iuf"), _np_reduce(np.sum), _sum_vjp, "reduce",
-                         scalar=("0", "{acc} + {0}"))
-reduce_max_p = Primitive("reduce_max", _reduce_abstract("reduce_max", "biuf"), _np_reduce(np.max, _lowest),
-                         _extremum_vjp, "reduce", scalar=("-inf", "({0} if ({0} > {acc} or {0} != {0}) else {acc})"))
-reduce_min_p = Primitive("reduce_min", _reduce_abstract("reduce_min", "biuf"), _np_reduce(np.min, _highest),
-                         _extremum_vjp, "reduce", scalar=("inf", "({0} if ({0} < {acc} or {0} != {0}) else {acc})"))
-reduce_prod_p = Primitive("reduce_prod", _reduce_abstract("reduce_prod", "iuf"), _np_reduce(np.prod), _prod_vjp,
-                          "reduce", scalar=("1", "{acc} * {0}"))
-reduce_and_p = Primitive("reduce_and", _reduce_abstract("reduce_and", "b"), _np_reduce(np.all),
-                         lambda g, x, out, axes: (None,), "reduce", scalar=("True", "{acc} and {0}"))
-reduce_or_p = Primitive("reduce_or", _reduce_abstract("reduce_or", "b"), _np_reduce(np.any),
-                        lambda g, x, out, axes: (None,), "reduce", scalar=("False", "{acc} or {0}"))
+_SUM = ReduceSpec(0, "{acc} + {0}", _wide)
+_PROD = ReduceSpec(1, "{acc} * {0}", _wide)
+_MAX = ReduceSpec(_lowest, "({0} if ({0} > {acc} or {0} != {0}) else {acc})")
+_MIN = ReduceSpec(_highest, "({0} if ({0} < {acc} or {0} != {0}) else {acc})")
+
+reduce_sum_p = _reduction("reduce_sum", "iuf", np.sum, _sum_vjp, _SUM)
+reduce_max_p = _reduction("reduce_max", "biuf", np.max, _extremum_vjp, _MAX, identity_if_empty=True)
+reduce_min_p = _reduction("reduce_min", "biuf", np.min, _extremum_vjp, _MIN, identity_if_empty=True)
+reduce_prod_p = _reduction("reduce_prod", "iuf", np.prod, _prod_vjp, _PROD)
+reduce_and_p = _reduction("reduce_and", "b", np.all, _no_vjp, ReduceSpec(True, "{acc} and {0}"))
+reduce_or_p = _reduction("reduce_or", "b", np.any, _no_vjp, ReduceSpec(False, "{acc} or {0}"))
 
 
 def _arg_abstract(name):

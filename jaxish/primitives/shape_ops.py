@@ -50,8 +50,10 @@ def _broadcast_abstract(x, shape):
     return ShapedArray(tuple(shape), x.dtype, x.weak_type)
 
 
+# fusible: a fused loop reads the operand with broadcast indexing (an elementwise copy)
 broadcast_to_p = Primitive("broadcast_to", _broadcast_abstract, lambda x, shape: np.broadcast_to(x, shape),
-                           lambda g, x, out, shape: (unbroadcast(g, x.aval.shape),), scalar="{0}")
+                           lambda g, x, out, shape: (unbroadcast(g, x.aval.shape),), scalar="{0}", fusible=True,
+                           scalar_keeps_dtype=True)
 
 
 # -- concatenate -----------------------------------------------------------

@@ -113,15 +113,6 @@ def literal_expr(lit: Literal) -> str:
     return f"{dtype_ctor(dt)}({int(v)})"
 
 
-# primitives whose template keeps the float dtype of its operands (Numba keeps float32 + float32 in float32),
-# so the result needs no dtype constructor: each constructor is a call Numba must type and lower, which is
-# most of the compile time of long chains
-_TYPE_PRESERVING = frozenset({
-    "add", "sub", "mul", "div", "neg", "abs", "sign", "exp", "log", "log1p", "expm1", "sin", "cos", "tanh",
-    "sqrt", "rsqrt", "logistic", "floor", "pow", "max", "min", "select", "copy", "stop_gradient", "broadcast_to",
-})
-
-
 def elementwise_expr(node, args: list) -> str:
     """The scalar expression computing ``node`` from operand names ``args``."""
     prim = node.prim
@@ -130,37 +121,32 @@ def elementwise_expr(node, args: list) -> str:
     if callable(tmpl):
         tmpl = tmpl(args, [a.aval for a in node.invars], out)
     expr = tmpl.format(*args, dt=dtype_ctor(out.dtype))
-    if out.dtype.is_floating and prim.name in _TYPE_PRESERVING and \
+    # a template that keeps the float dtype of its operands (Numba keeps float32 + float32 in float32) needs no
+    # dtype constructor: each constructor is a call Numba must type and lower, most of the compile time of chains
+    if out.dtype.is_floating and prim.scalar_keeps_dtype and \
             all(a.aval.dtype is out.dtype or a.aval.dtype.is_bool for a in node.invars):
         return expr
     return f"{dtype_ctor(out.dtype)}({expr})"
 
 
-def accumulator_dtype(prim_name: str, dtype: DType) -> str:
-    """The dtype a reduction accumulates in (wider than its output for sums and products)."""
-    if prim_name in ("reduce_sum", "reduce_prod"):
-        if dtype.is_floating:
-            return "np.float64"
-        if dtype.is_integer:
-            return "np.int64"
-    return dtype_ctor(dtype)
+def accumulator_dtype(prim, dtype: DType) -> str:
+    """The constructor of the dtype reduction ``prim`` accumulates an input of ``dtype`` in
+    (``ReduceSpec.accumulator``: wider than its output for sums and products)."""
+    return dtype_ctor(prim.reduce.accumulator_dtype(dtype))
 
 
 def reduction_init(prim, dtype: DType) -> str:
-    init, _ = prim.scalar
-    acc = accumulator_dtype(prim.name, dtype)
-    if init in ("inf", "-inf"):
-        if dtype.is_floating:
-            return f"{acc}({'-' if init == '-inf' else ''}np.inf)"
-        if dtype.is_bool:
-            return "False" if init == "-inf" else "True"
-        info = np.iinfo(dtype.np)
-        return f"{acc}({info.min if init == '-inf' else info.max})"
-    if dtype.is_bool:
-        return init
-    return f"{acc}({init})"
+    """The accumulator's start value (``ReduceSpec.init``) as an expression of the accumulator's dtype."""
+    spec = prim.reduce
+    value = spec.initial(dtype)
+    acc = spec.accumulator_dtype(dtype)
+    if acc.is_bool:
+        return "True" if value else "False"
+    if acc.is_floating and np.isinf(value):
+        return f"{dtype_ctor(acc)}({'-' if value < 0 else ''}np.inf)"
+    return f"{dtype_ctor(acc)}({value})"
 
 
 def reduction_update(prim, dtype: DType, acc: str, value: str) -> str:
-    _, combine = prim.scalar
-    return f"{accumulator_dtype(prim.name, dtype)}({combine.format(value, acc=acc)})"
+    """``acc`` combined with ``value`` (``ReduceSpec.combine``), in the accumulator's dtype."""
+    return f"{accumulator_dtype(prim, dtype)}({prim.reduce.combine.format(value, acc=acc)})"

@@ -1,6 +1,7 @@
 """Source of the library kernels an entry function may call (matmul loops,
 gather, argmax, random …). Each is emitted into the generated module that
 uses it, so it is compiled and cached with that module."""
+from ...primitives import philox
 
 MM_LOOP = '''
 @njit(cache=True, error_model="numpy")
@@ -92,27 +93,20 @@ def _arg{name}(x3, out2):
             out2[p, r] = best
 '''
 
+# Philox (``_philox``: the rounds and the counter packing) and the bits-to-float mapping are the functions
+# the NumPy reference runs (``primitives/philox.py``), emitted as source: their text is part of the module's hash
+_NJIT = '@njit(error_model="numpy")'
+
 UNIFORM = '''
-_philox = njit(_philox_py)
-
-
 @njit(cache=True, error_model="numpy")
 def _uniform_{dt}(state, out, stream):
     seed = np.uint64(state[0])
-    ctr = np.uint64(state[1])
-    m32 = np.uint64(0xFFFFFFFF)
-    c2 = ctr & m32
-    c3 = ((ctr >> np.uint64(32)) & np.uint64(0xFFFF)) | (np.uint64(stream) << np.uint64(16))
+    counter = np.uint64(state[1])
+    st = np.uint64(stream)
     for i in range(out.shape[0]):
-        ii = np.uint64(i)
-        w0, w1 = _philox(ii & m32, ii >> np.uint64(32), c2, c3, seed & m32, seed >> np.uint64(32))
-        out[i] = {expr}
+        w0, w1 = philox_words(np.uint64(i), seed, counter, st)
+        out[i] = unit_{dt}(w0, w1)
 '''
-
-UNIT_EXPR = {
-    "float32": "np.float32((w0 >> np.uint64(8)) * np.float64(2.0 ** -24))",
-    "float64": "((w0 >> np.uint64(5)) * np.float64(67108864.0) + (w1 >> np.uint64(6))) * np.float64(2.0 ** -53)",
-}
 
 
 def helper_source(name: str) -> str:
@@ -128,7 +122,9 @@ def helper_source(name: str) -> str:
         return GATHER_GRAD
     if name in ("_argmax", "_argmin"):
         return ARG.format(name=name[4:], op=">" if name == "_argmax" else "<")
-    if name.startswith("_uniform_"):
+    if name == "_philox":
+        return philox.source(_NJIT)
+    if name.startswith("_uniform_"):  # needs ``_philox`` before it
         dt = name[len("_uniform_"):]
-        return UNIFORM.format(dt=dt, expr=UNIT_EXPR[dt])
+        return philox.source(_NJIT, (philox.UNIT[dt],)) + UNIFORM.format(dt=dt)
     raise KeyError(name)

@@ -132,7 +132,7 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
         lines += body + ["    " * (1 + nk) + f"{o}[{kidx}] = {result(r, acc)}" for r, acc, o in reds]
     elif not kept and parallel:  # a full reduction in chunks
         for r, acc, _ in reds:
-            lines.append(f"    {acc}_p = np.empty({N_CHUNKS}, {accumulator_dtype(r.prim.name, in_dt(r))})")
+            lines.append(f"    {acc}_p = np.empty({N_CHUNKS}, {accumulator_dtype(r.prim, in_dt(r))})")
         lines += [f"    for c in prange({N_CHUNKS}):",
                   f"        lo = (dims[0] * c) // {N_CHUNKS}",
                   f"        hi = (dims[0] * (c + 1)) // {N_CHUNKS}"]
@@ -150,7 +150,7 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
     else:  # partial reduction over non-trailing axes: accumulate into arrays in row-major order
         kdims = ", ".join(f"dims[{j}]" for j in kept)
         kidx = ", ".join(f"i{j}" for j in kept)
-        lines += [f"    {acc} = np.full(({kdims},), {init(r)}, {accumulator_dtype(r.prim.name, in_dt(r))})"
+        lines += [f"    {acc} = np.full(({kdims},), {init(r)}, {accumulator_dtype(r.prim, in_dt(r))})"
                   for r, acc, _ in reds]
         lines += _nest(loops(range(d)), stmts, writes + [update(r, f"{acc}[{kidx}]") for r, acc, _ in reds], 1)
         lines += _nest(loops(kept), [], [f"{o}[{kidx}] = {result(r, f'{acc}[{kidx}]')}" for r, acc, o in reds], 1)
