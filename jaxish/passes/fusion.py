@@ -25,7 +25,6 @@ def is_fusible(node) -> bool:
 class FusedGroup:
     """One loop nest over ``domain`` computing ``nodes`` and folding ``reductions``."""
 
-    gid: int
     domain: tuple
     nodes: list = field(default_factory=list)
     reductions: list = field(default_factory=list)
@@ -101,7 +100,7 @@ def partition(graph: Graph) -> list:
                     target = g
                     break
             if target is None:
-                target = new_step(FusedGroup(len(groups), domain))
+                target = new_step(FusedGroup(domain))
                 groups.append(target)
             target.nodes.append(n)
             add_reads(target, n)
@@ -113,7 +112,7 @@ def partition(graph: Graph) -> list:
             g = None if isinstance(a, Literal) else group_of.get(a.id)
             if not (g is not None and g.domain == tuple(a.aval.shape) and (g.axes is None or g.axes == axes)
                     and convex_with(g, n)):
-                g = new_step(FusedGroup(len(groups), tuple(a.aval.shape)))
+                g = new_step(FusedGroup(tuple(a.aval.shape)))
                 groups.append(g)
             g.reductions.append(n)
             g.axes = axes

@@ -152,7 +152,3 @@ argmax_p = Primitive("argmax", _arg_abstract("argmax"), _arg_impl(np.argmax), la
 argmin_p = Primitive("argmin", _arg_abstract("argmin"), _arg_impl(np.argmin), lambda g, x, out, **p: (None,))
 
 
-def reduce_sum(x, axes):
-    return reduce_sum_p.bind(x, axes=tuple(axes)) if axes else x
-
-

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import Primitive
-from ..dtypes import int32, int64
 from ..ir import ShapedArray
 from ._rules import broadcast_shapes, unbroadcast
 
@@ -172,5 +171,3 @@ def _iota_abstract(*, n, dtype):
 
 
 iota_p = Primitive("iota", _iota_abstract, lambda *, n, dtype: np.arange(n, dtype=dtype.np), lambda g, out, **p: ())
-
-INDEX_DTYPES = (int32, int64)

@@ -13,7 +13,7 @@ hundred sizes, and a tuple's length would be part of the entry's signature.)
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -53,7 +53,6 @@ class Program:
     kernels: dict                       # module name -> source
     sizes: np.ndarray                   # the S array (int64, read-only)
     outputs: list                       # per graph output: ('res', k) | ('in', i) | ('lit', array)
-    in_ranks: list = field(default_factory=list)
 
 
 def module_source(body: str, flags: str) -> tuple:
