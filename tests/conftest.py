@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+# jaxish.config reads JAXISH_* variables once, when jaxish is imported: set them before the import below
 os.environ.setdefault("JAXISH_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache",
                                                        "jaxish-kernels"))
 

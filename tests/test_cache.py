@@ -94,7 +94,7 @@ def test_disk_cache_can_be_disabled(tmp_path):
 
 
 def test_clear_cache_deletes_jaxish_files(tmp_path, monkeypatch, cpu_backend):
-    monkeypatch.setenv("JAXISH_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.setattr(jaxish.config._config, "cache_dir", str(tmp_path / "c"))
     f = jaxish.trace(lambda x: x * 2.0 + 7.0)
     x = jaxish.constant(np.arange(3, dtype=np.float32))
     np.testing.assert_array_equal(f(x).numpy(), np.arange(3, dtype=np.float32) * 2 + 7)

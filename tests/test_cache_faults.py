@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+import jaxish
+
 SCRIPT = textwrap.dedent("""
     import errno, json, os, sys, warnings
     fault = os.environ.get("FAULT", "")
@@ -245,7 +247,7 @@ def test_stale_temp_files_of_killed_processes_are_removed(tmp_path):
 
 def test_eviction_keeps_the_cache_under_its_size_limit(tmp_path, monkeypatch):
     from jaxish.backends.cpu import disk_cache
-    monkeypatch.setenv("JAXISH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(jaxish.config._config, "cache_dir", str(tmp_path))
     (tmp_path / "__pycache__").mkdir()
     now = time.time()
     for i in range(10):  # ten modules of 10 kB each, module i last used i hours ago
@@ -298,7 +300,7 @@ def test_clear_disk_cache_deletes_only_jaxish_files(populated, tmp_path, monkeyp
     (d / "notes.txt").write_text("the user's own file")
     (d / "__pycache__" / "other.cpython-311.pyc").write_bytes(b"not ours")
     assert _files(d, "_jx_*.py") and _files(d, "__pycache__/_jx_*")
-    monkeypatch.setenv("JAXISH_CACHE_DIR", str(d))
+    monkeypatch.setattr(jaxish.config._config, "cache_dir", str(d))
     disk_cache.clear_disk_cache()
     assert not _files(d, "_jx_*") and not _files(d, "__pycache__/_jx_*")
     assert (d / "notes.txt").read_text() == "the user's own file"

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(not compile_worker._interpreter_ok(), reason="no
 @pytest.fixture
 def worker(cpu_backend, tmp_path, monkeypatch):
     """A fresh cache directory and a running worker; the worker's state is restored afterwards."""
-    monkeypatch.setenv("JAXISH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(tf.config._config, "cache_dir", str(tmp_path))
     monkeypatch.setattr(compile_worker, "_STATE", {"worker": None, "failures": 0, "disabled": False})
     was = tf.config.get_compile_worker()
     tf.config.set_compile_worker(True)
@@ -78,7 +78,7 @@ def test_cold_graphs_are_compiled_by_the_worker_and_loaded(worker):
 
 
 def test_the_first_cold_graph_starts_the_worker_and_compiles_in_process(cpu_backend, tmp_path, monkeypatch):
-    monkeypatch.setenv("JAXISH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(tf.config._config, "cache_dir", str(tmp_path))
     monkeypatch.setattr(compile_worker, "_STATE", {"worker": None, "failures": 0, "disabled": False})
     try:
         s0, w0 = _snapshot()
@@ -126,7 +126,7 @@ def test_worker_killed_mid_compile_falls_back_silently(worker, caplog):
 def test_a_worker_too_slow_is_killed_and_the_graph_compiled_here(worker, monkeypatch):
     _check(4.0)
     pid = worker.worker_pid()
-    monkeypatch.setattr(compile_worker, "TIMEOUT_S", 0.001)
+    monkeypatch.setattr(tf.config._config, "compile_worker_timeout", 0.001)
     s0, w0 = _snapshot()
     _check(4.25)
     assert _deltas(w0, compile_worker.STATS)["failures"] == 1
@@ -178,7 +178,7 @@ def test_compile_error_in_worker_gives_the_in_process_error(worker, monkeypatch)
         f(x)
     assert compile_worker.STATS["errors"] - w0["errors"] == 1
     assert compile_worker.STATS["failures"] == w0["failures"]   # an error is not a failure of the worker
-    monkeypatch.setenv("JAXISH_STRICT_BACKEND", "0")
+    monkeypatch.setattr(tf.config._config, "strict_backend", False)
     g, ref = _graph(7.5)
     with pytest.warns(RuntimeWarning, match="failed to compile a graph"):   # not strict: the interpreter
         np.testing.assert_allclose(g(x).numpy(), ref(x), rtol=1e-5, atol=1e-6)
@@ -294,7 +294,7 @@ def test_a_graph_that_failed_to_compile_is_released(cpu_backend, monkeypatch):
         src = prog.entry_source.replace("    return (", "    undefined_name_in_entry + 1\n    return (", 1)
         return dataclasses.replace(prog, entry_source=src)
     monkeypatch.setattr(cpu, "generate", broken)
-    monkeypatch.setenv("JAXISH_STRICT_BACKEND", "0")
+    monkeypatch.setattr(tf.config._config, "strict_backend", False)
     f, ref = _graph(11.0)
     x = np.ones((2, 3), np.float32)
     before = set(disk_cache.loaded_modules())

@@ -149,7 +149,7 @@ def test_signature_cache_is_bounded(backend):
 
 
 def test_executable_cache_is_bounded_and_unloads_modules(cpu_backend, tmp_path, monkeypatch):
-    monkeypatch.setenv("JAXISH_CACHE_DIR", str(tmp_path))  # clear_cache deletes the disk cache
+    monkeypatch.setattr(tf.config._config, "cache_dir", str(tmp_path))  # clear_cache deletes the disk cache
     before = tf.config.get_cache_limits()
     try:
         tf.config.set_cache_limits(executable_cache_size=3, trace_cache_size=1)

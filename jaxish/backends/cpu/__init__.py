@@ -20,6 +20,7 @@ import numpy as np
 from numba import typeof
 from numba.core.errors import NumbaError
 
+from ...config import log_compiles, strict_backend
 from ...ir import Graph
 from .. import count, interpreter
 from . import compile_worker, disk_cache
@@ -37,10 +38,6 @@ def _unsupported(graph: Graph) -> str | None:
     return None
 
 
-def _strict() -> bool:
-    return os.environ.get("JAXISH_STRICT_BACKEND", "0") not in ("", "0")
-
-
 def compile_graph(graph: Graph):
     why = _unsupported(graph)
     if why:
@@ -50,7 +47,7 @@ def compile_graph(graph: Graph):
     kernels = tuple(load_module(name, src) for name, src in prog.kernels.items())
     entry_name = f"_jx_e_{digest(prog.entry_source)}"
     handle = load_module(entry_name, prog.entry_source, deps=kernels)
-    if os.environ.get("JAXISH_LOG_COMPILES", "0") not in ("", "0"):
+    if log_compiles():
         log.warning("jaxish: compiling a graph of %d nodes for the cpu backend (%d kernels)",
                     len(graph.nodes), len(prog.kernels))
     return _Runner(graph, prog, handle)
@@ -108,7 +105,7 @@ class _Runner:
         except NumbaError as e:
             _forget_failure(fn)
             count(STATS, "fallbacks")
-            if _strict():
+            if strict_backend():
                 raise  # the test suite: a compile failure is a bug, not a fallback
             warnings.warn(f"jaxish: the cpu backend failed to compile a graph ({type(e).__name__}: "
                           f"{str(e).splitlines()[0][:200] if str(e) else ''}); running it on the interpreter",

@@ -18,14 +18,16 @@ redirected to stderr, so stray prints cannot corrupt replies). One request at
 a time (a lock); every wait has a deadline.
 
 Failures never change results: when the worker cannot start, dies (even
-``kill -9``), times out or reports an error, the caller compiles in-process
-exactly as without a worker (same exceptions and warnings); no warning is
-issued for that (only a ``logging`` message on the ``jaxish`` logger), since
-the only cost is memory. The worker is restarted at the next cold compile;
-after ``_MAX_FAILURES`` consecutive failures it is not used again in this
-process (one logged warning). It is also restarted after ``MAX_COMPILES``
-compiles or when its RSS exceeds ``MAX_RSS_BYTES``, and killed at exit (it also
-exits by itself when its stdin closes, i.e. when this process dies).
+``kill -9``), times out (``jaxish.config.compile_worker_timeout()`` per request, its
+start included: ``JAXISH_COMPILE_WORKER_TIMEOUT``, default 600 s) or reports an
+error, the caller compiles in-process exactly as without a worker (same
+exceptions and warnings); no warning is issued for that (only a ``logging``
+message on the ``jaxish`` logger), since the only cost is memory. The worker is
+restarted at the next cold compile; after ``_MAX_FAILURES`` consecutive
+failures it is not used again in this process (one logged warning). It is also
+restarted after ``MAX_COMPILES`` compiles or when its RSS exceeds
+``MAX_RSS_BYTES``, and killed at exit (it also exits by itself when its stdin
+closes, i.e. when this process dies).
 
 Turned off by ``JAXISH_COMPILE_WORKER=0`` or
 ``jaxish.config.set_compile_worker(False)``; never used when the disk cache is
@@ -47,11 +49,10 @@ import threading
 import time
 import warnings
 
-from ...config import get_compile_worker
+from ...config import compile_worker_timeout, get_compile_worker, set_cache_dir
 
 log = logging.getLogger("jaxish")
 
-TIMEOUT_S = float(os.environ.get("JAXISH_COMPILE_WORKER_TIMEOUT", "600"))  # per request, start included
 MAX_COMPILES = 500            # requests served before the worker is replaced
 MAX_RSS_BYTES = 1 << 30       # worker RSS beyond which it is replaced
 _MAX_FAILURES = 3             # consecutive start/crash/timeout failures before giving up in this process
@@ -104,6 +105,8 @@ class _Worker:
     def __init__(self):
         path = [os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))]
         path += [os.path.abspath(p or os.curdir) for p in sys.path if isinstance(p, str)]
+        # the worker parses its configuration from this environment at import (no worker of its own); the
+        # cache directory, which this process may have changed since, comes with each request
         env = dict(os.environ, JAXISH_COMPILE_WORKER="0")
         self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, json.dumps(path)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
@@ -239,7 +242,7 @@ def compile_in_worker(modules: list, function: str, sig: tuple, cache_dir: str) 
     Never raises for a failure of the worker.
     """
     message = {"modules": modules, "function": function, "sig": sig, "cache_dir": cache_dir}
-    if not _LOCK.acquire(timeout=TIMEOUT_S):
+    if not _LOCK.acquire(timeout=compile_worker_timeout()):
         return False
     try:
         return _serve_locked(message)
@@ -254,7 +257,7 @@ def _serve_locked(message: dict) -> bool:
     if worker is None:
         return False
     try:
-        reply = worker.request(message, TIMEOUT_S)
+        reply = worker.request(message, compile_worker_timeout())
     except WorkerError as e:
         _fail(str(e))
         return False
@@ -323,7 +326,7 @@ def _handle(message: dict) -> dict:
 def _compile(message: dict) -> None:
     from .codegen import digest
     from .disk_cache import load_module
-    os.environ["JAXISH_CACHE_DIR"] = message["cache_dir"]
+    set_cache_dir(message["cache_dir"])
     handles = []
     try:
         for path in message["modules"]:

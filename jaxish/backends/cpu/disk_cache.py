@@ -28,8 +28,10 @@ caches, or by ``jaxish.clear_cache()``), the module leaves ``sys.modules`` and
 its namespace is cleared, which lets Numba free its dispatchers (their
 globals hold the dispatchers themselves, a cycle Numba never breaks).
 
-``JAXISH_CACHE_DIR`` chooses the directory (default: the user's cache folder,
-``~/.cache/jaxish``); ``JAXISH_DISK_CACHE=0`` disables the disk cache.
+``JAXISH_CACHE_DIR`` (or ``jaxish.config.set_cache_dir``) chooses the directory
+(default: the user's cache folder, ``~/.cache/jaxish``); ``JAXISH_DISK_CACHE=0``
+(or ``jaxish.config.set_disk_cache(False)``) disables the disk cache.
+``cache_dir`` and ``disk_cache_enabled`` here are :mod:`jaxish.config`'s.
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ from numba.core.caching import CompileResultCacheImpl as _NumbaCacheImpl
 from numba.core.caching import FunctionCache, _CacheLocator
 from numba.core.dispatcher import Dispatcher
 
-from ...config import cache_limit
+from ...config import cache_dir, cache_limit, disk_cache_enabled
 from ...errors import CacheWarning
 from ...lru import KeyedLocks
 
@@ -63,18 +65,6 @@ _LOADING = KeyedLocks()
 _WARNED: set = set()
 _WRITES = [SWEEP_EVERY_WRITES]  # files written since the last sweep (the first write sweeps)
 _SWEEP_LOCK = threading.Lock()
-
-
-def disk_cache_enabled() -> bool:
-    return os.environ.get("JAXISH_DISK_CACHE", "1") not in ("0", "false", "False", "")
-
-
-def cache_dir() -> str:
-    base = os.environ.get("JAXISH_CACHE_DIR")
-    if not base:
-        root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        base = os.path.join(root, "jaxish")
-    return base
 
 
 # ---------------------------------------------------------------------------
