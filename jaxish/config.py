@@ -37,8 +37,6 @@ nothing.
   kept per traced function;
 * ``vjp_cache_size`` (``JAXISH_VJP_CACHE_SIZE``, default 512): backward
   (VJP) graphs kept, by the structure of the graph they differentiate;
-* ``tape_cache_size`` (``JAXISH_TAPE_CACHE_SIZE``, default 256): backward
-  graphs of ``GradientTape`` recordings kept;
 * ``aval_cache_size`` (``JAXISH_AVAL_CACHE_SIZE``, default 50000): results
   of abstract evaluation (an op's output shape and dtype for given input
   shapes, dtypes and parameters) kept;
@@ -59,7 +57,6 @@ _LIMITS = {  # name: (environment variable, default)
     "executable_cache_size": ("JAXISH_EXECUTABLE_CACHE_SIZE", 512),
     "trace_cache_size": ("JAXISH_TRACE_CACHE_SIZE", 256),
     "vjp_cache_size": ("JAXISH_VJP_CACHE_SIZE", 512),
-    "tape_cache_size": ("JAXISH_TAPE_CACHE_SIZE", 256),
     "aval_cache_size": ("JAXISH_AVAL_CACHE_SIZE", 50_000),
     "disk_cache_max_bytes": ("JAXISH_CACHE_MAX_BYTES", 1 << 30),
 }
@@ -253,7 +250,7 @@ def strict_backend() -> bool:
 
 def set_cache_limits(executable_cache_size: int | None = None, trace_cache_size: int | None = None,
                      disk_cache_max_bytes: int | str | None = None, *, vjp_cache_size: int | None = None,
-                     tape_cache_size: int | None = None, aval_cache_size: int | None = None) -> None:
+                     aval_cache_size: int | None = None) -> None:
     """Bound jaxish's caches (``None`` leaves a limit unchanged).
 
     In-memory caches drop their least recently used entries when an insert
@@ -269,14 +266,12 @@ def set_cache_limits(executable_cache_size: int | None = None, trace_cache_size:
         Size of the on-disk kernel cache (``'1G'``, ``'512M'`` or bytes; ``JAXISH_CACHE_MAX_BYTES``, default 1 GiB).
     vjp_cache_size : int, optional
         Backward (VJP) graphs kept (``JAXISH_VJP_CACHE_SIZE``, default 512).
-    tape_cache_size : int, optional
-        Backward graphs of ``GradientTape`` recordings kept (``JAXISH_TAPE_CACHE_SIZE``, default 256).
     aval_cache_size : int, optional
         Abstract-evaluation results kept (``JAXISH_AVAL_CACHE_SIZE``, default 50000).
     """
     given = {"executable_cache_size": executable_cache_size, "trace_cache_size": trace_cache_size,
              "disk_cache_max_bytes": disk_cache_max_bytes, "vjp_cache_size": vjp_cache_size,
-             "tape_cache_size": tape_cache_size, "aval_cache_size": aval_cache_size}
+             "aval_cache_size": aval_cache_size}
     parsed = {k: _parse_limit(k, v) for k, v in given.items() if v is not None}
     _config.limits.update(parsed)
 

@@ -22,12 +22,18 @@ class LRU:
         self._maxsize = maxsize if callable(maxsize) else (lambda: maxsize)
 
     def get(self, key: Hashable, default: Any = None) -> Any:
-        with self._lock:
-            try:
-                self._data.move_to_end(key)
-            except KeyError:
-                return default
-            return self._data[key]
+        # no lock: a lookup and a move are each one atomic OrderedDict call (it is hit on every eager op);
+        # an entry evicted between the two is still returned
+        data = self._data
+        try:
+            value = data[key]
+        except KeyError:
+            return default
+        try:
+            data.move_to_end(key)
+        except KeyError:
+            pass
+        return value
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._data

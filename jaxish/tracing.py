@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 import weakref
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from . import static_args as _static_args
-from .config import _config, cache_limit
+from .config import _config, cache_limit, log_compiles
 from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
 from .core.call import call
 from .core.interpret import bind_node
@@ -31,10 +30,6 @@ from .primitives.elementwise import read_after_assign_p
 from .tree_util import tree_flatten, tree_unflatten
 
 log = logging.getLogger("jaxish")
-
-
-def _log_compiles() -> bool:
-    return os.environ.get("JAXISH_LOG_COMPILES", "0") not in ("", "0")
 
 
 # ---------------------------------------------------------------------------
@@ -374,7 +369,7 @@ class TracedFunction:
             setattr(self, name, getattr(self, name) + 1)
 
     def _trace(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs) -> Traced:
-        if _log_compiles():
+        if log_compiles():
             log.warning("jaxish: tracing %s (%s)", self._name, self._reason(key))
         fn = self._fn
         if static_pos or static_kw:

@@ -27,7 +27,7 @@ print(json.dumps({"backend": config.get_backend(), "compile_worker": config.get_
 
 DEFAULTS = {"backend": "cpu", "compile_worker": True, "compile_worker_timeout": 600.0, "disk_cache": True,
             "log_compiles": False, "strict_backend": False, "executable_cache_size": 512, "trace_cache_size": 256,
-            "vjp_cache_size": 512, "tape_cache_size": 256, "aval_cache_size": 50_000,
+            "vjp_cache_size": 512, "aval_cache_size": 50_000,
             "disk_cache_max_bytes": 1 << 30}
 
 # variable, value, setting, its parsed value
@@ -42,7 +42,6 @@ CASES = [
     ("JAXISH_EXECUTABLE_CACHE_SIZE", "7", "executable_cache_size", 7),
     ("JAXISH_TRACE_CACHE_SIZE", "3", "trace_cache_size", 3),
     ("JAXISH_VJP_CACHE_SIZE", "2", "vjp_cache_size", 2),
-    ("JAXISH_TAPE_CACHE_SIZE", "0", "tape_cache_size", 0),
     ("JAXISH_AVAL_CACHE_SIZE", "123", "aval_cache_size", 123),
     ("JAXISH_CACHE_MAX_BYTES", "512M", "disk_cache_max_bytes", 512 << 20),
 ]
@@ -100,7 +99,7 @@ def test_a_bad_value_fails_the_import_naming_the_variable(tmp_path, var, value):
     ("JAXISH_COMPILE_WORKER_TIMEOUT", "inf"), ("JAXISH_COMPILE_WORKER_TIMEOUT", "nan"),
     ("JAXISH_DISK_CACHE", "disabled"), ("JAXISH_LOG_COMPILES", "verbose"), ("JAXISH_STRICT_BACKEND", "10"),
     ("JAXISH_EXECUTABLE_CACHE_SIZE", "lots"), ("JAXISH_TRACE_CACHE_SIZE", "1.5"), ("JAXISH_VJP_CACHE_SIZE", "-2"),
-    ("JAXISH_TAPE_CACHE_SIZE", "1K"), ("JAXISH_AVAL_CACHE_SIZE", "5e4"), ("JAXISH_CACHE_MAX_BYTES", "1X"),
+    ("JAXISH_VJP_CACHE_SIZE", "1K"), ("JAXISH_AVAL_CACHE_SIZE", "5e4"), ("JAXISH_CACHE_MAX_BYTES", "1X"),
 ])
 def test_bad_values_raise_a_value_error_naming_the_variable(var, value):
     with pytest.raises(ValueError, match=re.escape(var)) as info:
@@ -157,13 +156,12 @@ def test_setters_and_accessors(saved_config, tmp_path):
 
 
 def test_set_cache_limits_takes_the_new_limits(saved_config):
-    config.set_cache_limits(vjp_cache_size=2, tape_cache_size=3, aval_cache_size=4)
-    assert [config.cache_limit(k) for k in ("vjp_cache_size", "tape_cache_size", "aval_cache_size")] == [2, 3, 4]
+    config.set_cache_limits(vjp_cache_size=2, aval_cache_size=4)
+    assert [config.cache_limit(k) for k in ("vjp_cache_size", "aval_cache_size")] == [2, 4]
     config.set_cache_limits(8, 9, "1K")   # the original three, positionally
     assert config.get_cache_limits() == {"executable_cache_size": 8, "trace_cache_size": 9,
-                                         "disk_cache_max_bytes": 1024, "vjp_cache_size": 2, "tape_cache_size": 3,
-                                         "aval_cache_size": 4}
-    for name in ("vjp_cache_size", "tape_cache_size", "aval_cache_size"):
+                                         "disk_cache_max_bytes": 1024, "vjp_cache_size": 2, "aval_cache_size": 4}
+    for name in ("vjp_cache_size", "aval_cache_size"):
         with pytest.raises(ValueError, match=name):
             config.set_cache_limits(**{name: -1})
     assert config.cache_limit("vjp_cache_size") == 2
@@ -185,12 +183,6 @@ def test_an_lru_bounded_by_a_limit_follows_it(saved_config):
     assert len(cache) == 0
 
 
-# The caches of autodiff.py, tape.py and core.py are wired to their limits in a follow-up of issue 8 (another
-# change rewrites those files now; see README "Configuration"). Until then these fail; the follow-up removes
-# the xfail marks (strict: they fail when they pass).
-_NOT_WIRED_YET = pytest.mark.xfail(strict=True, reason="cache not wired to its config limit yet (issue 8)")
-
-
 def _grads_of_5_functions():
     x = np.ones(3, np.float32)
     for k in range(5):
@@ -210,24 +202,21 @@ def _eager_ops_of_5_shapes():
         jaxish.ones((k + 1, 11)) * 3.0
 
 
-@_NOT_WIRED_YET
 @pytest.mark.parametrize("limit,module,cache,work", [
-    ("vjp_cache_size", "autodiff", "_VJP_CACHE", _grads_of_5_functions),
-    ("tape_cache_size", "tape", "_BWD_CACHE", _tapes_of_5_shapes),
-    ("aval_cache_size", "core", "_AVAL_CACHE", _eager_ops_of_5_shapes),
+    ("vjp_cache_size", "transforms.vjp", "_VJP_CACHE", _grads_of_5_functions),
+    ("vjp_cache_size", "transforms.vjp", "_VJP_CACHE", _tapes_of_5_shapes),  # tapes use the same cache
+    ("aval_cache_size", "core.trace", "_AVAL_CACHE", _eager_ops_of_5_shapes),
 ])
 def test_set_cache_limits_bounds_the_cache(saved_config, limit, module, cache, work):
     config.set_cache_limits(**{limit: 2})
     work()
-    assert len(getattr(getattr(jaxish, module), cache)) <= 2
+    import importlib
+    assert len(getattr(importlib.import_module(f"jaxish.{module}"), cache)) <= 2
 
 
 # ---------------------------------------------------------------------------
 # one place, documented
 # ---------------------------------------------------------------------------
-# core.py, tracing.py, tape.py and autodiff.py are rewritten by another change right now; they are wired to
-# jaxish.config in a follow-up of issue 8, which removes this exclusion.
-_NOT_CHECKED_YET = {"core.py", "tracing.py", "tape.py", "autodiff.py"}
 # the compile worker's environment: a copy of this one, with the worker itself turned off
 _ALLOWED = {("backends/cpu/compile_worker.py", 'env = dict(os.environ, JAXISH_COMPILE_WORKER="0")')}
 
@@ -237,7 +226,7 @@ def test_only_config_reads_the_environment():
     found = []
     for path in sorted(pkg.rglob("*.py")):
         rel = path.relative_to(pkg).as_posix()
-        if rel == "config.py" or rel in _NOT_CHECKED_YET:
+        if rel == "config.py":
             continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if re.search(r"\benviron\b|\bgetenv\b|\bputenv\b", line) and (rel, line.strip()) not in _ALLOWED:

@@ -240,7 +240,6 @@ def test_random_ops_in_traced_code(backend):
 # ---------------------------------------------------------------------------
 def test_log_compiles(monkeypatch, caplog):
     monkeypatch.setattr(jaxish.config._config, "log_compiles", True)
-    monkeypatch.setenv("JAXISH_LOG_COMPILES", "1")  # as long as tracing.py reads it itself (issue 8 follow-up)
     caplog.set_level(logging.DEBUG, logger="jaxish")
 
     @jaxish.trace
@@ -258,7 +257,6 @@ def test_log_compiles(monkeypatch, caplog):
 
 def test_no_logs_by_default(monkeypatch, caplog):
     monkeypatch.setattr(jaxish.config._config, "log_compiles", False)
-    monkeypatch.delenv("JAXISH_LOG_COMPILES", raising=False)  # as long as tracing.py reads it itself
     caplog.set_level(logging.DEBUG, logger="jaxish")
     jaxish.trace(lambda x: x - 1.0)(f32(1))
     assert not [r for r in caplog.records if "tracing" in r.getMessage()]

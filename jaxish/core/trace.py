@@ -15,7 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..config import cache_limit
 from ..errors import EscapedTracerError
+from ..lru import LRU
 from .convert import to_tensor_arg
 from .state import EVAL, STATE, EvalTrace, Trace  # noqa: F401
 from .tensor import CPU_DEVICE, Tensor, Tracer
@@ -56,15 +58,7 @@ def _as_tensor(out, aval, device) -> Tensor:
     return Tensor(out, aval.weak_type, device)
 
 
-_AVAL_CACHE: dict = {}
-
-
-def _aval_cache_size() -> int:
-    from ..config import cache_limit
-    try:
-        return cache_limit("aval_cache_size")
-    except KeyError:
-        return 50_000
+_AVAL_CACHE = LRU(lambda: cache_limit("aval_cache_size"))  # (prim, input avals, params) -> output aval(s)
 
 
 def abstract_eval(prim, vals, params, trace):
@@ -88,8 +82,6 @@ def abstract_eval(prim, vals, params, trace):
             msg = f"{msg}\n  (while tracing {trace.name}, at {user_line()})"
         raise type(e)(msg) from None
     if key is not None:
-        if len(_AVAL_CACHE) >= _aval_cache_size():
-            _AVAL_CACHE.clear()
         _AVAL_CACHE[key] = out
     return out
 

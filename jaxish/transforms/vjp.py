@@ -17,15 +17,7 @@ from ..lru import LRU
 from ..primitives import elementwise as ew
 from ..primitives import shape_ops as so
 
-
-def _vjp_cache_size() -> int:
-    try:
-        return cache_limit("vjp_cache_size")
-    except KeyError:
-        return 512
-
-
-_VJP_CACHE = LRU(_vjp_cache_size)  # thread-safe; bounded
+_VJP_CACHE = LRU(lambda: cache_limit("vjp_cache_size"))  # the one backward-graph cache; thread-safe, bounded
 
 
 def _zeros(aval):
