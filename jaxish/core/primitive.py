@@ -128,11 +128,18 @@ class Primitive:
         PRIMITIVES[name] = self
 
     def bind(self, *args, **params):
-        from .trace import bind
-        return bind(self, args, params)
+        return _bind(self, args, params)
 
     def __repr__(self) -> str:
         return self.name
+
+
+def _bind(prim, args, params):
+    """``core.trace.bind`` (whose module imports this one): looked up on the first call, then called directly."""
+    global _bind
+    from .trace import bind
+    _bind = bind
+    return bind(prim, args, params)
 
 
 PRIMITIVES: dict[str, Primitive] = {}

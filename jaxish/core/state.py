@@ -31,8 +31,15 @@ class EvalTrace(Trace):
     """Eager execution: run the primitive's NumPy implementation now (the bottom of every stack)."""
 
     def process(self, prim, vals, params, raw, depth):
-        from .trace import eval_primitive
-        return eval_primitive(prim, vals, params)
+        return _eval_primitive(prim, vals, params)
+
+
+def _eval_primitive(prim, vals, params):
+    """``core.trace.eval_primitive`` (whose module imports this one): looked up once."""
+    global _eval_primitive
+    from .trace import eval_primitive
+    _eval_primitive = eval_primitive
+    return eval_primitive(prim, vals, params)
 
 
 EVAL = EvalTrace()

@@ -35,21 +35,34 @@ def bind(prim, args: Sequence, params: dict):
 
 
 def eval_primitive(prim, vals: list, params: dict):
-    """Run ``prim`` eagerly on concrete tensors."""
+    """Run ``prim`` eagerly on concrete tensors (the hot path of eager code: keep it flat)."""
     for v in vals:
         if type(v) is not Tensor and isinstance(v, Tracer):
             v._trace.check_alive(v)
             raise EscapedTracerError(v._trace.escaped_message(v))
-    out_aval = abstract_eval(prim, vals, params, None)
+    try:
+        out_aval = _AVAL_CACHE.get((prim, tuple([v.aval for v in vals]), tuple(params.items()) if params else ()))
+    except TypeError:  # unhashable params
+        out_aval = None
+    if out_aval is None:
+        out_aval = abstract_eval(prim, vals, params, None)
     if prim.may_warn:  # floating-point warnings are silenced (as in TensorFlow)
         with np.errstate(all="ignore"):
             out = prim.impl(*[v._value for v in vals], **params)
     else:
         out = prim.impl(*[v._value for v in vals], **params)
-    device = _result_device(vals)
+    device = STATE.device
+    if device is None:
+        device = _result_device(vals)
     if prim.multiple_results:
         return [_as_tensor(o, a, device) for o, a in zip(out, out_aval)]
-    return _as_tensor(out, out_aval, device)
+    if type(out) is not np.ndarray or out.dtype != out_aval.dtype.np:
+        out = np.asarray(out, dtype=out_aval.dtype.np)
+    t = Tensor(out, out_aval.weak_type, device)
+    if out.shape == out_aval.shape:
+        # the cached aval object itself: the next op's cache key then compares equal by identity
+        t._aval = out_aval
+    return t
 
 
 def _as_tensor(out, aval, device) -> Tensor:
@@ -87,9 +100,6 @@ def abstract_eval(prim, vals, params, trace):
 
 
 def _result_device(vals) -> str:
-    dev = STATE.device
-    if dev is not None:
-        return dev
     for v in vals:
         if not v._weak:
             return v._device
