@@ -99,7 +99,7 @@ class Literal:
         return ("L", self.aval, self.val.tobytes())
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """``outvars = prim(invars, **params)``."""
 
@@ -249,12 +249,16 @@ class GraphBuilder:
 
 def needed_nodes(nodes: list, outvars: list) -> list:
     """The nodes (in order) that ``outvars`` depend on."""
-    live = {v.id for v in outvars if isinstance(v, Var)}
+    live = {v.id for v in outvars if type(v) is Var}
     kept = []
     for n in reversed(nodes):
-        if any(o.id in live for o in n.outvars):
-            kept.append(n)
-            live.update(a.id for a in n.invars if isinstance(a, Var))
+        for o in n.outvars:
+            if o.id in live:
+                kept.append(n)
+                for a in n.invars:
+                    if type(a) is Var:
+                        live.add(a.id)
+                break
     kept.reverse()
     return kept
 
@@ -273,11 +277,31 @@ def free_inputs(nodes: list, outvars: list) -> list:
             seen.setdefault(v.id, v)
     return list(seen.values())
 
-def structural_key(constvars, invars, nodes, outvars) -> tuple:
+class Key:
+    """A structural key: a tuple with its hash computed once (keys are nested in other cache keys and
+    hashed on every lookup)."""
+
+    __slots__ = ("parts", "_hash")
+
+    def __init__(self, parts: tuple):
+        self.parts = parts
+        self._hash = hash(parts)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return self is other or (type(other) is Key and self._hash == other._hash and self.parts == other.parts)
+
+    def __repr__(self) -> str:
+        return repr(self.parts)
+
+
+def structural_key(constvars, invars, nodes, outvars) -> Key:
     ids: dict = {}
 
     def ref(v):
-        if isinstance(v, Literal):
+        if type(v) is Literal:
             return v.key()
         i = ids.get(v.id)
         if i is None:
@@ -285,12 +309,12 @@ def structural_key(constvars, invars, nodes, outvars) -> tuple:
             return (i, v.aval)
         return i
 
-    parts = [tuple(ref(v) for v in constvars), tuple(ref(v) for v in invars)]
+    parts = [tuple([ref(v) for v in constvars]), tuple([ref(v) for v in invars])]
     for n in nodes:
-        parts.append((n.prim.name, param_key(n.params), tuple(ref(v) for v in n.invars),
-                      tuple(ref(v) for v in n.outvars)))
-    parts.append(tuple(ref(v) for v in outvars))
-    return tuple(parts)
+        parts.append((n.prim.name, param_key(n.params), tuple([ref(v) for v in n.invars]),
+                      tuple([ref(v) for v in n.outvars])))
+    parts.append(tuple([ref(v) for v in outvars]))
+    return Key(tuple(parts))
 
 
 def param_key(params: dict) -> tuple:

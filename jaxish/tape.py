@@ -20,7 +20,8 @@ import optree
 
 from .core import STATE, Tensor, Trace, is_variable, read_variable
 from .core.state import push, remove
-from .ir import Graph, GraphBuilder, Var, free_inputs, needed_nodes
+from .core.trace import eval_primitive
+from .ir import Graph, GraphBuilder, Node, Var, free_inputs, needed_nodes
 from .tracing import run_graph
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
@@ -88,7 +89,10 @@ class GradientTape(Trace):
 
     # -- recording (the tape is a trace: bind hands it every call made while it is on the stack) --
     def process(self, prim, vals, params, raw, depth):
-        result = self.process_below(prim, vals, params, raw, depth)
+        if depth == 1:  # the eval trace below: run the op now (the common case, two calls fewer)
+            result = eval_primitive(prim, vals, params)
+        else:
+            result = STATE.stack[depth - 1].process(prim, vals, params, raw, depth - 1)
         if self._recording:
             self._record(prim, params, raw, vals, result)
         return result
@@ -103,27 +107,34 @@ class GradientTape(Trace):
         return v
 
     def _record(self, prim, params, raw_args, vals, result) -> None:
+        known = self._vars
         keys, hit = [], False
         for raw, v in zip(raw_args, vals):
-            if _is_var(raw):
-                if self._watch_accessed and raw.trainable and raw.dtype.is_floating:
-                    self._watched_vars[id(raw)] = raw
-                key = ("v", id(raw), id(v))
-                if id(raw) in self._watched_vars:
-                    hit = True
-                    self._var_reads[key] = (raw, v)
-                keys.append(key)
-            else:
+            if type(raw) is Tensor or not _is_var(raw):
                 keys.append(id(v))
-                hit = hit or id(v) in self._vars
+                hit = hit or id(v) in known
+                continue
+            watched = self._watched_vars
+            if id(raw) not in watched and self._watch_accessed and raw.trainable and raw.dtype.is_floating:
+                watched[id(raw)] = raw
+            key = ("v", id(raw), id(v))
+            if id(raw) in watched:
+                hit = True
+                self._var_reads[key] = (raw, v)
+            keys.append(key)
         if not hit:
             return
-        ins = [self._leaf(k, v) for k, v in zip(keys, vals)]
-        results = result if prim.multiple_results else [result]
-        outs = self._builder.add(prim, ins, params, [r.aval for r in results])
-        for r, o in zip(results, outs):
-            self._vars[id(r)] = o
-            self._keep.append(r)
+        ins = [known.get(k) or self._leaf(k, v) for k, v in zip(keys, vals)]
+        if prim.multiple_results:
+            outs = [Var(r.aval) for r in result]
+            for r, o in zip(result, outs):
+                known[id(r)] = o
+            self._keep.extend(result)
+        else:
+            outs = [Var(result.aval)]
+            known[id(result)] = outs[0]
+            self._keep.append(result)
+        self._builder.nodes.append(Node(prim, ins, params, outs))
 
     def stop_recording(self):
         """Context manager that pauses recording."""

@@ -59,17 +59,31 @@ STATE = _State()
 
 def push(trace) -> None:
     """Put ``trace`` on top of this thread's stack."""
-    STATE.stack = STATE.stack + [trace]
-    _refresh()
+    s = STATE
+    s.stack = s.stack + [trace]
+    if trace.is_graph_trace:
+        s.traces = s.traces + [trace]
+        s.main = trace
+    elif trace.is_tape:
+        s.tapes = s.tapes + [trace]
 
 
 def remove(trace, above: bool = False) -> None:
     """Take ``trace`` off this thread's stack (a tape may be exited out of order); with ``above``, also every
     trace above it."""
-    stack = STATE.stack
+    s = STATE
+    stack = s.stack
+    if stack[-1] is trace:  # the usual case: the innermost trace ends
+        s.stack = stack[:-1]
+        if trace.is_graph_trace:
+            s.traces = s.traces[:-1]
+            s.main = s.traces[-1] if s.traces else None
+        elif trace.is_tape:
+            s.tapes = [t for t in s.tapes if t is not trace]
+        return
     if trace in stack:
         i = stack.index(trace)
-        STATE.stack = stack[:i] if above else stack[:i] + stack[i + 1:]
+        s.stack = stack[:i] if above else stack[:i] + stack[i + 1:]
     _refresh()
 
 
