@@ -173,16 +173,19 @@ class Graph:
         for i, v in enumerate(self.invars + self.constvars):
             kind = "in" if i < len(self.invars) else "const"
             lines.append(f'  v{v.id} [shape=box, style=rounded, label="{kind} {v.aval}"];')
+        src: dict = {}  # Var id -> the DOT node that produces it (a node with several results is one box)
         for n in self.nodes:
             out = n.outvars[0]
-            lines.append(f'  v{out.id} [shape=ellipse, label="{n.prim.name}\\n{out.aval}"];')
+            avals = " ".join(str(o.aval) for o in n.outvars)
+            lines.append(f'  v{out.id} [shape=ellipse, label="{n.prim.name}\\n{avals}"];')
             for a in n.invars:
                 if isinstance(a, Literal):
                     continue
-                lines.append(f"  v{a.id} -> v{out.id};")
+                lines.append(f"  {src.get(a.id, f'v{a.id}')} -> v{out.id};")
+            src.update((o.id, f"v{out.id}") for o in n.outvars)
         for i, o in enumerate(self.outvars):
             if not isinstance(o, Literal):
-                lines.append(f'  out{i} [shape=plaintext, label="out {i}"]; v{o.id} -> out{i};')
+                lines.append(f'  out{i} [shape=plaintext, label="out {i}"]; {src.get(o.id, f"v{o.id}")} -> out{i};')
         lines.append("}")
         return "\n".join(lines)
 

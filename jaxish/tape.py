@@ -19,6 +19,7 @@ import numpy as np
 import optree
 
 from .core import STATE, Tensor, Trace, is_variable, read_variable
+from .core.call import call_p
 from .core.state import push, remove
 from .core.trace import eval_primitive
 from .ir import Graph, GraphBuilder, Node, Var, free_inputs, needed_nodes
@@ -52,6 +53,7 @@ class GradientTape(Trace):
         self._vars: dict = {}            # key of a watched or recorded value -> its Var
         self._leaves: dict = {}          # Var id of a graph input -> (key, value)
         self._watched_vars: dict = {}    # id(Variable) -> Variable
+        self._watched: set = set()       # ids of the tensors given to watch (the only tensor sources)
         self._var_reads: dict = {}       # key -> (Variable, value Tensor)
         self._keep: list = []            # keeps recorded tensors alive so ids stay unique
         self._used = False
@@ -80,6 +82,7 @@ class GradientTape(Trace):
                                   f"computed for floating-point tensors", stacklevel=2)
                     continue
                 self._leaf(id(x), x)
+                self._watched.add(id(x))
             else:
                 raise TypeError(f"GradientTape.watch: expected tensors or Variables, got {type(x).__name__}")
 
@@ -194,18 +197,20 @@ class GradientTape(Trace):
                 check_cotangent(g, t.aval.strip_weak(), f"GradientTape.gradient: output_gradients[{i}]", f"target {i}")
                 for i, (g, t) in enumerate(zip(given, targets))]
 
-    def _source_inputs(self, s, position: dict, node_pos: dict, reads: dict) -> list:
-        """The backward graph's ``wrt`` entries for source ``s`` (several for a Variable read several times)."""
+    def _source_inputs(self, s, position: dict, node_pos: dict, reads: dict, live: set) -> list:
+        """The backward graph's ``wrt`` entries for source ``s`` (several for a Variable read several times);
+        ``live``: the Var ids the targets depend on (an unconnected source gets None, as in TensorFlow)."""
         if _is_var(s):  # only watched Variables get gradients (as in TensorFlow)
             return reads.get(id(s), []) if id(s) in self._watched_vars else []
         if not isinstance(s, Tensor):
             raise TypeError(f"GradientTape.gradient: sources must be tensors or Variables, got {type(s).__name__}")
         v = self._vars.get(id(s))
-        if v is None:
+        if v is None or v.id not in live:
             return []
         if v.id in node_pos:  # an intermediate: its total derivative; the backward pass goes on through it
             return [node_pos[v.id]]
-        return [position[id(s)]] if id(s) in position else []
+        # a leaf: only a watched tensor is a source (an operand the tape merely saw is a constant)
+        return [position[id(s)]] if id(s) in position and id(s) in self._watched else []
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """Gradient of ``target`` (summed over a list of targets) w.r.t. ``sources``.
@@ -245,7 +250,10 @@ class GradientTape(Trace):
         for k, i in position.items():
             if isinstance(k, tuple) and k[0] == "v":
                 reads.setdefault(k[1], []).append(i)
-        wrt_of = [self._source_inputs(s, position, node_pos, reads) for s in s_leaves]
+        live = connected(graph)
+        for vid in list(reads):  # only the reads the targets depend on
+            reads[vid] = [i for i in reads[vid] if graph.invars[i].id in live]
+        wrt_of = [self._source_inputs(s, position, node_pos, reads, live) for s in s_leaves]
         wrt = list(dict.fromkeys(w for ws in wrt_of for w in ws))
         grads: list = [None] * len(s_leaves)
         if wrt:
@@ -318,3 +326,30 @@ class GradientTape(Trace):
             col = [r[j] for r in rows]
             out.append(None if any(c is None for c in col) else stack_rows(col, t.aval, tuple(s.shape)))
         return tree_unflatten(s_tree, out)
+
+
+def connected(graph: Graph) -> set:
+    """The ids of the Vars ``graph``'s outputs depend on; through a ``call`` node, only the inputs that its
+    needed outputs read (so that a source unconnected to the targets gets None, not zeros)."""
+    live = {v.id for v in graph.outvars if type(v) is Var}
+    for n in reversed(graph.nodes):
+        outs = [j for j, o in enumerate(n.outvars) if o.id in live]
+        if not outs:
+            continue
+        ins = n.invars
+        if n.prim is call_p:
+            deps = _call_deps(n.params["graph"])
+            ins = [ins[i] for i in sorted(set().union(*(deps[j] for j in outs)))]
+        live.update(a.id for a in ins if type(a) is Var)
+    return live
+
+
+def _call_deps(graph: Graph) -> list:
+    """For each output of ``graph``: the positions of the inputs it depends on (cached on the graph)."""
+    deps = graph.__dict__.get("_deps")
+    if deps is None:
+        pos = {v.id: i for i, v in enumerate(graph.invars)}
+        deps = [frozenset(pos[i] for i in connected(Graph(graph.invars, graph.nodes, [o])) if i in pos)
+                for o in graph.outvars]
+        graph.__dict__["_deps"] = deps
+    return deps

@@ -173,7 +173,9 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
         for v, val in zip(traced.assigned, outs[n:]):  # shape and dtype were checked when it was traced
             v._value = Tensor(val._value, False, val._device)
         return outs[:n]
-    op_by_op = bool(STATE.tapes) and bool(traced.reread)
+    # inside a trace too, whether or not a tape is active: the caller's graph then has the read_after_assign
+    # node at its top level (its own ``reread``), so that calling it under a tape later has the same meaning
+    op_by_op = bool(traced.reread) and (bool(STATE.tapes) or current_trace() is not None)
     if op_by_op:  # the Variable changes during the call: those it reads again are passed as their value now
         inputs += [v.read_value() if id(v) in traced.reread else v for v in traced.variables]
     else:

@@ -135,3 +135,84 @@ def test_eager_call_runs_the_compiled_graph(backend):
     outs = call_p.bind(tf.constant(X), graph=g)
     np.testing.assert_allclose(outs[0].numpy(), np.sin(X), rtol=1e-6)
     np.testing.assert_array_equal(outs[1].numpy(), X + 1)
+
+
+# ---------------------------------------------------------------------------
+# tapes over call nodes: what is and is not a source (review findings, TensorFlow's semantics)
+# ---------------------------------------------------------------------------
+XT = np.array([0.5, 1.5, -2.0], np.float32)
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_an_unwatched_tensor_gets_no_gradient(traced):
+    v = tf.Variable(np.array([1.0, 2.0, 3.0], np.float32))
+    x = tf.constant(XT)
+    f = (lambda a: tf.reduce_sum(v * a))
+    f = tf.trace(f) if traced else f
+    with tf.GradientTape() as t:
+        y = f(x)
+    gv, gx = t.gradient(y, [v, x])
+    np.testing.assert_array_equal(gv.numpy(), XT)
+    assert gx is None  # x was an operand, never watched (TensorFlow: None)
+
+
+def test_a_source_a_call_does_not_connect_gets_none():
+    @tf.trace
+    def f(a, b):
+        return b * 2.0, a * 3.0
+    x, y = tf.constant(XT), tf.constant([1.0, 2.0, 3.0])
+    with tf.GradientTape() as t:
+        t.watch([x, y])
+        p, _ = f(x, y)
+    gx, gy = t.gradient(p, [x, y])
+    assert gx is None
+    np.testing.assert_array_equal(gy.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_sibling_outputs_of_a_call_are_unconnected():
+    @tf.trace
+    def two(a):
+        return a * a, tf.sin(a) * 3.0
+    x = tf.constant(XT)
+    with tf.GradientTape(persistent=True) as t:
+        t.watch(x)
+        p, q = two(x)
+        z = tf.reduce_sum(p * q + q)
+    gx, gp, gq = t.gradient(z, [x, p, q])
+    x64 = XT.astype(np.float64)
+    np.testing.assert_allclose(gp.numpy(), 3 * np.sin(x64), rtol=1e-6)
+    np.testing.assert_allclose(gq.numpy(), x64 * x64 + 1, rtol=1e-6)
+    np.testing.assert_allclose(gx.numpy(), 2 * x64 * 3 * np.sin(x64) + (x64 * x64 + 1) * 3 * np.cos(x64),
+                               rtol=1e-5)
+    assert t.jacobian(q, p) is None
+
+
+def test_nested_assign_and_read_under_a_tape_does_not_depend_on_trace_order():
+    """A traced function that assigns a Variable and reads it again, called from another traced function:
+    under a tape the read is a read of the Variable (as eagerly), whether or not the caller was traced first
+    without a tape."""
+    def make():
+        v = tf.Variable(np.array([1.0, 2.0, 3.0], np.float32))
+
+        @tf.trace
+        def inner(a):
+            v.assign(v * a)
+            return tf.reduce_sum(v * v)
+
+        @tf.trace
+        def outer(a):
+            return inner(a) * 2.0
+        return v, outer
+    x = tf.constant(XT)
+    results = []
+    for warm in (False, True):
+        v, outer = make()
+        if warm:
+            outer(x)
+            v.assign([1.0, 2.0, 3.0])
+        with tf.GradientTape() as t:
+            y = outer(x)
+        results.append(t.gradient(y, v).numpy())
+    v_new = np.array([1.0, 2.0, 3.0]) * XT
+    for g in results:
+        np.testing.assert_allclose(g, 4 * v_new, rtol=1e-6)  # d(2 sum(v^2))/dv at the re-read value

@@ -22,7 +22,11 @@ def closed(graph: Graph) -> tuple:
     parameter is a pure structure (its key says everything) and the constants are ordinary operands."""
     if not graph.consts:
         return graph, []
-    return Graph(list(graph.constvars) + list(graph.invars), graph.nodes, graph.outvars), list(graph.consts)
+    g = graph.__dict__.get("_closed")  # one closed graph per graph: its structural key is computed once
+    if g is None:
+        g = graph.__dict__["_closed"] = Graph(list(graph.constvars) + list(graph.invars), graph.nodes,
+                                              graph.outvars)
+    return g, list(graph.consts)
 
 
 def call(graph: Graph, args: Sequence) -> list:

@@ -45,6 +45,9 @@ def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs:
     hit = _VJP_CACHE.get(key)
     if hit is not None and not graph.consts:
         return hit
+    if all(isinstance(i, int) for i in wrt):  # differentiate the flat graph: one backward sweep per value
+        from ..passes.inline import inline_calls  # (second derivatives through calls cost no extra sweeps)
+        graph = inline_calls(graph)
     wrt_vars = [graph.invars[i] if isinstance(i, int) else graph.nodes[i[1]].outvars[i[2] if len(i) > 2 else 0]
                 for i in wrt]
     tapped = {v.id for i, v in zip(wrt, wrt_vars) if not isinstance(i, int)}
