@@ -180,6 +180,39 @@ def get_soft_device_placement() -> bool:
     return _config.soft_device_placement
 
 
+class Device(tuple):
+    """One device: ``name`` (what ``jaxish.device`` and ``Tensor.device`` use), ``device_type`` (``'CPU'``,
+    ``'GPU'``) and ``description``."""
+
+    def __new__(cls, name: str, device_type: str, description: str):
+        obj = super().__new__(cls, (name, device_type, description))
+        obj.name, obj.device_type, obj.description = name, device_type, description
+        return obj
+
+    def __repr__(self) -> str:
+        return f"Device(name={self.name!r}, device_type={self.device_type!r}, description={self.description!r})"
+
+
+def list_devices(device_type: str | None = None) -> list:
+    """The devices jaxish can run on (``device_type``: ``'CPU'`` or ``'GPU'`` to list only those).
+
+    The GPUs are those the CUDA backend can use: numba-cuda installed and a
+    GPU present (or Numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``); only
+    GPU 0 computes so far. ``jaxish.devices.gpu_unavailable_reason()`` says
+    why there is none.
+    """
+    import platform
+
+    from .backends.cuda import available, runtime
+    from .core import CPU_DEVICE
+    out = [Device(CPU_DEVICE, "CPU", platform.processor() or platform.machine() or "CPU")]
+    if available():
+        out.append(Device("/job:localhost/replica:0/task:0/device:GPU:0", "GPU", runtime.device_description(0)))
+    if device_type is not None:
+        out = [d for d in out if d.device_type == str(device_type).upper()]
+    return out
+
+
 def set_compile_worker(enabled: bool) -> None:
     """Compile cold graphs in a helper process (the default; ``JAXISH_COMPILE_WORKER=0`` turns it off).
 

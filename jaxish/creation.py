@@ -7,7 +7,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .core import Tensor, Tracer, current_trace, is_variable, register_converter
-from .devices import resolve_current
+from .devices import place
 from .ops import axis_arg, broadcast_to, cast, dtype_arg, int_list, op_error, reshape
 
 
@@ -72,7 +72,7 @@ def _check_fits(arr: np.ndarray, dtype: _dt.DType, op: str) -> None:
 
 def tensor_from_value(value: Any, op: str) -> Tensor:
     """The operand ``value`` of ``op`` (a nested list, an array …) as a Tensor; errors name ``op``."""
-    return Tensor(_to_array(value, None, op), device=resolve_current())
+    return place(_to_array(value, None, op))
 
 
 def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
@@ -92,14 +92,14 @@ def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
     if isinstance(value, Tensor):
         t = value if dtype is None else cast(value, dtype)
     else:
-        t = Tensor(_to_array(value, dtype, "constant"), device=resolve_current())
+        t = place(_to_array(value, dtype, "constant"))
     if shape is not None:
         shape = _shape(shape, "constant")
         if t.aval.size == int(np.prod(shape, dtype=np.int64)):
             t = reshape(t, shape)
         elif t.aval.size == 1:
             t = broadcast_to(reshape(t, ()), shape)
-            if not isinstance(t, Tracer):
+            if type(t) is Tensor:
                 t = Tensor(np.ascontiguousarray(t._value), device=t._device)
         else:
             raise ValueError(f"constant: cannot make a tensor of shape {shape} from {t.aval.size} values")
@@ -130,7 +130,7 @@ def _shape(shape, op) -> tuple:
 
 def _filled(shape, value, dtype, op) -> Tensor:
     dt = dtype_arg(op, dtype)
-    return Tensor(np.full(_shape(shape, op), value, dtype=dt.np), device=resolve_current())
+    return place(np.full(_shape(shape, op), value, dtype=dt.np))
 
 
 def zeros(shape, dtype=_dt.float32, name=None) -> Tensor:
@@ -180,7 +180,7 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=_dt.float32, name=No
     m = np.eye(rows, cols, dtype=dtype_arg("eye", dtype).np)
     if batch:
         m = np.broadcast_to(m, batch + m.shape).copy()
-    return Tensor(m, device=resolve_current())
+    return place(m)
 
 
 def range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:  # noqa: A001
@@ -199,7 +199,7 @@ def range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:  # no
     out = np.arange(*vals)
     if dtype.is_integer and out.size:
         _check_fits(np.array([out[0], out[-1]]), dtype, "range")
-    return Tensor(out.astype(dtype.np), device=resolve_current())
+    return place(out.astype(dtype.np))
 
 
 _RANGE_DTYPES = (_dt.int32, _dt.int64, _dt.float16, _dt.float32, _dt.float64)
@@ -246,7 +246,7 @@ def linspace(start, stop, num, name=None, axis=0) -> Tensor:
     except ValueError as err:  # start and stop that do not broadcast, or an axis out of range
         raise ValueError(f"linspace: {err} (start shape {s.aval.shape}, stop shape {e.aval.shape}, axis {axis})") \
             from None
-    return Tensor(out.astype(dt.np), device=resolve_current())
+    return place(out.astype(dt.np))
 
 
 

@@ -11,3 +11,7 @@ class EscapedTracerError(RuntimeError):
 
 class CacheWarning(UserWarning):
     """A damaged or foreign file in the compile cache was ignored and rebuilt."""
+
+
+class DevicePlacementError(RuntimeError):
+    """An op's inputs live on devices it cannot combine (soft device placement off)."""

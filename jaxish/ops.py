@@ -381,13 +381,9 @@ def cast(x, dtype, name=None) -> Tensor:
 
 @_named("identity")
 def identity(x, name=None) -> Tensor:
-    """A copy of ``x`` placed on the current device."""
-    from .devices import resolve_current
+    """A copy of ``x`` placed on the current device (the scope's, else ``x``'s)."""
     x = _in(x, "identity")
-    out = ew.copy_p.bind(x)
-    if not isinstance(out, Tracer):
-        out._device = resolve_current()
-    return out
+    return ew.copy_p.bind(x)
 
 
 # ---------------------------------------------------------------------------

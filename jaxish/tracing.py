@@ -171,7 +171,7 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
         outs = _executable(traced).call_tensors(inputs)
         n = len(outs) - len(traced.assigned)
         for v, val in zip(traced.assigned, outs[n:]):  # shape and dtype were checked when it was traced
-            v._value = Tensor(val._value, False, val._device)
+            v._value = val._with_weak(False)
         return outs[:n]
     # inside a trace too, whether or not a tape is active: the caller's graph then has the read_after_assign
     # node at its top level (its own ``reread``), so that calling it under a tape later has the same meaning

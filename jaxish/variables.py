@@ -51,7 +51,7 @@ class Variable(VariableBase):
             raise ValueError(f"Variable: the initial value depends on traced inputs of {value._trace.name}; "
                              f"create the Variable outside the traced function")
         if value._weak:
-            value = Tensor(value._value, False, value._device)
+            value = value._with_weak(False)
         if shape is not None:
             _check_shape_arg(shape, tuple(value.aval.shape))
         self._value = value
@@ -129,7 +129,10 @@ class Variable(VariableBase):
             if isinstance(value, Tracer):
                 value._trace.check_alive(value)
             if value._weak:
-                value = Tensor(value._value, False, value._device)
+                value = value._with_weak(False)
+            if value._device != self._value._device:  # as TensorFlow: the Variable stays on its device
+                from .devices import copy_to
+                value = copy_to(value, self._value._device)
             self._value = value
         return self
 

@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from ..config import cache_limit
-from ..core import CPU_DEVICE, Tensor
+from ..core import CPU_DEVICE, STATE, Tensor
 from ..ir import Graph
 from ..lru import LRU, KeyedLocks
 
@@ -24,6 +24,7 @@ _CACHE = LRU(lambda: cache_limit("executable_cache_size"))
 _COMPILING = KeyedLocks()
 _STATS_LOCK = threading.Lock()
 STATS = {"hits": 0, "misses": 0}
+ON_DEVICE = [False]  # set when the CUDA backend is activated (a GPU was asked for and is available)
 
 
 def count(stats: dict, name: str) -> None:
@@ -46,6 +47,11 @@ class Executable:
         return self.run(list(arrays) + self._consts)
 
     def call_tensors(self, tensors: list) -> list:
+        if ON_DEVICE[0]:  # a GPU is in use: device tensors, or a GPU scope, run on it (see cuda/placement.py)
+            dev = STATE.device
+            if dev is not None and dev != CPU_DEVICE or any(type(t) is not Tensor for t in tensors):
+                from .cuda.placement import call_executable
+                return call_executable(self, tensors)
         arrays = [t._value for t in tensors]
         if self._consts:
             arrays += self._consts
@@ -88,4 +94,7 @@ def _compile(graph: Graph, backend: str) -> Executable:
 def clear_memory_cache() -> None:
     """Drop every compiled executable held in memory."""
     _CACHE.clear()
+    if ON_DEVICE[0]:
+        from .cuda.placement import clear
+        clear()
 

@@ -59,7 +59,7 @@ class GraphTrace(Trace):
             if x._trace.level is not None and x._trace.level < self.level:
                 return self._const(x)
             raise EscapedTracerError(x._trace.escaped_message(x))
-        if x._value.ndim == 0:
+        if not x.aval.shape:
             return Literal(x._value, x.aval)
         return self._const(x)
 

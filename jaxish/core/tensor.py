@@ -1,6 +1,8 @@
 """Tensors (concrete, immutable arrays) and Tracers (symbolic tensors of a graph trace)."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import dtypes as _dt
@@ -117,6 +119,69 @@ class Tensor:
 
     def experimental_ref(self):
         return self.ref()
+
+    def _with_weak(self, weak: bool) -> "Tensor":
+        """The same value (the same buffer, on the same device) with another weak-type flag."""
+        return Tensor(self._value, weak, self._device)
+
+
+TRANSFERS = {"to_host": 0, "to_device": 0}
+"""Copies between the host and an accelerator, counted: ``DeviceTensor._value``/``numpy()`` (to the host)
+and the backends' placement of host values on a device (``to_device``)."""
+_TRANSFERS_LOCK = threading.Lock()
+
+
+def count_transfer(kind: str) -> None:
+    with _TRANSFERS_LOCK:
+        TRANSFERS[kind] += 1
+
+
+class DeviceTensor(Tensor):
+    """A Tensor whose value lives in an accelerator's memory.
+
+    ``_dev`` is the device array (for the CUDA backend a ``numba.cuda`` device
+    array, exactly of the tensor's shape, C-contiguous); ``_device`` the full
+    device name. Ops on it run on its device (``core.trace.eval_primitive``
+    hands them to the backend registered with :func:`set_device_evaluator`),
+    so data stays there. Everything that needs the values on the host
+    (``numpy()``, printing, ``float(x)``, and any code that reads ``_value``)
+    gets a fresh host copy, counted in :data:`TRANSFERS`.
+    """
+
+    __slots__ = ("_dev",)
+
+    def __init__(self, dev, aval: ShapedArray, device: str):
+        self._dev = dev
+        self._aval = aval
+        self._weak = aval.weak_type
+        self._device = device
+
+    @property
+    def _value(self) -> np.ndarray:
+        """A host copy of the value (a device-to-host transfer)."""
+        count_transfer("to_host")
+        return np.asarray(self._dev.copy_to_host()).reshape(self._aval.shape)
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        """The device buffer, for CuPy, PyTorch and Numba (no copy; read it, never write it)."""
+        cai = getattr(self._dev, "__cuda_array_interface__", None)
+        if cai is None:  # Numba's CUDA simulator keeps "device" arrays in host memory: describe that buffer
+            ai = self._dev.__array_interface__
+            cai = {"shape": ai["shape"], "strides": ai["strides"], "typestr": ai["typestr"], "data": ai["data"],
+                   "version": 3, "stream": None}
+        return cai
+
+    def numpy(self) -> np.ndarray:
+        return self._value
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._value  # a fresh copy: nothing else holds it
+        return v if dtype is None else v.astype(dtype)
+
+    def _with_weak(self, weak: bool) -> "Tensor":
+        return DeviceTensor(self._dev, self._aval.strip_weak() if not weak else
+                            ShapedArray(self._aval.shape, self._aval.dtype, True), self._device)
 
 
 class Tracer(Tensor):

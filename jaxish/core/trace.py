@@ -19,6 +19,7 @@ from ..config import cache_limit
 from ..errors import EscapedTracerError
 from ..lru import LRU
 from .convert import to_tensor_arg
+from .placement import eval_on_device
 from .state import EVAL, STATE, EvalTrace, Trace  # noqa: F401
 from .tensor import CPU_DEVICE, Tensor, Tracer
 
@@ -37,9 +38,14 @@ def bind(prim, args: Sequence, params: dict):
 def eval_primitive(prim, vals: list, params: dict):
     """Run ``prim`` eagerly on concrete tensors (the hot path of eager code: keep it flat)."""
     for v in vals:
-        if type(v) is not Tensor and isinstance(v, Tracer):
-            v._trace.check_alive(v)
-            raise EscapedTracerError(v._trace.escaped_message(v))
+        if type(v) is not Tensor:
+            if isinstance(v, Tracer):
+                v._trace.check_alive(v)
+                raise EscapedTracerError(v._trace.escaped_message(v))
+            return eval_on_device(prim, vals, params)  # a DeviceTensor: the op runs on an accelerator
+    device = STATE.device
+    if device is not None and device != CPU_DEVICE:
+        return eval_on_device(prim, vals, params)  # a device scope places it on an accelerator
     try:
         out_aval = _AVAL_CACHE.get((prim, tuple([v.aval for v in vals]), tuple(params.items()) if params else ()))
     except TypeError:  # unhashable params
@@ -51,7 +57,6 @@ def eval_primitive(prim, vals: list, params: dict):
             out = prim.impl(*[v._value for v in vals], **params)
     else:
         out = prim.impl(*[v._value for v in vals], **params)
-    device = STATE.device
     if device is None:
         device = _result_device(vals)
     if prim.multiple_results:
