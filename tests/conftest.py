@@ -1,5 +1,6 @@
 """Shared fixtures: run tests on each backend, with a project-local kernel cache."""
 import os
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +30,17 @@ def cpu_backend():
     jaxish.config.set_backend("cpu")
     yield "cpu"
     jaxish.config.set_backend(old)
+
+
+_CUDA_TESTS = Path(__file__).resolve().parent / "cuda"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``tests/cuda`` runs in its own pytest process (README: ``NUMBA_ENABLE_CUDASIM=1 python -m pytest -q
+    tests/cuda``: the simulator must be chosen before Numba is imported): collected only when named."""
+    if Path(collection_path).resolve() != _CUDA_TESTS:
+        return None
+    named = [Path(str(a).split("::")[0]).resolve() for a in config.args]
+    if any(p == _CUDA_TESTS or _CUDA_TESTS in p.parents for p in named):
+        return None
+    return True

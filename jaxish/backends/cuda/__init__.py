@@ -36,5 +36,9 @@ def activate() -> None:
     from ...core.placement import set_device_evaluator
     from .placement import eval_primitive
     set_device_evaluator(eval_primitive)
+    from .runtime import simulator
+    if simulator():  # it runs kernels as NumPy scalar code, which warns on x / 0 (a GPU does not)
+        import warnings
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module="_jx_cuda_")
     backends.ON_DEVICE[0] = True
     _ACTIVE.append(True)

@@ -56,16 +56,17 @@ def header() -> str:
     return _HEADER[0]
 
 
-def module_source(body: str) -> tuple:
-    """``(module name, source)`` of a kernel module: ``body`` (``def kernel(...)``) under ``@cuda.jit``."""
-    src = f"{header()}\n\n@cuda.jit(cache=CACHE)\n{body}"
+def module_source(body: str, extra: str = "") -> tuple:
+    """``(module name, source)`` of a kernel module: ``body`` (``def kernel(...)``) under ``@cuda.jit``, after
+    ``extra`` (device functions it calls)."""
+    src = f"{header()}\n{extra}\n\n@cuda.jit(cache=CACHE)\n{body}"
     return f"_jx_cuda_{hashlib.sha256(src.encode()).hexdigest()[:24]}", src
 
 
 def load_kernel(body: str, extra: str = ""):
     """``(handle, kernel)`` for a kernel body (``extra``: device functions it calls, emitted before it)."""
     from ..cpu.disk_cache import load_module
-    name, src = module_source(extra + "\n\n" + body if extra else body)
+    name, src = module_source(body, extra)
     # numba-cuda keeps a kernel's machine code beside its module file (cache=True) on a real GPU; the
     # simulator has no machine code
     use_disk = disk_cache_enabled()
