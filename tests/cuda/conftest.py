@@ -12,16 +12,12 @@ each CUDA thread as a Python thread: shapes stay small, but every code path
 import os
 import sys
 
-import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/: op_table
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/: op_table
 
 import jaxish  # noqa: E402
 from jaxish.devices import gpu_available, gpu_unavailable_reason  # noqa: E402
-
-GPU = "/job:localhost/replica:0/task:0/device:GPU:0"
-CPU = "/job:localhost/replica:0/task:0/device:CPU:0"
 
 
 def pytest_configure(config):
@@ -35,12 +31,6 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason=f"no GPU for the CUDA tests: {gpu_unavailable_reason()}")
     for item in items:
         item.add_marker(skip)
-
-
-def on_gpu(value, dtype=None):
-    """``value`` as a tensor on GPU:0."""
-    with jaxish.device("/gpu:0"):
-        return jaxish.constant(value, dtype=dtype)
 
 
 @pytest.fixture
@@ -70,12 +60,3 @@ def launch(monkeypatch):
         placement.clear()  # programs bake their launch sizes in
     yield set_
     placement.clear()
-
-
-def transfers():
-    from jaxish.core.tensor import TRANSFERS
-    return dict(TRANSFERS)
-
-
-def rng(seed=0):
-    return np.random.default_rng(seed)

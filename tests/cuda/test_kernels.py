@@ -8,7 +8,7 @@ axis, small and tiled matmuls with partial tiles and batches.
 """
 import numpy as np
 import pytest
-from conftest import GPU, on_gpu, rng
+from cuda_helpers import GPU, on_gpu, rng
 
 import jaxish as tf
 from jaxish.testing import assert_allclose
@@ -20,7 +20,7 @@ def check(f, *arrays, rtol=1e-6, atol=1e-6, traced=True):
     gs = [on_gpu(a) for a in arrays]
     outs = [f(*gs)] + ([tf.function(f)(*gs)] if traced else [])
     for got in outs:
-        for g, w in zip(tf.nest_flatten(got) if hasattr(tf, "nest_flatten") else _flat(got), _flat(want)):
+        for g, w in zip(_flat(got), _flat(want)):
             assert g.device == GPU, "the result left the GPU"
             assert g.dtype == w.dtype and tuple(g.shape) == tuple(w.shape)
             if w.dtype.is_floating:

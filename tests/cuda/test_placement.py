@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import CPU, GPU, on_gpu, transfers
+from cuda_helpers import CPU, GPU, on_gpu, transfers
 
 import jaxish as tf
 from jaxish.core.tensor import DeviceTensor

@@ -10,7 +10,7 @@ where each missing function is the same operation written with ``math``
 (which numba-cuda compiles to libdevice, keeping float32 in float32). No op's
 math is restated: these are NumPy's own scalar functions for another target.
 
-Under Numba's CUDA simulator kernels run as Python, so ``np`` is NumPy itself.
+Under Numba's CUDA simulator kernels run as Python, so ``np`` is NumPy itself, but for ``power``.
 """
 from __future__ import annotations
 
@@ -123,11 +123,22 @@ def _build():
 _MODULE: list = []
 
 
+def _build_simulated():
+    """NumPy for kernels the simulator runs as Python, with C's ``pow`` (what libdevice and Numba's CPU code
+    compute): NumPy's scalar ``power`` takes a sqrt fast path (``-inf ** 0.5`` is NaN there, inf in C)."""
+    mod = types.ModuleType("jaxish_cuda_np_simulated")
+    mod.__dict__.update({k: getattr(numpy, k) for k in dir(numpy) if not k.startswith("__")})
+
+    def power(x, y):
+        with numpy.errstate(all="ignore"):  # a GPU does not warn
+            return numpy.power(numpy.full(1, x), numpy.full(1, y))[0]
+    mod.power = power
+    return mod
+
+
 def np_module():
-    """The ``np`` of generated CUDA modules (NumPy itself under the simulator)."""
+    """The ``np`` of generated CUDA modules (under the simulator: NumPy, with C's ``pow``)."""
     from .runtime import simulator
-    if simulator():
-        return numpy
     if not _MODULE:
-        _MODULE.append(_build())
+        _MODULE.append(_build_simulated() if simulator() else _build())
     return _MODULE[0]

@@ -43,6 +43,7 @@ _EAGER = LRU(lambda: cache_limit("executable_cache_size"))      # (prim, avals, 
 _LOCKS = KeyedLocks()
 _WARNED: set = set()
 _WARN_LOCK = threading.Lock()
+_GENERATION = [0]   # bumped by clear(): programs cached on executables are stale
 STATS = {"programs": 0, "eager_programs": 0, "cpu_fallbacks": 0}
 
 
@@ -197,9 +198,12 @@ def call_executable(exe, tensors: list) -> list:
     device = target_device(tensors)
     if device == CPU_DEVICE:
         return exe.call_tensors([host_tensor(t) for t in tensors])
-    prog = exe.__dict__.get("_cuda_program")
-    if prog is None:
-        prog = exe._cuda_program = program_for(exe.graph)
+    cached = exe.__dict__.get("_cuda_program")
+    if cached is not None and cached[0] == _GENERATION[0]:
+        prog = cached[1]
+    else:
+        prog = program_for(exe.graph)
+        exe._cuda_program = (_GENERATION[0], prog)
     outvars = exe.graph.outvars
     if isinstance(prog, Unsupported):
         _unsupported(prog, "graph")
@@ -218,5 +222,7 @@ def call_executable(exe, tensors: list) -> list:
 
 
 def clear() -> None:
+    """Forget every CUDA program (``jaxish.clear_cache()``; also those executables hold)."""
+    _GENERATION[0] += 1
     _PROGRAMS.clear()
     _EAGER.clear()
