@@ -99,7 +99,7 @@ class LaunchConfig:
 def launch_config() -> LaunchConfig:
     if not _CONFIG:
         if simulator():
-            cfg = LaunchConfig(block=32, max_blocks=4, reduce_block=16, items=2, serial_rows=8, tile=4,
+            cfg = LaunchConfig(block=32, max_blocks=4, reduce_block=8, items=2, serial_rows=8, tile=4,
                                small_matmul=4096)
         else:
             sms = int(getattr(cuda().get_current_device(), "MULTIPROCESSOR_COUNT", 80))
