@@ -154,3 +154,11 @@ def test_unsupported_ops_fail_or_fall_back(soft_placement):
     assert y.device == GPU and y.dtype == tf.float16 and z.device == GPU
     np.testing.assert_allclose(y.numpy(), np.exp(np.ones(4, np.float16)), rtol=1e-3)
     np.testing.assert_array_equal(z.numpy(), np.full(4, 2, np.float16))
+
+
+def test_gpu_check_script_runs(capsys):
+    """``python -m jaxish.tools.gpu_check`` (small sizes under the simulator): every check passes."""
+    from jaxish.tools import gpu_check
+    assert gpu_check.main(["--small"]) == 0
+    out = capsys.readouterr().out
+    assert "| fused elementwise" in out and "| matmul float32" in out and "0 host transfers" in out

@@ -1,0 +1,1 @@
+"""Command-line tools: ``python -m jaxish.tools.gpu_check``."""
