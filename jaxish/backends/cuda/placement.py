@@ -44,6 +44,7 @@ _LOCKS = KeyedLocks()
 _WARNED: set = set()
 _WARN_LOCK = threading.Lock()
 _GENERATION = [0]   # bumped by clear(): programs cached on executables are stale
+_SCALARS = LRU(lambda: 1024)  # (dtype, bytes) -> device copy of a 0-d host value
 STATS = {"programs": 0, "eager_programs": 0, "cpu_fallbacks": 0}
 
 
@@ -73,12 +74,20 @@ def device_array(t: Tensor, device: str, what: str, others=()):
             return t._dev
         raise DevicePlacementError(f"{what}: an input is on {t._device} and the op on {device}; copying between "
                                    f"GPUs is not supported yet (copy through the CPU with jaxish.identity)")
-    if STATE.device is None and t.aval.shape != () and not get_soft_device_placement():
+    shape = t.aval.shape
+    if not shape:  # a Python scalar, a tape's seed: one device copy per value, reused (tensors are immutable)
+        host = np.asarray(t._value)
+        key = (host.dtype.str, host.tobytes())
+        dev = _SCALARS.get(key)
+        if dev is None:
+            dev = _SCALARS[key] = rt.to_device(host.reshape(()))
+        return dev
+    if STATE.device is None and not get_soft_device_placement():
         raise DevicePlacementError(
             f"{what}: inputs on two devices, {t._device} and {device}: copy the CPU tensor with "
             f"`with jaxish.device('/gpu:0'): jaxish.identity(x)`, or turn soft device placement on "
             f"(jaxish.config.set_soft_device_placement(True)) to copy it implicitly")
-    return rt.to_device(np.asarray(t._value).reshape(t.aval.shape))
+    return rt.to_device(np.asarray(t._value).reshape(shape))
 
 
 def to_device_tensor(array: np.ndarray, weak: bool, device: str) -> DeviceTensor:
@@ -226,3 +235,4 @@ def clear() -> None:
     _GENERATION[0] += 1
     _PROGRAMS.clear()
     _EAGER.clear()
+    _SCALARS.clear()
