@@ -154,9 +154,9 @@ def test_seed_step_and_dtypes_compile_to_ptx_sm80_and_sm90(recording):
               (lambda a: (tf.reduce_sum(a), tf.reduce_max(a, 0)), [tf.constant(np.ones((3000, 70), np.float32))]),
               (lambda a: tf.random.uniform((4, 5)) + a, [tf.constant(np.ones(5, np.float32))])]
     graphs += _op_graphs([BY_NAME[n] for n in ("add", "reduce_sum", "argmax", "gather", "concat")])
-    for dt in ("int8", "uint8", "int64", "float64", "bool"):
-        a = tf.constant(np.ones((3, 4), dt))
-        graphs.append((lambda t: (t == t, tf.reduce_max(t, 1)), [a]))
+    for dt in ("int8", "uint8", "int64", "float64", "bool"):  # serial rows, trees and chunked trees
+        a = tf.constant(np.ones((3, 40), dt))
+        graphs.append((lambda t: (t == t, tf.reduce_max(t, 1), tf.reduce_min(t[:, :3], 1), tf.reduce_max(t)), [a]))
     progs = _programs(graphs)
     n, failures = _compile_all(recording, [(9, 0), (8, 0)])
     assert progs and not failures, f"{len(failures)} of {n} kernels do not compile:\n" + "\n".join(failures)
