@@ -128,3 +128,25 @@ def test_inlined_and_module_kernels_give_the_numpy_result(cpu_backend):
     for _ in range(30):
         ref = ref + 0.1 * np.mean(np.sin(ref)) * ref
     assert float(tf.trace(many)(tf.constant(x0))) == pytest.approx(ref.sum(), rel=1e-12)
+
+
+def test_numba_starts_without_scipy_linalg_until_blas_is_used(tmp_path):
+    """Numba's array maths are imported without ``scipy.linalg`` (0.2 s of every start); ``np.dot`` still
+    works and imports it when it is compiled."""
+    import json
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import json, sys, numpy as np, jaxish as tf\n"
+        "f = tf.trace(lambda x: tf.reduce_sum(x * 2.0))\n"
+        "small = float(f(tf.constant(np.ones(3))))\n"
+        "before = 'scipy.linalg.cython_blas' in sys.modules\n"
+        "a = np.random.default_rng(0).random((40, 40))\n"
+        "g = tf.trace(lambda a, b: a @ b)\n"
+        "ok = bool(np.allclose(g(tf.constant(a), tf.constant(a)).numpy(), a @ a, rtol=1e-12))\n"
+        "print(json.dumps([small, before, ok, 'scipy.linalg.cython_blas' in sys.modules]))\n")
+    env = dict(os.environ, JAXISH_CACHE_DIR=str(tmp_path), JAXISH_BACKEND="cpu")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [6.0, False, True, True]
