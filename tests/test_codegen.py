@@ -150,3 +150,30 @@ def test_numba_starts_without_scipy_linalg_until_blas_is_used(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [6.0, False, True, True]
+
+
+def test_a_warm_start_loads_without_refreshing_numbas_registries(tmp_path):
+    """Machine code loaded from the disk cache runs without Numba's full context refresh (which only compiling
+    needs): the second process loads the step (and a parallel kernel) and imports none of the lowering
+    registries Numba's refresh imports."""
+    import json
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import json, sys, numpy as np, jaxish as tf\n"
+        "from jaxish.backends import cpu\n"
+        "x = np.linspace(-1, 1, 1 << 19).astype(np.float32)\n"
+        "f = tf.trace(lambda x: (tf.reduce_sum(tf.tanh(x) * 2.0), tf.exp(x[:10]) + 1.0))\n"
+        "s, e = f(tf.constant(x))\n"
+        "ok = abs(float(s) - float(np.sum(np.tanh(x.astype(np.float64)) * 2))) < 1e-2 and "
+        "bool(np.allclose(e.numpy(), np.exp(x[:10]) + 1, rtol=1e-6))\n"
+        "print(json.dumps([cpu.STATS, ok, 'numba.np.npdatetime' in sys.modules]))\n")
+    env = dict(os.environ, JAXISH_CACHE_DIR=str(tmp_path), JAXISH_BACKEND="cpu")
+    runs = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert runs[0][0]["compiled"] == 1 and runs[0][1] and runs[0][2]
+    assert runs[1] == [{"compiled": 0, "disk_loads": 1, "fallbacks": 0}, True, False]
