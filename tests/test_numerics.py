@@ -310,8 +310,8 @@ def _euler_ref(x, n):
 def test_scalar_kernels_have_no_loop():
     g = optimize(tf.make_graph(tf.value_and_grad(_euler(3)))(tf.constant(0.5)), for_execution=True)
     prog = codegen.generate(g)
-    assert len(prog.kernels) == 1
-    body = next(iter(prog.kernels.values())).split("def kernel(")[1]
+    assert len(prog.kernel_sources) == 1
+    body = next(iter(prog.kernel_sources.values())).split("def kernel(")[1]
     assert "for " not in body and "range(" not in body, body
     assert "o0[0] = " in body
 
@@ -319,7 +319,7 @@ def test_scalar_kernels_have_no_loop():
 def test_loop_invariant_values_are_computed_outside_the_inner_loops():
     f = lambda x, s: tf.exp(s) * x + tf.sin(s)  # noqa: E731
     g = optimize(tf.make_graph(f)(tf.ones((3, 4)), tf.ones((3, 1))), for_execution=True)
-    body = next(iter(codegen.generate(g).kernels.values())).split("def kernel(")[1]
+    body = next(iter(codegen.generate(g).kernel_sources.values())).split("def kernel(")[1]
     lines = body.splitlines()
     inner = next(i for i, s in enumerate(lines) if "for i1 " in s)
     assert any("np.exp(" in s for s in lines[:inner]) and any("np.sin(" in s for s in lines[:inner]), body

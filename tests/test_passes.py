@@ -131,7 +131,7 @@ def test_generated_loops_index_directly():
     a = tf.constant(np.ones((4, 1, 3), np.float32))
     b = tf.constant(np.ones((5, 1), np.float32))
     prog = codegen.generate(optimize(tf.make_graph(fn)(a, b), for_execution=True))
-    src = "\n".join(k.split("def kernel(")[1] for k in prog.kernels.values())
+    src = "\n".join(k.split("def kernel(")[1] for k in prog.kernel_sources.values())
     assert "//" not in src and "%" not in src
     assert "x0_[i0, 0, i2]" in src and "x1_[i1, 0]" in src
 
@@ -140,7 +140,7 @@ def test_kernel_source_does_not_depend_on_sizes():
     f = lambda x: tf.reduce_sum(tf.sin(x) * 2.0, axis=1)
     p1 = codegen.generate(optimize(tf.make_graph(f)(tf.ones((3, 4))), for_execution=True))
     p2 = codegen.generate(optimize(tf.make_graph(f)(tf.ones((7, 9))), for_execution=True))
-    assert p1.entry_source == p2.entry_source and p1.kernels == p2.kernels
+    assert p1.entry_source == p2.entry_source and p1.kernel_sources == p2.kernel_sources
     assert list(p1.sizes) != list(p2.sizes)
 
 

@@ -205,6 +205,28 @@ class _ForeignEntry(Exception):
     pass
 
 
+_READY: list = []
+
+
+def _ready_to_load(target_context) -> None:
+    """Make the target context able to link and run machine code loaded from disk.
+
+    Numba refreshes the whole context before loading (imports and installs
+    every typing and lowering registry, ~0.15 s, a third of a warm start):
+    only compiling needs that, and every compile does it itself
+    (``compiler.compile_extra``). Loaded code needs the runtime (NRT) and the
+    symbols Numba adds to LLVM's table when its modules are imported (the hash
+    secret of ``numba.cpython.hashing``); the C helpers, exception classes and
+    libm functions are added when the context is created, and code that
+    needs more (parallel code: its thread pool) carries its own ``reload_init``.
+    """
+    if not _READY:
+        import numba.cpython.hashing  # noqa: F401  (adds the hash secret's symbols)
+        from numba.core.runtime import rtsys
+        rtsys.initialize(target_context)
+        _READY.append(True)
+
+
 class _FunctionCache(FunctionCache):
     """Numba's per-function cache; damaged or foreign entries are purged and rebuilt, write failures warn."""
 
@@ -212,7 +234,9 @@ class _FunctionCache(FunctionCache):
 
     def load_overload(self, sig, target_context):
         try:
-            return super().load_overload(sig, target_context)
+            _ready_to_load(target_context)   # in place of Numba's target_context.refresh()
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
         except Exception as e:  # noqa: BLE001 - whatever is wrong with the files, they are rebuilt, never trusted
             module = self._py_func.__module__
             _warn(f"jaxish: Numba's cache files for {module} were damaged or foreign ({type(e).__name__}: "

@@ -1,10 +1,11 @@
 """Source of the library kernels an entry function may call (matmul loops,
-gather, argmax, random …). Each is emitted into the generated module that
-uses it, so it is compiled and cached with that module."""
+gather, argmax, random …), as plain functions. The code generator spells a
+call of one out in the entry function (``codegen.inline_call``), so it is
+compiled and cached with the entry; the Numba functions it calls in turn
+(Philox) are emitted into the entry's module."""
 from ...primitives import philox
 
 MM_LOOP = '''
-@njit(cache=True, error_model="numpy")
 def _mm_loop(a, b, out):
     nb, m_, n_ = out.shape
     k_ = a.shape[2]
@@ -21,7 +22,6 @@ def _mm_loop(a, b, out):
 '''
 
 MM2_LOOP = '''
-@njit(cache=True, error_model="numpy")
 def _mm2_loop(a, b, out):
     m_, n_ = out.shape
     for m in range(m_):
@@ -34,7 +34,6 @@ def _mm2_loop(a, b, out):
 '''
 
 MM_BLAS = '''
-@njit(cache=True, error_model="numpy")
 def _mm_blas(a, b, out):
     for bi in range(out.shape[0]):
         ia = bi if a.shape[0] > 1 else 0
@@ -43,7 +42,6 @@ def _mm_blas(a, b, out):
 '''
 
 GATHER = '''
-@njit(cache=True, error_model="numpy")
 def _gather(x3, idx, out3, axis):
     n = x3.shape[1]
     for q in range(idx.shape[0]):
@@ -61,7 +59,6 @@ def _gather(x3, idx, out3, axis):
 '''
 
 GATHER_GRAD = '''
-@njit(cache=True, error_model="numpy")
 def _gather_grad(g3, idx, out3):
     n = out3.shape[1]
     for p in range(out3.shape[0]):
@@ -74,7 +71,6 @@ def _gather_grad(g3, idx, out3):
 '''
 
 ARG = '''
-@njit(cache=True, error_model="numpy")
 def _arg{name}(x3, out2):
     n = x3.shape[1]
     for p in range(x3.shape[0]):
@@ -98,7 +94,6 @@ def _arg{name}(x3, out2):
 _NJIT = '@njit(error_model="numpy")'
 
 UNIFORM = '''
-@njit(cache=True, error_model="numpy")
 def _uniform_{dt}(state, out, stream):
     seed = np.uint64(state[0])
     counter = np.uint64(state[1])
@@ -109,22 +104,18 @@ def _uniform_{dt}(state, out, stream):
 '''
 
 
-def helper_source(name: str) -> str:
-    if name == "_mm_loop":
-        return MM_LOOP
-    if name == "_mm2_loop":
-        return MM2_LOOP
-    if name == "_mm_blas":
-        return MM_BLAS
-    if name == "_gather":
-        return GATHER
-    if name == "_gather_grad":
-        return GATHER_GRAD
+_SOURCES = {"_mm_loop": MM_LOOP, "_mm2_loop": MM2_LOOP, "_mm_blas": MM_BLAS, "_gather": GATHER,
+            "_gather_grad": GATHER_GRAD}
+
+
+def helper_parts(name: str) -> tuple:
+    """``(support, function)``: the source of library kernel ``name`` (one ``def``, no decorator) and the
+    pieces of source (a tuple) of the Numba functions it calls, to emit once each at module level."""
+    if name in _SOURCES:
+        return (), _SOURCES[name]
     if name in ("_argmax", "_argmin"):
-        return ARG.format(name=name[4:], op=">" if name == "_argmax" else "<")
-    if name == "_philox":
-        return philox.source(_NJIT)
-    if name.startswith("_uniform_"):  # needs ``_philox`` before it
+        return (), ARG.format(name=name[4:], op=">" if name == "_argmax" else "<")
+    if name.startswith("_uniform_"):
         dt = name[len("_uniform_"):]
-        return philox.source(_NJIT, (philox.UNIT[dt],)) + UNIFORM.format(dt=dt)
+        return (philox.source(_NJIT), philox.source(_NJIT, (philox.UNIT[dt],))), UNIFORM.format(dt=dt)
     raise KeyError(name)

@@ -31,6 +31,8 @@ from ...primitives.shape_ops import (
 from ..codegen.scalar import dtype_ctor
 from .kernels import cshape
 
+KERNEL_FLAGS = 'cache=True, error_model="numpy"'   # the flags of a kernel that needs none of its own
+
 SMALL_MATMUL = 16 * 16 * 16   # below m*n*k, a generated loop beats the BLAS call overhead
 
 LOWERINGS: dict = {}
@@ -66,10 +68,10 @@ def _transpose(e, ins, out, perm):
     out_idx = ", ".join(f"i{k}" for k in range(d))
     in_idx = ", ".join(f"i{j}" for j in inv)
     body = "    " * (d + 1) + f"o0[{out_idx}] = x0_[{in_idx}]\n"
-    kernel = e.kernel(f"def kernel(dims, x0_, o0):\n{loops}{body}", 'cache=True, error_model="numpy"')
     name = e.new(out)
     e.emit(f"{name} = np.empty({e.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
-    e.emit(f"{kernel}({e.shape(cshape(out.aval))}, {e.atom(ins[0])}, {name})")
+    e.kernel(f"def kernel(dims, x0_, o0):\n{loops}{body}", KERNEL_FLAGS,
+             [e.shape(cshape(out.aval)), e.atom(ins[0]), name])
 
 
 @register_lowering(reshape_p)
@@ -115,9 +117,8 @@ def _gather(e, ins, out, axis):
     m = _prod(idx.aval.shape)
     e.emit(f"{name} = np.empty({e.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
     pre, post = _prod(shape[:axis]), _prod(shape[axis + 1:])
-    e.emit(f"{e.helper('_gather')}({_three(e, e.contig(x), axis, shape)}, "
-           f"{e.contig(idx)}.reshape(({e.size(m)},)), "
-           f"{name}.reshape(({e.size(pre)}, {e.size(m)}, {e.size(post)})), {axis})")
+    e.call("_gather", _three(e, e.contig(x), axis, shape), f"{e.contig(idx)}.reshape(({e.size(m)},))",
+           f"{name}.reshape(({e.size(pre)}, {e.size(m)}, {e.size(post)}))", str(axis))
 
 
 @register_lowering(gather_grad_p)
@@ -127,9 +128,8 @@ def _gather_grad(e, ins, out, shape, axis):
     m = _prod(idx.aval.shape)
     pre, post = _prod(shape[:axis]), _prod(shape[axis + 1:])
     e.emit(f"{name} = np.zeros({e.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
-    e.emit(f"{e.helper('_gather_grad')}({e.contig(g)}.reshape(({e.size(pre)}, {e.size(m)}, "
-           f"{e.size(post)})), {e.contig(idx)}.reshape(({e.size(m)},)), "
-           f"{_three(e, name, axis, shape)})")
+    e.call("_gather_grad", f"{e.contig(g)}.reshape(({e.size(pre)}, {e.size(m)}, {e.size(post)}))",
+           f"{e.contig(idx)}.reshape(({e.size(m)},))", _three(e, name, axis, shape))
 
 
 def _arg(e, ins, out, axis, kind):
@@ -138,8 +138,7 @@ def _arg(e, ins, out, axis, kind):
     name = e.new(out)
     pre, post = _prod(shape[:axis]), _prod(shape[axis + 1:])
     e.emit(f"{name} = np.empty({e.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
-    e.emit(f"{e.helper('_arg' + kind)}({_three(e, e.contig(x), axis, shape)}, "
-           f"{name}.reshape(({e.size(pre)}, {e.size(post)})))")
+    e.call("_arg" + kind, _three(e, e.contig(x), axis, shape), f"{name}.reshape(({e.size(pre)}, {e.size(post)}))")
 
 
 @register_lowering(argmax_p)
@@ -162,8 +161,7 @@ def _random_uniform(e, ins, out, shape, dtype, stream):
     name = e.new(out)
     n = _prod(shape)
     e.emit(f"{name} = np.empty(({e.size(n)},), {dtype_ctor(dtype)})")
-    e.helper("_philox")
-    e.emit(f"{e.helper('_uniform_' + dtype.name)}({e.atom(ins[0])}, {name}, {stream})")
+    e.call("_uniform_" + dtype.name, e.atom(ins[0]), name, str(stream))
     e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
 
 
@@ -182,12 +180,11 @@ def _matmul(e, ins, out):
         return
     if not batch:  # any layout: transposed views are read in place
         e.emit(f"{name} = np.empty(({e.size(m)}, {e.size(n)}), {dtype_ctor(dt)})")
-        e.emit(f"{e.helper('_mm2_loop')}({e.atom(a)}, {e.atom(b)}, {name})")
+        e.call("_mm2_loop", e.atom(a), e.atom(b), name)
         return
     na = _prod(a.aval.shape[:-2])
     nbb = _prod(b.aval.shape[:-2])
-    fn = e.helper("_mm_blas" if blas else "_mm_loop")
     e.emit(f"{name} = np.empty(({e.size(nb)}, {e.size(m)}, {e.size(n)}), {dtype_ctor(dt)})")
-    e.emit(f"{fn}({e.contig(a)}.reshape(({e.size(na)}, {e.size(m)}, {e.size(k)})), "
-           f"{e.contig(b)}.reshape(({e.size(nbb)}, {e.size(k)}, {e.size(n)})), {name})")
+    e.call("_mm_blas" if blas else "_mm_loop", f"{e.contig(a)}.reshape(({e.size(na)}, {e.size(m)}, {e.size(k)}))",
+           f"{e.contig(b)}.reshape(({e.size(nbb)}, {e.size(k)}, {e.size(n)}))", name)
     e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")

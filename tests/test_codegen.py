@@ -1,0 +1,179 @@
+"""The cpu code generator's module layout: scalar helpers by reference, kernels spelled out in the entry."""
+import numpy as np
+import pytest
+
+import jaxish as tf
+from jaxish.backends.codegen import scalar
+from jaxish.backends.cpu import codegen
+from jaxish.backends.cpu.helpers import helper_parts
+from jaxish.passes import optimize
+
+FAKE_SCALARS = '''
+_SCALE = 1.5
+
+
+@scalar_function
+def _uses_two(v):
+    # calls another helper and reads a constant
+    return _plain(v) * _SCALE
+
+
+@scalar_function
+def _plain(v):
+    return v + 1.0
+
+
+@scalar_function
+def _unused(v):
+    return v
+'''
+
+
+@pytest.fixture
+def fake_scalars(monkeypatch):
+    monkeypatch.setattr(scalar, "SCALAR_FUNCTIONS", FAKE_SCALARS)
+
+
+def test_only_referenced_scalar_helpers_are_emitted_transitively(fake_scalars):
+    text = codegen.scalar_functions("    t0 = _uses_two(x0)\n")
+    assert "def _uses_two(" in text and "def _plain(" in text and "_SCALE = 1.5" in text
+    assert "_unused" not in text and "@scalar_function" not in text
+    assert text.index("_SCALE") < text.index("def _uses_two(") < text.index("def _plain(")  # their order there
+    assert codegen.SCALAR_DECORATOR in text
+    assert codegen.scalar_functions("    t0 = _plain(x0)\n").count("def ") == 1
+    assert codegen.scalar_functions("    t0 = x0 + 1\n") == ""
+
+
+def _program(fn, *args):
+    return codegen.generate(optimize(tf.make_graph(fn)(*args), for_execution=True))
+
+
+def test_generated_modules_carry_only_the_helpers_they_call():
+    x32 = tf.constant(np.linspace(-1, 1, 8, dtype=np.float32))
+    src = _program(lambda x: tf.tanh(x) * 2.0, x32).entry_source
+    assert "def _tanh_f32(" in src and "def _floordiv_f(" not in src and "def _pow_i(" not in src
+    src = _program(lambda x: tf.sin(x) + 1.0, tf.constant(np.ones(4))).entry_source
+    assert "@njit(error_model" not in src   # no helper at all
+
+
+def test_source_is_deterministic():
+    f = lambda x: tf.reduce_sum(tf.tanh(x) * 3.0, axis=0)  # noqa: E731
+    x = tf.constant(np.ones((3, 4), np.float32))
+    p1, p2 = _program(f, x), _program(f, x)
+    assert p1.entry_source == p2.entry_source and p1.kernels == p2.kernels
+
+
+def _exec_lines(lines, env):
+    exec("\n".join(lines), env)
+
+
+def test_inline_call_computes_what_the_call_computes():
+    _, fn = helper_parts("_mm2_loop")
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
+    out = np.empty((3, 5))
+    lines = codegen.inline_call(fn, ["a_", "b_", "out_"], "q7_")
+    assert lines[:3] == ["q7_a = a_", "q7_b = b_", "q7_out = out_"]
+    _exec_lines(lines, {"np": np, "a_": a.T.copy().T, "b_": b, "out_": out})
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12)
+
+
+def test_inline_call_renames_locals_but_not_attributes_or_keywords():
+    fn = ("def f(x, out):\n"
+          "    dtype = x.dtype\n"
+          "    shape = x.shape\n"
+          "    out[:] = np.full(shape, 2, dtype=dtype) * x  # dtype in a comment stays\n")
+    lines = codegen.inline_call(fn, ["xs", "o"], "p_")
+    text = "\n".join(lines)
+    assert "p_dtype = p_x.dtype" in text and "dtype=p_dtype" in text and "p_x.p_" not in text
+    assert "# dtype in a comment" in text
+    x, o = np.arange(3.0), np.empty(3)
+    _exec_lines(lines, {"np": np, "xs": x, "o": o})
+    np.testing.assert_array_equal(o, 2 * x)
+
+
+@pytest.mark.parametrize("fn", [
+    "def f(x):\n    return x\n",
+    "def f(x, out):\n    out[0] = sum([v for v in x])\n",
+    "def f(x, out):\n    def g(v):\n        pass\n",
+    "def f(x, out):\n    s = '''a\nb'''\n",
+])
+def test_inline_call_refuses_what_it_cannot_rename(fn):
+    assert codegen.inline_call(fn, ["a", "b"][:fn.count(",") + 1], "q_") is None
+
+
+def test_small_kernels_are_inlined_and_large_graphs_keep_kernel_modules():
+    x = tf.constant(np.linspace(-1, 1, 10))
+    small = _program(lambda x: tf.reduce_sum(tf.sin(x) * x), x)
+    assert not small.kernels and small.kernel_sources
+    assert "def kernel(" not in small.entry_source
+
+    def many(x):
+        for _ in range(30):
+            x = x + 0.1 * tf.reduce_mean(tf.sin(x)) * x
+        return tf.reduce_sum(x)
+    big = _program(many, x)
+    assert big.kernels                                   # the kernels past the budget are modules
+    assert len(big.kernel_sources) > len(big.kernels)    # the first ones are spelled out in the entry
+
+
+def test_inlined_and_module_kernels_give_the_numpy_result(cpu_backend):
+    def many(x):
+        for _ in range(30):
+            x = x + 0.1 * tf.reduce_mean(tf.sin(x)) * x
+        return tf.reduce_sum(x)
+
+    x0 = np.linspace(-0.5, 1, 50)
+    ref = x0.copy()
+    for _ in range(30):
+        ref = ref + 0.1 * np.mean(np.sin(ref)) * ref
+    assert float(tf.trace(many)(tf.constant(x0))) == pytest.approx(ref.sum(), rel=1e-12)
+
+
+def test_numba_starts_without_scipy_linalg_until_blas_is_used(tmp_path):
+    """Numba's array maths are imported without ``scipy.linalg`` (0.2 s of every start); ``np.dot`` still
+    works and imports it when it is compiled."""
+    import json
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import json, sys, numpy as np, jaxish as tf\n"
+        "f = tf.trace(lambda x: tf.reduce_sum(x * 2.0))\n"
+        "small = float(f(tf.constant(np.ones(3))))\n"
+        "before = 'scipy.linalg.cython_blas' in sys.modules\n"
+        "a = np.random.default_rng(0).random((40, 40))\n"
+        "g = tf.trace(lambda a, b: a @ b)\n"
+        "ok = bool(np.allclose(g(tf.constant(a), tf.constant(a)).numpy(), a @ a, rtol=1e-12))\n"
+        "print(json.dumps([small, before, ok, 'scipy.linalg.cython_blas' in sys.modules]))\n")
+    env = dict(os.environ, JAXISH_CACHE_DIR=str(tmp_path), JAXISH_BACKEND="cpu")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [6.0, False, True, True]
+
+
+def test_a_warm_start_loads_without_refreshing_numbas_registries(tmp_path):
+    """Machine code loaded from the disk cache runs without Numba's full context refresh (which only compiling
+    needs): the second process loads the step (and a parallel kernel) and imports none of the lowering
+    registries Numba's refresh imports."""
+    import json
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import json, sys, numpy as np, jaxish as tf\n"
+        "from jaxish.backends import cpu\n"
+        "x = np.linspace(-1, 1, 1 << 19).astype(np.float32)\n"
+        "f = tf.trace(lambda x: (tf.reduce_sum(tf.tanh(x) * 2.0), tf.exp(x[:10]) + 1.0))\n"
+        "s, e = f(tf.constant(x))\n"
+        "ok = abs(float(s) - float(np.sum(np.tanh(x.astype(np.float64)) * 2))) < 1e-2 and "
+        "bool(np.allclose(e.numpy(), np.exp(x[:10]) + 1, rtol=1e-6))\n"
+        "print(json.dumps([cpu.STATS, ok, 'numba.np.npdatetime' in sys.modules]))\n")
+    env = dict(os.environ, JAXISH_CACHE_DIR=str(tmp_path), JAXISH_BACKEND="cpu")
+    runs = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert runs[0][0]["compiled"] == 1 and runs[0][1] and runs[0][2]
+    assert runs[1] == [{"compiled": 0, "disk_loads": 1, "fallbacks": 0}, True, False]
