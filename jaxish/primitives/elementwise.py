@@ -55,14 +55,28 @@ def _sign_scalar(args, avals, out):
 
 
 sign_p = unary("sign", np.sign, _sign_scalar, lambda g, x, out: (None,))
-exp_p = unary("exp", np.exp, "np.exp({0})", lambda g, x, out: (mul(g, out),), **_f())
-log_p = unary("log", np.log, "np.log({0})", lambda g, x, out: (div(g, x),), **_f())
-log1p_p = unary("log1p", np.log1p, "np.log1p({0})", lambda g, x, out: (div(g, add(x, _lit(1, x))),), **_f())
-expm1_p = unary("expm1", np.expm1, "np.expm1({0})", lambda g, x, out: (mul(g, add(out, _lit(1, out))),), **_f())
-sin_p = unary("sin", np.sin, "np.sin({0})", lambda g, x, out: (mul(g, cos(x)),), **_f())
-cos_p = unary("cos", np.cos, "np.cos({0})", lambda g, x, out: (neg(mul(g, sin(x))),), **_f())
-tanh_p = unary("tanh", np.tanh, lambda a, avals, out: f"_tanh_f32({a[0]})" if out.dtype.name == "float32"
-               else f"np.tanh({a[0]})",
+
+
+def _vec(name, fallback):
+    """The scalar template of a transcendental: a call of the backend's vectorisable ``_{name}_f32`` or
+    ``_{name}_f64`` (CPU: ``backends/codegen/vecmath.py``, in every module's ``SCALAR_FUNCTIONS``), ``fallback``
+    for other dtypes (float16 graphs run on the interpreter)."""
+    def tmpl(args, avals, out):
+        if out.dtype.name in ("float32", "float64"):
+            return f"_{name}_f{out.dtype.name[5:]}(" + ", ".join("{%d}" % k for k in range(len(args))) + ")"
+        return fallback
+    return tmpl
+
+
+exp_p = unary("exp", np.exp, _vec("exp", "np.exp({0})"), lambda g, x, out: (mul(g, out),), **_f())
+log_p = unary("log", np.log, _vec("log", "np.log({0})"), lambda g, x, out: (div(g, x),), **_f())
+log1p_p = unary("log1p", np.log1p, _vec("log1p", "np.log1p({0})"), lambda g, x, out: (div(g, add(x, _lit(1, x))),),
+                **_f())
+expm1_p = unary("expm1", np.expm1, _vec("expm1", "np.expm1({0})"),
+                lambda g, x, out: (mul(g, add(out, _lit(1, out))),), **_f())
+sin_p = unary("sin", np.sin, _vec("sin", "np.sin({0})"), lambda g, x, out: (mul(g, cos(x)),), **_f())
+cos_p = unary("cos", np.cos, _vec("cos", "np.cos({0})"), lambda g, x, out: (neg(mul(g, sin(x))),), **_f())
+tanh_p = unary("tanh", np.tanh, _vec("tanh", "np.tanh({0})"),
                lambda g, x, out: (mul(g, sub(_lit(1, out), mul(out, out))),), **_f())
 sqrt_p = unary("sqrt", np.sqrt, "np.sqrt({0})", lambda g, x, out: (div(mul(g, _lit(0.5, g)), out),), **_f())
 
@@ -80,9 +94,8 @@ def _erf(x):
     return _special.erf(x).astype(x.dtype)
 
 
-erf_p = unary("erf", _erf, "math.erf({0})",
-              lambda g, x, out: (mul(g, mul(_lit(2 / math.sqrt(math.pi), x), exp(neg(mul(x, x))))),), **_f(),
-              keeps_dtype=False)  # math.erf returns a float64
+erf_p = unary("erf", _erf, _vec("erf", "{dt}(math.erf({0}))"),
+              lambda g, x, out: (mul(g, mul(_lit(2 / math.sqrt(math.pi), x), exp(neg(mul(x, x))))),), **_f())
 
 
 def _logistic(x):
@@ -92,7 +105,8 @@ def _logistic(x):
 
 
 logistic_p = unary("logistic", _logistic,
-                   "({dt}(1) / ({dt}(1) + np.exp(-{0})) if {0} >= 0 else np.exp({0}) / ({dt}(1) + np.exp({0})))",
+                   _vec("logistic",
+                        "({dt}(1) / ({dt}(1) + np.exp(-{0})) if {0} >= 0 else np.exp({0}) / ({dt}(1) + np.exp({0})))"),
                    lambda g, x, out: (mul(g, mul(out, sub(_lit(1, out), out))),), **_f())
 floor_p = unary("floor", np.floor, "np.floor({0})", lambda g, x, out: (None,), **_f())
 copy_p = unary("copy", np.copy, "{0}", lambda g, x, out: (g,), kinds="biuf", what="any")
@@ -179,7 +193,7 @@ def _pow_impl(x, y):
 
 def _pow_scalar(args, avals, out):
     if out.dtype.is_floating:
-        return f"np.power({args[0]}, {args[1]})"
+        return _vec("pow", "np.power({0}, {1})")(args, avals, out)
     return f"_pow_i(np.int64({args[0]}), np.int64({args[1]}))"  # wraps like NumPy's (mod 2**bits)
 
 

@@ -11,9 +11,12 @@ import numpy as np
 
 from ...dtypes import DType
 from ...ir import Literal
+from . import vecmath
 
-# Scalar functions that templates may call (``_floordiv_f``), as plain Python: each backend
-# compiles them with its own decorator in place of ``@scalar_function``.
+# Scalar functions that templates may call (``_floordiv_f``, ``_exp_f32``), as plain Python: each backend
+# compiles them with its own decorator in place of ``@scalar_function``. The transcendentals (``_exp_f32``,
+# ``_log_f64``, ..., ``_pow_f32``: vecmath.SOURCE, branch-free so that loops calling them vectorise) come from
+# vecmath.library, compiled once per process like ``_vecmath_probe``.
 SCALAR_FUNCTIONS = '''
 @scalar_function
 def _floordiv_f(a, b):
@@ -78,19 +81,16 @@ def _pow_i(a, b):
     return r
 
 
+from jaxish.backends.codegen.vecmath import library as _vecmath_library
+
+
 @scalar_function
-def _tanh_f32(v):
-    # float32 tanh within 1 ulp of the correctly rounded result (as NumPy's), ~3x faster than
-    # libm's tanhf here: Cephes' odd polynomial below 0.625, 1 - 2/(exp(2|x|)+1) above; in float64
-    a = abs(np.float64(v))
-    if a < 0.625:
-        z = a * a
-        r = ((((-5.70498872745e-3 * z + 2.06390887954e-2) * z - 5.37397155531e-2) * z + 1.33314422036e-1) * z
-             - 3.33332819422e-1) * z * a + a
-    else:
-        r = 1.0 - 2.0 / (np.exp(2.0 * a) + 1.0)
-    return np.float32(np.copysign(r, v))
-'''
+def _vecmath_probe():
+    return 0
+
+
+globals().update(_vecmath_library(_vecmath_probe))   # vecmath %s
+''' % vecmath.DIGEST
 
 
 def dtype_ctor(dtype: DType) -> str:

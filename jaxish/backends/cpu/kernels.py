@@ -27,6 +27,9 @@ from ..codegen.scalar import (
 
 PARALLEL_THRESHOLD = 1 << 18   # elements; below this prange costs more than it saves
 N_CHUNKS = 64                  # chunks of a parallel full reduction
+BLOCK = 512                    # elements per block of a blocked reduction loop
+LANES = 8                      # partial results per block
+_REASSOCIABLE = ("{acc} + {0}", "{acc} * {0}")   # reductions whose blocked order only changes the rounding
 
 
 def cshape(aval) -> tuple:
@@ -34,23 +37,42 @@ def cshape(aval) -> tuple:
     return tuple(aval.shape) or (1,)
 
 
-def _nest(loops: list, stmts: list, inner: list, indent: int) -> list:
+def _nest(loops: list, stmts: list, inner: list, indent: int, tail: list = ()) -> list:
     """Lines of a loop nest: ``loops`` is ``[(axis, header)]``, outermost first.
 
-    Each statement ``(axes, line)`` goes just inside the innermost loop over one
-    of ``axes`` (before every loop when it depends on none); ``inner`` lines go
-    in the innermost loop.
+    A header is a line, or ``[(depth, line)]`` opening several levels (a blocked loop: its body goes at the
+    depth of its last line, one deeper if that is a loop header). Each statement ``(axes, line)`` goes just
+    inside the innermost loop over one of ``axes`` (before every loop when it depends on none); ``inner`` lines
+    go in the innermost loop, and ``tail`` lines ``[(depth, line)]`` after it, at depths relative to the
+    innermost header.
     """
     pos = {ax: k + 1 for k, (ax, _) in enumerate(loops)}
     placed: list = [[] for _ in range(len(loops) + 1)]
     for axes, line in stmts:
         placed[max((pos[a] for a in axes), default=0)].append(line)
     out = []
+    level = last = indent
     for k in range(len(loops) + 1):
-        out += ["    " * (indent + k) + s for s in placed[k]]
+        out += ["    " * level + s for s in placed[k]]
         if k < len(loops):
-            out.append("    " * (indent + k) + loops[k][1])
-    return out + ["    " * (indent + len(loops)) + s for s in inner]
+            header = loops[k][1]
+            header = [(0, header)] if isinstance(header, str) else header
+            last = level
+            out += ["    " * (level + depth) + line for depth, line in header]
+            level += header[-1][0] + header[-1][1].endswith(":")
+    return out + ["    " * level + s for s in inner] + ["    " * (last + depth) + s for depth, s in tail]
+
+
+def _blocked_header(ax: int, start: str, end: str) -> list:
+    """The header of loop ``i{ax}`` over ``range(start, end)`` in blocks of ``BLOCK``: ``j{ax}`` runs over the
+    block (``n{ax}`` elements), whose tail (``_nest``'s ``tail``) sums the block's buffered values. The block start
+    is masked to be provably nonnegative: LLVM then drops Numba's negative-index fix-up from every array access
+    and the loop vectorises with plain vector loads and stores (not gathers)."""
+    return [(0, f"for s{ax}_ in range({start}, {end}, {BLOCK}):"),
+            (1, f"s{ax} = s{ax}_ & 0x7FFFFFFFFFFFFFFF"),
+            (1, f"n{ax} = min({end} - s{ax}, {BLOCK})"),
+            (1, f"for j{ax} in range(n{ax}):"),
+            (2, f"i{ax} = s{ax} + j{ax}")]
 
 
 def kernel_source(g: FusedGroup, parallel: bool) -> str:
@@ -110,13 +132,54 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
     def result(r, acc_ref):
         return f"{dtype_ctor(r.outvars[0].aval.dtype)}({acc_ref})"
 
-    def loops(axes, first_parallel=False, first_range=None):
+    def loops(axes, first_parallel=False, first_range=None, block=False):
         out = []
+        axes = list(axes)
         for n, ax in enumerate(axes):
             fn = "prange" if first_parallel and n == 0 else "range"
             rng = first_range if first_range and n == 0 else f"dims[{ax}]"
-            out.append((ax, f"for i{ax} in {fn}({rng}):"))
+            if block and n == len(axes) - 1 and fn == "range":
+                start, end = rng.split(", ") if ", " in rng else ("0", rng)
+                out.append((ax, _blocked_header(ax, start, end)))
+            else:
+                out.append((ax, f"for i{ax} in {fn}({rng}):"))
         return [] if scalar else out
+
+    # A float sum or product carries its accumulator from one iteration to the next, and LLVM may not reorder
+    # float additions: such a loop does not vectorise. Blocked, the loop stores each block's values in a buffer
+    # (a loop that vectorises: the elementwise work) and sums the buffer in LANES partial sums.
+    def acc_dt(r):
+        return r.prim.reduce.accumulator_dtype(in_dt(r))
+
+    block = bool(reds) and not scalar and any(acc_dt(r).is_floating for r, _, _ in reds) and \
+        all(r.prim.reduce.combine in _REASSOCIABLE for r, _, _ in reds if acc_dt(r).is_floating)
+
+    def value(r):
+        return literal_expr(r.invars[0]) if isinstance(r.invars[0], Literal) else arg(r.invars[0])
+
+    def updates(ax=None):
+        """The accumulators' updates in the innermost loop (over axis ``ax``): direct, or buffer stores."""
+        if not block:
+            return [update(r, acc) for r, acc, _ in reds]
+        return [f"b{k}[j{ax}] = {value(r)}" for k, (r, _, _) in enumerate(reds)]
+
+    def buffers():
+        return [f"b{k} = np.empty({BLOCK}, {dtype_ctor(in_dt(r))})" for k, (r, _, _) in enumerate(reds)] \
+            if block else []
+
+    def block_tail(ax):
+        """Sums the block's buffered values into the accumulators (``_nest``'s ``tail``)."""
+        if not block:
+            return []
+        out = [(1, f"m{ax} = n{ax} - (n{ax} & {LANES - 1})")]
+        for k, (r, acc, _) in enumerate(reds):
+            lanes = [f"a{k}_{q}" for q in range(LANES)]
+            out += [(1, f"{a} = {init(r)}") for a in lanes]
+            out += [(1, f"for j{ax} in range(0, m{ax}, {LANES}):")]
+            out += [(2, update(r, a, f"b{k}[j{ax} + {q}]")) for q, a in enumerate(lanes)]
+            out += [(1, update(r, acc, a)) for a in lanes]
+            out += [(1, f"for j{ax} in range(m{ax}, n{ax}):"), (2, update(r, acc, f"b{k}[j{ax}]"))]
+        return out
 
     params = ", ".join(["dims"] + [f"{in_names[a.id]}_" for a in g.inputs] + [out_names[v.id] for v in g.outputs])
     lines = [f"def kernel({params}):"]
@@ -124,10 +187,12 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
         lines += _nest(loops(range(d), parallel), stmts, writes, 1)
     elif trailing and kept:
         nk = len(kept)
+        inner_ax = sorted(red_axes)[-1]
         acc_init = [(frozenset(kept), f"{acc} = {init(r)}") for r, acc, _ in reds]
-        # the accumulators start in the innermost kept loop
-        body = _nest(loops(kept + sorted(red_axes), parallel), acc_init + stmts,
-                     writes + [update(r, acc) for r, acc, _ in reds], 1)
+        # the accumulators start in the innermost kept loop; the buffers (one per thread) in the outermost one
+        bufs = [(frozenset(kept[:1]) if parallel else frozenset(), b) for b in buffers()]
+        body = _nest(loops(kept + sorted(red_axes), parallel, block=block), bufs + acc_init + stmts,
+                     writes + updates(inner_ax), 1, block_tail(inner_ax))
         kidx = ", ".join(f"i{j}" for j in kept)
         lines += body + ["    " * (1 + nk) + f"{o}[{kidx}] = {result(r, acc)}" for r, acc, o in reds]
     elif not kept and parallel:  # a full reduction in chunks
@@ -137,15 +202,17 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
                   f"        lo = (dims[0] * c) // {N_CHUNKS}",
                   f"        hi = (dims[0] * (c + 1)) // {N_CHUNKS}"]
         lines += [f"        {acc} = {init(r)}" for r, acc, _ in reds]
-        lines += _nest(loops(range(d), first_range="lo, hi"), stmts,
-                       writes + [update(r, acc) for r, acc, _ in reds], 2)
+        lines += ["        " + b for b in buffers()]
+        lines += _nest(loops(range(d), first_range="lo, hi", block=block), stmts, writes + updates(d - 1), 2,
+                       block_tail(d - 1))
         lines += [f"        {acc}_p[c] = {acc}" for r, acc, _ in reds]
         for r, acc, o in reds:
             lines += [f"    {acc} = {init(r)}", f"    for c in range({N_CHUNKS}):",
                       f"        {update(r, acc, f'{acc}_p[c]')}", f"    {o}[0] = {result(r, acc)}"]
     elif not kept:  # a full reduction to a scalar
         lines += [f"    {acc} = {init(r)}" for r, acc, _ in reds]
-        lines += _nest(loops(range(d)), stmts, writes + [update(r, acc) for r, acc, _ in reds], 1)
+        lines += ["    " + b for b in buffers()]
+        lines += _nest(loops(range(d), block=block), stmts, writes + updates(d - 1), 1, block_tail(d - 1))
         lines += [f"    {o}[0] = {result(r, acc)}" for r, acc, o in reds]
     else:  # partial reduction over non-trailing axes: accumulate into arrays in row-major order
         kdims = ", ".join(f"dims[{j}]" for j in kept)
