@@ -14,6 +14,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .core import STATE, Tensor, Tracer, is_variable, literal_tensor, read_variable, to_tensor_arg
+from .core.trace import bind_binary
 from .primitives import elementwise as ew
 from .primitives import linalg as la
 from .primitives import reductions as rd
@@ -141,11 +142,15 @@ _LITERALS: dict = {}
 
 def _fast_literal(value, t):
     """The weak literal for a Python scalar combined with a strong tensor of the same kind, or None."""
-    a = t.aval
+    a = t._aval
+    if a is None:
+        a = t.aval
     dt = a.dtype
-    if a.weak_type or dt.is_bool or (type(value) is float and not dt.is_floating):
+    kind = dt.kind
+    if a.weak_type or kind == "b" or (type(value) is float and kind != "f"):
         return None
-    key = (type(value), value, dt, math.copysign(1.0, value))  # 0.0 and -0.0 compare equal
+    # the type: 1 and 1.0 are equal keys; the sign of a zero: 0.0 and -0.0 are too
+    key = (value, type(value), dt) if value else (value, type(value), dt, math.copysign(1.0, value))
     lit = _LITERALS.get(key)
     if lit is None:
         if dt.is_integer and not dt.min <= value <= dt.max:
@@ -192,7 +197,7 @@ def _binary(prim, opname):
     def op(x, y, name=None):
         a, b = promote(opname, x, y)
         try:
-            return prim.bind(a, b)
+            return bind_binary(prim, a, b)
         except (TypeError, ValueError) as e:
             raise op_error(e, opname) from None
     op.__name__ = opname
@@ -318,7 +323,7 @@ neg = negative
 def square(x, name=None):
     """``x * x`` elementwise."""
     x = _in(x, "square")
-    return ew.mul_p.bind(x, x)
+    return bind_binary(ew.mul_p, x, x)
 
 
 @_named("relu")
@@ -455,7 +460,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
         return cast(reduce_mean(cast(x, _dt.float32), axes, keepdims), _dt.float16)
     if x.dtype.is_floating:
         s = reduce_sum(x, axes, keepdims)
-        return ew.div_p.bind(s, literal_tensor(float(n) if n else float("nan"), x.dtype))
+        return bind_binary(ew.div_p, s, literal_tensor(float(n) if n else float("nan"), x.dtype))
     if x.dtype.kind not in "iu":
         raise TypeError(f"reduce_mean: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
     return _integer_mean(x, axes, keepdims, n)

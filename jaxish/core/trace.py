@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import operator
 import os
 import sys
 from typing import Sequence
@@ -34,21 +35,80 @@ def bind(prim, args: Sequence, params: dict):
     return stack[-1].process(prim, vals, params, args, len(stack) - 1)
 
 
+def bind_binary(prim, a, b):
+    """``bind(prim, (a, b), {})`` for a primitive without parameters, with the eager case of two Tensors inline
+    (the hot path of eager arithmetic: keep it flat)."""
+    if len(STATE.stack) == 1 and type(a) is Tensor and type(b) is Tensor:
+        aa = a._aval
+        if aa is None:
+            aa = a.aval
+        ab = b._aval
+        if ab is None:
+            ab = b.aval
+        hit = _AVAL_BY_ID.get((prim, id(aa), id(ab)))
+        if hit is not None and hit[1] is aa and hit[2] is ab:
+            out_aval = hit[0]
+        else:
+            out_aval = _aval_by_id(prim, (aa, ab), abstract_eval(prim, (a, b), {}, None))
+        if prim.may_warn:  # floating-point warnings are silenced (as in TensorFlow)
+            if _EXTOBJ is not None:
+                quiet = _QUIET.get(_EXTOBJ.get())
+                token = _EXTOBJ.set(_quiet_extobj() if quiet is None else quiet)
+                try:
+                    out = prim.impl(a._value, b._value)
+                finally:
+                    _EXTOBJ.reset(token)
+            else:
+                with np.errstate(all="ignore"):
+                    out = prim.impl(a._value, b._value)
+        else:
+            out = prim.impl(a._value, b._value)
+        device = STATE.device
+        if device is None:
+            device = b._device if a._weak and not b._weak else a._device if not a._weak else CPU_DEVICE
+        if type(out) is not np.ndarray or out.dtype != out_aval.dtype.np:
+            out = np.asarray(out, dtype=out_aval.dtype.np)
+        t = Tensor(out, out_aval.weak_type, device)
+        if out.shape == out_aval.shape:
+            # the cached aval object itself: the next op's cache key then compares equal by identity
+            t._aval = out_aval
+        return t
+    return bind(prim, (a, b), {})
+
+
 def eval_primitive(prim, vals: list, params: dict):
     """Run ``prim`` eagerly on concrete tensors (the hot path of eager code: keep it flat)."""
+    avals = []
     for v in vals:
         if type(v) is not Tensor and isinstance(v, Tracer):
             v._trace.check_alive(v)
             raise EscapedTracerError(v._trace.escaped_message(v))
-    try:
-        out_aval = _AVAL_CACHE.get((prim, tuple([v.aval for v in vals]), tuple(params.items()) if params else ()))
-    except TypeError:  # unhashable params
-        out_aval = None
-    if out_aval is None:
-        out_aval = abstract_eval(prim, vals, params, None)
+        a = v._aval
+        avals.append(v.aval if a is None else a)
+    if params:
+        try:
+            out_aval = _AVAL_CACHE.get((prim, tuple(avals), tuple(params.items())))
+        except TypeError:  # unhashable params
+            out_aval = None
+        if out_aval is None:
+            out_aval = abstract_eval(prim, vals, params, None)
+    else:  # an identity lookup first: the avals of a loop's tensors are mostly the cached objects themselves
+        hit = _AVAL_BY_ID.get((prim, *map(id, avals)))
+        if hit is not None and all(map(operator.is_, hit[1:], avals)):
+            out_aval = hit[0]
+        else:
+            out_aval = _aval_by_id(prim, avals, abstract_eval(prim, vals, params, None))
     if prim.may_warn:  # floating-point warnings are silenced (as in TensorFlow)
-        with np.errstate(all="ignore"):
-            out = prim.impl(*[v._value for v in vals], **params)
+        if _EXTOBJ is not None:
+            quiet = _QUIET.get(_EXTOBJ.get())
+            token = _EXTOBJ.set(_quiet_extobj() if quiet is None else quiet)
+            try:
+                out = prim.impl(*[v._value for v in vals], **params)
+            finally:
+                _EXTOBJ.reset(token)
+        else:
+            with np.errstate(all="ignore"):
+                out = prim.impl(*[v._value for v in vals], **params)
     else:
         out = prim.impl(*[v._value for v in vals], **params)
     device = STATE.device
@@ -69,6 +129,43 @@ def _as_tensor(out, aval, device) -> Tensor:
     if not isinstance(out, np.ndarray) or out.dtype != aval.dtype.np:
         out = np.asarray(out, dtype=aval.dtype.np)
     return Tensor(out, aval.weak_type, device)
+
+
+# NumPy >= 2 keeps its floating-point error state in a context variable: setting it to a cached "ignore
+# everything" state costs a fraction of ``np.errstate`` (whose construction and enter/exit are Python code)
+try:
+    from numpy._core.umath import _extobj_contextvar as _EXTOBJ
+    from numpy._core.umath import _make_extobj
+except ImportError:  # NumPy 1.x: np.errstate
+    _EXTOBJ = _make_extobj = None
+_QUIET: dict = {}  # an error state (an immutable capsule, kept alive here) -> the same with every error ignored
+
+
+def _quiet_extobj():
+    """The current NumPy error state with every floating-point error ignored (its buffer size and error
+    callback kept), as ``np.errstate(all="ignore")`` would make it."""
+    cur = _EXTOBJ.get()
+    quiet = _QUIET.get(cur)
+    if quiet is None:
+        quiet = _make_extobj(all="ignore")  # derived from the current state
+        if len(_QUIET) >= 64:
+            _QUIET.clear()
+        _QUIET[cur] = quiet
+    return quiet
+
+
+# (prim, id of each input aval) -> (output aval, *input avals) for primitives without parameters: the input
+# avals are kept alive by the entry, so an id found here still names the same object. In front of
+# _AVAL_CACHE and bounded by the same limit.
+_AVAL_BY_ID: dict = {}
+
+
+def _aval_by_id(prim, avals, out_aval):
+    if len(_AVAL_BY_ID) >= cache_limit("aval_cache_size"):
+        _AVAL_BY_ID.clear()
+    if cache_limit("aval_cache_size") > 0:
+        _AVAL_BY_ID[(prim, *map(id, avals))] = (out_aval, *avals)
+    return out_aval
 
 
 _AVAL_CACHE = LRU(lambda: cache_limit("aval_cache_size"))  # (prim, input avals, params) -> output aval(s)
