@@ -9,6 +9,7 @@ call, and the random state an implicit input.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import threading
 import weakref
@@ -20,7 +21,7 @@ import numpy as np
 from . import dtypes as _dt
 from . import static_args as _static_args
 from .config import _config, cache_limit, log_compiles
-from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
+from .core import CPU_DEVICE, STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
 from .core.call import call
 from .core.interpret import bind_node
 from .devices import resolve_current
@@ -76,6 +77,7 @@ class Traced:
     n_leaves: int
     uses_rng: bool
     executable: Any = None
+    fast: Any = None         # args -> outputs for eager calls with positional Tensors, once compiled (_fast_call)
 
     @functools.cached_property
     def reread(self) -> frozenset:
@@ -192,6 +194,49 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
     return outs[:n]
 
 
+def _fast_call(traced: Traced):
+    """``args -> outputs`` of an eager call of ``traced`` with positional Tensors, as ``call_traced`` and
+    ``tree_unflatten`` would compute them, with everything decided once decided: None until its executable
+    has run once (or when the backend has no fast path), and for a function that draws random numbers."""
+    exe = traced.executable
+    if exe is None or traced.uses_rng:
+        return None
+    run = exe.fast_run()
+    if run is None:
+        return None
+    variables, assigned, out_tree = traced.variables, traced.assigned, traced.out_tree
+    n = len(exe.graph.outvars) - len(assigned)
+    weak, avals = exe._weak, exe.out_avals
+    outs_of = list(zip(range(n), weak, avals))
+    # an assigned Variable's value is strong (its aval too)
+    written = [(v, k, a if a is not None and not a.weak_type else None)
+               for k, (v, a) in enumerate(zip(assigned, avals[n:]), n)]
+    single = n == 1 and out_tree.is_leaf()
+    dev = CPU_DEVICE
+    if not variables and not assigned:
+        if single:
+            w, a = weak[0], avals[0]
+
+            def call(args):
+                return Tensor(run([x._value for x in args])[0], w, dev, a)
+        else:
+            def call(args):
+                res = run([x._value for x in args])
+                return tree_unflatten(out_tree, [Tensor(res[k], w, dev, a) for k, w, a in outs_of])
+        return call
+
+    def call(args):
+        arrays = [x._value for x in args]
+        arrays += [v._value._value for v in variables]
+        res = run(arrays)
+        for v, k, a in written:  # shape and dtype were checked when it was traced
+            v._value = Tensor(res[k], False, dev, a)
+        if single:
+            return Tensor(res[0], weak[0], dev, avals[0])
+        return tree_unflatten(out_tree, [Tensor(res[k], w, dev, a) for k, w, a in outs_of])
+    return call
+
+
 def _executable(traced: Traced):
     exe = traced.executable
     if exe is None:
@@ -281,9 +326,9 @@ class TracedFunction:
         self._fast: dict = {}                   # shortcut for positional-Tensor calls, cleared when full
         self._bound: dict = {}
         self._has_static = bool(self._static_argnums or self._static_argnames)
-        self._hits = self._misses = 0
+        # counters that threads increment without a lock (``next`` of an itertools.count is atomic)
+        self._hit_count, self._miss_count = itertools.count(), itertools.count()
         self._name = getattr(fn, "__qualname__", getattr(fn, "__name__", "<function>"))
-        self._lock = threading.Lock()           # counters
         self._tracing = KeyedLocks()            # one trace per signature, even when threads call at once
         _register(self)
 
@@ -320,24 +365,34 @@ class TracedFunction:
         return static_pos, static_kw, dyn_args, dyn_kwargs
 
     def __call__(self, *args, **kwargs):
-        if not kwargs and not self._has_static and all(type(a) is Tensor for a in args):
+        if not kwargs and not self._has_static:
             # fast path: positional tensors only (the common case in a training loop)
-            key = (len(args), tuple(a.aval for a in args), STATE.device, _config._backend)
-            traced = self._fast.get(key)
-            if traced is not None:
-                with self._lock:
-                    self._hits += 1
-                if traced.executable is not None and not traced.variables and not traced.uses_rng \
-                        and not traced.assigned and len(STATE.stack) == 1:
-                    outs = traced.executable.call_tensors(args)
-                else:
-                    outs = call_traced(traced, args)
-                return tree_unflatten(traced.out_tree, outs)
-            traced, out = self._call_slow(args, kwargs)
-            if len(self._fast) >= _trace_cache_size():
-                self._fast.clear()
-            self._fast[key] = traced
-            return out
+            key = []
+            for a in args:
+                if type(a) is not Tensor:
+                    break
+                av = a._aval
+                key.append(a.aval if av is None else av)
+            else:
+                key.append(STATE.device)
+                key.append(_config._backend)
+                key = tuple(key)
+                traced = self._fast.get(key)
+                if traced is not None:
+                    next(self._hit_count)
+                    if len(STATE.stack) == 1:
+                        fast = traced.fast
+                        if fast is not None:
+                            return fast(args)
+                        outs = call_traced(traced, args)
+                        traced.fast = _fast_call(traced)
+                        return tree_unflatten(traced.out_tree, outs)
+                    return tree_unflatten(traced.out_tree, call_traced(traced, args))
+                traced, out = self._call_slow(args, kwargs)
+                if len(self._fast) >= _trace_cache_size():
+                    self._fast.clear()
+                self._fast[key] = traced
+                return out
         return self._call_slow(args, kwargs)[1]
 
     def _call_slow(self, args, kwargs) -> tuple:
@@ -350,7 +405,7 @@ class TracedFunction:
         if traced is None:
             traced = self._trace_once(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
         else:
-            self._count("_hits")
+            next(self._hit_count)
         outs = call_traced(traced, [x for x in leaves if not is_variable(x)])
         return traced, tree_unflatten(traced.out_tree, outs)
 
@@ -359,16 +414,12 @@ class TracedFunction:
         with self._tracing.hold(key):
             traced = self._cache.get(key)
             if traced is not None:
-                self._count("_hits")
+                next(self._hit_count)
                 return traced
             traced = self._trace(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
             self._cache[key] = traced
-            self._count("_misses")
+            next(self._miss_count)
             return traced
-
-    def _count(self, name: str) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + 1)
 
     def _trace(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs) -> Traced:
         if log_compiles():
@@ -414,7 +465,8 @@ class TracedFunction:
 
     def cache_info(self) -> CacheInfo:
         """Hits, misses, traces and size of the signature cache."""
-        return CacheInfo(self._hits, self._misses, self._misses, len(self._cache))
+        hits, misses = _counted(self._hit_count), _counted(self._miss_count)
+        return CacheInfo(hits, misses, misses, len(self._cache))
 
     def clear_cache(self) -> None:
         """Forget every traced signature (and with them their compiled executables)."""
@@ -424,6 +476,11 @@ class TracedFunction:
     def graph(self, *args, **kwargs) -> Graph:
         """The optimised graph of the function at these arguments (a fresh trace; the cache is untouched)."""
         return make_graph(self._fn, self._static_argnums)(*args, **kwargs)
+
+
+def _counted(counter: itertools.count) -> int:
+    """How many times ``next`` was called on ``counter`` (its repr is ``count(n)``)."""
+    return int(repr(counter)[6:-1])
 
 
 def _trace_cache_size() -> int:
@@ -439,12 +496,22 @@ def _register(fn: TracedFunction) -> None:
         _ALL.add(fn)
 
 
+_ON_CLEAR: list = []  # functions that empty other caches of the API layer (the tape's plans)
+
+
+def on_clear_cache(fn: Callable[[], None]) -> None:
+    """Have :func:`clear_traced_caches` call ``fn`` too."""
+    _ON_CLEAR.append(fn)
+
+
 def clear_traced_caches() -> None:
-    """Empty the signature cache of every traced function (``jaxish.clear_cache()``)."""
+    """Empty the signature cache of every traced function and the tapes' plans (``jaxish.clear_cache()``)."""
     with _ALL_LOCK:
         fns = list(_ALL)
     for fn in fns:
         fn.clear_cache()
+    for fn in _ON_CLEAR:
+        fn()
 
 
 def trace(fn: Callable | None = None, *, static_argnums=(), static_argnames=()):

@@ -41,6 +41,8 @@ class Executable:
         self.backend = backend
         self._consts = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in graph.consts]
         self._weak = [o.aval.weak_type for o in graph.outvars]
+        self._fast = None
+        self.out_avals = None  # after fast_run: per output, its aval when every call gives that shape and dtype
 
     def __call__(self, arrays: list) -> list:
         return self.run(list(arrays) + self._consts)
@@ -51,6 +53,33 @@ class Executable:
             arrays += self._consts
         outs = self.run(arrays)
         return [Tensor(a, w, CPU_DEVICE) for a, w in zip(outs, self._weak)]
+
+    def fast_run(self):
+        """``run`` on the input arrays (without the constants) as the backend specialises it once the graph
+        has run: None until then, and for backends without such a path.
+
+        Sets :attr:`out_avals`: for each output its aval (the graph's) where the backend guarantees an array
+        of that shape and dtype, else None; callers give it to the output Tensors.
+        """
+        run = self._fast
+        if run is None:
+            make = getattr(self.run, "fast", None)
+            run = make() if make is not None else None
+            if run is None:
+                return None
+            consts = self._consts
+            if consts:
+                inner = run
+
+                def run(arrays):
+                    return inner(arrays + consts)
+            # an output computed by generated code has one shape and dtype for a graph: its aval's, if the first
+            # run gave those (an input passed through keeps its own)
+            types = getattr(self.run, "out_types", None) or [None] * len(self.graph.outvars)
+            self.out_avals = [o.aval if t is not None and t == (tuple(o.aval.shape), o.aval.dtype.np) else None
+                              for o, t in zip(self.graph.outvars, types)]
+            self._fast = run
+        return run
 
 
 def get_executable(graph: Graph, backend: str | None = None) -> Executable:

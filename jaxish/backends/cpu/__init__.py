@@ -68,6 +68,9 @@ class _Runner:
         self.fallback = None
         self.lock = threading.Lock()
         self.serial = _SERIAL if any("parallel=True" in s for s in prog.kernels.values()) else None
+        # after the first run: the shapes of the entry's results, and the (shape, dtype) of each output computed
+        # by the entry (None for an input or a literal passed through); fixed for a graph, as its sizes are
+        self.res_shapes = self.out_types = None
 
     def __call__(self, arrays):
         args = [np.ascontiguousarray(a) for a in arrays]
@@ -94,7 +97,36 @@ class _Runner:
                 outs.append(arrays[x])
             else:
                 outs.append(x)
+        if self.res_shapes is None:
+            self.out_types = [(o.shape, o.dtype) if kind == "res" else None for o, (kind, _) in zip(outs, self.outputs)]
+            self.res_shapes = [r.shape for r in res]
         return outs
+
+    def fast(self):
+        """``run`` for the calls after the first, with what can be decided once decided: None until a call has
+        compiled the machine code, and for a graph that falls back to the interpreter or runs serialised."""
+        if not self.ready or self.res_shapes is None:
+            return None
+        fn, sizes, contiguous = self.fn, self.sizes, np.ascontiguousarray
+        plan = [(kind, x, kind == "res" and self.res_shapes[x] != shape, shape)
+                for (kind, x), shape in zip(self.outputs, self.out_shapes)]
+        if all(kind == "res" and x == i and not reshape for i, (kind, x, reshape, _) in enumerate(plan)):
+            def run(arrays):  # the results are the outputs (the common case)
+                return fn(*[contiguous(a) for a in arrays], sizes)
+            return run
+
+        def run(arrays):
+            res = fn(*[contiguous(a) for a in arrays], sizes)
+            outs = []
+            for kind, x, reshape, shape in plan:
+                if kind == "res":
+                    outs.append(res[x].reshape(shape) if reshape else res[x])
+                elif kind == "in":
+                    outs.append(arrays[x])
+                else:
+                    outs.append(x)
+            return outs
+        return run
 
     def _first_call(self, args) -> None:
         fn = self.fn
