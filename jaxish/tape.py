@@ -13,17 +13,20 @@ an outer tape (whose gradient differentiates it again: second derivatives).
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
 import optree
 
-from .core import STATE, Tensor, Trace, is_variable, read_variable
+from .backends import get_executable
+from .core import CPU_DEVICE, STATE, Tensor, Trace, is_variable, read_variable
 from .core.call import call_p
 from .core.state import push, remove
 from .core.trace import eval_primitive
-from .ir import Graph, GraphBuilder, Node, Var, free_inputs, needed_nodes
-from .tracing import run_graph
+from .config import cache_limit
+from .ir import Graph, Node, Var, free_inputs, needed_nodes, param_key
+from .tracing import on_clear_cache, run_graph
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
 _is_var = is_variable
@@ -49,9 +52,13 @@ class GradientTape(Trace):
         self._reset_records()
 
     def _reset_records(self):
-        self._builder = GraphBuilder()   # the recorded nodes
-        self._vars: dict = {}            # key of a watched or recorded value -> its Var
-        self._leaves: dict = {}          # Var id of a graph input -> (key, value)
+        # what was recorded, by slot: every value the tape has seen (a graph input or a node's result) gets the
+        # next slot number; graphs are built from these only when a gradient needs a new one
+        self._slots: dict = {}           # key of a watched or recorded value -> its slot
+        self._avals: list = []           # slot -> aval
+        self._leaves: dict = {}          # slot of a graph input -> (key, value)
+        self._records: list = []         # (prim, params, input slots, first output slot, number of outputs)
+        self._shape = _SHAPES.root       # the structure recorded so far (a node of the structure trie)
         self._watched_vars: dict = {}    # id(Variable) -> Variable
         self._watched: set = set()       # ids of the tensors given to watch (the only tensor sources)
         self._var_reads: dict = {}       # key -> (Variable, value Tensor)
@@ -100,17 +107,21 @@ class GradientTape(Trace):
             self._record(prim, params, raw, vals, result)
         return result
 
-    def _leaf(self, key, value) -> Var:
-        """The graph input for ``value`` (a watched tensor, a Variable read, a constant operand)."""
-        v = self._vars.get(key)
-        if v is None:
-            v = self._vars[key] = Var(value.aval)
-            self._leaves[v.id] = (key, value)
+    def _leaf(self, key, value) -> int:
+        """The slot of the graph input for ``value`` (a watched tensor, a Variable read, a constant operand)."""
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = len(self._avals)
+            aval = value.aval
+            self._avals.append(aval)
+            self._leaves[slot] = (key, value)
             self._keep.append(value)
-        return v
+            nxt = self._shape.next.get(aval)
+            self._shape = nxt if nxt is not None else _SHAPES.step(self._shape, aval)
+        return slot
 
     def _record(self, prim, params, raw_args, vals, result) -> None:
-        known = self._vars
+        known = self._slots
         keys, hit = [], False
         for raw, v in zip(raw_args, vals):
             if type(raw) is Tensor or not _is_var(raw):
@@ -127,17 +138,28 @@ class GradientTape(Trace):
             keys.append(key)
         if not hit:
             return
-        ins = [known.get(k) or self._leaf(k, v) for k, v in zip(keys, vals)]
+        ins = []
+        for k, v in zip(keys, vals):
+            slot = known.get(k)
+            ins.append(self._leaf(k, v) if slot is None else slot)
+        ins = tuple(ins)
+        avals = self._avals
+        first = len(avals)
         if prim.multiple_results:
-            outs = [Var(r.aval) for r in result]
-            for r, o in zip(result, outs):
-                known[id(r)] = o
+            out = tuple([r.aval for r in result])
+            for r in result:
+                known[id(r)] = len(avals)
+                avals.append(r.aval)
             self._keep.extend(result)
         else:
-            outs = [Var(result.aval)]
-            known[id(result)] = outs[0]
+            out = result.aval
+            known[id(result)] = first
+            avals.append(out)
             self._keep.append(result)
-        self._builder.nodes.append(Node(prim, ins, params, outs))
+        self._records.append((prim, params, ins, first, len(avals) - first))
+        token = (prim, param_key(params) if params else (), ins, out)
+        nxt = self._shape.next.get(token)
+        self._shape = nxt if nxt is not None else _SHAPES.step(self._shape, token)
 
     def stop_recording(self):
         """Context manager that pauses recording."""
@@ -157,29 +179,25 @@ class GradientTape(Trace):
         self._reset_records()
 
     # -- gradients --
-    def _graph(self, targets: list) -> tuple:
-        """The recorded graph of ``targets``: ``(graph, input values, node position of each recorded tensor)``.
+    def _plan(self, targets: list) -> "_Plan":
+        """The recorded graph of ``targets`` and what ``gradient`` needs of it, for the structure recorded
+        so far (a dict lookup when the same structure was recorded before, as in a training loop).
 
-        Its inputs are the leaves the targets depend on, in order of first use, so
-        a training loop that records the same structure each step gets the same
-        structural key and reuses one backward graph (``vjp_graph``'s cache).
-        A target the tape did not record is an input of its own.
+        The graph's inputs are the leaves the targets depend on, in order of first use, so a training
+        loop that records the same structure each step gets the same structural key and reuses one backward
+        graph (``vjp_graph``'s cache). A target the tape did not record is an input of its own.
         """
-        outvars, extra = [], {}
-        for t in targets:
-            v = self._vars.get(id(t))
-            if v is None:
-                v = extra.get(id(t))
-                if v is None:
-                    v = extra[id(t)] = Var(t.aval)
-                    self._leaves[v.id] = (("target", id(t)), t)
-            outvars.append(v)
-        nodes = needed_nodes(self._builder.nodes, outvars)
-        graph = Graph(free_inputs(nodes, outvars), nodes, outvars)
-        values = [self._leaves[v.id] for v in graph.invars]
-        for v in extra.values():
-            del self._leaves[v.id]
-        return graph, values
+        tkey, first = [], {}
+        for j, t in enumerate(targets):
+            slot = self._slots.get(id(t))
+            if slot is None:  # a target the tape did not record: an input of its own (once per tensor)
+                slot = ("x", first.setdefault(id(t), j), t.aval)
+            tkey.append(slot)
+        tkey = tuple(tkey)
+        plan = self._shape.plans.get(tkey)
+        if plan is None:
+            plan = _SHAPES.add_plan(self._shape, tkey, _Plan(self._avals, self._records, tkey))
+        return plan
 
     @staticmethod
     def _seeds(targets: list, output_gradients) -> list:
@@ -197,20 +215,22 @@ class GradientTape(Trace):
                 check_cotangent(g, t.aval.strip_weak(), f"GradientTape.gradient: output_gradients[{i}]", f"target {i}")
                 for i, (g, t) in enumerate(zip(given, targets))]
 
-    def _source_inputs(self, s, position: dict, node_pos: dict, reads: dict, live: set) -> list:
+    def _source_inputs(self, s, plan: "_Plan", reads: dict) -> list:
         """The backward graph's ``wrt`` entries for source ``s`` (several for a Variable read several times);
-        ``live``: the Var ids the targets depend on (an unconnected source gets None, as in TensorFlow)."""
+        only values the targets depend on (an unconnected source gets None, as in TensorFlow)."""
         if _is_var(s):  # only watched Variables get gradients (as in TensorFlow)
             return reads.get(id(s), []) if id(s) in self._watched_vars else []
         if not isinstance(s, Tensor):
             raise TypeError(f"GradientTape.gradient: sources must be tensors or Variables, got {type(s).__name__}")
-        v = self._vars.get(id(s))
-        if v is None or v.id not in live:
+        slot = self._slots.get(id(s))
+        if slot is None or slot not in plan.live:
             return []
-        if v.id in node_pos:  # an intermediate: its total derivative; the backward pass goes on through it
-            return [node_pos[v.id]]
+        pos = plan.node_pos.get(slot)
+        if pos is not None:  # an intermediate: its total derivative; the backward pass goes on through it
+            return [pos]
         # a leaf: only a watched tensor is a source (an operand the tape merely saw is a constant)
-        return [position[id(s)]] if id(s) in position and id(s) in self._watched else []
+        i = plan.position.get(slot)
+        return [i] if i is not None and id(s) in self._watched else []
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """Gradient of ``target`` (summed over a list of targets) w.r.t. ``sources``.
@@ -233,37 +253,37 @@ class GradientTape(Trace):
         if self._used and not self._persistent:
             raise RuntimeError("GradientTape.gradient can only be called once on non-persistent tapes.")
         self._used = True
-        t_leaves, _ = tree_flatten(target)
+        # a Tensor or a Variable is a leaf of its own (optree's flattening calls back into Python per node)
+        t_leaves = [target] if type(target) is Tensor or _is_var(target) else tree_flatten(target)[0]
         targets = [read_variable(t) if _is_var(t) else t for t in t_leaves]
         for t in targets:
             if not isinstance(t, Tensor):
                 raise TypeError(f"GradientTape.gradient: targets must be tensors, got {type(t).__name__}")
-        s_leaves, s_tree = tree_flatten(sources)
+        if type(sources) is Tensor or _is_var(sources):
+            s_leaves, s_tree = [sources], None
+        else:
+            s_leaves, s_tree = tree_flatten(sources)
         seeds = self._seeds(targets, output_gradients)
-        float_targets = [i for i, t in enumerate(targets) if t.dtype.is_floating]
+        float_targets = [i for i, t in enumerate(targets) if t.aval.dtype.kind == "f"]
         float_t = [targets[i] for i in float_targets]
-        graph, leaves = self._graph(float_t)
-        position = {k: i for i, (k, _) in enumerate(leaves)}
-        node_pos = {o.id: ("node", k, j) if j else ("node", k)
-                    for k, n in enumerate(graph.nodes) for j, o in enumerate(n.outvars)}
-        reads: dict = {}  # id(Variable) -> the graph inputs of its reads
-        for k, i in position.items():
-            if isinstance(k, tuple) and k[0] == "v":
+        plan = self._plan(float_t)
+        leaves = [self._leaves[slot] if type(slot) is int else (("target", id(float_t[slot[1]])), float_t[slot[1]])
+                  for slot in plan.in_slots]
+        reads: dict = {}  # id(Variable) -> the graph inputs of its reads the targets depend on, in input order
+        for i, (k, _) in enumerate(leaves):
+            if type(k) is tuple and k[0] == "v" and i in plan.live_inputs:
                 reads.setdefault(k[1], []).append(i)
-        live = connected(graph)
-        for vid in list(reads):  # only the reads the targets depend on
-            reads[vid] = [i for i in reads[vid] if graph.invars[i].id in live]
-        wrt_of = [self._source_inputs(s, position, node_pos, reads, live) for s in s_leaves]
-        wrt = list(dict.fromkeys(w for ws in wrt_of for w in ws))
+        wrt_of = [self._source_inputs(s, plan, reads) for s in s_leaves]
+        wrt = tuple(dict.fromkeys(w for ws in wrt_of for w in ws))
         grads: list = [None] * len(s_leaves)
         if wrt:
-            outs = self._backward(graph, leaves, float_t, wrt, [seeds[i] for i in float_targets])
+            outs = self._backward(plan, leaves, float_t, wrt, [seeds[i] for i in float_targets])
             by_wrt = dict(zip(wrt, outs))
             for j, ws in enumerate(wrt_of):
                 for w in ws:
                     grads[j] = by_wrt[w] if grads[j] is None else grads[j] + by_wrt[w]
         for i, t in enumerate(t_leaves):  # d t / d t: the seed, when the graph does not already carry it
-            if not t.dtype.is_floating:
+            if i not in float_targets:  # (a Variable's dtype is its value's)
                 continue
             for j, s in enumerate(s_leaves):
                 if s is t and (_is_var(s) or not wrt_of[j]):
@@ -280,20 +300,34 @@ class GradientTape(Trace):
             used, watched = self._used, self._watched_vars
             self._reset_records()
             self._used, self._watched_vars = used, watched
-        return tree_unflatten(s_tree, grads)
+        return grads[0] if s_tree is None else tree_unflatten(s_tree, grads)
 
-    def _backward(self, graph, leaves, targets, wrt, seeds) -> list:
+    def _backward(self, plan: "_Plan", leaves, targets, wrt: tuple, seeds) -> list:
         """Run the backward graph of the recorded graph (from ``vjp_graph``'s cache); one cotangent per
         ``wrt`` entry."""
-        from .autodiff import vjp_graph
-        bwd = vjp_graph(graph, wrt, list(range(len(targets))), keep_outputs=False)
-        cts = [Tensor(np.ones(t.aval.shape, t.dtype.np)) if c is None else c for t, c in zip(targets, seeds)]
+        entry = plan.backward.get(wrt)
+        if entry is None:
+            from .autodiff import vjp_graph
+            entry = plan.backward[wrt] = _Backward(vjp_graph(plan.graph, list(wrt), list(range(len(targets))),
+                                                             keep_outputs=False))
+        bwd = entry.graph
+        eager = len(STATE.stack) == 1
+        cts = [c if c is not None else plan.ones(j) if eager else
+               Tensor(np.ones(t.aval.shape, t.dtype.np)) for j, (t, c) in enumerate(zip(targets, seeds))]
         values = [v for _, v in leaves]
-        if len(STATE.stack) > 1:
+        if not eager:
             # evaluated under an outer tape or trace: read Variables through the Variable so that outer
             # tapes connect the backward pass to it (nested tapes -> second derivatives)
             values = [self._var_reads[k][0] if k in self._var_reads and self._var_reads[k][0]._value is v else v
                       for k, v in leaves]
+        elif not bwd.consts and all(type(v) is Tensor for v in values) and all(type(c) is Tensor for c in cts):
+            # eager (``run_graph``'s first case), through the executable's fast path once it has one
+            exe = entry.executable()
+            run = exe.fast_run()
+            if run is not None:
+                res = run([v._value for v in values + cts])
+                return [Tensor(a, w, CPU_DEVICE, av) for a, w, av in zip(res, exe._weak, exe.out_avals)]
+            return exe.call_tensors(values + cts)
         return run_graph(bwd, values + cts)
 
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
@@ -326,6 +360,115 @@ class GradientTape(Trace):
             col = [r[j] for r in rows]
             out.append(None if any(c is None for c in col) else stack_rows(col, t.aval, tuple(s.shape)))
         return tree_unflatten(s_tree, out)
+
+
+class _Plan:
+    """The recorded graph of some targets, for one recorded structure, and what ``gradient`` needs of it
+    (built once per structure, shared by every tape that records it: nothing per call is stored here but the
+    backward graphs by ``wrt``)."""
+
+    __slots__ = ("graph", "in_slots", "position", "node_pos", "live", "live_inputs", "backward", "_ones")
+
+    def __init__(self, avals: list, records: list, tkey: tuple):
+        vs = [Var(a) for a in avals]
+        nodes = [Node(prim, [vs[i] for i in ins], params, vs[first:first + n])
+                 for prim, params, ins, first, n in records]
+        outvars, extra = [], {}
+        for t in tkey:
+            if type(t) is int:
+                outvars.append(vs[t])
+            else:
+                v = extra.get(t[1])
+                if v is None:
+                    v = extra[t[1]] = Var(t[2])
+                outvars.append(v)
+        nodes = needed_nodes(nodes, outvars)
+        graph = Graph(free_inputs(nodes, outvars), nodes, outvars)
+        slot_of: dict = {v.id: i for i, v in enumerate(vs)}
+        slot_of.update((v.id, ("x", j)) for j, v in extra.items())
+        self.graph = graph
+        self.in_slots = tuple(slot_of[v.id] for v in graph.invars)           # slot, or ("x", target) of each input
+        self.position = {s: i for i, s in enumerate(self.in_slots) if type(s) is int}   # slot -> input position
+        self.node_pos = {slot_of[o.id]: ("node", k, j) if j else ("node", k)            # slot -> wrt entry
+                         for k, n in enumerate(nodes) for j, o in enumerate(n.outvars)}
+        live = connected(graph)
+        self.live = {slot_of[i] for i in live if type(slot_of.get(i)) is int}  # the slots the targets depend on
+        self.live_inputs = {i for i, v in enumerate(graph.invars) if v.id in live}
+        self.backward: dict = {}   # wrt -> backward graph
+        self._ones: list = [None] * len(outvars)
+
+    def ones(self, j: int) -> Tensor:
+        """The default seed of target ``j`` (a Tensor, immutable: made once)."""
+        t = self._ones[j]
+        if t is None:
+            aval = self.graph.outvars[j].aval
+            t = self._ones[j] = Tensor(np.ones(aval.shape, aval.dtype.np))
+        return t
+
+
+class _Backward:
+    """A backward graph of a plan, and its executable while the executable cache holds it."""
+
+    __slots__ = ("graph", "_exe")
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self._exe = None
+
+    def executable(self):
+        exe = self._exe() if self._exe is not None else None
+        if exe is None:  # (not held here: the executable cache's bound decides what stays loaded)
+            exe = get_executable(self.graph)
+            self._exe = weakref.ref(exe)
+        return exe
+
+
+class _Shape:
+    """A node of the structure trie: a structure a tape recorded (its path from the root: each graph input's
+    aval and each node's primitive, parameters, input slots and result avals), with the plans made for it."""
+
+    __slots__ = ("next", "plans")
+
+    def __init__(self):
+        self.next: dict = {}    # the next recorded step -> _Shape
+        self.plans: dict = {}   # targets -> _Plan
+
+
+class _ShapeTrie:
+    """Every structure tapes recorded, so that a tape finds the plan for what it recorded with one lookup
+    (it walks the trie while recording). Bounded: emptied when it holds more plans than ``vjp_cache_size``
+    or 64 times as many nodes (a tape recording then goes on in its detached part); thread-safe (a race
+    adds a node or a plan twice, one of which is dropped)."""
+
+    def __init__(self):
+        self.root = _Shape()
+        self.nodes = self.plans = 0
+
+    def step(self, shape: _Shape, token) -> _Shape:
+        nxt = shape.next.get(token)
+        if nxt is None:
+            if self.nodes >= 64 * cache_limit("vjp_cache_size"):
+                self.clear()
+            self.nodes += 1
+            nxt = shape.next.setdefault(token, _Shape())
+        return nxt
+
+    def add_plan(self, shape: _Shape, tkey: tuple, plan: _Plan) -> _Plan:
+        limit = cache_limit("vjp_cache_size")
+        if self.plans >= limit:
+            self.clear()
+        if limit > 0:
+            self.plans += 1
+            plan = shape.plans.setdefault(tkey, plan)
+        return plan
+
+    def clear(self) -> None:
+        self.root = _Shape()
+        self.nodes = self.plans = 0
+
+
+_SHAPES = _ShapeTrie()
+on_clear_cache(_SHAPES.clear)
 
 
 def connected(graph: Graph) -> set:
