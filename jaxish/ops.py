@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from . import dtypes as _dt
-from .core import STATE, Tensor, Tracer, is_variable, literal_tensor, read_variable, to_tensor_arg
+from .core import STATE, Tensor, Tracer, VariableBase, is_variable, literal_tensor, read_variable, to_tensor_arg
 from .core.trace import bind_binary
 from .primitives import elementwise as ew
 from .primitives import linalg as la
@@ -126,6 +126,11 @@ def promote(name: str, *xs) -> list:
             lit = _fast_literal(x, y)
             if lit is not None:
                 return [lit, y]
+        elif tx is Tensor and isinstance(y, VariableBase) or ty is Tensor and isinstance(x, VariableBase):
+            # a Variable is strong: with a strong tensor of its dtype both stay as they are
+            a, b = x.aval, y.aval
+            if a.dtype is b.dtype and not a.weak_type and not b.weak_type:
+                return [x, y]
     xs = [x if isinstance(x, Tensor) or _is_py_scalar(x) else _in(x, name) for x in xs]
     dt, _ = _dt.result_type(*[_typed(x) for x in xs])
     out = []
@@ -159,6 +164,20 @@ def _fast_literal(value, t):
         if len(_LITERALS) < 1024:
             _LITERALS[key] = lit
     return lit
+
+
+def _count_literal(n: int, dt):
+    """The weak float literal ``n`` (NaN for 0) of dtype ``dt``: a Tensor made once per value."""
+    key = (n, dt)
+    lit = _COUNTS.get(key)
+    if lit is None:
+        lit = literal_tensor(float(n) if n else float("nan"), dt)
+        if len(_COUNTS) < 1024:
+            _COUNTS[key] = lit
+    return lit
+
+
+_COUNTS: dict = {}
 
 
 def _scalar_literal(name, x, dt):
@@ -455,12 +474,14 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """
     x = _in(input_tensor, "reduce_mean")
     axes = _axes("reduce_mean", x, axis)
-    n = int(np.prod([x.aval.shape[a] for a in axes], dtype=np.int64))
-    if x.dtype is _dt.float16:  # float16 means are computed in float32 (the sum would overflow)
+    shape = x.aval.shape
+    n = math.prod([shape[a] for a in axes])
+    dt = x.dtype
+    if dt is _dt.float16:  # float16 means are computed in float32 (the sum would overflow)
         return cast(reduce_mean(cast(x, _dt.float32), axes, keepdims), _dt.float16)
-    if x.dtype.is_floating:
-        s = reduce_sum(x, axes, keepdims)
-        return bind_binary(ew.div_p, s, literal_tensor(float(n) if n else float("nan"), x.dtype))
+    if dt.kind == "f":  # reduce_sum(x, axes, keepdims), its checks passed
+        s = _keep(x, axes, rd.reduce_sum_p.bind(x, axes=axes) if axes else _unchanged(x), keepdims)
+        return bind_binary(ew.div_p, s, _count_literal(n, dt))
     if x.dtype.kind not in "iu":
         raise TypeError(f"reduce_mean: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
     return _integer_mean(x, axes, keepdims, n)

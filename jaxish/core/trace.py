@@ -36,48 +36,57 @@ def bind(prim, args: Sequence, params: dict):
 
 
 def bind_binary(prim, a, b):
-    """``bind(prim, (a, b), {})`` for a primitive without parameters, with the eager case of two Tensors inline
-    (the hot path of eager arithmetic: keep it flat)."""
+    """``bind(prim, (a, b), {})`` for a primitive without parameters, with the eager case of two Tensors
+    handled first (the hot path of eager arithmetic)."""
     if len(STATE.stack) == 1 and type(a) is Tensor and type(b) is Tensor:
-        aa = a._aval
-        if aa is None:
-            aa = a.aval
-        ab = b._aval
-        if ab is None:
-            ab = b.aval
-        hit = _AVAL_BY_ID.get((prim, id(aa), id(ab)))
-        if hit is not None and hit[1] is aa and hit[2] is ab:
-            out_aval = hit[0]
-        else:
-            out_aval = _aval_by_id(prim, (aa, ab), abstract_eval(prim, (a, b), {}, None))
-        if prim.may_warn:  # floating-point warnings are silenced (as in TensorFlow)
-            if _EXTOBJ is not None:
-                quiet = _QUIET.get(_EXTOBJ.get())
-                token = _EXTOBJ.set(_quiet_extobj() if quiet is None else quiet)
-                try:
-                    out = prim.impl(a._value, b._value)
-                finally:
-                    _EXTOBJ.reset(token)
-            else:
-                with np.errstate(all="ignore"):
-                    out = prim.impl(a._value, b._value)
-        else:
-            out = prim.impl(a._value, b._value)
-        device = STATE.device
-        if device is None:
-            device = b._device if a._weak and not b._weak else a._device if not a._weak else CPU_DEVICE
-        if type(out) is not np.ndarray or out.dtype != out_aval.dtype.np:
-            out = np.asarray(out, dtype=out_aval.dtype.np)
-        t = Tensor(out, out_aval.weak_type, device)
-        if out.shape == out_aval.shape:
-            # the cached aval object itself: the next op's cache key then compares equal by identity
-            t._aval = out_aval
-        return t
+        return eval_binary(prim, a, b)
     return bind(prim, (a, b), {})
+
+
+def eval_binary(prim, a: Tensor, b: Tensor) -> Tensor:
+    """``eval_primitive(prim, [a, b], {})`` for two Tensors and a primitive with one result and no parameters
+    (keep it flat)."""
+    aa = a._aval
+    if aa is None:
+        aa = a.aval
+    ab = b._aval
+    if ab is None:
+        ab = b.aval
+    key = (prim, (), id(aa), id(ab))
+    hit = _AVAL_BY_ID.get(key)
+    if hit is not None and hit[1] is aa and hit[2] is ab:
+        out_aval = hit[0]
+    else:
+        out_aval = _aval_by_id(key, (aa, ab), abstract_eval(prim, (a, b), {}, None))
+    if prim.may_warn:  # floating-point warnings are silenced (as in TensorFlow)
+        if _EXTOBJ is not None:
+            quiet = _QUIET.get(_EXTOBJ.get())
+            token = _EXTOBJ.set(_quiet_extobj() if quiet is None else quiet)
+            try:
+                out = prim.impl(a._value, b._value)
+            finally:
+                _EXTOBJ.reset(token)
+        else:
+            with np.errstate(all="ignore"):
+                out = prim.impl(a._value, b._value)
+    else:
+        out = prim.impl(a._value, b._value)
+    device = STATE.device
+    if device is None:
+        device = b._device if a._weak and not b._weak else a._device if not a._weak else CPU_DEVICE
+    dtype = out_aval.dtype.np
+    if type(out) is not np.ndarray or out.dtype != dtype:
+        out = np.asarray(out, dtype=dtype)
+    # the cached aval object itself: the next op's cache key then compares equal by identity
+    return Tensor(out, out_aval.weak_type, device, out_aval if out.shape == out_aval.shape else None)
 
 
 def eval_primitive(prim, vals: list, params: dict):
     """Run ``prim`` eagerly on concrete tensors (the hot path of eager code: keep it flat)."""
+    if len(vals) == 2 and not params and not prim.multiple_results:
+        a, b = vals
+        if type(a) is Tensor and type(b) is Tensor:
+            return eval_binary(prim, a, b)
     avals = []
     for v in vals:
         if type(v) is not Tensor and isinstance(v, Tracer):
@@ -85,19 +94,17 @@ def eval_primitive(prim, vals: list, params: dict):
             raise EscapedTracerError(v._trace.escaped_message(v))
         a = v._aval
         avals.append(v.aval if a is None else a)
-    if params:
-        try:
-            out_aval = _AVAL_CACHE.get((prim, tuple(avals), tuple(params.items())))
-        except TypeError:  # unhashable params
-            out_aval = None
-        if out_aval is None:
-            out_aval = abstract_eval(prim, vals, params, None)
-    else:  # an identity lookup first: the avals of a loop's tensors are mostly the cached objects themselves
-        hit = _AVAL_BY_ID.get((prim, *map(id, avals)))
+    # an identity lookup first: the avals of a loop's tensors are mostly the same (cached) objects
+    key = (prim, tuple(params.items()) if params else (), *map(id, avals))
+    try:
+        hit = _AVAL_BY_ID.get(key)
+    except TypeError:  # unhashable params
+        out_aval = abstract_eval(prim, vals, params, None)
+    else:
         if hit is not None and all(map(operator.is_, hit[1:], avals)):
             out_aval = hit[0]
         else:
-            out_aval = _aval_by_id(prim, avals, abstract_eval(prim, vals, params, None))
+            out_aval = _aval_by_id(key, avals, abstract_eval(prim, vals, params, None))
     if prim.may_warn:  # floating-point warnings are silenced (as in TensorFlow)
         if _EXTOBJ is not None:
             quiet = _QUIET.get(_EXTOBJ.get())
@@ -118,11 +125,8 @@ def eval_primitive(prim, vals: list, params: dict):
         return [_as_tensor(o, a, device) for o, a in zip(out, out_aval)]
     if type(out) is not np.ndarray or out.dtype != out_aval.dtype.np:
         out = np.asarray(out, dtype=out_aval.dtype.np)
-    t = Tensor(out, out_aval.weak_type, device)
-    if out.shape == out_aval.shape:
-        # the cached aval object itself: the next op's cache key then compares equal by identity
-        t._aval = out_aval
-    return t
+    # the cached aval object itself: the next op's cache key then compares equal by identity
+    return Tensor(out, out_aval.weak_type, device, out_aval if out.shape == out_aval.shape else None)
 
 
 def _as_tensor(out, aval, device) -> Tensor:
@@ -154,17 +158,18 @@ def _quiet_extobj():
     return quiet
 
 
-# (prim, id of each input aval) -> (output aval, *input avals) for primitives without parameters: the input
-# avals are kept alive by the entry, so an id found here still names the same object. In front of
-# _AVAL_CACHE and bounded by the same limit.
+# (prim, params, id of each input aval) -> (output aval, *input avals): the input avals are kept alive by the
+# entry, so an id found here still names the same object. In front of _AVAL_CACHE (the same keys, avals
+# compared by identity); emptied when it holds 4096 entries or the aval cache's limit.
 _AVAL_BY_ID: dict = {}
 
 
-def _aval_by_id(prim, avals, out_aval):
-    if len(_AVAL_BY_ID) >= cache_limit("aval_cache_size"):
+def _aval_by_id(key, avals, out_aval):
+    limit = min(cache_limit("aval_cache_size"), 4096)
+    if len(_AVAL_BY_ID) >= limit:
         _AVAL_BY_ID.clear()
-    if cache_limit("aval_cache_size") > 0:
-        _AVAL_BY_ID[(prim, *map(id, avals))] = (out_aval, *avals)
+    if limit > 0:
+        _AVAL_BY_ID[key] = (out_aval, *avals)
     return out_aval
 
 
