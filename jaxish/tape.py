@@ -24,6 +24,7 @@ from .core import CPU_DEVICE, STATE, Tensor, Trace, is_variable, read_variable
 from .core.call import call_p
 from .core.state import push, remove
 from .core.trace import eval_primitive
+from .dtypes import DType
 from .config import cache_limit
 from .ir import Graph, Node, Var, free_inputs, needed_nodes, param_key
 from .tracing import on_clear_cache, run_graph
@@ -110,14 +111,20 @@ class GradientTape(Trace):
     def _leaf(self, key, value) -> int:
         """The slot of the graph input for ``value`` (a watched tensor, a Variable read, a constant operand)."""
         slot = self._slots.get(key)
-        if slot is None:
-            slot = self._slots[key] = len(self._avals)
+        return self._new_leaf(key, value) if slot is None else slot
+
+    def _new_leaf(self, key, value) -> int:
+        avals = self._avals
+        slot = self._slots[key] = len(avals)
+        aval = value._aval
+        if aval is None:
             aval = value.aval
-            self._avals.append(aval)
-            self._leaves[slot] = (key, value)
-            self._keep.append(value)
-            nxt = self._shape.next.get(aval)
-            self._shape = nxt if nxt is not None else _SHAPES.step(self._shape, aval)
+        avals.append(aval)
+        self._leaves[slot] = (key, value)
+        self._keep.append(value)
+        token = (type(key) is tuple, aval)  # (a Variable read?, aval)
+        nxt = self._shape.next.get(token)
+        self._shape = nxt if nxt is not None else _SHAPES.step(self._shape, token)
         return slot
 
     def _record(self, prim, params, raw_args, vals, result) -> None:
@@ -125,8 +132,10 @@ class GradientTape(Trace):
         keys, hit = [], False
         for raw, v in zip(raw_args, vals):
             if type(raw) is Tensor or not _is_var(raw):
-                keys.append(id(v))
-                hit = hit or id(v) in known
+                k = id(v)
+                if not hit and k in known:
+                    hit = True
+                keys.append(k)
                 continue
             watched = self._watched_vars
             if id(raw) not in watched and self._watch_accessed and raw.trainable and raw.dtype.is_floating:
@@ -141,7 +150,7 @@ class GradientTape(Trace):
         ins = []
         for k, v in zip(keys, vals):
             slot = known.get(k)
-            ins.append(self._leaf(k, v) if slot is None else slot)
+            ins.append(self._new_leaf(k, v) if slot is None else slot)
         ins = tuple(ins)
         avals = self._avals
         first = len(avals)
@@ -152,12 +161,14 @@ class GradientTape(Trace):
                 avals.append(r.aval)
             self._keep.extend(result)
         else:
-            out = result.aval
+            out = result._aval
+            if out is None:
+                out = result.aval
             known[id(result)] = first
             avals.append(out)
             self._keep.append(result)
         self._records.append((prim, params, ins, first, len(avals) - first))
-        token = (prim, param_key(params) if params else (), ins, out)
+        token = (prim, _param_token(params) if params else (), ins, out)
         nxt = self._shape.next.get(token)
         self._shape = nxt if nxt is not None else _SHAPES.step(self._shape, token)
 
@@ -187,16 +198,20 @@ class GradientTape(Trace):
         loop that records the same structure each step gets the same structural key and reuses one backward
         graph (``vjp_graph``'s cache). A target the tape did not record is an input of its own.
         """
-        tkey, first = [], {}
-        for j, t in enumerate(targets):
-            slot = self._slots.get(id(t))
-            if slot is None:  # a target the tape did not record: an input of its own (once per tensor)
-                slot = ("x", first.setdefault(id(t), j), t.aval)
-            tkey.append(slot)
-        tkey = tuple(tkey)
+        slots = self._slots
+        if len(targets) == 1 and id(targets[0]) in slots:
+            tkey = (slots[id(targets[0])],)
+        else:
+            tkey, first = [], {}
+            for j, t in enumerate(targets):
+                slot = slots.get(id(t))
+                if slot is None:  # a target the tape did not record: an input of its own (once per tensor)
+                    slot = ("x", first.setdefault(id(t), j), t.aval)
+                tkey.append(slot)
+            tkey = tuple(tkey)
         plan = self._shape.plans.get(tkey)
         if plan is None:
-            plan = _SHAPES.add_plan(self._shape, tkey, _Plan(self._avals, self._records, tkey))
+            plan = _SHAPES.add_plan(self._shape, tkey, _Plan(self._avals, self._records, self._leaves, tkey))
         return plan
 
     @staticmethod
@@ -267,17 +282,15 @@ class GradientTape(Trace):
         float_targets = [i for i, t in enumerate(targets) if t.aval.dtype.kind == "f"]
         float_t = [targets[i] for i in float_targets]
         plan = self._plan(float_t)
-        leaves = [self._leaves[slot] if type(slot) is int else (("target", id(float_t[slot[1]])), float_t[slot[1]])
-                  for slot in plan.in_slots]
+        recorded = self._leaves
         reads: dict = {}  # id(Variable) -> the graph inputs of its reads the targets depend on, in input order
-        for i, (k, _) in enumerate(leaves):
-            if type(k) is tuple and k[0] == "v" and i in plan.live_inputs:
-                reads.setdefault(k[1], []).append(i)
+        for i, slot in plan.var_inputs:
+            reads.setdefault(recorded[slot][0][1], []).append(i)
         wrt_of = [self._source_inputs(s, plan, reads) for s in s_leaves]
         wrt = tuple(dict.fromkeys(w for ws in wrt_of for w in ws))
         grads: list = [None] * len(s_leaves)
         if wrt:
-            outs = self._backward(plan, leaves, float_t, wrt, [seeds[i] for i in float_targets])
+            outs = self._backward(plan, float_t, wrt, [seeds[i] for i in float_targets])
             by_wrt = dict(zip(wrt, outs))
             for j, ws in enumerate(wrt_of):
                 for w in ws:
@@ -294,7 +307,7 @@ class GradientTape(Trace):
             if grads[j] is None and unconnected_gradients == "zero":
                 from .creation import zeros_like
                 grads[j] = zeros_like(s.read_value() if _is_var(s) else s)
-            elif grads[j] is not None and not s.dtype.is_floating:
+            elif grads[j] is not None and (s._value if _is_var(s) else s).aval.dtype.kind != "f":
                 grads[j] = None
         if not self._persistent:  # release what was recorded; stale ids would record new tensors
             used, watched = self._used, self._watched_vars
@@ -302,7 +315,7 @@ class GradientTape(Trace):
             self._used, self._watched_vars = used, watched
         return grads[0] if s_tree is None else tree_unflatten(s_tree, grads)
 
-    def _backward(self, plan: "_Plan", leaves, targets, wrt: tuple, seeds) -> list:
+    def _backward(self, plan: "_Plan", targets, wrt: tuple, seeds) -> list:
         """Run the backward graph of the recorded graph (from ``vjp_graph``'s cache); one cotangent per
         ``wrt`` entry."""
         entry = plan.backward.get(wrt)
@@ -311,24 +324,33 @@ class GradientTape(Trace):
             entry = plan.backward[wrt] = _Backward(vjp_graph(plan.graph, list(wrt), list(range(len(targets))),
                                                              keep_outputs=False))
         bwd = entry.graph
-        eager = len(STATE.stack) == 1
-        cts = [c if c is not None else plan.ones(j) if eager else
-               Tensor(np.ones(t.aval.shape, t.dtype.np)) for j, (t, c) in enumerate(zip(targets, seeds))]
-        values = [v for _, v in leaves]
-        if not eager:
-            # evaluated under an outer tape or trace: read Variables through the Variable so that outer
-            # tapes connect the backward pass to it (nested tapes -> second derivatives)
-            values = [self._var_reads[k][0] if k in self._var_reads and self._var_reads[k][0]._value is v else v
-                      for k, v in leaves]
-        elif not bwd.consts and all(type(v) is Tensor for v in values) and all(type(c) is Tensor for c in cts):
-            # eager (``run_graph``'s first case), through the executable's fast path once it has one
-            exe = entry.executable()
-            run = exe.fast_run()
-            if run is not None:
-                res = run([v._value for v in values + cts])
-                return [Tensor(a, w, CPU_DEVICE, av) for a, w, av in zip(res, exe._weak, exe.out_avals)]
-            return exe.call_tensors(values + cts)
-        return run_graph(bwd, values + cts)
+        recorded = self._leaves
+        if len(STATE.stack) == 1:
+            values = [recorded[s][1] if type(s) is int else targets[s[1]] for s in plan.in_slots]
+            values += [plan.ones(j) if c is None else c for j, c in enumerate(seeds)]
+            if not bwd.consts and set(map(type, values)) == _TENSOR:
+                # eager (``run_graph``'s first case), through the executable's fast path once it has one
+                exe = entry.executable()
+                run = exe.fast_run()
+                if run is not None:
+                    res = run([v._value for v in values])
+                    return [Tensor(a, w, CPU_DEVICE, av) for a, w, av in zip(res, exe._weak, exe.out_avals)]
+                return exe.call_tensors(values)
+            return run_graph(bwd, values)
+        # evaluated under an outer tape or trace: read Variables through the Variable so that outer tapes
+        # connect the backward pass to it (nested tapes -> second derivatives)
+        reads = self._var_reads
+        values = []
+        for s in plan.in_slots:
+            if type(s) is int:
+                k, v = recorded[s]
+                if k in reads and reads[k][0]._value is v:
+                    v = reads[k][0]
+            else:
+                v = targets[s[1]]
+            values.append(v)
+        values += [Tensor(np.ones(t.aval.shape, t.dtype.np)) if c is None else c for t, c in zip(targets, seeds)]
+        return run_graph(bwd, values)
 
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
                  experimental_use_pfor=True):
@@ -367,9 +389,9 @@ class _Plan:
     (built once per structure, shared by every tape that records it: nothing per call is stored here but the
     backward graphs by ``wrt``)."""
 
-    __slots__ = ("graph", "in_slots", "position", "node_pos", "live", "live_inputs", "backward", "_ones")
+    __slots__ = ("graph", "in_slots", "position", "node_pos", "live", "var_inputs", "backward", "_ones")
 
-    def __init__(self, avals: list, records: list, tkey: tuple):
+    def __init__(self, avals: list, records: list, leaves: dict, tkey: tuple):
         vs = [Var(a) for a in avals]
         nodes = [Node(prim, [vs[i] for i in ins], params, vs[first:first + n])
                  for prim, params, ins, first, n in records]
@@ -393,7 +415,10 @@ class _Plan:
                          for k, n in enumerate(nodes) for j, o in enumerate(n.outvars)}
         live = connected(graph)
         self.live = {slot_of[i] for i in live if type(slot_of.get(i)) is int}  # the slots the targets depend on
-        self.live_inputs = {i for i, v in enumerate(graph.invars) if v.id in live}
+        # (input position, slot) of the Variable reads the targets depend on, in input order (the leaf tokens
+        # of the structure say which leaves are Variable reads)
+        self.var_inputs = [(i, s) for i, (s, v) in enumerate(zip(self.in_slots, graph.invars))
+                           if v.id in live and type(s) is int and type(leaves[s][0]) is tuple]
         self.backward: dict = {}   # wrt -> backward graph
         self._ones: list = [None] * len(outvars)
 
@@ -404,6 +429,25 @@ class _Plan:
             aval = self.graph.outvars[j].aval
             t = self._ones[j] = Tensor(np.ones(aval.shape, aval.dtype.np))
         return t
+
+
+_TENSOR = {Tensor}
+_PLAIN = {int, bool, str, type(None), DType}  # parameter values whose equality is their identity as a key
+
+
+def _param_token(params: dict) -> tuple:
+    """A node's parameters in a structure token: their items as they are when every value is plain (ints,
+    tuples of ints, ...), else ``ir.param_key`` (floats by bit pattern, graphs by structure)."""
+    items = tuple(params.items())
+    for _, v in items:
+        t = type(v)
+        if t is tuple:
+            for x in v:
+                if type(x) is not int:
+                    return param_key(params)
+        elif t not in _PLAIN:
+            return param_key(params)
+    return items
 
 
 class _Backward:

@@ -38,8 +38,11 @@ def bind(prim, args: Sequence, params: dict):
 def bind_binary(prim, a, b):
     """``bind(prim, (a, b), {})`` for a primitive without parameters, with the eager case of two Tensors
     handled first (the hot path of eager arithmetic)."""
-    if len(STATE.stack) == 1 and type(a) is Tensor and type(b) is Tensor:
-        return eval_binary(prim, a, b)
+    if type(a) is Tensor and type(b) is Tensor:
+        stack = STATE.stack
+        if len(stack) == 1:
+            return eval_binary(prim, a, b)
+        return stack[-1].process(prim, [a, b], {}, (a, b), len(stack) - 1)  # bind's second case
     return bind(prim, (a, b), {})
 
 
