@@ -20,14 +20,14 @@ import numpy as np
 import optree
 
 from .backends import get_executable
-from .core import CPU_DEVICE, STATE, Tensor, Trace, is_variable, read_variable
+from .core import STATE, Tensor, Trace, is_variable, read_variable
 from .core.call import call_p
 from .core.state import push, remove
 from .core.trace import eval_primitive
 from .dtypes import DType
 from .config import cache_limit
 from .ir import Graph, Node, Var, free_inputs, needed_nodes, param_key
-from .tracing import on_clear_cache, run_graph
+from .tracing import on_clear_cache, run_graph, tensor_call
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
 _is_var = is_variable
@@ -331,11 +331,8 @@ class GradientTape(Trace):
             if not bwd.consts and set(map(type, values)) == _TENSOR:
                 # eager (``run_graph``'s first case), through the executable's fast path once it has one
                 exe = entry.executable()
-                run = exe.fast_run()
-                if run is not None:
-                    res = run([v._value for v in values])
-                    return [Tensor(a, w, CPU_DEVICE, av) for a, w, av in zip(res, exe._weak, exe.out_avals)]
-                return exe.call_tensors(values)
+                call = tensor_call(exe, len(values))
+                return exe.call_tensors(values) if call is None else call(values)
             return run_graph(bwd, values)
         # evaluated under an outer tape or trace: read Variables through the Variable so that outer tapes
         # connect the backward pass to it (nested tapes -> second derivatives)

@@ -196,45 +196,78 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
 
 def _fast_call(traced: Traced):
     """``args -> outputs`` of an eager call of ``traced`` with positional Tensors, as ``call_traced`` and
-    ``tree_unflatten`` would compute them, with everything decided once decided: None until its executable
-    has run once (or when the backend has no fast path), and for a function that draws random numbers."""
+    ``tree_unflatten`` would compute them: None until its executable has run once (or when the backend has no
+    fast path), and for a function that draws random numbers."""
     exe = traced.executable
     if exe is None or traced.uses_rng:
         return None
-    run = exe.fast_run()
-    if run is None:
-        return None
-    variables, assigned, out_tree = traced.variables, traced.assigned, traced.out_tree
-    n = len(exe.graph.outvars) - len(assigned)
-    weak, avals = exe._weak, exe.out_avals
-    outs_of = list(zip(range(n), weak, avals))
-    # an assigned Variable's value is strong (its aval too)
-    written = [(v, k, a if a is not None and not a.weak_type else None)
-               for k, (v, a) in enumerate(zip(assigned, avals[n:]), n)]
-    single = n == 1 and out_tree.is_leaf()
-    dev = CPU_DEVICE
-    if not variables and not assigned:
-        if single:
-            w, a = weak[0], avals[0]
+    return generated_call(exe, traced.n_leaves, traced.variables, traced.assigned, traced.out_tree)
 
-            def call(args):
-                return Tensor(run([x._value for x in args])[0], w, dev, a)
-        else:
-            def call(args):
-                res = run([x._value for x in args])
-                return tree_unflatten(out_tree, [Tensor(res[k], w, dev, a) for k, w, a in outs_of])
-        return call
 
-    def call(args):
-        arrays = [x._value for x in args]
-        arrays += [v._value._value for v in variables]
-        res = run(arrays)
-        for v, k, a in written:  # shape and dtype were checked when it was traced
-            v._value = Tensor(res[k], False, dev, a)
-        if single:
-            return Tensor(res[0], weak[0], dev, avals[0])
-        return tree_unflatten(out_tree, [Tensor(res[k], w, dev, a) for k, w, a in outs_of])
+def tensor_call(exe, n: int):
+    """``generated_call(exe, n)`` (``n`` Tensors in, a list of Tensors out), kept on ``exe``; None where
+    ``generated_call`` gives None."""
+    calls = exe.__dict__.setdefault("_tensor_calls", {})
+    call = calls.get(n)
+    if call is None:
+        call = generated_call(exe, n)
+        if call is not None:
+            calls[n] = call
     return call
+
+
+def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequence = (), out_tree=None):
+    """A Python function ``call(args)`` generated for one executable: it runs ``exe`` on the values of the
+    ``n_args`` Tensors ``args`` and of ``variables``, writes the last outputs to ``assigned`` (as strong
+    Tensors) and returns the others as Tensors, unflattened with ``out_tree`` (a list without one) -- what
+    ``Executable.call_tensors`` and ``call_traced`` compute, with every decision taken once: no per-call
+    lists, loops or checks (the signature, including each input's shape and dtype, is the caller's key).
+
+    None for backends without ``fast_spec`` and before the executable has run. The function holds ``exe``
+    (its machine code stays loaded while the function lives); it keeps no per-call state.
+    """
+    spec = exe.fast_spec()
+    if spec is None:
+        return None
+    fn, sizes, plan, consts = spec
+    ns = {"fn": fn, "S": sizes, "asc": np.ascontiguousarray, "Tensor": Tensor, "DEV": CPU_DEVICE, "EXE": exe,
+          "unflatten": tree_unflatten, "TREE": out_tree}
+    lines = ["def call(args):"]
+    ins = [f"i{k}" for k in range(n_args + len(variables))]
+    if n_args:
+        lines.append(f"    {''.join(f'a{k}, ' for k in range(n_args))}= args")
+        lines += [f"    i{k} = a{k}._value" for k in range(n_args)]
+    for j, v in enumerate(variables):
+        ns[f"V{j}"] = v
+        lines.append(f"    i{n_args + j} = V{j}._value._value")
+    for c, arr in enumerate(consts):
+        ns[f"K{c}"], ns[f"C{c}"] = arr, np.ascontiguousarray(arr)  # (constants never change)
+    args = [f"asc({i})" for i in ins] + [f"C{c}" for c in range(len(consts))] + ["S"]
+    lines.append(f"    res = fn({', '.join(args)})")
+    for k, (kind, x, reshape, shape) in enumerate(plan):
+        if kind == "res":
+            ns[f"SH{k}"] = shape
+            lines.append(f"    o{k} = res[{x}]" + (f".reshape(SH{k})" if reshape else ""))
+        elif kind == "in":
+            lines.append(f"    o{k} = {ins[x] if x < len(ins) else f'K{x - len(ins)}'}")
+        else:
+            ns[f"L{k}"] = x
+            lines.append(f"    o{k} = L{k}")
+    n = len(plan) - len(assigned)
+    for k, aval in enumerate(exe.out_avals):
+        ns[f"AV{k}"] = aval if k < n or aval is None or not aval.weak_type else None  # assigned values: strong
+    for j, v in enumerate(assigned):  # (shape and dtype were checked when it was traced)
+        ns[f"W{j}"] = v
+        lines.append(f"    W{j}._value = Tensor(o{n + j}, False, DEV, AV{n + j})")
+    outs = [f"Tensor(o{k}, {bool(exe._weak[k])}, DEV, AV{k})" for k in range(n)]
+    if out_tree is None:
+        lines.append(f"    return [{', '.join(outs)}]")
+    elif n == 1 and out_tree.is_leaf():
+        lines.append(f"    return {outs[0]}")
+    else:
+        lines.append(f"    return unflatten(TREE, [{', '.join(outs)}])")
+    exec(compile("\n".join(lines) + "\n", "<jaxish generated call>", "exec"), ns)
+    return ns["call"]
 
 
 def _executable(traced: Traced):
@@ -323,7 +356,8 @@ class TracedFunction:
         self._fn = fn
         self._static_argnums, self._static_argnames = _static_args.normalize(fn, static_argnums, static_argnames)
         self._cache = LRU(_trace_cache_size)   # signature -> Traced (bounded, least recently used dropped)
-        self._fast: dict = {}                   # shortcut for positional-Tensor calls, cleared when full
+        self._fast: dict = {}                   # shortcut for positional-Tensor calls, cleared when full:
+                                                # (*avals, device, backend) -> Traced
         self._bound: dict = {}
         self._has_static = bool(self._static_argnums or self._static_argnames)
         # counters that threads increment without a lock (``next`` of an itertools.count is atomic)

@@ -41,7 +41,7 @@ class Executable:
         self.backend = backend
         self._consts = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in graph.consts]
         self._weak = [o.aval.weak_type for o in graph.outvars]
-        self._fast = None
+        self._fast = self._spec = None
         self.out_avals = None  # after fast_run: per output, its aval when every call gives that shape and dtype
 
     def __call__(self, arrays: list) -> list:
@@ -73,13 +73,30 @@ class Executable:
 
                 def run(arrays):
                     return inner(arrays + consts)
-            # an output computed by generated code has one shape and dtype for a graph: its aval's, if the first
-            # run gave those (an input passed through keeps its own)
-            types = getattr(self.run, "out_types", None) or [None] * len(self.graph.outvars)
-            self.out_avals = [o.aval if t is not None and t == (tuple(o.aval.shape), o.aval.dtype.np) else None
-                              for o, t in zip(self.graph.outvars, types)]
+            self._set_out_avals()
             self._fast = run
         return run
+
+    def fast_spec(self):
+        """The backend's ``fast_spec()`` (the cpu runner's: ``(fn, sizes, plan)``) with the constants, as
+        ``(fn, sizes, plan, consts)``, for callers that generate their own call: None until the graph has run,
+        and for backends without one. Sets :attr:`out_avals` (see :meth:`fast_run`)."""
+        spec = self._spec
+        if spec is None:
+            get = getattr(self.run, "fast_spec", None)
+            spec = get() if get is not None else None
+            if spec is None:
+                return None
+            self._set_out_avals()
+            spec = self._spec = (*spec, list(self._consts))
+        return spec
+
+    def _set_out_avals(self) -> None:
+        # an output computed by generated code has one shape and dtype for a graph: its aval's, if the first
+        # run gave those (an input passed through keeps its own)
+        types = getattr(self.run, "out_types", None) or [None] * len(self.graph.outvars)
+        self.out_avals = [o.aval if t is not None and t == (tuple(o.aval.shape), o.aval.dtype.np) else None
+                          for o, t in zip(self.graph.outvars, types)]
 
 
 def get_executable(graph: Graph, backend: str | None = None) -> Executable:

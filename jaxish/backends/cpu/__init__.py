@@ -102,14 +102,25 @@ class _Runner:
             self.res_shapes = [r.shape for r in res]
         return outs
 
-    def fast(self):
-        """``run`` for the calls after the first, with what can be decided once decided: None until a call has
-        compiled the machine code, and for a graph that falls back to the interpreter or runs serialised."""
+    def fast_spec(self):
+        """``(fn, sizes, plan)`` for the calls after the first: the entry function, its sizes and per output
+        ``(kind, x, reshape, shape)`` as ``__call__`` would treat it (``'res'``: ``fn``'s result ``x``, reshaped
+        to ``shape`` if ``reshape``; ``'in'``: the ``x``-th array passed in; ``'lit'``: the array ``x``). None
+        until a call has compiled the machine code, and for a graph that falls back to the interpreter or runs
+        serialised. The caller passes every array C-contiguous."""
         if not self.ready or self.res_shapes is None:
             return None
-        fn, sizes, contiguous = self.fn, self.sizes, np.ascontiguousarray
         plan = [(kind, x, kind == "res" and self.res_shapes[x] != shape, shape)
                 for (kind, x), shape in zip(self.outputs, self.out_shapes)]
+        return self.fn, self.sizes, plan
+
+    def fast(self):
+        """``run`` for the calls after the first (see :meth:`fast_spec`), or None."""
+        spec = self.fast_spec()
+        if spec is None:
+            return None
+        fn, sizes, plan = spec
+        contiguous = np.ascontiguousarray
         if all(kind == "res" and x == i and not reshape for i, (kind, x, reshape, _) in enumerate(plan)):
             def run(arrays):  # the results are the outputs (the common case)
                 return fn(*[contiguous(a) for a in arrays], sizes)
