@@ -14,7 +14,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .core import STATE, Tensor, Tracer, VariableBase, is_variable, literal_tensor, read_variable, to_tensor_arg
-from .core.trace import bind_binary
+from .core.trace import bind, bind_binary
 from .primitives import elementwise as ew
 from .primitives import linalg as la
 from .primitives import reductions as rd
@@ -480,7 +480,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     if dt is _dt.float16:  # float16 means are computed in float32 (the sum would overflow)
         return cast(reduce_mean(cast(x, _dt.float32), axes, keepdims), _dt.float16)
     if dt.kind == "f":  # reduce_sum(x, axes, keepdims), its checks passed
-        s = _keep(x, axes, rd.reduce_sum_p.bind(x, axes=axes) if axes else _unchanged(x), keepdims)
+        s = _keep(x, axes, bind(rd.reduce_sum_p, (x,), {"axes": axes}) if axes else _unchanged(x), keepdims)
         return bind_binary(ew.div_p, s, _count_literal(n, dt))
     if x.dtype.kind not in "iu":
         raise TypeError(f"reduce_mean: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
@@ -533,9 +533,10 @@ argmin = _arg(rd.argmin_p, "argmin")
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     """Matrix product ``a @ b`` (batched, with broadcast batch dimensions)."""
     a, b = promote("matmul", a, b)
-    if a.ndim == 0 or b.ndim == 0:
+    ra, rb = len(a.aval.shape), len(b.aval.shape)
+    if ra == 0 or rb == 0:
         raise ValueError(f"matmul: operands must not be scalars, got shapes {a.aval.shape} and {b.aval.shape}")
-    va, vb = a.ndim == 1, b.ndim == 1
+    va, vb = ra == 1, rb == 1
     if va:
         a = reshape(a, (1, -1))
     if vb:
@@ -544,7 +545,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
         a = linalg_transpose(a)
     if transpose_b:
         b = linalg_transpose(b)
-    out = la.matmul_p.bind(a, b)
+    out = bind_binary(la.matmul_p, a, b)
     if va or vb:
         rows = () if va else (out.aval.shape[-2],)
         cols = () if vb else (out.aval.shape[-1],)

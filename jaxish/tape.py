@@ -23,7 +23,7 @@ from .backends import get_executable
 from .core import STATE, Tensor, Trace, is_variable, read_variable
 from .core.call import call_p
 from .core.state import push, remove
-from .core.trace import eval_primitive
+from .core.trace import eval_binary, eval_primitive
 from .dtypes import DType
 from .config import cache_limit
 from .ir import Graph, Node, Var, free_inputs, needed_nodes, param_key
@@ -106,6 +106,15 @@ class GradientTape(Trace):
             result = STATE.stack[depth - 1].process(prim, vals, params, raw, depth - 1)
         if self._recording:
             self._record(prim, params, raw, vals, result)
+        return result
+
+    def process_binary(self, prim, a, b, depth):
+        if depth == 1:
+            result = eval_binary(prim, a, b)
+        else:
+            result = STATE.stack[depth - 1].process_binary(prim, a, b, depth - 1)
+        if self._recording:
+            self._record(prim, _NO_PARAMS, (a, b), (a, b), result)
         return result
 
     def _leaf(self, key, value) -> int:
@@ -278,7 +287,7 @@ class GradientTape(Trace):
             s_leaves, s_tree = [sources], None
         else:
             s_leaves, s_tree = tree_flatten(sources)
-        seeds = self._seeds(targets, output_gradients)
+        seeds = [None] * len(targets) if output_gradients is None else self._seeds(targets, output_gradients)
         float_targets = [i for i, t in enumerate(targets) if t.aval.dtype.kind == "f"]
         float_t = [targets[i] for i in float_targets]
         plan = self._plan(float_t)
@@ -287,7 +296,7 @@ class GradientTape(Trace):
         for i, slot in plan.var_inputs:
             reads.setdefault(recorded[slot][0][1], []).append(i)
         wrt_of = [self._source_inputs(s, plan, reads) for s in s_leaves]
-        wrt = tuple(dict.fromkeys(w for ws in wrt_of for w in ws))
+        wrt = tuple(dict.fromkeys(wrt_of[0] if len(wrt_of) == 1 else [w for ws in wrt_of for w in ws]))
         grads: list = [None] * len(s_leaves)
         if wrt:
             outs = self._backward(plan, float_t, wrt, [seeds[i] for i in float_targets])
@@ -329,10 +338,7 @@ class GradientTape(Trace):
             values = [recorded[s][1] if type(s) is int else targets[s[1]] for s in plan.in_slots]
             values += [plan.ones(j) if c is None else c for j, c in enumerate(seeds)]
             if not bwd.consts and set(map(type, values)) == _TENSOR:
-                # eager (``run_graph``'s first case), through the executable's fast path once it has one
-                exe = entry.executable()
-                call = tensor_call(exe, len(values))
-                return exe.call_tensors(values) if call is None else call(values)
+                return entry.run(values)  # eager (``run_graph``'s first case)
             return run_graph(bwd, values)
         # evaluated under an outer tape or trace: read Variables through the Variable so that outer tapes
         # connect the backward pass to it (nested tapes -> second derivatives)
@@ -429,6 +435,7 @@ class _Plan:
 
 
 _TENSOR = {Tensor}
+_NO_PARAMS: dict = {}  # (recorded as a node's params: never changed)
 _PLAIN = {int, bool, str, type(None), DType}  # parameter values whose equality is their identity as a key
 
 
@@ -450,11 +457,22 @@ def _param_token(params: dict) -> tuple:
 class _Backward:
     """A backward graph of a plan, and its executable while the executable cache holds it."""
 
-    __slots__ = ("graph", "_exe")
+    __slots__ = ("graph", "_exe", "_call")
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self._exe = None
+        self._exe = self._call = None
+
+    def run(self, values: list) -> list:
+        """Run the executable eagerly on Tensors, through its generated call once it has one."""
+        call = self._call() if self._call is not None else None
+        if call is None:  # (the call is kept by its executable, and holds it)
+            exe = self.executable()
+            call = tensor_call(exe, len(values))
+            if call is None:
+                return exe.call_tensors(values)
+            self._call = weakref.ref(call)
+        return call(values)
 
     def executable(self):
         exe = self._exe() if self._exe is not None else None

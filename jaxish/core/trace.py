@@ -42,7 +42,7 @@ def bind_binary(prim, a, b):
         stack = STATE.stack
         if len(stack) == 1:
             return eval_binary(prim, a, b)
-        return stack[-1].process(prim, [a, b], {}, (a, b), len(stack) - 1)  # bind's second case
+        return stack[-1].process_binary(prim, a, b, len(stack) - 1)  # bind's second case
     return bind(prim, (a, b), {})
 
 
@@ -104,7 +104,7 @@ def eval_primitive(prim, vals: list, params: dict):
     except TypeError:  # unhashable params
         out_aval = abstract_eval(prim, vals, params, None)
     else:
-        if hit is not None and all(map(operator.is_, hit[1:], avals)):
+        if hit is not None and (hit[1] is avals[0] if len(avals) == 1 else all(map(operator.is_, hit[1:], avals))):
             out_aval = hit[0]
         else:
             out_aval = _aval_by_id(key, avals, abstract_eval(prim, vals, params, None))
