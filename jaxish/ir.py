@@ -229,7 +229,7 @@ class Graph:
 class GraphBuilder:
     """Collects nodes; :meth:`build` closes them into a :class:`Graph`.
 
-    The one graph builder of jaxish: graph traces and tapes both record into one.
+    Graph traces record into one (tapes keep their own records and build graphs from them).
     """
 
     def __init__(self):

@@ -1,14 +1,16 @@
-"""GradientTape: records eager (or traced) ops as a graph and differentiates it.
+"""GradientTape: records eager (or traced) ops and differentiates them.
 
 A tape is a trace on the thread's trace stack: ``bind`` hands it every
 primitive call made while it records; it passes the call to the trace below
-it and records the call as a node of its graph (``ir.GraphBuilder``) when it
-reads a watched tensor, a watched Variable or a value computed from them.
-``gradient`` prunes the graph to what the targets need, takes its backward
-graph from :func:`~jaxish.autodiff.vjp_graph` (cached by the graph's
-structural key) and runs it as a ``call`` (``tracing.run_graph``): compiled
-when eager, a node of the graph inside ``@trace``, and recorded as one call by
-an outer tape (whose gradient differentiates it again: second derivatives).
+it and records the call (a record of slots, no IR) when it reads a watched
+tensor, a watched Variable or a value computed from them, walking a trie of
+recorded structures as it goes. ``gradient`` finds the plan for what was
+recorded on that trie node (built once per structure: the graph pruned to what
+the targets need, its inputs, its backward graphs from
+:func:`~jaxish.autodiff.vjp_graph`), and runs the backward graph: eagerly
+through its executable's generated call, as a ``call`` (``tracing.run_graph``)
+inside ``@trace`` and under an outer tape (whose gradient differentiates it
+again: second derivatives).
 """
 from __future__ import annotations
 
