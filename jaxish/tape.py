@@ -274,6 +274,10 @@ class GradientTape(Trace):
         Returns the same structure as ``sources``; an unconnected source gives
         None (or zeros with ``unconnected_gradients='zero'``).
         """
+        if (type(target) is Tensor and output_gradients is None and unconnected_gradients == "none"
+                and _is_var(sources) and len(STATE.stack) == 1 and id(target) in self._slots
+                and target.aval.dtype.kind == "f" and not (self._used and not self._persistent)):
+            return self._variable_gradient(target, sources)
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
         if self._used and not self._persistent:
@@ -325,6 +329,30 @@ class GradientTape(Trace):
             self._reset_records()
             self._used, self._watched_vars = used, watched
         return grads[0] if s_tree is None else tree_unflatten(s_tree, grads)
+
+    def _variable_gradient(self, target: Tensor, var):
+        """``gradient(target, var)`` for a recorded floating-point Tensor target, one Variable, no
+        output_gradients, eagerly (the training-loop case): what the general path computes, without its
+        lists and loops."""
+        self._used = True
+        grad = None
+        if id(var) in self._watched_vars:  # only watched Variables get gradients (as in TensorFlow)
+            slot = self._slots[id(target)]
+            plan = self._shape.plans.get((slot,)) or self._plan([target])
+            recorded, vid = self._leaves, id(var)
+            wrt = tuple([i for i, s in plan.var_inputs if recorded[s][0][1] == vid])  # its reads, in input order
+            if wrt:
+                outs = self._backward(plan, [target], wrt, [None])
+                grad = outs[0]
+                for g in outs[1:]:
+                    grad = grad + g
+                if var._value.aval.dtype.kind != "f":
+                    grad = None
+        if not self._persistent:  # release what was recorded; stale ids would record new tensors
+            watched = self._watched_vars
+            self._reset_records()
+            self._used, self._watched_vars = True, watched
+        return grad
 
     def _backward(self, plan: "_Plan", targets, wrt: tuple, seeds) -> list:
         """Run the backward graph of the recorded graph (from ``vjp_graph``'s cache); one cotangent per
