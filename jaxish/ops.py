@@ -214,7 +214,11 @@ def _float_input(name, x):
 # ---------------------------------------------------------------------------
 def _binary(prim, opname):
     def op(x, y, name=None):
-        a, b = promote(opname, x, y)
+        if type(x) is Tensor and type(y) is Tensor and x._aval is not None and y._aval is not None \
+                and x._aval.dtype is y._aval.dtype and x._aval.weak_type == y._aval.weak_type:
+            a, b = x, y  # promote's first case, inline
+        else:
+            a, b = promote(opname, x, y)
         try:
             return bind_binary(prim, a, b)
         except (TypeError, ValueError) as e:
