@@ -77,7 +77,8 @@ class Traced:
     n_leaves: int
     uses_rng: bool
     executable: Any = None
-    fast: Any = None         # args -> outputs for eager calls with positional Tensors, once compiled (_fast_call)
+    fast: Any = None         # args -> outputs for eager calls with positional Tensors, once compiled (_fast_call);
+                             # False: never
 
     @functools.cached_property
     def reread(self) -> frozenset:
@@ -196,11 +197,13 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
 
 def _fast_call(traced: Traced):
     """``args -> outputs`` of an eager call of ``traced`` with positional Tensors, as ``call_traced`` and
-    ``tree_unflatten`` would compute them: None until its executable has run once (or when the backend has no
-    fast path), and for a function that draws random numbers."""
+    ``tree_unflatten`` would compute them; None until its executable has run once (and while its backend
+    cannot give a fast spec), False for good (a function that draws random numbers, a backend without one)."""
     exe = traced.executable
-    if exe is None or traced.uses_rng:
+    if exe is None:
         return None
+    if traced.uses_rng or not hasattr(exe.run, "fast_spec"):
+        return False
     return generated_call(exe, traced.n_leaves, traced.variables, traced.assigned, traced.out_tree)
 
 
@@ -416,10 +419,11 @@ class TracedFunction:
                     next(self._hit_count)
                     if len(STATE.stack) == 1:
                         fast = traced.fast
-                        if fast is not None:
+                        if fast:
                             return fast(args)
                         outs = call_traced(traced, args)
-                        traced.fast = _fast_call(traced)
+                        if fast is None:
+                            traced.fast = _fast_call(traced)
                         return tree_unflatten(traced.out_tree, outs)
                     return tree_unflatten(traced.out_tree, call_traced(traced, args))
                 traced, out = self._call_slow(args, kwargs)
