@@ -404,16 +404,22 @@ class TracedFunction:
     def __call__(self, *args, **kwargs):
         if not kwargs and not self._has_static:
             # fast path: positional tensors only (the common case in a training loop)
-            key = []
-            for a in args:
-                if type(a) is not Tensor:
-                    break
-                av = a._aval
-                key.append(a.aval if av is None else av)
+            if len(args) == 1 and type(args[0]) is Tensor:  # (an aval is never false)
+                key = (args[0]._aval or args[0].aval, STATE.device, _config._backend)
+            elif len(args) == 2 and type(args[0]) is Tensor and type(args[1]) is Tensor:
+                key = (args[0]._aval or args[0].aval, args[1]._aval or args[1].aval, STATE.device, _config._backend)
             else:
-                key.append(STATE.device)
-                key.append(_config._backend)
-                key = tuple(key)
+                key = []
+                for a in args:
+                    if type(a) is not Tensor:
+                        key = None
+                        break
+                    key.append(a._aval or a.aval)
+                if key is not None:
+                    key.append(STATE.device)
+                    key.append(_config._backend)
+                    key = tuple(key)
+            if key is not None:
                 traced = self._fast.get(key)
                 if traced is not None:
                     next(self._hit_count)
