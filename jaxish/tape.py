@@ -22,12 +22,12 @@ import numpy as np
 import optree
 
 from .backends import get_executable
+from .config import cache_limit
 from .core import STATE, Tensor, Trace, is_variable, read_variable
 from .core.call import call_p
 from .core.state import push, remove
 from .core.trace import eval_binary, eval_primitive
 from .dtypes import DType
-from .config import cache_limit
 from .ir import Graph, Node, Var, free_inputs, needed_nodes, param_key
 from .tracing import on_clear_cache, run_graph, tensor_call
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten

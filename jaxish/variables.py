@@ -6,8 +6,8 @@ import operator
 import numpy as np
 
 from . import dtypes as _dt
-from .core import STATE, Tensor, Tracer, VariableBase, current_trace, read_variable, to_tensor_arg
 from . import ops as _ops
+from .core import STATE, Tensor, Tracer, VariableBase, current_trace, read_variable, to_tensor_arg
 from .tensor_methods import install
 
 

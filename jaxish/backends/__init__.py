@@ -41,8 +41,8 @@ class Executable:
         self.backend = backend
         self._consts = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in graph.consts]
         self._weak = [o.aval.weak_type for o in graph.outvars]
-        self._fast = self._spec = None
-        self.out_avals = None  # after fast_run: per output, its aval when every call gives that shape and dtype
+        self._spec = None
+        self.out_avals = None  # after fast_spec: per output, its aval when every call gives that shape and dtype
 
     def __call__(self, arrays: list) -> list:
         return self.run(list(arrays) + self._consts)
@@ -54,33 +54,11 @@ class Executable:
         outs = self.run(arrays)
         return [Tensor(a, w, CPU_DEVICE) for a, w in zip(outs, self._weak)]
 
-    def fast_run(self):
-        """``run`` on the input arrays (without the constants) as the backend specialises it once the graph
-        has run: None until then, and for backends without such a path.
-
-        Sets :attr:`out_avals`: for each output its aval (the graph's) where the backend guarantees an array
-        of that shape and dtype, else None; callers give it to the output Tensors.
-        """
-        run = self._fast
-        if run is None:
-            make = getattr(self.run, "fast", None)
-            run = make() if make is not None else None
-            if run is None:
-                return None
-            consts = self._consts
-            if consts:
-                inner = run
-
-                def run(arrays):
-                    return inner(arrays + consts)
-            self._set_out_avals()
-            self._fast = run
-        return run
-
     def fast_spec(self):
         """The backend's ``fast_spec()`` (the cpu runner's: ``(fn, sizes, plan)``) with the constants, as
         ``(fn, sizes, plan, consts)``, for callers that generate their own call: None until the graph has run,
-        and for backends without one. Sets :attr:`out_avals` (see :meth:`fast_run`)."""
+        and for backends without one. Sets :attr:`out_avals`: for each output its aval (the graph's) where the
+        backend guarantees an array of that shape and dtype, else None; callers give it to the output Tensors."""
         spec = self._spec
         if spec is None:
             get = getattr(self.run, "fast_spec", None)

@@ -114,31 +114,6 @@ class _Runner:
                 for (kind, x), shape in zip(self.outputs, self.out_shapes)]
         return self.fn, self.sizes, plan
 
-    def fast(self):
-        """``run`` for the calls after the first (see :meth:`fast_spec`), or None."""
-        spec = self.fast_spec()
-        if spec is None:
-            return None
-        fn, sizes, plan = spec
-        contiguous = np.ascontiguousarray
-        if all(kind == "res" and x == i and not reshape for i, (kind, x, reshape, _) in enumerate(plan)):
-            def run(arrays):  # the results are the outputs (the common case)
-                return fn(*[contiguous(a) for a in arrays], sizes)
-            return run
-
-        def run(arrays):
-            res = fn(*[contiguous(a) for a in arrays], sizes)
-            outs = []
-            for kind, x, reshape, shape in plan:
-                if kind == "res":
-                    outs.append(res[x].reshape(shape) if reshape else res[x])
-                elif kind == "in":
-                    outs.append(arrays[x])
-                else:
-                    outs.append(x)
-            return outs
-        return run
-
     def _first_call(self, args) -> None:
         fn = self.fn
         sig = tuple(typeof(a) for a in args) + (typeof(self.sizes),)
