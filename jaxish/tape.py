@@ -116,7 +116,7 @@ class GradientTape(Trace):
         else:
             result = STATE.stack[depth - 1].process_binary(prim, a, b, depth - 1)
         if self._recording:
-            self._record(prim, _NO_PARAMS, (a, b), (a, b), result)
+            self._record_binary(prim, a, b, result)
         return result
 
     def _leaf(self, key, value) -> int:
@@ -140,30 +140,45 @@ class GradientTape(Trace):
 
     def _record(self, prim, params, raw_args, vals, result) -> None:
         known = self._slots
-        keys, hit = [], False
+        ins, new, hit = [], [], False
         for raw, v in zip(raw_args, vals):
             if type(raw) is Tensor or not _is_var(raw):
                 k = id(v)
-                if not hit and k in known:
+                slot = known.get(k)
+                if slot is not None:
                     hit = True
-                keys.append(k)
-                continue
-            watched = self._watched_vars
-            if id(raw) not in watched and self._watch_accessed and raw.trainable and raw.dtype.is_floating:
-                watched[id(raw)] = raw
-            key = ("v", id(raw), id(v))
-            if id(raw) in watched:
-                hit = True
-                self._var_reads[key] = (raw, v)
-            keys.append(key)
+            else:
+                watched = self._watched_vars
+                if id(raw) not in watched and self._watch_accessed and raw.trainable and raw.dtype.is_floating:
+                    watched[id(raw)] = raw
+                k = ("v", id(raw), id(v))
+                if id(raw) in watched:
+                    hit = True
+                    self._var_reads[k] = (raw, v)
+                slot = known.get(k)
+            if slot is None:
+                new.append((len(ins), k, v))
+            ins.append(slot)
         if not hit:
             return
-        ins = []
-        for k, v in zip(keys, vals):
-            slot = known.get(k)
-            ins.append(self._new_leaf(k, v) if slot is None else slot)
-        ins = tuple(ins)
-        avals = self._avals
+        for i, k, v in new:  # graph inputs, in operand order
+            ins[i] = self._new_leaf(k, v)
+        self._add_node(prim, params, tuple(ins), result)
+
+    def _record_binary(self, prim, a: Tensor, b: Tensor, result) -> None:
+        """``_record`` of a primitive without parameters on two Tensors."""
+        known = self._slots
+        sa, sb = known.get(id(a)), known.get(id(b))
+        if sa is None:
+            if sb is None:
+                return
+            sa = self._new_leaf(id(a), a)
+        elif sb is None:
+            sb = self._new_leaf(id(b), b)
+        self._add_node(prim, _NO_PARAMS, (sa, sb), result)
+
+    def _add_node(self, prim, params, ins: tuple, result) -> None:
+        known, avals = self._slots, self._avals
         first = len(avals)
         if prim.multiple_results:
             out = tuple([r.aval for r in result])
