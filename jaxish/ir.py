@@ -229,7 +229,7 @@ class Graph:
 class GraphBuilder:
     """Collects nodes; :meth:`build` closes them into a :class:`Graph`.
 
-    The one graph builder of jaxish: graph traces and tapes both record into one.
+    Graph traces record into one (tapes keep their own records and build graphs from them).
     """
 
     def __init__(self):
@@ -329,6 +329,11 @@ def param_key(params: dict) -> tuple:
 
 def _hashable(v):
     """Floats compare by bit pattern, so that ``-0.0`` and ``0.0`` differ and a NaN equals itself."""
+    t = type(v)
+    if t is int or t is bool or t is str or v is None:
+        return v
+    if t is tuple and all(type(x) is int for x in v):  # axes, shapes, permutations
+        return v
     if isinstance(v, Graph):
         return v.key()
     if isinstance(v, np.ndarray):

@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from . import dtypes as _dt
-from .core import STATE, Tensor, Tracer, is_variable, literal_tensor, read_variable, to_tensor_arg
+from .core import STATE, Tensor, Tracer, VariableBase, is_variable, literal_tensor, read_variable, to_tensor_arg
+from .core.trace import bind, bind_binary
 from .primitives import elementwise as ew
 from .primitives import linalg as la
 from .primitives import reductions as rd
@@ -125,6 +126,11 @@ def promote(name: str, *xs) -> list:
             lit = _fast_literal(x, y)
             if lit is not None:
                 return [lit, y]
+        elif tx is Tensor and isinstance(y, VariableBase) or ty is Tensor and isinstance(x, VariableBase):
+            # a Variable is strong: with a strong tensor of its dtype both stay as they are
+            a, b = x.aval, y.aval
+            if a.dtype is b.dtype and not a.weak_type and not b.weak_type:
+                return [x, y]
     xs = [x if isinstance(x, Tensor) or _is_py_scalar(x) else _in(x, name) for x in xs]
     dt, _ = _dt.result_type(*[_typed(x) for x in xs])
     out = []
@@ -141,11 +147,15 @@ _LITERALS: dict = {}
 
 def _fast_literal(value, t):
     """The weak literal for a Python scalar combined with a strong tensor of the same kind, or None."""
-    a = t.aval
+    a = t._aval
+    if a is None:
+        a = t.aval
     dt = a.dtype
-    if a.weak_type or dt.is_bool or (type(value) is float and not dt.is_floating):
+    kind = dt.kind
+    if a.weak_type or kind == "b" or (type(value) is float and kind != "f"):
         return None
-    key = (type(value), value, dt, math.copysign(1.0, value))  # 0.0 and -0.0 compare equal
+    # the type: 1 and 1.0 are equal keys; the sign of a zero: 0.0 and -0.0 are too
+    key = (value, type(value), dt) if value else (value, type(value), dt, math.copysign(1.0, value))
     lit = _LITERALS.get(key)
     if lit is None:
         if dt.is_integer and not dt.min <= value <= dt.max:
@@ -154,6 +164,20 @@ def _fast_literal(value, t):
         if len(_LITERALS) < 1024:
             _LITERALS[key] = lit
     return lit
+
+
+def _count_literal(n: int, dt):
+    """The weak float literal ``n`` (NaN for 0) of dtype ``dt``: a Tensor made once per value."""
+    key = (n, dt)
+    lit = _COUNTS.get(key)
+    if lit is None:
+        lit = literal_tensor(float(n) if n else float("nan"), dt)
+        if len(_COUNTS) < 1024:
+            _COUNTS[key] = lit
+    return lit
+
+
+_COUNTS: dict = {}
 
 
 def _scalar_literal(name, x, dt):
@@ -190,9 +214,13 @@ def _float_input(name, x):
 # ---------------------------------------------------------------------------
 def _binary(prim, opname):
     def op(x, y, name=None):
-        a, b = promote(opname, x, y)
+        if type(x) is Tensor and type(y) is Tensor and x._aval is not None and y._aval is not None \
+                and x._aval.dtype is y._aval.dtype and x._aval.weak_type == y._aval.weak_type:
+            a, b = x, y  # promote's first case, inline
+        else:
+            a, b = promote(opname, x, y)
         try:
-            return prim.bind(a, b)
+            return bind_binary(prim, a, b)
         except (TypeError, ValueError) as e:
             raise op_error(e, opname) from None
     op.__name__ = opname
@@ -318,7 +346,7 @@ neg = negative
 def square(x, name=None):
     """``x * x`` elementwise."""
     x = _in(x, "square")
-    return ew.mul_p.bind(x, x)
+    return bind_binary(ew.mul_p, x, x)
 
 
 @_named("relu")
@@ -446,12 +474,14 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """
     x = _in(input_tensor, "reduce_mean")
     axes = _axes("reduce_mean", x, axis)
-    n = int(np.prod([x.aval.shape[a] for a in axes], dtype=np.int64))
-    if x.dtype is _dt.float16:  # float16 means are computed in float32 (the sum would overflow)
+    shape = x.aval.shape
+    n = math.prod([shape[a] for a in axes])
+    dt = x.dtype
+    if dt is _dt.float16:  # float16 means are computed in float32 (the sum would overflow)
         return cast(reduce_mean(cast(x, _dt.float32), axes, keepdims), _dt.float16)
-    if x.dtype.is_floating:
-        s = reduce_sum(x, axes, keepdims)
-        return ew.div_p.bind(s, literal_tensor(float(n) if n else float("nan"), x.dtype))
+    if dt.kind == "f":  # reduce_sum(x, axes, keepdims), its checks passed
+        s = _keep(x, axes, bind(rd.reduce_sum_p, (x,), {"axes": axes}) if axes else _unchanged(x), keepdims)
+        return bind_binary(ew.div_p, s, _count_literal(n, dt))
     if x.dtype.kind not in "iu":
         raise TypeError(f"reduce_mean: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
     return _integer_mean(x, axes, keepdims, n)
@@ -503,9 +533,10 @@ argmin = _arg(rd.argmin_p, "argmin")
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     """Matrix product ``a @ b`` (batched, with broadcast batch dimensions)."""
     a, b = promote("matmul", a, b)
-    if a.ndim == 0 or b.ndim == 0:
+    ra, rb = len(a.aval.shape), len(b.aval.shape)
+    if ra == 0 or rb == 0:
         raise ValueError(f"matmul: operands must not be scalars, got shapes {a.aval.shape} and {b.aval.shape}")
-    va, vb = a.ndim == 1, b.ndim == 1
+    va, vb = ra == 1, rb == 1
     if va:
         a = reshape(a, (1, -1))
     if vb:
@@ -514,7 +545,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
         a = linalg_transpose(a)
     if transpose_b:
         b = linalg_transpose(b)
-    out = la.matmul_p.bind(a, b)
+    out = bind_binary(la.matmul_p, a, b)
     if va or vb:
         rows = () if va else (out.aval.shape[-2],)
         cols = () if vb else (out.aval.shape[-1],)

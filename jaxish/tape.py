@@ -1,29 +1,35 @@
-"""GradientTape: records eager (or traced) ops as a graph and differentiates it.
+"""GradientTape: records eager (or traced) ops and differentiates them.
 
 A tape is a trace on the thread's trace stack: ``bind`` hands it every
 primitive call made while it records; it passes the call to the trace below
-it and records the call as a node of its graph (``ir.GraphBuilder``) when it
-reads a watched tensor, a watched Variable or a value computed from them.
-``gradient`` prunes the graph to what the targets need, takes its backward
-graph from :func:`~jaxish.autodiff.vjp_graph` (cached by the graph's
-structural key) and runs it as a ``call`` (``tracing.run_graph``): compiled
-when eager, a node of the graph inside ``@trace``, and recorded as one call by
-an outer tape (whose gradient differentiates it again: second derivatives).
+it and records the call (a record of slots, no IR) when it reads a watched
+tensor, a watched Variable or a value computed from them, walking a trie of
+recorded structures as it goes. ``gradient`` finds the plan for what was
+recorded on that trie node (built once per structure: the graph pruned to what
+the targets need, its inputs, its backward graphs from
+:func:`~jaxish.autodiff.vjp_graph`), and runs the backward graph: eagerly
+through its executable's generated call, as a ``call`` (``tracing.run_graph``)
+inside ``@trace`` and under an outer tape (whose gradient differentiates it
+again: second derivatives).
 """
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
 import optree
 
+from .backends import get_executable
+from .config import cache_limit
 from .core import STATE, Tensor, Trace, is_variable, read_variable
 from .core.call import call_p
 from .core.state import push, remove
-from .core.trace import eval_primitive
-from .ir import Graph, GraphBuilder, Node, Var, free_inputs, needed_nodes
-from .tracing import run_graph
+from .core.trace import eval_binary, eval_primitive
+from .dtypes import DType
+from .ir import Graph, Node, Var, free_inputs, needed_nodes, param_key
+from .tracing import on_clear_cache, run_graph, tensor_call
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
 _is_var = is_variable
@@ -49,9 +55,13 @@ class GradientTape(Trace):
         self._reset_records()
 
     def _reset_records(self):
-        self._builder = GraphBuilder()   # the recorded nodes
-        self._vars: dict = {}            # key of a watched or recorded value -> its Var
-        self._leaves: dict = {}          # Var id of a graph input -> (key, value)
+        # what was recorded, by slot: every value the tape has seen (a graph input or a node's result) gets the
+        # next slot number; graphs are built from these only when a gradient needs a new one
+        self._slots: dict = {}           # key of a watched or recorded value -> its slot
+        self._avals: list = []           # slot -> aval
+        self._leaves: dict = {}          # slot of a graph input -> (key, value)
+        self._records: list = []         # (prim, params, input slots, first output slot, number of outputs)
+        self._shape = _SHAPES.root       # the structure recorded so far (a node of the structure trie)
         self._watched_vars: dict = {}    # id(Variable) -> Variable
         self._watched: set = set()       # ids of the tensors given to watch (the only tensor sources)
         self._var_reads: dict = {}       # key -> (Variable, value Tensor)
@@ -100,44 +110,93 @@ class GradientTape(Trace):
             self._record(prim, params, raw, vals, result)
         return result
 
-    def _leaf(self, key, value) -> Var:
-        """The graph input for ``value`` (a watched tensor, a Variable read, a constant operand)."""
-        v = self._vars.get(key)
-        if v is None:
-            v = self._vars[key] = Var(value.aval)
-            self._leaves[v.id] = (key, value)
-            self._keep.append(value)
-        return v
+    def process_binary(self, prim, a, b, depth):
+        if depth == 1:
+            result = eval_binary(prim, a, b)
+        else:
+            result = STATE.stack[depth - 1].process_binary(prim, a, b, depth - 1)
+        if self._recording:
+            self._record_binary(prim, a, b, result)
+        return result
+
+    def _leaf(self, key, value) -> int:
+        """The slot of the graph input for ``value`` (a watched tensor, a Variable read, a constant operand)."""
+        slot = self._slots.get(key)
+        return self._new_leaf(key, value) if slot is None else slot
+
+    def _new_leaf(self, key, value) -> int:
+        avals = self._avals
+        slot = self._slots[key] = len(avals)
+        aval = value._aval
+        if aval is None:
+            aval = value.aval
+        avals.append(aval)
+        self._leaves[slot] = (key, value)
+        self._keep.append(value)
+        token = (type(key) is tuple, aval)  # (a Variable read?, aval)
+        nxt = self._shape.next.get(token)
+        self._shape = nxt if nxt is not None else _SHAPES.step(self._shape, token)
+        return slot
 
     def _record(self, prim, params, raw_args, vals, result) -> None:
-        known = self._vars
-        keys, hit = [], False
+        known = self._slots
+        ins, new, hit = [], [], False
         for raw, v in zip(raw_args, vals):
             if type(raw) is Tensor or not _is_var(raw):
-                keys.append(id(v))
-                hit = hit or id(v) in known
-                continue
-            watched = self._watched_vars
-            if id(raw) not in watched and self._watch_accessed and raw.trainable and raw.dtype.is_floating:
-                watched[id(raw)] = raw
-            key = ("v", id(raw), id(v))
-            if id(raw) in watched:
-                hit = True
-                self._var_reads[key] = (raw, v)
-            keys.append(key)
+                k = id(v)
+                slot = known.get(k)
+                if slot is not None:
+                    hit = True
+            else:
+                watched = self._watched_vars
+                if id(raw) not in watched and self._watch_accessed and raw.trainable and raw.dtype.is_floating:
+                    watched[id(raw)] = raw
+                k = ("v", id(raw), id(v))
+                if id(raw) in watched:
+                    hit = True
+                    self._var_reads[k] = (raw, v)
+                slot = known.get(k)
+            if slot is None:
+                new.append((len(ins), k, v))
+            ins.append(slot)
         if not hit:
             return
-        ins = [known.get(k) or self._leaf(k, v) for k, v in zip(keys, vals)]
+        for i, k, v in new:  # graph inputs, in operand order
+            ins[i] = self._new_leaf(k, v)
+        self._add_node(prim, params, tuple(ins), result)
+
+    def _record_binary(self, prim, a: Tensor, b: Tensor, result) -> None:
+        """``_record`` of a primitive without parameters on two Tensors."""
+        known = self._slots
+        sa, sb = known.get(id(a)), known.get(id(b))
+        if sa is None:
+            if sb is None:
+                return
+            sa = self._new_leaf(id(a), a)
+        elif sb is None:
+            sb = self._new_leaf(id(b), b)
+        self._add_node(prim, _NO_PARAMS, (sa, sb), result)
+
+    def _add_node(self, prim, params, ins: tuple, result) -> None:
+        known, avals = self._slots, self._avals
+        first = len(avals)
         if prim.multiple_results:
-            outs = [Var(r.aval) for r in result]
-            for r, o in zip(result, outs):
-                known[id(r)] = o
+            out = tuple([r.aval for r in result])
+            for r in result:
+                known[id(r)] = len(avals)
+                avals.append(r.aval)
             self._keep.extend(result)
         else:
-            outs = [Var(result.aval)]
-            known[id(result)] = outs[0]
+            out = result._aval
+            if out is None:
+                out = result.aval
+            known[id(result)] = first
+            avals.append(out)
             self._keep.append(result)
-        self._builder.nodes.append(Node(prim, ins, params, outs))
+        self._records.append((prim, params, ins, first, len(avals) - first))
+        token = (prim, _param_token(params) if params else (), ins, out)
+        nxt = self._shape.next.get(token)
+        self._shape = nxt if nxt is not None else _SHAPES.step(self._shape, token)
 
     def stop_recording(self):
         """Context manager that pauses recording."""
@@ -157,29 +216,29 @@ class GradientTape(Trace):
         self._reset_records()
 
     # -- gradients --
-    def _graph(self, targets: list) -> tuple:
-        """The recorded graph of ``targets``: ``(graph, input values, node position of each recorded tensor)``.
+    def _plan(self, targets: list) -> "_Plan":
+        """The recorded graph of ``targets`` and what ``gradient`` needs of it, for the structure recorded
+        so far (a dict lookup when the same structure was recorded before, as in a training loop).
 
-        Its inputs are the leaves the targets depend on, in order of first use, so
-        a training loop that records the same structure each step gets the same
-        structural key and reuses one backward graph (``vjp_graph``'s cache).
-        A target the tape did not record is an input of its own.
+        The graph's inputs are the leaves the targets depend on, in order of first use, so a training
+        loop that records the same structure each step gets the same structural key and reuses one backward
+        graph (``vjp_graph``'s cache). A target the tape did not record is an input of its own.
         """
-        outvars, extra = [], {}
-        for t in targets:
-            v = self._vars.get(id(t))
-            if v is None:
-                v = extra.get(id(t))
-                if v is None:
-                    v = extra[id(t)] = Var(t.aval)
-                    self._leaves[v.id] = (("target", id(t)), t)
-            outvars.append(v)
-        nodes = needed_nodes(self._builder.nodes, outvars)
-        graph = Graph(free_inputs(nodes, outvars), nodes, outvars)
-        values = [self._leaves[v.id] for v in graph.invars]
-        for v in extra.values():
-            del self._leaves[v.id]
-        return graph, values
+        slots = self._slots
+        if len(targets) == 1 and id(targets[0]) in slots:
+            tkey = (slots[id(targets[0])],)
+        else:
+            tkey, first = [], {}
+            for j, t in enumerate(targets):
+                slot = slots.get(id(t))
+                if slot is None:  # a target the tape did not record: an input of its own (once per tensor)
+                    slot = ("x", first.setdefault(id(t), j), t.aval)
+                tkey.append(slot)
+            tkey = tuple(tkey)
+        plan = self._shape.plans.get(tkey)
+        if plan is None:
+            plan = _SHAPES.add_plan(self._shape, tkey, _Plan(self._avals, self._records, self._leaves, tkey))
+        return plan
 
     @staticmethod
     def _seeds(targets: list, output_gradients) -> list:
@@ -197,20 +256,22 @@ class GradientTape(Trace):
                 check_cotangent(g, t.aval.strip_weak(), f"GradientTape.gradient: output_gradients[{i}]", f"target {i}")
                 for i, (g, t) in enumerate(zip(given, targets))]
 
-    def _source_inputs(self, s, position: dict, node_pos: dict, reads: dict, live: set) -> list:
+    def _source_inputs(self, s, plan: "_Plan", reads: dict) -> list:
         """The backward graph's ``wrt`` entries for source ``s`` (several for a Variable read several times);
-        ``live``: the Var ids the targets depend on (an unconnected source gets None, as in TensorFlow)."""
+        only values the targets depend on (an unconnected source gets None, as in TensorFlow)."""
         if _is_var(s):  # only watched Variables get gradients (as in TensorFlow)
             return reads.get(id(s), []) if id(s) in self._watched_vars else []
         if not isinstance(s, Tensor):
             raise TypeError(f"GradientTape.gradient: sources must be tensors or Variables, got {type(s).__name__}")
-        v = self._vars.get(id(s))
-        if v is None or v.id not in live:
+        slot = self._slots.get(id(s))
+        if slot is None or slot not in plan.live:
             return []
-        if v.id in node_pos:  # an intermediate: its total derivative; the backward pass goes on through it
-            return [node_pos[v.id]]
+        pos = plan.node_pos.get(slot)
+        if pos is not None:  # an intermediate: its total derivative; the backward pass goes on through it
+            return [pos]
         # a leaf: only a watched tensor is a source (an operand the tape merely saw is a constant)
-        return [position[id(s)]] if id(s) in position and id(s) in self._watched else []
+        i = plan.position.get(slot)
+        return [i] if i is not None and id(s) in self._watched else []
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """Gradient of ``target`` (summed over a list of targets) w.r.t. ``sources``.
@@ -228,42 +289,44 @@ class GradientTape(Trace):
         Returns the same structure as ``sources``; an unconnected source gives
         None (or zeros with ``unconnected_gradients='zero'``).
         """
+        if (type(target) is Tensor and output_gradients is None and unconnected_gradients == "none"
+                and _is_var(sources) and len(STATE.stack) == 1 and id(target) in self._slots
+                and target.aval.dtype.kind == "f" and not (self._used and not self._persistent)):
+            return self._variable_gradient(target, sources)
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
         if self._used and not self._persistent:
             raise RuntimeError("GradientTape.gradient can only be called once on non-persistent tapes.")
         self._used = True
-        t_leaves, _ = tree_flatten(target)
+        # a Tensor or a Variable is a leaf of its own (optree's flattening calls back into Python per node)
+        t_leaves = [target] if type(target) is Tensor or _is_var(target) else tree_flatten(target)[0]
         targets = [read_variable(t) if _is_var(t) else t for t in t_leaves]
         for t in targets:
             if not isinstance(t, Tensor):
                 raise TypeError(f"GradientTape.gradient: targets must be tensors, got {type(t).__name__}")
-        s_leaves, s_tree = tree_flatten(sources)
-        seeds = self._seeds(targets, output_gradients)
-        float_targets = [i for i, t in enumerate(targets) if t.dtype.is_floating]
+        if type(sources) is Tensor or _is_var(sources):
+            s_leaves, s_tree = [sources], None
+        else:
+            s_leaves, s_tree = tree_flatten(sources)
+        seeds = [None] * len(targets) if output_gradients is None else self._seeds(targets, output_gradients)
+        float_targets = [i for i, t in enumerate(targets) if t.aval.dtype.kind == "f"]
         float_t = [targets[i] for i in float_targets]
-        graph, leaves = self._graph(float_t)
-        position = {k: i for i, (k, _) in enumerate(leaves)}
-        node_pos = {o.id: ("node", k, j) if j else ("node", k)
-                    for k, n in enumerate(graph.nodes) for j, o in enumerate(n.outvars)}
-        reads: dict = {}  # id(Variable) -> the graph inputs of its reads
-        for k, i in position.items():
-            if isinstance(k, tuple) and k[0] == "v":
-                reads.setdefault(k[1], []).append(i)
-        live = connected(graph)
-        for vid in list(reads):  # only the reads the targets depend on
-            reads[vid] = [i for i in reads[vid] if graph.invars[i].id in live]
-        wrt_of = [self._source_inputs(s, position, node_pos, reads, live) for s in s_leaves]
-        wrt = list(dict.fromkeys(w for ws in wrt_of for w in ws))
+        plan = self._plan(float_t)
+        recorded = self._leaves
+        reads: dict = {}  # id(Variable) -> the graph inputs of its reads the targets depend on, in input order
+        for i, slot in plan.var_inputs:
+            reads.setdefault(recorded[slot][0][1], []).append(i)
+        wrt_of = [self._source_inputs(s, plan, reads) for s in s_leaves]
+        wrt = tuple(dict.fromkeys(wrt_of[0] if len(wrt_of) == 1 else [w for ws in wrt_of for w in ws]))
         grads: list = [None] * len(s_leaves)
         if wrt:
-            outs = self._backward(graph, leaves, float_t, wrt, [seeds[i] for i in float_targets])
+            outs = self._backward(plan, float_t, wrt, [seeds[i] for i in float_targets])
             by_wrt = dict(zip(wrt, outs))
             for j, ws in enumerate(wrt_of):
                 for w in ws:
                     grads[j] = by_wrt[w] if grads[j] is None else grads[j] + by_wrt[w]
         for i, t in enumerate(t_leaves):  # d t / d t: the seed, when the graph does not already carry it
-            if not t.dtype.is_floating:
+            if i not in float_targets:  # (a Variable's dtype is its value's)
                 continue
             for j, s in enumerate(s_leaves):
                 if s is t and (_is_var(s) or not wrt_of[j]):
@@ -274,27 +337,68 @@ class GradientTape(Trace):
             if grads[j] is None and unconnected_gradients == "zero":
                 from .creation import zeros_like
                 grads[j] = zeros_like(s.read_value() if _is_var(s) else s)
-            elif grads[j] is not None and not s.dtype.is_floating:
+            elif grads[j] is not None and (s._value if _is_var(s) else s).aval.dtype.kind != "f":
                 grads[j] = None
         if not self._persistent:  # release what was recorded; stale ids would record new tensors
             used, watched = self._used, self._watched_vars
             self._reset_records()
             self._used, self._watched_vars = used, watched
-        return tree_unflatten(s_tree, grads)
+        return grads[0] if s_tree is None else tree_unflatten(s_tree, grads)
 
-    def _backward(self, graph, leaves, targets, wrt, seeds) -> list:
+    def _variable_gradient(self, target: Tensor, var):
+        """``gradient(target, var)`` for a recorded floating-point Tensor target, one Variable, no
+        output_gradients, eagerly (the training-loop case): what the general path computes, without its
+        lists and loops."""
+        self._used = True
+        grad = None
+        if id(var) in self._watched_vars:  # only watched Variables get gradients (as in TensorFlow)
+            slot = self._slots[id(target)]
+            plan = self._shape.plans.get((slot,)) or self._plan([target])
+            recorded, vid = self._leaves, id(var)
+            wrt = tuple([i for i, s in plan.var_inputs if recorded[s][0][1] == vid])  # its reads, in input order
+            if wrt:
+                outs = self._backward(plan, [target], wrt, [None])
+                grad = outs[0]
+                for g in outs[1:]:
+                    grad = grad + g
+                if var._value.aval.dtype.kind != "f":
+                    grad = None
+        if not self._persistent:  # release what was recorded; stale ids would record new tensors
+            watched = self._watched_vars
+            self._reset_records()
+            self._used, self._watched_vars = True, watched
+        return grad
+
+    def _backward(self, plan: "_Plan", targets, wrt: tuple, seeds) -> list:
         """Run the backward graph of the recorded graph (from ``vjp_graph``'s cache); one cotangent per
         ``wrt`` entry."""
-        from .autodiff import vjp_graph
-        bwd = vjp_graph(graph, wrt, list(range(len(targets))), keep_outputs=False)
-        cts = [Tensor(np.ones(t.aval.shape, t.dtype.np)) if c is None else c for t, c in zip(targets, seeds)]
-        values = [v for _, v in leaves]
-        if len(STATE.stack) > 1:
-            # evaluated under an outer tape or trace: read Variables through the Variable so that outer
-            # tapes connect the backward pass to it (nested tapes -> second derivatives)
-            values = [self._var_reads[k][0] if k in self._var_reads and self._var_reads[k][0]._value is v else v
-                      for k, v in leaves]
-        return run_graph(bwd, values + cts)
+        entry = plan.backward.get(wrt)
+        if entry is None:
+            from .autodiff import vjp_graph
+            entry = plan.backward[wrt] = _Backward(vjp_graph(plan.graph, list(wrt), list(range(len(targets))),
+                                                             keep_outputs=False))
+        bwd = entry.graph
+        recorded = self._leaves
+        if len(STATE.stack) == 1:
+            values = [recorded[s][1] if type(s) is int else targets[s[1]] for s in plan.in_slots]
+            values += [plan.ones(j) if c is None else c for j, c in enumerate(seeds)]
+            if not bwd.consts and set(map(type, values)) == _TENSOR:
+                return entry.run(values)  # eager (``run_graph``'s first case)
+            return run_graph(bwd, values)
+        # evaluated under an outer tape or trace: read Variables through the Variable so that outer tapes
+        # connect the backward pass to it (nested tapes -> second derivatives)
+        reads = self._var_reads
+        values = []
+        for s in plan.in_slots:
+            if type(s) is int:
+                k, v = recorded[s]
+                if k in reads and reads[k][0]._value is v:
+                    v = reads[k][0]
+            else:
+                v = targets[s[1]]
+            values.append(v)
+        values += [Tensor(np.ones(t.aval.shape, t.dtype.np)) if c is None else c for t, c in zip(targets, seeds)]
+        return run_graph(bwd, values)
 
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
                  experimental_use_pfor=True):
@@ -326,6 +430,149 @@ class GradientTape(Trace):
             col = [r[j] for r in rows]
             out.append(None if any(c is None for c in col) else stack_rows(col, t.aval, tuple(s.shape)))
         return tree_unflatten(s_tree, out)
+
+
+class _Plan:
+    """The recorded graph of some targets, for one recorded structure, and what ``gradient`` needs of it
+    (built once per structure, shared by every tape that records it: nothing per call is stored here but the
+    backward graphs by ``wrt``)."""
+
+    __slots__ = ("graph", "in_slots", "position", "node_pos", "live", "var_inputs", "backward", "_ones")
+
+    def __init__(self, avals: list, records: list, leaves: dict, tkey: tuple):
+        vs = [Var(a) for a in avals]
+        nodes = [Node(prim, [vs[i] for i in ins], params, vs[first:first + n])
+                 for prim, params, ins, first, n in records]
+        outvars, extra = [], {}
+        for t in tkey:
+            if type(t) is int:
+                outvars.append(vs[t])
+            else:
+                v = extra.get(t[1])
+                if v is None:
+                    v = extra[t[1]] = Var(t[2])
+                outvars.append(v)
+        nodes = needed_nodes(nodes, outvars)
+        graph = Graph(free_inputs(nodes, outvars), nodes, outvars)
+        slot_of: dict = {v.id: i for i, v in enumerate(vs)}
+        slot_of.update((v.id, ("x", j)) for j, v in extra.items())
+        self.graph = graph
+        self.in_slots = tuple(slot_of[v.id] for v in graph.invars)           # slot, or ("x", target) of each input
+        self.position = {s: i for i, s in enumerate(self.in_slots) if type(s) is int}   # slot -> input position
+        self.node_pos = {slot_of[o.id]: ("node", k, j) if j else ("node", k)            # slot -> wrt entry
+                         for k, n in enumerate(nodes) for j, o in enumerate(n.outvars)}
+        live = connected(graph)
+        self.live = {slot_of[i] for i in live if type(slot_of.get(i)) is int}  # the slots the targets depend on
+        # (input position, slot) of the Variable reads the targets depend on, in input order (the leaf tokens
+        # of the structure say which leaves are Variable reads)
+        self.var_inputs = [(i, s) for i, (s, v) in enumerate(zip(self.in_slots, graph.invars))
+                           if v.id in live and type(s) is int and type(leaves[s][0]) is tuple]
+        self.backward: dict = {}   # wrt -> backward graph
+        self._ones: list = [None] * len(outvars)
+
+    def ones(self, j: int) -> Tensor:
+        """The default seed of target ``j`` (a Tensor, immutable: made once)."""
+        t = self._ones[j]
+        if t is None:
+            aval = self.graph.outvars[j].aval
+            t = self._ones[j] = Tensor(np.ones(aval.shape, aval.dtype.np))
+        return t
+
+
+_TENSOR = {Tensor}
+_NO_PARAMS: dict = {}  # (recorded as a node's params: never changed)
+_PLAIN = {int, bool, str, type(None), DType}  # parameter values whose equality is their identity as a key
+
+
+def _param_token(params: dict) -> tuple:
+    """A node's parameters in a structure token: their items as they are when every value is plain (ints,
+    tuples of ints, ...), else ``ir.param_key`` (floats by bit pattern, graphs by structure)."""
+    items = tuple(params.items())
+    for _, v in items:
+        t = type(v)
+        if t is tuple:
+            for x in v:
+                if type(x) is not int:
+                    return param_key(params)
+        elif t not in _PLAIN:
+            return param_key(params)
+    return items
+
+
+class _Backward:
+    """A backward graph of a plan, and its executable while the executable cache holds it."""
+
+    __slots__ = ("graph", "_exe", "_call")
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self._exe = self._call = None
+
+    def run(self, values: list) -> list:
+        """Run the executable eagerly on Tensors, through its generated call once it has one."""
+        call = self._call() if self._call is not None else None
+        if call is None:  # (the call is kept by its executable, and holds it)
+            exe = self.executable()
+            call = tensor_call(exe, len(values))
+            if call is None:
+                return exe.call_tensors(values)
+            self._call = weakref.ref(call)
+        return call(values)
+
+    def executable(self):
+        exe = self._exe() if self._exe is not None else None
+        if exe is None:  # (not held here: the executable cache's bound decides what stays loaded)
+            exe = get_executable(self.graph)
+            self._exe = weakref.ref(exe)
+        return exe
+
+
+class _Shape:
+    """A node of the structure trie: a structure a tape recorded (its path from the root: each graph input's
+    aval and each node's primitive, parameters, input slots and result avals), with the plans made for it."""
+
+    __slots__ = ("next", "plans")
+
+    def __init__(self):
+        self.next: dict = {}    # the next recorded step -> _Shape
+        self.plans: dict = {}   # targets -> _Plan
+
+
+class _ShapeTrie:
+    """Every structure tapes recorded, so that a tape finds the plan for what it recorded with one lookup
+    (it walks the trie while recording). Bounded: emptied when it holds more plans than ``vjp_cache_size``
+    or 64 times as many nodes (a tape recording then goes on in its detached part); thread-safe (a race
+    adds a node or a plan twice, one of which is dropped)."""
+
+    def __init__(self):
+        self.root = _Shape()
+        self.nodes = self.plans = 0
+
+    def step(self, shape: _Shape, token) -> _Shape:
+        nxt = shape.next.get(token)
+        if nxt is None:
+            if self.nodes >= 64 * cache_limit("vjp_cache_size"):
+                self.clear()
+            self.nodes += 1
+            nxt = shape.next.setdefault(token, _Shape())
+        return nxt
+
+    def add_plan(self, shape: _Shape, tkey: tuple, plan: _Plan) -> _Plan:
+        limit = cache_limit("vjp_cache_size")
+        if self.plans >= limit:
+            self.clear()
+        if limit > 0:
+            self.plans += 1
+            plan = shape.plans.setdefault(tkey, plan)
+        return plan
+
+    def clear(self) -> None:
+        self.root = _Shape()
+        self.nodes = self.plans = 0
+
+
+_SHAPES = _ShapeTrie()
+on_clear_cache(_SHAPES.clear)
 
 
 def connected(graph: Graph) -> set:

@@ -9,6 +9,7 @@ call, and the random state an implicit input.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import threading
 import weakref
@@ -20,7 +21,7 @@ import numpy as np
 from . import dtypes as _dt
 from . import static_args as _static_args
 from .config import _config, cache_limit, log_compiles
-from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
+from .core import CPU_DEVICE, STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
 from .core.call import call
 from .core.interpret import bind_node
 from .devices import resolve_current
@@ -76,6 +77,8 @@ class Traced:
     n_leaves: int
     uses_rng: bool
     executable: Any = None
+    fast: Any = None         # args -> outputs for eager calls with positional Tensors, once compiled (_fast_call);
+                             # False: never
 
     @functools.cached_property
     def reread(self) -> frozenset:
@@ -192,6 +195,84 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
     return outs[:n]
 
 
+def _fast_call(traced: Traced):
+    """``args -> outputs`` of an eager call of ``traced`` with positional Tensors, as ``call_traced`` and
+    ``tree_unflatten`` would compute them; None until its executable has run once (and while its backend
+    cannot give a fast spec), False for good (a function that draws random numbers, a backend without one)."""
+    exe = traced.executable
+    if exe is None:
+        return None
+    if traced.uses_rng or not hasattr(exe.run, "fast_spec"):
+        return False
+    return generated_call(exe, traced.n_leaves, traced.variables, traced.assigned, traced.out_tree)
+
+
+def tensor_call(exe, n: int):
+    """``generated_call(exe, n)`` (``n`` Tensors in, a list of Tensors out), kept on ``exe``; None where
+    ``generated_call`` gives None."""
+    calls = exe.__dict__.setdefault("_tensor_calls", {})
+    call = calls.get(n)
+    if call is None:
+        call = generated_call(exe, n)
+        if call is not None:
+            calls[n] = call
+    return call
+
+
+def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequence = (), out_tree=None):
+    """A Python function ``call(args)`` generated for one executable: it runs ``exe`` on the values of the
+    ``n_args`` Tensors ``args`` and of ``variables``, writes the last outputs to ``assigned`` (as strong
+    Tensors) and returns the others as Tensors, unflattened with ``out_tree`` (a list without one) -- what
+    ``Executable.call_tensors`` and ``call_traced`` compute, with every decision taken once: no per-call
+    lists, loops or checks (the signature, including each input's shape and dtype, is the caller's key).
+
+    None for backends without ``fast_spec`` and before the executable has run. The function holds ``exe``
+    (its machine code stays loaded while the function lives); it keeps no per-call state.
+    """
+    spec = exe.fast_spec()
+    if spec is None:
+        return None
+    fn, sizes, plan, consts = spec
+    ns = {"fn": fn, "S": sizes, "asc": np.ascontiguousarray, "Tensor": Tensor, "DEV": CPU_DEVICE, "EXE": exe,
+          "unflatten": tree_unflatten, "TREE": out_tree}
+    lines = ["def call(args):"]
+    ins = [f"i{k}" for k in range(n_args + len(variables))]
+    if n_args:
+        lines.append(f"    {''.join(f'a{k}, ' for k in range(n_args))}= args")
+        lines += [f"    i{k} = a{k}._value" for k in range(n_args)]
+    for j, v in enumerate(variables):
+        ns[f"V{j}"] = v
+        lines.append(f"    i{n_args + j} = V{j}._value._value")
+    for c, arr in enumerate(consts):
+        ns[f"K{c}"], ns[f"C{c}"] = arr, np.ascontiguousarray(arr)  # (constants never change)
+    args = [f"asc({i})" for i in ins] + [f"C{c}" for c in range(len(consts))] + ["S"]
+    lines.append(f"    res = fn({', '.join(args)})")
+    for k, (kind, x, reshape, shape) in enumerate(plan):
+        if kind == "res":
+            ns[f"SH{k}"] = shape
+            lines.append(f"    o{k} = res[{x}]" + (f".reshape(SH{k})" if reshape else ""))
+        elif kind == "in":
+            lines.append(f"    o{k} = {ins[x] if x < len(ins) else f'K{x - len(ins)}'}")
+        else:
+            ns[f"L{k}"] = x
+            lines.append(f"    o{k} = L{k}")
+    n = len(plan) - len(assigned)
+    for k, aval in enumerate(exe.out_avals):
+        ns[f"AV{k}"] = aval if k < n or aval is None or not aval.weak_type else None  # assigned values: strong
+    for j, v in enumerate(assigned):  # (shape and dtype were checked when it was traced)
+        ns[f"W{j}"] = v
+        lines.append(f"    W{j}._value = Tensor(o{n + j}, False, DEV, AV{n + j})")
+    outs = [f"Tensor(o{k}, {bool(exe._weak[k])}, DEV, AV{k})" for k in range(n)]
+    if out_tree is None:
+        lines.append(f"    return [{', '.join(outs)}]")
+    elif n == 1 and out_tree.is_leaf():
+        lines.append(f"    return {outs[0]}")
+    else:
+        lines.append(f"    return unflatten(TREE, [{', '.join(outs)}])")
+    exec(compile("\n".join(lines) + "\n", "<jaxish generated call>", "exec"), ns)
+    return ns["call"]
+
+
 def _executable(traced: Traced):
     exe = traced.executable
     if exe is None:
@@ -278,12 +359,13 @@ class TracedFunction:
         self._fn = fn
         self._static_argnums, self._static_argnames = _static_args.normalize(fn, static_argnums, static_argnames)
         self._cache = LRU(_trace_cache_size)   # signature -> Traced (bounded, least recently used dropped)
-        self._fast: dict = {}                   # shortcut for positional-Tensor calls, cleared when full
+        self._fast: dict = {}                   # shortcut for positional-Tensor calls, cleared when full:
+                                                # (*avals, device, backend) -> Traced
         self._bound: dict = {}
         self._has_static = bool(self._static_argnums or self._static_argnames)
-        self._hits = self._misses = 0
+        # counters that threads increment without a lock (``next`` of an itertools.count is atomic)
+        self._hit_count, self._miss_count = itertools.count(), itertools.count()
         self._name = getattr(fn, "__qualname__", getattr(fn, "__name__", "<function>"))
-        self._lock = threading.Lock()           # counters
         self._tracing = KeyedLocks()            # one trace per signature, even when threads call at once
         _register(self)
 
@@ -320,24 +402,41 @@ class TracedFunction:
         return static_pos, static_kw, dyn_args, dyn_kwargs
 
     def __call__(self, *args, **kwargs):
-        if not kwargs and not self._has_static and all(type(a) is Tensor for a in args):
+        if not kwargs and not self._has_static:
             # fast path: positional tensors only (the common case in a training loop)
-            key = (len(args), tuple(a.aval for a in args), STATE.device, _config._backend)
-            traced = self._fast.get(key)
-            if traced is not None:
-                with self._lock:
-                    self._hits += 1
-                if traced.executable is not None and not traced.variables and not traced.uses_rng \
-                        and not traced.assigned and len(STATE.stack) == 1:
-                    outs = traced.executable.call_tensors(args)
-                else:
-                    outs = call_traced(traced, args)
-                return tree_unflatten(traced.out_tree, outs)
-            traced, out = self._call_slow(args, kwargs)
-            if len(self._fast) >= _trace_cache_size():
-                self._fast.clear()
-            self._fast[key] = traced
-            return out
+            if len(args) == 1 and type(args[0]) is Tensor:  # (an aval is never false)
+                key = (args[0]._aval or args[0].aval, STATE.device, _config._backend)
+            elif len(args) == 2 and type(args[0]) is Tensor and type(args[1]) is Tensor:
+                key = (args[0]._aval or args[0].aval, args[1]._aval or args[1].aval, STATE.device, _config._backend)
+            else:
+                key = []
+                for a in args:
+                    if type(a) is not Tensor:
+                        key = None
+                        break
+                    key.append(a._aval or a.aval)
+                if key is not None:
+                    key.append(STATE.device)
+                    key.append(_config._backend)
+                    key = tuple(key)
+            if key is not None:
+                traced = self._fast.get(key)
+                if traced is not None:
+                    next(self._hit_count)
+                    if len(STATE.stack) == 1:
+                        fast = traced.fast
+                        if fast:
+                            return fast(args)
+                        outs = call_traced(traced, args)
+                        if fast is None:
+                            traced.fast = _fast_call(traced)
+                        return tree_unflatten(traced.out_tree, outs)
+                    return tree_unflatten(traced.out_tree, call_traced(traced, args))
+                traced, out = self._call_slow(args, kwargs)
+                if len(self._fast) >= _trace_cache_size():
+                    self._fast.clear()
+                self._fast[key] = traced
+                return out
         return self._call_slow(args, kwargs)[1]
 
     def _call_slow(self, args, kwargs) -> tuple:
@@ -350,7 +449,7 @@ class TracedFunction:
         if traced is None:
             traced = self._trace_once(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
         else:
-            self._count("_hits")
+            next(self._hit_count)
         outs = call_traced(traced, [x for x in leaves if not is_variable(x)])
         return traced, tree_unflatten(traced.out_tree, outs)
 
@@ -359,16 +458,12 @@ class TracedFunction:
         with self._tracing.hold(key):
             traced = self._cache.get(key)
             if traced is not None:
-                self._count("_hits")
+                next(self._hit_count)
                 return traced
             traced = self._trace(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
             self._cache[key] = traced
-            self._count("_misses")
+            next(self._miss_count)
             return traced
-
-    def _count(self, name: str) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + 1)
 
     def _trace(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs) -> Traced:
         if log_compiles():
@@ -414,7 +509,8 @@ class TracedFunction:
 
     def cache_info(self) -> CacheInfo:
         """Hits, misses, traces and size of the signature cache."""
-        return CacheInfo(self._hits, self._misses, self._misses, len(self._cache))
+        hits, misses = _counted(self._hit_count), _counted(self._miss_count)
+        return CacheInfo(hits, misses, misses, len(self._cache))
 
     def clear_cache(self) -> None:
         """Forget every traced signature (and with them their compiled executables)."""
@@ -424,6 +520,11 @@ class TracedFunction:
     def graph(self, *args, **kwargs) -> Graph:
         """The optimised graph of the function at these arguments (a fresh trace; the cache is untouched)."""
         return make_graph(self._fn, self._static_argnums)(*args, **kwargs)
+
+
+def _counted(counter: itertools.count) -> int:
+    """How many times ``next`` was called on ``counter`` (its repr is ``count(n)``)."""
+    return int(repr(counter)[6:-1])
 
 
 def _trace_cache_size() -> int:
@@ -439,12 +540,22 @@ def _register(fn: TracedFunction) -> None:
         _ALL.add(fn)
 
 
+_ON_CLEAR: list = []  # functions that empty other caches of the API layer (the tape's plans)
+
+
+def on_clear_cache(fn: Callable[[], None]) -> None:
+    """Have :func:`clear_traced_caches` call ``fn`` too."""
+    _ON_CLEAR.append(fn)
+
+
 def clear_traced_caches() -> None:
-    """Empty the signature cache of every traced function (``jaxish.clear_cache()``)."""
+    """Empty the signature cache of every traced function and the tapes' plans (``jaxish.clear_cache()``)."""
     with _ALL_LOCK:
         fns = list(_ALL)
     for fn in fns:
         fn.clear_cache()
+    for fn in _ON_CLEAR:
+        fn()
 
 
 def trace(fn: Callable | None = None, *, static_argnums=(), static_argnames=()):

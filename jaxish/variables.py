@@ -6,6 +6,7 @@ import operator
 import numpy as np
 
 from . import dtypes as _dt
+from . import ops as _ops
 from .core import STATE, Tensor, Tracer, VariableBase, current_trace, read_variable, to_tensor_arg
 from .tensor_methods import install
 
@@ -111,10 +112,11 @@ class Variable(VariableBase):
                 value = constant(value, dtype=self.dtype)
             except (TypeError, ValueError) as e:
                 raise op_error(e, op) from None
-        if value.dtype != self.dtype:
+        a, mine = value.aval, self._value.aval
+        if a.dtype is not mine.dtype:
             raise TypeError(f"{op}: cannot assign a value of dtype {value.dtype.name} to the variable "
                             f"{self.name!r} of dtype {self.dtype.name}")
-        if tuple(value.aval.shape) != tuple(self._value.aval.shape):
+        if a.shape != mine.shape:
             raise ValueError(f"{op}: cannot assign a value of shape {tuple(value.aval.shape)} to the variable "
                              f"{self.name!r} of shape {tuple(self._value.aval.shape)}")
         return value
@@ -122,7 +124,7 @@ class Variable(VariableBase):
     def assign(self, value, use_locking=None, name=None, read_value=True):
         """Replace the value; shape and dtype must match."""
         value = self._check(value, "assign")
-        trace = current_trace()
+        trace = STATE.main
         if trace is not None:
             trace.assign_variable(self, value)
         else:
@@ -138,26 +140,25 @@ class Variable(VariableBase):
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         """``self += delta``."""
-        from .ops import add
-        return self.assign(self._checked_binop(add, delta, "assign_add"))
+        return self.assign(self._checked_binop(_ops.add, delta, "assign_add"))
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         """``self -= delta``."""
-        from .ops import subtract
-        return self.assign(self._checked_binop(subtract, delta, "assign_sub"))
+        return self.assign(self._checked_binop(_ops.subtract, delta, "assign_sub"))
 
     def _checked_binop(self, fn, delta, op):
         d = read_variable(delta) if isinstance(delta, Variable) else delta
-        if isinstance(d, Tensor) and not d.aval.weak_type and d.dtype != self.dtype:
-            raise TypeError(f"{op}: cannot add a value of dtype {d.dtype.name} to the variable {self.name!r} "
-                            f"of dtype {self.dtype.name}")
-        if isinstance(d, np.ndarray):
+        if isinstance(d, Tensor):
+            a = d.aval
+            if not a.weak_type and a.dtype is not self.dtype:
+                raise TypeError(f"{op}: cannot add a value of dtype {d.dtype.name} to the variable {self.name!r} "
+                                f"of dtype {self.dtype.name}")
+        elif isinstance(d, np.ndarray):
             d = to_tensor_arg(d.astype(self.dtype.np))
-        from .ops import op_error
         try:
             return fn(read_variable(self), d)
         except (TypeError, ValueError) as e:
-            raise op_error(e, op) from None
+            raise _ops.op_error(e, op) from None
 
     def __repr__(self) -> str:
         from .printing import variable_repr

@@ -147,7 +147,7 @@ def test_used_non_persistent_tape_releases_its_records():
         for _ in range(50):  # was: every op on x still recorded (and kept) after the gradient
             x = jx.sin(x) * 2.0
     np.testing.assert_array_equal(g, [2.0, 4.0])
-    assert tape._builder.nodes == [] and tape._keep == []
+    assert tape._records == [] and tape._keep == []
     with pytest.raises(RuntimeError, match="only be called once"):
         tape.gradient(x, x)
 

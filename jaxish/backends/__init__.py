@@ -42,6 +42,8 @@ class Executable:
         self.backend = backend
         self._consts = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in graph.consts]
         self._weak = [o.aval.weak_type for o in graph.outvars]
+        self._spec = None
+        self.out_avals = None  # after fast_spec: per output, its aval when every call gives that shape and dtype
 
     def __call__(self, arrays: list) -> list:
         return self.run(list(arrays) + self._consts)
@@ -57,6 +59,28 @@ class Executable:
             arrays += self._consts
         outs = self.run(arrays)
         return [Tensor(a, w, CPU_DEVICE) for a, w in zip(outs, self._weak)]
+
+    def fast_spec(self):
+        """The backend's ``fast_spec()`` (the cpu runner's: ``(fn, sizes, plan)``) with the constants, as
+        ``(fn, sizes, plan, consts)``, for callers that generate their own call: None until the graph has run,
+        and for backends without one. Sets :attr:`out_avals`: for each output its aval (the graph's) where the
+        backend guarantees an array of that shape and dtype, else None; callers give it to the output Tensors."""
+        spec = self._spec
+        if spec is None:
+            get = getattr(self.run, "fast_spec", None)
+            spec = get() if get is not None else None
+            if spec is None:
+                return None
+            self._set_out_avals()
+            spec = self._spec = (*spec, list(self._consts))
+        return spec
+
+    def _set_out_avals(self) -> None:
+        # an output computed by generated code has one shape and dtype for a graph: its aval's, if the first
+        # run gave those (an input passed through keeps its own)
+        types = getattr(self.run, "out_types", None) or [None] * len(self.graph.outvars)
+        self.out_avals = [o.aval if t is not None and t == (tuple(o.aval.shape), o.aval.dtype.np) else None
+                          for o, t in zip(self.graph.outvars, types)]
 
 
 def get_executable(graph: Graph, backend: str | None = None) -> Executable:

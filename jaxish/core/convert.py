@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from .state import STATE
-from .tensor import Tensor, VariableBase
+from .tensor import CPU_DEVICE, Tensor, VariableBase, shaped_array_of
 
 _CONVERTERS: list = []  # (type, function) registered by the front end, tried in order
 
@@ -30,7 +30,8 @@ def literal_tensor(value, dtype: _dt.DType | None = None) -> Tensor:
             dtype, weak = _dt.as_dtype(value.dtype), False
     else:
         weak = True
-    return Tensor(np.asarray(value, dtype=dtype.np), weak=weak)
+    value = np.asarray(value, dtype=dtype.np)
+    return Tensor(value, weak, CPU_DEVICE, shaped_array_of(value, weak))
 
 
 def is_variable(x) -> bool:

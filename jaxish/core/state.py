@@ -22,6 +22,11 @@ class Trace:
         Variables), ``depth`` the position of this trace on the stack."""
         raise NotImplementedError
 
+    def process_binary(self, prim, a, b, depth: int):
+        """``process`` of a primitive without parameters on two Tensors (``core.trace.bind_binary``); traces
+        may override it with a shorter path."""
+        return self.process(prim, [a, b], {}, (a, b), depth)
+
     def process_below(self, prim, vals: list, params: dict, raw: Sequence, depth: int):
         """Hand the call to the trace below this one on the stack (for traces that observe, like tapes)."""
         return STATE.stack[depth - 1].process(prim, vals, params, raw, depth - 1)

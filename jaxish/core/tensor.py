@@ -18,19 +18,19 @@ class Tensor:
     __slots__ = ("_value", "_weak", "_device", "_aval", "__weakref__")
     __array_priority__ = 100
 
-    def __init__(self, value: np.ndarray, weak: bool = False, device: str = CPU_DEVICE):
+    def __init__(self, value: np.ndarray, weak: bool = False, device: str = CPU_DEVICE, aval=None):
+        # ``aval``: the abstract value, when the caller knows it equals ``value``'s (shape, dtype) with ``weak``
         self._value = value
         self._weak = weak
         self._device = device
-        self._aval = None
+        self._aval = aval
 
     # -- abstract properties (shared with tracers) --
     @property
     def aval(self) -> ShapedArray:
         a = self._aval
         if a is None:
-            v = self._value
-            a = self._aval = ShapedArray(v.shape, _dt.from_numpy(v.dtype), self._weak)
+            a = self._aval = shaped_array_of(self._value, self._weak)
         return a
 
     @property
@@ -182,6 +182,22 @@ class DeviceTensor(Tensor):
     def _with_weak(self, weak: bool) -> "Tensor":
         return DeviceTensor(self._dev, self._aval.strip_weak() if not weak else
                             ShapedArray(self._aval.shape, self._aval.dtype, True), self._device)
+
+
+_AVALS: dict = {}  # (shape, NumPy dtype, weak) -> ShapedArray: one object per abstract value in use
+
+
+def shaped_array_of(value: np.ndarray, weak: bool) -> ShapedArray:
+    """The abstract value of an array, the same object for equal ones (caches keyed by avals then find their
+    entries by identity); the table is emptied when it holds 4096 of them."""
+    key = (value.shape, value.dtype, weak)
+    a = _AVALS.get(key)
+    if a is None:
+        a = ShapedArray(value.shape, _dt.from_numpy(value.dtype), weak)
+        if len(_AVALS) >= 4096:
+            _AVALS.clear()
+        _AVALS[key] = a
+    return a
 
 
 class Tracer(Tensor):

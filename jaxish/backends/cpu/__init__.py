@@ -68,6 +68,9 @@ class _Runner:
         self.fallback = None
         self.lock = threading.Lock()
         self.serial = _SERIAL if any("parallel=True" in s for s in prog.kernels.values()) else None
+        # after the first run: the shapes of the entry's results, and the (shape, dtype) of each output computed
+        # by the entry (None for an input or a literal passed through); fixed for a graph, as its sizes are
+        self.res_shapes = self.out_types = None
 
     def __call__(self, arrays):
         args = [np.ascontiguousarray(a) for a in arrays]
@@ -94,7 +97,22 @@ class _Runner:
                 outs.append(arrays[x])
             else:
                 outs.append(x)
+        if self.res_shapes is None:
+            self.out_types = [(o.shape, o.dtype) if kind == "res" else None for o, (kind, _) in zip(outs, self.outputs)]
+            self.res_shapes = [r.shape for r in res]
         return outs
+
+    def fast_spec(self):
+        """``(fn, sizes, plan)`` for the calls after the first: the entry function, its sizes and per output
+        ``(kind, x, reshape, shape)`` as ``__call__`` would treat it (``'res'``: ``fn``'s result ``x``, reshaped
+        to ``shape`` if ``reshape``; ``'in'``: the ``x``-th array passed in; ``'lit'``: the array ``x``). None
+        until a call has compiled the machine code, and for a graph that falls back to the interpreter or runs
+        serialised. The caller passes every array C-contiguous."""
+        if not self.ready or self.res_shapes is None:
+            return None
+        plan = [(kind, x, kind == "res" and self.res_shapes[x] != shape, shape)
+                for (kind, x), shape in zip(self.outputs, self.out_shapes)]
+        return self.fn, self.sizes, plan
 
     def _first_call(self, args) -> None:
         fn = self.fn
