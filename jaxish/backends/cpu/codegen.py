@@ -133,6 +133,9 @@ def scalar_functions(code: str) -> str:
     stmts = _scalar_statements(SCALAR_FUNCTIONS)
     wanted = set(_WORD.findall(code))
     chosen = [not defines for defines, _, _ in stmts]
+    for defines, reads, _ in stmts:  # a statement that defines no name is always emitted: so is what it reads
+        if not defines:
+            wanted |= reads
     grew = True
     while grew:
         grew = False
