@@ -137,6 +137,9 @@ def scalar_functions(code: str) -> str:
     stmts = _scalar_statements(SCALAR_FUNCTIONS)
     wanted = set(_WORD.findall(code))
     chosen = [not defines for defines, _, _ in stmts]
+    for defines, reads, _ in stmts:  # a statement that defines no name is always emitted: so is what it reads
+        if not defines:
+            wanted |= reads
     grew = True
     while grew:
         grew = False
@@ -164,21 +167,31 @@ def inline_call(fn_source: str, args: list, prefix: str) -> list | None:
     a second LLVM optimisation of its code inside the caller: spelling its body
     out in the caller costs a fraction of that.
     """
+    template = _inline_template(fn_source)
+    if template is None or len(template[0]) != len(args):
+        return None
+    params, pieces = template
+    return [f"{prefix}{p} = {a}" for p, a in zip(params, args)] + [prefix.join(line) for line in pieces]
+
+
+@functools.lru_cache(maxsize=1024)
+def _inline_template(fn_source: str) -> tuple | None:
+    """``(parameters, lines)`` of ``inline_call``: each body line (dedented) as the pieces between which the
+    prefix goes."""
     tree = ast.parse(fn_source)
     fn = tree.body[-1]
     if not isinstance(fn, ast.FunctionDef) or fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs \
-            or fn.args.defaults or len(fn.args.args) != len(args):
+            or fn.args.defaults or fn.args.posonlyargs:
         return None
     for n in ast.walk(fn):
         if n is not fn and isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom, ast.FunctionDef, ast.Lambda,
                                           ast.ClassDef, ast.AsyncFunctionDef, ast.Global, ast.Nonlocal,
                                           ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             return None
-    params = [a.arg for a in fn.args.args]
+    params = tuple(a.arg for a in fn.args.args)
     local = set(params) | {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     lines = fn_source.splitlines()
-    first, last = fn.body[0].lineno, fn.end_lineno
-    body = lines[first - 1:last]
+    body = lines[fn.body[0].lineno - 1:fn.end_lineno]
     indent = len(body[0]) - len(body[0].lstrip())
     # rename the locals token by token (a name after "." is an attribute, one before "=" in a call a keyword)
     edits: dict = {}
@@ -199,13 +212,15 @@ def inline_call(fn_source: str, args: list, prefix: str) -> list | None:
         if depth and nxt is not None and nxt.type == tokenize.OP and nxt.string == "=":
             continue
         edits.setdefault(t.start[0], []).append(t.start[1])
-    out = [f"{prefix}{p} = {a}" for p, a in zip(params, args)]
+    pieces = []
     for row, line in enumerate(body, 1):
-        for col in sorted(edits.get(row, ()), reverse=True):
-            line = line[:col] + prefix + line[col:]
-        if line.strip():
-            out.append(line[indent:] if line[:indent].isspace() or not line[:indent] else line.lstrip())
-    return out
+        if not line.strip():
+            continue
+        cut = indent if line[:indent].isspace() else len(line) - len(line.lstrip())
+        cols = [0] + [c - cut for c in sorted(edits.get(row, ()))] + [None]
+        line = line[cut:]
+        pieces.append(tuple(line[cols[i]:cols[i + 1]] for i in range(len(cols) - 1)))
+    return params, tuple(pieces)
 
 
 def digest(text: str) -> str:
