@@ -7,6 +7,8 @@ constructor, because Numba widens narrow integers and Python literals.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ...dtypes import DType
@@ -113,14 +115,20 @@ def literal_expr(lit: Literal) -> str:
     return f"{dtype_ctor(dt)}({int(v)})"
 
 
-def elementwise_expr(node, args: list) -> str:
-    """The scalar expression computing ``node`` from operand names ``args``."""
+_VECMATH_CALL = re.compile(r"\b(_(?:%s)_f(?:32|64))\(" % "|".join(vecmath.FUNCTIONS))
+
+
+def elementwise_expr(node, args: list, inline: bool = True) -> str:
+    """The scalar expression computing ``node`` from operand names ``args``; with ``inline=False``, transcendentals
+    call the library's functions that are not inlined (``vecmath.CALL_SOURCE``: for code with no loop)."""
     prim = node.prim
     out = node.outvars[0].aval
     tmpl = prim.scalar
     if callable(tmpl):
         tmpl = tmpl(args, [a.aval for a in node.invars], out)
     expr = tmpl.format(*args, dt=dtype_ctor(out.dtype))
+    if not inline:
+        expr = _VECMATH_CALL.sub(r"\1_call(", expr)
     # a template that keeps the float dtype of its operands (Numba keeps float32 + float32 in float32) needs no
     # dtype constructor: each constructor is a call Numba must type and lower, most of the compile time of chains
     if out.dtype.is_floating and prim.scalar_keeps_dtype and \
