@@ -40,6 +40,7 @@ named interval. The maximum errors in ulps, measured against NumPy, are
 """
 import hashlib
 import math
+import re
 import sys
 import threading
 import types
@@ -835,6 +836,9 @@ def _{name}_{dt}_call({', '.join('xy'[:arity])}):
 #: Python or C wrappers (kernels call them, Python never does: a third less compile time)
 CPU_OPTIONS = {"forceinline": True, "fastmath": {"contract"}, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 DIGEST = hashlib.sha256((SOURCE + CALL_SOURCE + repr(sorted(CPU_OPTIONS.items()))).encode()).hexdigest()[:16]
+
+#: every name library() defines (functions and constants): what a module that uses any of them must import
+NAMES = frozenset(re.findall(r"^(?:def )?(_\w+)(?: = |\()", SOURCE + CALL_SOURCE, re.M))
 
 _LIBRARIES: dict = {}
 _LOCK = threading.Lock()
