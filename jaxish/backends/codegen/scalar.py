@@ -18,7 +18,8 @@ from . import vecmath
 # Scalar functions that templates may call (``_floordiv_f``, ``_exp_f32``), as plain Python: each backend
 # compiles them with its own decorator in place of ``@scalar_function``. The transcendentals (``_exp_f32``,
 # ``_log_f64``, ..., ``_pow_f32``: vecmath.SOURCE, branch-free so that loops calling them vectorise) come from
-# vecmath.library, compiled once per process like ``_vecmath_probe``.
+# vecmath.library, compiled once per process like ``_vecmath_probe``; one statement per function templates call,
+# so that a generator emitting only the statements a module needs finds them by name.
 SCALAR_FUNCTIONS = '''
 @scalar_function
 def _floordiv_f(a, b):
@@ -91,8 +92,8 @@ def _vecmath_probe():
     return 0
 
 
-globals().update(_vecmath_library(_vecmath_probe))   # vecmath %s
-''' % vecmath.DIGEST
+_vecmath = _vecmath_library(_vecmath_probe)   # vecmath %s
+''' % vecmath.DIGEST + "".join(f'{n} = _vecmath["{n}"]\n' for n in vecmath.ENTRY_POINTS)
 
 
 def dtype_ctor(dtype: DType) -> str:

@@ -40,7 +40,6 @@ named interval. The maximum errors in ulps, measured against NumPy, are
 """
 import hashlib
 import math
-import re
 import sys
 import threading
 import types
@@ -837,8 +836,8 @@ def _{name}_{dt}_call({', '.join('xy'[:arity])}):
 CPU_OPTIONS = {"forceinline": True, "fastmath": {"contract"}, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 DIGEST = hashlib.sha256((SOURCE + CALL_SOURCE + repr(sorted(CPU_OPTIONS.items()))).encode()).hexdigest()[:16]
 
-#: every name library() defines (functions and constants): what a module that uses any of them must import
-NAMES = frozenset(re.findall(r"^(?:def )?(_\w+)(?: = |\()", SOURCE + CALL_SOURCE, re.M))
+#: the functions generated code calls: ``_{name}_{f32,f64}`` and their ``_call`` variants
+ENTRY_POINTS = tuple(f"_{name}_{dt}{call}" for name in FUNCTIONS for dt in ("f32", "f64") for call in ("", "_call"))
 
 _LIBRARIES: dict = {}
 _LOCK = threading.Lock()
