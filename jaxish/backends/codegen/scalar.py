@@ -7,6 +7,8 @@ constructor, because Numba widens narrow integers and Python literals.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ...dtypes import DType
@@ -16,7 +18,8 @@ from . import vecmath
 # Scalar functions that templates may call (``_floordiv_f``, ``_exp_f32``), as plain Python: each backend
 # compiles them with its own decorator in place of ``@scalar_function``. The transcendentals (``_exp_f32``,
 # ``_log_f64``, ..., ``_pow_f32``: vecmath.SOURCE, branch-free so that loops calling them vectorise) come from
-# vecmath.library, compiled once per process like ``_vecmath_probe``.
+# vecmath.library, compiled once per process like ``_vecmath_probe``; one statement per function templates call,
+# so that a generator emitting only the statements a module needs finds them by name.
 SCALAR_FUNCTIONS = '''
 @scalar_function
 def _floordiv_f(a, b):
@@ -89,8 +92,8 @@ def _vecmath_probe():
     return 0
 
 
-globals().update(_vecmath_library(_vecmath_probe))   # vecmath %s
-''' % vecmath.DIGEST
+_vecmath = _vecmath_library(_vecmath_probe)   # vecmath %s
+''' % vecmath.DIGEST + "".join(f'{n} = _vecmath["{n}"]\n' for n in vecmath.ENTRY_POINTS)
 
 
 def dtype_ctor(dtype: DType) -> str:
@@ -113,14 +116,20 @@ def literal_expr(lit: Literal) -> str:
     return f"{dtype_ctor(dt)}({int(v)})"
 
 
-def elementwise_expr(node, args: list) -> str:
-    """The scalar expression computing ``node`` from operand names ``args``."""
+_VECMATH_CALL = re.compile(r"\b(_(?:%s)_f(?:32|64))\(" % "|".join(vecmath.FUNCTIONS))
+
+
+def elementwise_expr(node, args: list, inline: bool = True) -> str:
+    """The scalar expression computing ``node`` from operand names ``args``; with ``inline=False``, transcendentals
+    call the library's functions that are not inlined (``vecmath.CALL_SOURCE``: for code with no loop)."""
     prim = node.prim
     out = node.outvars[0].aval
     tmpl = prim.scalar
     if callable(tmpl):
         tmpl = tmpl(args, [a.aval for a in node.invars], out)
     expr = tmpl.format(*args, dt=dtype_ctor(out.dtype))
+    if not inline:
+        expr = _VECMATH_CALL.sub(r"\1_call(", expr)
     # a template that keeps the float dtype of its operands (Numba keeps float32 + float32 in float32) needs no
     # dtype constructor: each constructor is a call Numba must type and lower, most of the compile time of chains
     if out.dtype.is_floating and prim.scalar_keeps_dtype and \

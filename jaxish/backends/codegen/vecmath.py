@@ -818,11 +818,26 @@ def _pow_f64(x, y):
     return _pow_special_f64(x, y, r)
 '''
 
+#: the functions templates call, as ``_{name}_f32`` / ``_{name}_f64``
+FUNCTIONS = {"exp": 1, "expm1": 1, "log": 1, "log1p": 1, "tanh": 1, "logistic": 1, "erf": 1, "sin": 1, "cos": 1,
+             "pow": 2}   # name -> arity
+#: ``_{name}_{f32,f64}_call``: the same, not inlined into callers. Loop-free (0-d) kernels call these: there is
+#: nothing to vectorise, and an inlined copy per call costs LLVM time (a chain of 40 sines: three times the compile)
+CALL_SOURCE = "".join(f"""
+
+@scalar_call
+def _{name}_{dt}_call({', '.join('xy'[:arity])}):
+    return _{name}_{dt}({', '.join('xy'[:arity])})
+""" for name, arity in FUNCTIONS.items() for dt in ("f32", "f64"))
 #: Numba options added to the backend's: inline into every caller (LLVM's inliner skips functions this long, and
 #: a call left in a loop keeps it from vectorising); let LLVM fuse a * b + c into an FMA where the machine has one
-#: (Horner steps: a fifth fewer instructions; only in these functions, not in the kernels' own arithmetic)
-CPU_OPTIONS = {"forceinline": True, "fastmath": {"contract"}}
-DIGEST = hashlib.sha256((SOURCE + repr(sorted(CPU_OPTIONS.items()))).encode()).hexdigest()[:16]
+#: (Horner steps: a fifth fewer instructions; only in these functions, not in the kernels' own arithmetic); no
+#: Python or C wrappers (kernels call them, Python never does: a third less compile time)
+CPU_OPTIONS = {"forceinline": True, "fastmath": {"contract"}, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+DIGEST = hashlib.sha256((SOURCE + CALL_SOURCE + repr(sorted(CPU_OPTIONS.items()))).encode()).hexdigest()[:16]
+
+#: the functions generated code calls: ``_{name}_{f32,f64}`` and their ``_call`` variants
+ENTRY_POINTS = tuple(f"_{name}_{dt}{call}" for name in FUNCTIONS for dt in ("f32", "f64") for call in ("", "_call"))
 
 _LIBRARIES: dict = {}
 _LOCK = threading.Lock()
@@ -843,8 +858,10 @@ def library(probe) -> dict:
             # machine code of the kernels calling them, and the kernel modules call library() before loading it
             name = f"{__name__}_{DIGEST}_{hashlib.sha256(key.encode()).hexdigest()[:8]}"
             mod = types.ModuleType(name)
-            mod.__dict__.update(np=np, math=math, scalar_function=numba.jit(**{**options, **CPU_OPTIONS}))
+            opts = {**options, **CPU_OPTIONS}
+            mod.__dict__.update(np=np, math=math, scalar_function=numba.jit(**opts),
+                                scalar_call=numba.jit(**{k: v for k, v in opts.items() if k != "forceinline"}))
             sys.modules[name] = mod
-            exec(compile(SOURCE, f"<jaxish vecmath {DIGEST}>", "exec"), mod.__dict__)
+            exec(compile(SOURCE + CALL_SOURCE, f"<jaxish vecmath {DIGEST}>", "exec"), mod.__dict__)
             lib = _LIBRARIES[key] = {k: v for k, v in vars(mod).items() if k.startswith("_") and not k.startswith("__")}
     return lib

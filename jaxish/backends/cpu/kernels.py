@@ -112,8 +112,9 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
         stmts.append((deps[a.id], f"{in_names[a.id]} = {in_names[a.id]}_[{idx}]"))
     for m in g.nodes:
         deps[m.outvars[0].id] = axes_of(m.invars)
-        stmts.append((deps[m.outvars[0].id],
-                      f"{member_names[m.outvars[0].id]} = {elementwise_expr(m, [arg(a) for a in m.invars])}"))
+        # a 0-d group has no loop to vectorise: its transcendentals are calls (cheaper to compile than inlined)
+        expr = elementwise_expr(m, [arg(a) for a in m.invars], inline=not scalar)
+        stmts.append((deps[m.outvars[0].id], f"{member_names[m.outvars[0].id]} = {expr}"))
     full_idx = "0" if scalar else ", ".join(f"i{j}" for j in range(d))
     writes = [f"{out_names[v.id]}[{full_idx}] = {member_names[v.id]}" for v in g.outputs if v.id in member_names]
 
