@@ -56,16 +56,17 @@ _CUDA_MATH = {"exp": "np.exp(a)", "log": "np.log(a)", "log1p": "np.log1p(a)", "e
 
 
 def _cuda_scalar_functions() -> str:
-    """``SCALAR_FUNCTIONS`` with the CPU's vector math library replaced by CUDA math device functions."""
+    """``SCALAR_FUNCTIONS`` with the CPU's vector math library (its binding statements end the text) replaced
+    by CUDA math device functions of the same names (``_exp_f32``, and ``_exp_f32_call`` for loop-free code)."""
     start = SCALAR_FUNCTIONS.index("from jaxish.backends.codegen.vecmath import")
-    end = SCALAR_FUNCTIONS.index("\n", SCALAR_FUNCTIONS.index("globals().update(_vecmath_library"))
     defs = []
     for name, body in _CUDA_MATH.items():
         for bits in ("32", "64"):
             args = ["a", "b"] if "(a, b)" in body else ["a"]
             expr = body.format(t=f"np.float{bits}")
-            defs.append(f"@scalar_function\ndef _{name}_f{bits}({', '.join(args)}):\n    return {expr}\n")
-    return SCALAR_FUNCTIONS[:start] + "\n\n".join(defs) + SCALAR_FUNCTIONS[end + 1:]
+            for call in ("", "_call"):
+                defs.append(f"@scalar_function\ndef _{name}_f{bits}{call}({', '.join(args)}):\n    return {expr}\n")
+    return SCALAR_FUNCTIONS[:start] + "\n\n".join(defs)
 
 
 _HEADER: list = []
