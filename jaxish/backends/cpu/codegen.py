@@ -21,6 +21,7 @@ import io
 import os
 import re
 import sys
+import threading
 import tokenize
 from dataclasses import dataclass, field
 
@@ -93,6 +94,15 @@ SCALAR_DECORATOR = '@njit(error_model="numpy")'
 # own: one Numba compilation saves the fixed cost of several for small graphs (the cold start of a typical
 # training step), but LLVM's and Numba's passes take superlinear time in the size of one function
 INLINE_LINES = 100
+_AST_LOCK = threading.Lock()
+
+
+def parse(source: str) -> ast.Module:
+    """``ast.parse``, one thread at a time: CPython 3.11's AST construction keeps a recursion counter that
+    threads parsing at once corrupt ("SystemError: AST constructor recursion depth mismatch", seen in
+    tests/test_threads.py), and threads compile graphs concurrently."""
+    with _AST_LOCK:
+        return ast.parse(source)
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -103,7 +113,7 @@ def _scalar_statements(text: str) -> tuple:
     A statement's source runs from its first line (decorators included) to the
     next statement; one that defines no name is always emitted.
     """
-    tree = ast.parse(text)
+    tree = parse(text)
     lines = text.splitlines()
     starts = [min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", ())]) for n in tree.body]
     out = []
@@ -178,7 +188,7 @@ def inline_call(fn_source: str, args: list, prefix: str) -> list | None:
 def _inline_template(fn_source: str) -> tuple | None:
     """``(parameters, lines)`` of ``inline_call``: each body line (dedented) as the pieces between which the
     prefix goes."""
-    tree = ast.parse(fn_source)
+    tree = parse(fn_source)
     fn = tree.body[-1]
     if not isinstance(fn, ast.FunctionDef) or fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs \
             or fn.args.defaults or fn.args.posonlyargs:
