@@ -122,10 +122,6 @@ def _scalar_statements(text: str) -> tuple:
         src = "\n".join(lines[starts[k] - 1:end]).strip("\n") + "\n"
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             defines = {node.name}
-        elif "_vecmath_library" in src and isinstance(node, ast.Expr):
-            # ``globals().update(_vecmath_library(...))`` defines the vectorisable math functions
-            from ..codegen import vecmath
-            defines = set(re.findall(r"^def (_\w+)", vecmath.SOURCE, re.M))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             defines = {(a.asname or a.name).split(".")[0] for a in node.names}
         else:
