@@ -265,6 +265,14 @@ _M32_C1 = 2.4800560429914505e-05
 _M32_C2 = -0.001388888759732781
 _M32_C3 = 0.04166666666412721
 _M32_PIO2_1T = 6.077100506506192e-11                # pi/2 - _M64_PIO2_1, to 53 bits
+_M32_W1 = np.uint64(0x0)
+_M32_W2 = np.uint64(0xa2f9836e)
+_M32_W3 = np.uint64(0x4e441529)
+_M32_W4 = np.uint64(0xfc2757d1)
+_M32_W5 = np.uint64(0xf534ddc0)
+_M32_W6 = np.uint64(0xdb629599)
+_M32_W7 = np.uint64(0x3c439041)
+_M32_W8 = np.uint64(0xfe5163ab)
 
 
 @scalar_function
@@ -287,11 +295,11 @@ def _rem_pio2_f32(x):
     w = g >> 5
     s = np.uint64(g & 31)
     rsh = _M64_U32S - s
-    W = _M64_2_PI_WORDS
-    w0 = W[w]
-    w1 = W[w + 1]
-    w2 = W[w + 2]
-    w3 = W[w + 3]
+    # words w .. w + 3 of _M64_2_PI_WORDS, w in [1, 5], by selects (gathers cost more)
+    w0 = _M32_W1 if w == 1 else (_M32_W2 if w == 2 else (_M32_W3 if w == 3 else (_M32_W4 if w == 4 else _M32_W5)))
+    w1 = _M32_W2 if w == 1 else (_M32_W3 if w == 2 else (_M32_W4 if w == 3 else (_M32_W5 if w == 4 else _M32_W6)))
+    w2 = _M32_W3 if w == 1 else (_M32_W4 if w == 2 else (_M32_W5 if w == 3 else (_M32_W6 if w == 4 else _M32_W7)))
+    w3 = _M32_W4 if w == 1 else (_M32_W5 if w == 2 else (_M32_W6 if w == 3 else (_M32_W7 if w == 4 else _M32_W8)))
     t0 = ((w0 << s) | (w1 >> rsh)) & _M64_U32
     t1 = ((w1 << s) | (w2 >> rsh)) & _M64_U32
     t2 = ((w2 << s) | (w3 >> rsh)) & _M64_U32
