@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import ast
 import functools
-import glob
 import hashlib
-import importlib.util
 import io
-import os
 import re
-import sys
 import threading
 import tokenize
 from dataclasses import dataclass, field
@@ -47,46 +43,6 @@ def _header() -> str:
 
 
 HEADER = _header()
-
-
-def _import_numba_arraymath_without_scipy() -> None:
-    """Import Numba's array maths (which its first compile, or cache load, does) without importing SciPy.
-
-    ``numba.np.arraymath`` asks at import whether BLAS is there by importing
-    ``scipy.linalg.cython_blas``, about 0.2 s of every process's start (most of
-    a warm start). Here the question is answered by looking for the file; the
-    real import (and Numba's check of its integer width) happens when a BLAS
-    call (``np.dot``) is compiled or first run.
-    """
-    if "numba.np.arraymath" in sys.modules:
-        return
-    try:
-        from numba.core.compiler_lock import global_compiler_lock
-        from numba.np import linalg
-        real = linalg.ensure_blas
-    except (ImportError, AttributeError):  # pragma: no cover - another Numba: let it do as it does
-        return
-
-    def probe():
-        spec = importlib.util.find_spec("scipy")   # finds the package without importing it
-        for d in (spec.submodule_search_locations or ()) if spec is not None else ():
-            if glob.glob(os.path.join(glob.escape(d), "linalg", "cython_blas.*")):
-                return
-        raise ImportError("scipy 0.16+ is required for linear algebra")
-
-    with global_compiler_lock:
-        linalg.ensure_blas = probe
-        try:
-            from numba.np import arraymath
-        except Exception:  # noqa: BLE001 - the first compile imports it again and reports the error
-            return
-        finally:
-            linalg.ensure_blas = real
-        if getattr(arraymath, "ensure_blas", None) is probe:
-            arraymath.ensure_blas = real
-
-
-_import_numba_arraymath_without_scipy()
 
 
 SCALAR_DECORATOR = '@njit(error_model="numpy")'
