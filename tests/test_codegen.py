@@ -125,8 +125,18 @@ def test_small_kernels_are_inlined_and_large_graphs_keep_kernel_modules():
             x = x + 0.1 * tf.reduce_mean(tf.sin(x)) * x
         return tf.reduce_sum(x)
     big = _program(many, x)
-    assert big.kernels                                   # the kernels past the budget are modules
-    assert len(big.kernel_sources) > len(big.kernels)    # the first ones are spelled out in the entry
+    assert big.kernels                                   # kernels the graph runs 30 times are modules, once each
+    assert len(big.kernel_sources) > len(big.kernels)    # the final sum, run once, is spelled out in the entry
+    assert all(f"{alias}(" in big.entry_source for alias in ("k0", "k1"))
+
+    def chain(x):   # distinct kernels (reduction axes alternate) until the budget is spent
+        for i in range(60):
+            x = x - tf.reduce_max(x * float(i + 1), axis=i % 2, keepdims=True)
+        return x
+    prog = _program(chain, tf.constant(np.ones((4, 5))))
+    assert prog.kernels and len(prog.kernel_sources) > len(prog.kernels)
+    inlined = [b for k, b in prog.kernel_sources.items() if not k.startswith("_jx_k_")]
+    assert sum(b.count("\n") + 1 for b in inlined) <= codegen.INLINE_LINES
 
 
 def test_inlined_and_module_kernels_give_the_numpy_result(cpu_backend):
