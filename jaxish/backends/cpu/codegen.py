@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import ast
 import functools
-import glob
 import hashlib
-import importlib.util
 import io
-import os
 import re
-import sys
 import threading
 import tokenize
 from dataclasses import dataclass, field
@@ -49,51 +45,12 @@ def _header() -> str:
 HEADER = _header()
 
 
-def _import_numba_arraymath_without_scipy() -> None:
-    """Import Numba's array maths (which its first compile, or cache load, does) without importing SciPy.
-
-    ``numba.np.arraymath`` asks at import whether BLAS is there by importing
-    ``scipy.linalg.cython_blas``, about 0.2 s of every process's start (most of
-    a warm start). Here the question is answered by looking for the file; the
-    real import (and Numba's check of its integer width) happens when a BLAS
-    call (``np.dot``) is compiled or first run.
-    """
-    if "numba.np.arraymath" in sys.modules:
-        return
-    try:
-        from numba.core.compiler_lock import global_compiler_lock
-        from numba.np import linalg
-        real = linalg.ensure_blas
-    except (ImportError, AttributeError):  # pragma: no cover - another Numba: let it do as it does
-        return
-
-    def probe():
-        spec = importlib.util.find_spec("scipy")   # finds the package without importing it
-        for d in (spec.submodule_search_locations or ()) if spec is not None else ():
-            if glob.glob(os.path.join(glob.escape(d), "linalg", "cython_blas.*")):
-                return
-        raise ImportError("scipy 0.16+ is required for linear algebra")
-
-    with global_compiler_lock:
-        linalg.ensure_blas = probe
-        try:
-            from numba.np import arraymath
-        except Exception:  # noqa: BLE001 - the first compile imports it again and reports the error
-            return
-        finally:
-            linalg.ensure_blas = real
-        if getattr(arraymath, "ensure_blas", None) is probe:
-            arraymath.ensure_blas = real
-
-
-_import_numba_arraymath_without_scipy()
-
-
 SCALAR_DECORATOR = '@njit(error_model="numpy")'
-# kernels are spelled out in the entry function up to this many lines in all, later ones are modules of their
-# own: one Numba compilation saves the fixed cost of several for small graphs (the cold start of a typical
-# training step), but LLVM's and Numba's passes take superlinear time in the size of one function
-INLINE_LINES = 100
+# a kernel the graph runs once is spelled out in the entry function, up to this many lines in all; later ones,
+# and kernels the graph runs several times (compiled once as a module, called from each place), are modules of
+# their own. One Numba compilation saves the fixed cost of several, but Numba's and LLVM's passes take
+# superlinear time in the size of one function.
+INLINE_LINES = 300
 _AST_LOCK = threading.Lock()
 
 
@@ -288,6 +245,7 @@ class _Entry:
         self.kernel_sources: dict = {}
         self.inlined = 0
         self.inlined_lines = 0
+        self.uses: dict = {}        # kernel source -> how many groups run it
         self.views: set = set()   # var ids that may not be C-contiguous (transpose/slice views)
         self.fviews: set = set()  # ... of which F-contiguous (2-D transposes of C arrays)
 
@@ -339,11 +297,11 @@ class _Entry:
 
     def kernel(self, body: str, flags: str, args: list) -> None:
         """Emit a call of the kernel ``body`` (``def kernel(...)``, compiled under ``@njit(flags)``) with the
-        argument expressions ``args``: spelled out here while the entry stays small (``INLINE_LINES``), else
-        (and always for a parallel one) as a module of its own."""
+        argument expressions ``args``: spelled out here if the graph runs it once and the entry stays small
+        (``INLINE_LINES``), else (and always for a parallel one) as a module of its own."""
         lines = body.count("\n") + 1
-        if "prange(" not in body and flags == KERNEL_FLAGS and self.inlined_lines + lines <= INLINE_LINES \
-                and self._inline(body, args):
+        if "prange(" not in body and flags == KERNEL_FLAGS and self.uses.get(body, 1) == 1 \
+                and self.inlined_lines + lines <= INLINE_LINES and self._inline(body, args):
             self.inlined_lines += lines
             self.kernel_sources[f"q{self.inlined - 1}_"] = body
             return
@@ -355,8 +313,7 @@ class _Entry:
         self.emit(f"{self.aliases[mod]}({', '.join(args)})")
 
     # -- steps --
-    def group(self, g: FusedGroup) -> None:
-        body = kernel_body(g)
+    def group(self, g: FusedGroup, body: str) -> None:
         outs = []
         for v in g.outputs:
             name = self.new(v)
@@ -381,9 +338,14 @@ def generate(graph: Graph) -> Program:
     for i, v in enumerate(graph.invars + graph.constvars):
         e.names[v.id] = f"a{i}"
         params.append(f"a{i}")
-    for step in partition(graph):
-        if isinstance(step, FusedGroup):
-            e.group(step)
+    steps = partition(graph)
+    bodies = [kernel_body(s) if isinstance(s, FusedGroup) else None for s in steps]
+    for body in bodies:
+        if body is not None:
+            e.uses[body] = e.uses.get(body, 0) + 1
+    for step, body in zip(steps, bodies):
+        if body is not None:
+            e.group(step, body)
         else:
             e.library(step.node)
     # outputs

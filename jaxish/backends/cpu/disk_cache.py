@@ -36,6 +36,8 @@ globals hold the dispatchers themselves, a cycle Numba never breaks).
 from __future__ import annotations
 
 import errno
+import glob
+import importlib.util
 import linecache
 import os
 import re
@@ -205,6 +207,45 @@ class _ForeignEntry(Exception):
     pass
 
 
+def before_compile() -> None:
+    """Called before Numba compiles generated code: imports Numba's array maths (which its first compile
+    does) without importing SciPy.
+
+    ``numba.np.arraymath`` asks at import whether BLAS is there by importing
+    ``scipy.linalg.cython_blas``, about 0.2 s of a process's first compile.
+    Here the question is answered by looking for the file; the real import
+    (and Numba's check of its integer width) happens when a BLAS call
+    (``np.dot``) is compiled or first run. A process that only loads machine
+    code from the disk cache imports neither (``_ready_to_load``).
+    """
+    if "numba.np.arraymath" in sys.modules:
+        return
+    try:
+        from numba.core.compiler_lock import global_compiler_lock
+        from numba.np import linalg
+        real = linalg.ensure_blas
+    except (ImportError, AttributeError):  # pragma: no cover - another Numba: let it do as it does
+        return
+
+    def probe():
+        spec = importlib.util.find_spec("scipy")   # finds the package without importing it
+        for d in (spec.submodule_search_locations or ()) if spec is not None else ():
+            if glob.glob(os.path.join(glob.escape(d), "linalg", "cython_blas.*")):
+                return
+        raise ImportError("scipy 0.16+ is required for linear algebra")
+
+    with global_compiler_lock:
+        linalg.ensure_blas = probe
+        try:
+            from numba.np import arraymath
+        except Exception:  # noqa: BLE001 - the first compile imports it again and reports the error
+            return
+        finally:
+            linalg.ensure_blas = real
+        if getattr(arraymath, "ensure_blas", None) is probe:
+            arraymath.ensure_blas = real
+
+
 _READY: list = []
 
 
@@ -236,12 +277,16 @@ class _FunctionCache(FunctionCache):
         try:
             _ready_to_load(target_context)   # in place of Numba's target_context.refresh()
             with self._guard_against_spurious_io_errors():
-                return self._load_overload(sig, target_context)
+                cres = self._load_overload(sig, target_context)
+            if cres is None:
+                before_compile()   # Numba compiles next
+            return cres
         except Exception as e:  # noqa: BLE001 - whatever is wrong with the files, they are rebuilt, never trusted
             module = self._py_func.__module__
             _warn(f"jaxish: Numba's cache files for {module} were damaged or foreign ({type(e).__name__}: "
                   f"{str(e)[:120]}); deleting and rebuilding them")
             purge_numba_cache(module)
+            before_compile()
             return None
 
     def _load_overload(self, sig, target_context):
@@ -338,7 +383,9 @@ def _exec_module(name: str, source: str, path: str | None) -> types.ModuleType:
     # Numba's own cache=True would pick its own locations (and fail on a read-only directory): the
     # functions are compiled without it and given a _FunctionCache of our directory instead.
     exec(compile(source.replace("cache=True", "cache=False"), mod.__file__, "exec"), mod.__dict__)
-    if path is not None:
+    if path is None:
+        before_compile()   # no machine code to load: what this module runs is compiled here
+    else:
         for fn_name in _CACHED_FUNCTIONS.findall(source):
             disp = mod.__dict__.get(fn_name)
             if isinstance(disp, Dispatcher):
