@@ -17,13 +17,13 @@ import threading
 import warnings
 
 import numpy as np
-from numba import typeof
 from numba.core.errors import NumbaError
 
 from ...config import log_compiles, strict_backend
 from ...ir import Graph
 from .. import count, interpreter
 from . import compile_worker, disk_cache
+from .argtypes import array_type
 from .codegen import digest, generate
 from .disk_cache import load_module
 
@@ -116,7 +116,7 @@ class _Runner:
 
     def _first_call(self, args) -> None:
         fn = self.fn
-        sig = tuple(typeof(a) for a in args) + (typeof(self.sizes),)
+        sig = tuple(array_type(a) for a in args) + (array_type(self.sizes),)
         in_worker = _compile_in_worker(self.handle, sig)
         try:
             fn.compile(sig)  # loads the machine code from disk when the worker (or an earlier process) made it

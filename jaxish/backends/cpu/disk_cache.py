@@ -52,10 +52,12 @@ import weakref
 from numba.core.caching import CompileResultCacheImpl as _NumbaCacheImpl
 from numba.core.caching import FunctionCache, _CacheLocator
 from numba.core.dispatcher import Dispatcher
+from numba.core.registry import CPUDispatcher
 
 from ...config import cache_dir, cache_limit, disk_cache_enabled
 from ...errors import CacheWarning
 from ...lru import KeyedLocks
+from .argtypes import ArgTypes
 
 STALE_TEMP_SECONDS = 600      # temp files older than this belong to a killed process
 SWEEP_EVERY_WRITES = 64       # eviction check frequency (files written by this process)
@@ -383,6 +385,9 @@ def _exec_module(name: str, source: str, path: str | None) -> types.ModuleType:
     # Numba's own cache=True would pick its own locations (and fail on a read-only directory): the
     # functions are compiled without it and given a _FunctionCache of our directory instead.
     exec(compile(source.replace("cache=True", "cache=False"), mod.__file__, "exec"), mod.__dict__)
+    for disp in mod.__dict__.values():
+        if isinstance(disp, CPUDispatcher):   # not a CUDA module's kernels: their typing is their own
+            disp.typeof_pyval = ArgTypes(disp)   # types arrays without importing numpy.ma (see argtypes)
     if path is None:
         before_compile()   # no machine code to load: what this module runs is compiled here
     else:
