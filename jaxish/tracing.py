@@ -295,7 +295,7 @@ def _inline_node(assigned: Sequence, node, ins: list) -> list:
 def run_graph(graph: Graph, inputs: Sequence) -> list:
     """Evaluate a closed graph on tensors (or Variables, whose reads tapes then record) as one ``call``:
     compiled when eager, a nested node inside a trace, one recorded call under a tape."""
-    if len(STATE.stack) == 1 and not graph.consts:
+    if len(STATE.stack) == 1:  # (captured constants: the executable's, which a GPU keeps on the device)
         from .backends import get_executable
         vals = [x if type(x) is Tensor else to_tensor_arg(x) for x in inputs]
         if not any(isinstance(x, Tracer) for x in vals):

@@ -40,10 +40,26 @@ class Executable:
         self.graph = graph
         self.run = run
         self.backend = backend
-        self._consts = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in graph.consts]
+        self._set_consts(graph.consts)
         self._weak = [o.aval.weak_type for o in graph.outvars]
         self._spec = None
         self.out_avals = None  # after fast_spec: per output, its aval when every call gives that shape and dtype
+
+    def _set_consts(self, consts: list) -> None:
+        """The values of the captured constants: ``const_values`` as given (Tensors, on any device), ``_consts``
+        their host arrays -- made when first asked for where a constant lives on a device, so that a graph
+        run on that device never copies it to the host (see ``cuda/placement.call_executable``)."""
+        self.const_values = list(consts)
+        if any(isinstance(c, Tensor) and type(c) is not Tensor for c in consts):
+            self.__dict__.pop("_consts", None)   # computed by __getattr__ on first use
+        else:
+            self._consts = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in consts]
+
+    def __getattr__(self, name):
+        if name == "_consts":   # only reached when a constant is a device tensor (see _set_consts)
+            self._consts = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in self.const_values]
+            return self._consts
+        raise AttributeError(name)
 
     def __call__(self, arrays: list) -> list:
         return self.run(list(arrays) + self._consts)
@@ -100,7 +116,7 @@ def get_executable(graph: Graph, backend: str | None = None) -> Executable:
     count(STATS, "hits")
     if graph.consts:
         exe = Executable(exe.graph, exe.run, backend)
-        exe._consts = [np.asarray(c._value if isinstance(c, Tensor) else c) for c in graph.consts]
+        exe._set_consts(graph.consts)
     return exe
 
 

@@ -126,8 +126,9 @@ class Tensor:
 
 
 TRANSFERS = {"to_host": 0, "to_device": 0}
-"""Copies between the host and an accelerator, counted: ``DeviceTensor._value``/``numpy()`` (to the host)
-and the backends' placement of host values on a device (``to_device``)."""
+"""Copies between the host and an accelerator, counted by the device backend's copy functions (the only
+ones it calls: ``backends/cuda/runtime.to_device``/``to_host``), which ``DeviceTensor._value`` (``numpy()``,
+printing, ...) and the placement of host values on a device go through."""
 _TRANSFERS_LOCK = threading.Lock()
 
 
@@ -158,9 +159,9 @@ class DeviceTensor(Tensor):
 
     @property
     def _value(self) -> np.ndarray:
-        """A host copy of the value (a device-to-host transfer)."""
-        count_transfer("to_host")
-        return np.asarray(self._dev.copy_to_host()).reshape(self._aval.shape)
+        """A host copy of the value (a device-to-host transfer, counted by the backend's copy function)."""
+        from .placement import to_host
+        return np.asarray(to_host(self._dev)).reshape(self._aval.shape)
 
     @property
     def __cuda_array_interface__(self) -> dict:

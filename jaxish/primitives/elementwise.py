@@ -50,7 +50,7 @@ def _sign_scalar(args, avals, out):
         return f"({a} != 0)"
     if out.dtype.is_floating:  # + 0 turns np.sign's -0.0 into +0.0, as NumPy's sign gives; NaN stays NaN
         return f"np.sign({a}) + {{dt}}(0)"
-    return f"(({a} > 0) - ({a} < 0))"
+    return f"(int({a} > 0) - int({a} < 0))"  # int(): Python (the CUDA simulator) does not subtract NumPy bools
 
 
 sign_p = unary("sign", np.sign, _sign_scalar, lambda g, x, out: (None,))

@@ -96,6 +96,56 @@ def test_traced_step_has_no_host_transfers():
     np.testing.assert_allclose(w.numpy(), np.full((3, 1), 0.28, np.float32), rtol=1e-5)
 
 
+def test_captured_constants_stay_on_the_device():
+    """A compiled graph's captured constants: a GPU tensor is used where it is (no copy at all), a host value
+    is copied to the device once and reused by every call, and by other executables of the same graph."""
+    from jaxish.backends.cuda import runtime
+    host = np.arange(6, dtype=np.float32)
+    hc = tf.constant(host)
+    gc = on_gpu(host)
+    z = on_gpu(np.ones(6, np.float32))
+    f_host, f_gpu = tf.function(lambda a: a * hc + 1.0), tf.function(lambda a: a * gc + 1.0)
+    grad = tf.grad(lambda a: tf.reduce_sum(a * hc * gc))
+    f_host(z), f_gpu(z), grad(z)  # (first calls: the literal 1.0 and hc reach the device once)
+    before = transfers()
+    with runtime.driver_copies() as driver:
+        for _ in range(3):
+            r1, r2, g = f_host(z), f_gpu(z), grad(z)
+    assert transfers() == before and driver == {"to_host": 0, "to_device": 0}
+    assert r1.device == r2.device == g.device == GPU
+    np.testing.assert_array_equal(r1.numpy(), host + 1)
+    np.testing.assert_array_equal(r2.numpy(), host + 1)
+    np.testing.assert_array_equal(g.numpy(), host * host)
+    fresh = tf.function(lambda a: a - tf.constant(np.full(6, 2.0, np.float32)))
+    before = transfers()
+    fresh(z), fresh(z), fresh(z)
+    assert transfers()["to_device"] - before["to_device"] == 1  # the new constant, once
+    assert transfers()["to_host"] == before["to_host"]
+
+
+def test_transfer_counts_are_numba_cudas():
+    """``TRANSFERS`` counts every copy numba-cuda makes between the host and the device (an independent count
+    of its own copy functions), in eager code, traced calls, tapes and reads."""
+    from jaxish.backends.cuda import runtime
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    before = transfers()
+    with runtime.driver_copies() as driver:
+        g = on_gpu(a)
+        x = tf.exp(g) + tf.constant(np.ones(4, np.float32)) * 2.5
+        w = tf.Variable(on_gpu(np.ones((4, 1), np.float32)))
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(tf.matmul(x, w))
+        dw = tape.gradient(y, w)
+        s = float(tf.function(lambda t: tf.reduce_max(t))(x))
+        host = dw.numpy()
+        print(x)
+    after = transfers()
+    assert driver == {k: after[k] - before[k] for k in after}, (driver, before, after)
+    assert driver["to_host"] >= 3 and driver["to_device"] >= 3
+    np.testing.assert_allclose(s, np.exp(11.0) + 2.5, rtol=1e-6)
+    np.testing.assert_allclose(host.ravel(), (np.exp(a) + 2.5).sum(0), rtol=1e-5)
+
+
 def test_mixing_devices(soft_placement):
     g = on_gpu(np.ones(3, np.float32))
     c = tf.constant(np.ones(3, np.float32))

@@ -10,7 +10,7 @@ import pytest
 from cuda_helpers import CPU, GPU, transfers
 
 import jaxish as tf
-from jaxish.backends.cuda.runtime import simulator
+from jaxish.backends.cuda.runtime import driver_copies, simulator
 
 
 def test_device_section(capsys):
@@ -118,9 +118,12 @@ def _regression(device):
 
     train_step(x, y)
     before = transfers()
-    for _ in range(ITERATIONS - 1):
-        loss = train_step(x, y)
+    with driver_copies() as driver:
+        for _ in range(ITERATIONS - 1):
+            loss = train_step(x, y)
     per_step = {k: (transfers()[k] - before[k]) / max(1, ITERATIONS - 1) for k in before}
+    if device != '/cpu:0':
+        assert driver == {"to_host": 0, "to_device": 0}  # numba-cuda's own count: no copy at all
     return weights, traced_weights, losses, loss, per_step
 
 

@@ -33,10 +33,11 @@ def available() -> bool:
 def activate() -> None:
     """Hand ops on device tensors (and in GPU scopes) to this backend."""
     from ... import backends
-    from ...core.placement import set_device_evaluator
+    from ...core.placement import set_device_evaluator, set_host_copy
     from .placement import eval_primitive
+    from .runtime import simulator, to_host
     set_device_evaluator(eval_primitive)
-    from .runtime import simulator
+    set_host_copy(to_host)
     if simulator():  # it runs kernels as NumPy scalar code, which warns on x / 0 (a GPU does not)
         import warnings
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="_jx_cuda_")

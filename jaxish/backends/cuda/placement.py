@@ -45,6 +45,7 @@ _WARNED: set = set()
 _WARN_LOCK = threading.Lock()
 _GENERATION = [0]   # bumped by clear(): programs cached on executables are stale
 _SCALARS = LRU(lambda: 1024)  # (dtype, bytes) -> device copy of a 0-d host value
+_CONSTS = LRU(lambda: cache_limit("executable_cache_size"))  # id(host array) -> (it, its device copy)
 STATS = {"programs": 0, "eager_programs": 0, "cpu_fallbacks": 0}
 
 
@@ -88,6 +89,24 @@ def device_array(t: Tensor, device: str, what: str, others=()):
             f"`with jaxish.device('/gpu:0'): jaxish.identity(x)`, or turn soft device placement on "
             f"(jaxish.config.set_soft_device_placement(True)) to copy it implicitly")
     return rt.to_device(np.asarray(t._value).reshape(shape))
+
+
+def device_constant(c, device: str):
+    """The device array of a graph's captured constant ``c`` (a Tensor or an array): a tensor on ``device``
+    itself, else its device copy, made once per host value and kept while the value is cached
+    (``_CONSTS``, keyed by the host array's identity: executables of one graph made for other calls share
+    it), so calls of a compiled graph copy no constants."""
+    if type(c) is DeviceTensor and c._device == device:
+        return c._dev
+    if isinstance(c, Tensor) and type(c) is not Tensor:
+        return device_array(c, device, "constant")   # on another device: device_array says what happens
+    host = np.asarray(c._value if isinstance(c, Tensor) else c)
+    hit = _CONSTS.get(id(host))
+    if hit is not None and hit[0] is host:
+        return hit[1]
+    dev = rt.to_device(host.reshape(host.shape))
+    _CONSTS[id(host)] = (host, dev)   # (holding ``host`` keeps its id unique while the entry lives)
+    return dev
 
 
 def to_device_tensor(array: np.ndarray, weak: bool, device: str) -> DeviceTensor:
@@ -216,14 +235,14 @@ def call_executable(exe, tensors: list) -> list:
     outvars = exe.graph.outvars
     if isinstance(prog, Unsupported):
         _unsupported(prog, "graph")
-        outs = exe.run([np.asarray(t._value) for t in tensors] + exe._consts)
+        outs = exe.run([np.asarray(t._value) for t in tensors] + exe._consts)  # (device constants: copied)
         return [DeviceTensor(rt.to_device(np.asarray(o)), ShapedArray(v.aval.shape, v.aval.dtype, w), device)
                 for o, v, w in zip(outs, outvars, exe._weak)]
     arrays = [device_array(t, device, "graph") for t in tensors]
-    if exe._consts:
+    if exe.const_values:
         consts = exe.__dict__.get("_cuda_consts")
         if consts is None:
-            consts = exe._cuda_consts = [rt.to_device(c) for c in exe._consts]
+            consts = exe._cuda_consts = [device_constant(c, device) for c in exe.const_values]
         arrays += consts
     outs = prog(arrays)
     return [DeviceTensor(o, ShapedArray(v.aval.shape, v.aval.dtype, w), device)
@@ -236,3 +255,4 @@ def clear() -> None:
     _PROGRAMS.clear()
     _EAGER.clear()
     _SCALARS.clear()
+    _CONSTS.clear()

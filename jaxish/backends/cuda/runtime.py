@@ -9,6 +9,7 @@ thread, so the launch sizes below are small there.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from dataclasses import dataclass
@@ -124,7 +125,45 @@ def empty(shape, dtype):
 
 
 def to_device(array: np.ndarray):
-    """A device copy of a host array (a counted host-to-device transfer)."""
+    """A device copy of a host array (a counted host-to-device transfer). With :func:`to_host`, the only copies
+    between the host and the device the backend makes (``core.tensor.TRANSFERS`` counts them)."""
     count_transfer("to_device")
     return cuda().to_device(np.ascontiguousarray(array))
+
+
+def to_host(dev) -> np.ndarray:
+    """A host copy of a device array (a counted device-to-host transfer)."""
+    count_transfer("to_host")
+    return dev.copy_to_host()
+
+
+@contextlib.contextmanager
+def driver_copies():
+    """Count the copies numba-cuda itself makes between the host and the device while the block runs,
+    whoever asks for them (its driver's ``host_to_device``/``device_to_host``, which explicit copies and the
+    implicit copies of host arrays given to kernels go through; the simulator's array copies): an
+    independent check of ``TRANSFERS``. Yields ``{"to_host": n, "to_device": n}``, filled as it goes."""
+    counts = {"to_host": 0, "to_device": 0}
+
+    def counted(fn, kind):
+        def wrapper(*args, **kwargs):
+            counts[kind] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+    patches = []
+    if simulator():
+        from numba.cuda.simulator.cudadrv import devicearray as sim
+        patches += [(sim.FakeCUDAArray, "copy_to_host", "to_host"), (sim.FakeCUDAArray, "copy_to_device", "to_device"),
+                    (sim, "to_device", "to_device"), (cuda(), "to_device", "to_device")]
+    else:  # pragma: no cover (a real GPU)
+        from numba.cuda.cudadrv import driver
+        patches += [(driver, "host_to_device", "to_device"), (driver, "device_to_host", "to_host")]
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    try:
+        for obj, name, kind in patches:
+            setattr(obj, name, counted(getattr(obj, name), kind))
+        yield counts
+    finally:
+        for obj, name, fn in saved:
+            setattr(obj, name, fn)
 
