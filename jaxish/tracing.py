@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import sys
 import threading
 import weakref
 from dataclasses import dataclass
@@ -227,14 +228,23 @@ def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequenc
     lists, loops or checks (the signature, including each input's shape and dtype, is the caller's key).
 
     None for backends without ``fast_spec`` and before the executable has run. The function holds ``exe``
-    (its machine code stays loaded while the function lives); it keeps no per-call state.
+    (its machine code stays loaded while the function lives); it keeps no per-call state but the buffers it
+    reuses.
+
+    Destinations (outputs the compiled code writes into arrays it is given) come from a small pool per
+    destination, the last two arrays written, oldest first: one is reused only when ``sys.getrefcount``
+    shows that nothing but this call refers to it any more (no Tensor, view, memoryview or Variable), and
+    it is taken out of the pool (``list.pop``, atomic) before that check, so no other thread can reach it
+    meanwhile. A training step whose results are dropped, and a Variable assigned each call (its previous
+    value is free once the next value is assigned), then write into the same buffers each call; a result
+    someone holds is never written.
     """
     spec = exe.fast_spec()
     if spec is None:
         return None
-    fn, sizes, plan, consts = spec
+    fn, sizes, plan, dests, consts = spec
     ns = {"fn": fn, "S": sizes, "asc": np.ascontiguousarray, "Tensor": Tensor, "DEV": CPU_DEVICE, "EXE": exe,
-          "unflatten": tree_unflatten, "TREE": out_tree}
+          "unflatten": tree_unflatten, "TREE": out_tree, "rc": sys.getrefcount, "empty": np.empty}
     lines = ["def call(args):"]
     ins = [f"i{k}" for k in range(n_args + len(variables))]
     if n_args:
@@ -245,12 +255,26 @@ def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequenc
         lines.append(f"    i{n_args + j} = V{j}._value._value")
     for c, arr in enumerate(consts):
         ns[f"K{c}"], ns[f"C{c}"] = arr, np.ascontiguousarray(arr)  # (constants never change)
-    args = [f"asc({i})" for i in ins] + [f"C{c}" for c in range(len(consts))] + ["S"]
-    lines.append(f"    res = fn({', '.join(args)})")
+    for j, (shape, dt) in enumerate(dests):
+        ns[f"B{j}"], ns[f"DS{j}"], ns[f"DT{j}"] = [], shape, dt
+        lines += ["    try:",
+                  f"        d{j} = B{j}.pop(0)",
+                  "    except IndexError:",
+                  f"        d{j} = None",
+                  f"    if d{j} is None or rc(d{j}) != 2:",  # (this local and getrefcount's argument)
+                  f"        if d{j} is not None:",
+                  f"            B{j}.append(d{j})",  # in use: a Variable's value is free after the next call
+                  f"        d{j} = empty(DS{j}, DT{j})"]
+    args = ([f"asc({i})" for i in ins] + [f"C{c}" for c in range(len(consts))] + [f"d{j}" for j in range(len(dests))]
+            + ["S"])
+    lines.append(f"    {'res = ' if any(p[0] == 'res' for p in plan) else ''}fn({', '.join(args)})")
+    for j in range(len(dests)):
+        lines += [f"    B{j}.append(d{j})", f"    del B{j}[:-2]"]
     for k, (kind, x, reshape, shape) in enumerate(plan):
-        if kind == "res":
+        if kind == "res" or kind == "dst":
             ns[f"SH{k}"] = shape
-            lines.append(f"    o{k} = res[{x}]" + (f".reshape(SH{k})" if reshape else ""))
+            src = f"res[{x}]" if kind == "res" else f"d{x}"
+            lines.append(f"    o{k} = {src}" + (f".reshape(SH{k})" if reshape else ""))
         elif kind == "in":
             lines.append(f"    o{k} = {ins[x] if x < len(ins) else f'K{x - len(ins)}'}")
         else:

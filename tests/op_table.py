@@ -568,7 +568,9 @@ MATMUL = Op(
      Case(((1, 1), (1, 1))),
      Case(((17, 16), (16, 18))),                 # large enough for the BLAS path
      Case(((2, 17, 16), (16, 18))),
-     Case(((2, 16, 17), (16, 18)), {"transpose_a": True})), (0, 1, 2, 3, 4, 5, 6, 9, 10, 12, 14)),
+     Case(((2, 16, 17), (16, 18)), {"transpose_a": True}),
+     Case(((3, 4), (4, 9))),                     # loop matmuls with 8 or more columns (axpy form)
+     Case(((2, 4, 3), (4, 9)), {"transpose_a": True})), (0, 1, 2, 3, 4, 5, 6, 9, 10, 12, 14, 15, 16)),
     grad=True, mag=True, rejects=("bool",),
     grad_cases=(Case(((2, 3), (3, 2))), Case(((3, 2), (2, 3)), {"transpose_a": True, "transpose_b": True}),
                 Case(((2, 1, 2, 3), (2, 3, 2)))),

@@ -77,8 +77,8 @@ class Executable:
         return [Tensor(a, w, CPU_DEVICE) for a, w in zip(outs, self._weak)]
 
     def fast_spec(self):
-        """The backend's ``fast_spec()`` (the cpu runner's: ``(fn, sizes, plan)``) with the constants, as
-        ``(fn, sizes, plan, consts)``, for callers that generate their own call: None until the graph has run,
+        """The backend's ``fast_spec()`` (the cpu runner's: ``(fn, sizes, plan, dests)``) with the constants, as
+        ``(fn, sizes, plan, dests, consts)``, for callers that generate their own call: None until the graph has run,
         and for backends without one. Sets :attr:`out_avals`: for each output its aval (the graph's) where the
         backend guarantees an array of that shape and dtype, else None; callers give it to the output Tensors."""
         spec = self._spec

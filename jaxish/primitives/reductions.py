@@ -91,7 +91,10 @@ def _highest(dt: DType):
 
 
 def _np_reduce(fn, spec: ReduceSpec, identity_if_empty: bool = False):
-    """The NumPy reference of a reduction, with the same identity and float accumulator as ``spec``."""
+    """The NumPy reference of a reduction, with the same identity and float accumulator as ``spec``.
+
+    ``fn`` is a ufunc's ``reduce`` (``np.add.reduce``, not ``np.sum``: the same computation without
+    ``np.sum``'s Python wrapper, which costs more than the sum of a small array)."""
     # NumPy dtype -> the wider float accumulator; integers need none: NumPy's own int64/uint64 sum wraps the same
     wider = {d.np: spec.accumulator_dtype(d).np for d in ALL_DTYPES
              if d.is_floating and spec.accumulator_dtype(d) is not d}
@@ -121,12 +124,12 @@ _PROD = ReduceSpec(1, "{acc} * {0}", _wide)
 _MAX = ReduceSpec(_lowest, "({0} if ({0} > {acc} or {0} != {0}) else {acc})")
 _MIN = ReduceSpec(_highest, "({0} if ({0} < {acc} or {0} != {0}) else {acc})")
 
-reduce_sum_p = _reduction("reduce_sum", "iuf", np.sum, _sum_vjp, _SUM)
-reduce_max_p = _reduction("reduce_max", "biuf", np.max, _extremum_vjp, _MAX, identity_if_empty=True)
-reduce_min_p = _reduction("reduce_min", "biuf", np.min, _extremum_vjp, _MIN, identity_if_empty=True)
-reduce_prod_p = _reduction("reduce_prod", "iuf", np.prod, _prod_vjp, _PROD)
-reduce_and_p = _reduction("reduce_and", "b", np.all, _no_vjp, ReduceSpec(True, "{acc} and {0}"))
-reduce_or_p = _reduction("reduce_or", "b", np.any, _no_vjp, ReduceSpec(False, "{acc} or {0}"))
+reduce_sum_p = _reduction("reduce_sum", "iuf", np.add.reduce, _sum_vjp, _SUM)
+reduce_max_p = _reduction("reduce_max", "biuf", np.maximum.reduce, _extremum_vjp, _MAX, identity_if_empty=True)
+reduce_min_p = _reduction("reduce_min", "biuf", np.minimum.reduce, _extremum_vjp, _MIN, identity_if_empty=True)
+reduce_prod_p = _reduction("reduce_prod", "iuf", np.multiply.reduce, _prod_vjp, _PROD)
+reduce_and_p = _reduction("reduce_and", "b", np.logical_and.reduce, _no_vjp, ReduceSpec(True, "{acc} and {0}"))
+reduce_or_p = _reduction("reduce_or", "b", np.logical_or.reduce, _no_vjp, ReduceSpec(False, "{acc} or {0}"))
 
 
 def _arg_abstract(name):

@@ -62,6 +62,7 @@ class _Runner:
         self.fn = handle.module.entry
         self.sizes = prog.sizes
         self.outputs = prog.outputs
+        self.dests = prog.dests
         self.out_shapes = [tuple(o.aval.shape) for o in graph.outvars]
         self.checked = False
         self.ready = False  # compiled, no fallback, no serialisation: the fast path
@@ -74,6 +75,8 @@ class _Runner:
 
     def __call__(self, arrays):
         args = [np.ascontiguousarray(a) for a in arrays]
+        dests = [np.empty(shape, dt) for shape, dt in self.dests]
+        args += dests
         if self.ready:
             res = self.fn(*args, self.sizes)
         else:
@@ -90,29 +93,34 @@ class _Runner:
                 res = self.fn(*args, self.sizes)
         outs = []
         for (kind, x), shape in zip(self.outputs, self.out_shapes):
-            if kind == "res":
-                r = res[x]
+            if kind == "res" or kind == "dst":
+                r = res[x] if kind == "res" else dests[x]
                 outs.append(r.reshape(shape) if r.shape != shape else r)
             elif kind == "in":
                 outs.append(arrays[x])
             else:
                 outs.append(x)
         if self.res_shapes is None:
-            self.out_types = [(o.shape, o.dtype) if kind == "res" else None for o, (kind, _) in zip(outs, self.outputs)]
+            self.out_types = [(o.shape, o.dtype) if kind in ("res", "dst") else None
+                              for o, (kind, _) in zip(outs, self.outputs)]
             self.res_shapes = [r.shape for r in res]
         return outs
 
     def fast_spec(self):
-        """``(fn, sizes, plan)`` for the calls after the first: the entry function, its sizes and per output
-        ``(kind, x, reshape, shape)`` as ``__call__`` would treat it (``'res'``: ``fn``'s result ``x``, reshaped
-        to ``shape`` if ``reshape``; ``'in'``: the ``x``-th array passed in; ``'lit'``: the array ``x``). None
-        until a call has compiled the machine code, and for a graph that falls back to the interpreter or runs
-        serialised. The caller passes every array C-contiguous."""
+        """``(fn, sizes, plan, dests)`` for the calls after the first: the entry function, its sizes, per output
+        ``(kind, x, reshape, shape)`` as ``__call__`` would treat it (``'res'``: ``fn``'s result ``x``;
+        ``'dst'``: destination ``x``; either reshaped to ``shape`` if ``reshape``; ``'in'``: the ``x``-th array
+        passed in; ``'lit'``: the array ``x``), and per destination its ``(shape, dtype)``. ``fn`` takes the
+        inputs, then one new C-contiguous array of each destination's shape and dtype (one that nothing else
+        refers to: the entry writes it), then ``sizes``. None until a call has compiled the machine code, and
+        for a graph that falls back to the interpreter or runs serialised. The caller passes every array
+        C-contiguous."""
         if not self.ready or self.res_shapes is None:
             return None
-        plan = [(kind, x, kind == "res" and self.res_shapes[x] != shape, shape)
+        plan = [(kind, x, kind == "res" and self.res_shapes[x] != shape
+                 or kind == "dst" and self.dests[x][0] != shape, shape)
                 for (kind, x), shape in zip(self.outputs, self.out_shapes)]
-        return self.fn, self.sizes, plan
+        return self.fn, self.sizes, plan, self.dests
 
     def _first_call(self, args) -> None:
         fn = self.fn

@@ -1,6 +1,6 @@
 """Generate the Python source of a graph's Numba entry function.
 
-The entry function ``entry(*inputs, S)`` runs the graph's steps in order:
+The entry function ``entry(*inputs, *destinations, S)`` runs the graph's steps in order:
 fused kernels (their own modules, so every graph containing a kernel reuses
 its machine code), then for every other node its primitive's entry in the
 lowering table ``lowerings.LOWERINGS`` (BLAS/loop matmuls, views for shape
@@ -9,6 +9,13 @@ bounds) is read from the read-only int64 array ``S`` passed at run time, so the
 source, and hence the compiled machine code, does not depend on array sizes.
 (An array, not a tuple: LLVM's SROA pass takes seconds on a tuple of a few
 hundred sizes, and a tuple's length would be part of the entry's signature.)
+
+A graph output that the entry allocates (a fused group's, a loop matmul's) is
+written into a *destination*, an array the caller passes (``Program.dests``:
+its shape and dtype), instead of a new array the entry returns: Numba's boxing
+of a returned array costs about as much as the rest of a small graph, and the
+caller may pass a buffer it reuses (``tracing.generated_call``). The caller
+guarantees that a destination aliases no input and nothing else.
 """
 from __future__ import annotations
 
@@ -197,7 +204,8 @@ class Program:
     entry_source: str
     kernels: dict                       # kernel module name -> source (the modules the entry imports)
     sizes: np.ndarray                   # the S array (int64, read-only)
-    outputs: list                       # per graph output: ('res', k) | ('in', i) | ('lit', array)
+    outputs: list                       # per graph output: ('res', k) | ('dst', j) | ('in', i) | ('lit', array)
+    dests: list = field(default_factory=list)  # per destination parameter: (shape, NumPy dtype), C-contiguous
     kernel_sources: dict = field(default_factory=dict)  # every kernel's ``def kernel(...)``, by its entry name
 
 
@@ -248,6 +256,8 @@ class _Entry:
         self.uses: dict = {}        # kernel source -> how many groups run it
         self.views: set = set()   # var ids that may not be C-contiguous (transpose/slice views)
         self.fviews: set = set()  # ... of which F-contiguous (2-D transposes of C arrays)
+        self.out_ids: set = set()   # var ids of the graph's outputs (they may go to destinations)
+        self.dests: dict = {}       # var id -> (destination number, shape, NumPy dtype); parameter d<number>
 
     def size(self, v: int) -> str:
         self.S.append(int(v))
@@ -270,6 +280,17 @@ class _Entry:
     def new(self, v) -> str:
         name = f"v{len(self.names)}"
         self.names[v.id] = name
+        return name
+
+    def alloc(self, v) -> str:
+        """Name ``v`` and give it a new C-contiguous array of its (compiled) shape: a destination parameter when
+        ``v`` is an output of the graph, else ``np.empty``."""
+        if v.id in self.out_ids and v.id not in self.dests:
+            self.dests[v.id] = (len(self.dests), tuple(cshape(v.aval)), v.aval.dtype.np)
+            name = self.names[v.id] = f"d{self.dests[v.id][0]}"
+            return name
+        name = self.new(v)
+        self.emit(f"{name} = np.empty({self.shape(cshape(v.aval))}, {dtype_ctor(v.aval.dtype)})")
         return name
 
     def emit(self, line: str) -> None:
@@ -314,11 +335,7 @@ class _Entry:
 
     # -- steps --
     def group(self, g: FusedGroup, body: str) -> None:
-        outs = []
-        for v in g.outputs:
-            name = self.new(v)
-            self.emit(f"{name} = np.empty({self.shape(cshape(v.aval))}, {dtype_ctor(v.aval.dtype)})")
-            outs.append(name)
+        outs = [self.alloc(v) for v in g.outputs]
         dims = self.shape(tuple(g.domain) or (1,))
         args = [dims] + [self.atom(a) for a in g.inputs] + outs
         self.kernel(body, KERNEL_FLAGS + (", parallel=True" if "prange(" in body else ""), args)
@@ -338,6 +355,7 @@ def generate(graph: Graph) -> Program:
     for i, v in enumerate(graph.invars + graph.constvars):
         e.names[v.id] = f"a{i}"
         params.append(f"a{i}")
+    e.out_ids = {o.id for o in graph.outvars if isinstance(o, Var)} - {v.id for v in graph.invars + graph.constvars}
     steps = partition(graph)
     bodies = [kernel_body(s) if isinstance(s, FusedGroup) else None for s in steps]
     for body in bodies:
@@ -356,6 +374,8 @@ def generate(graph: Graph) -> Program:
             outputs.append(("lit", np.array(o.val)))
         elif o.id in in_index:
             outputs.append(("in", in_index[o.id]))
+        elif o.id in e.dests:
+            outputs.append(("dst", e.dests[o.id][0]))
         else:
             outputs.append(("res", len(results)))
             results.append(e.names[o.id])
@@ -364,11 +384,13 @@ def generate(graph: Graph) -> Program:
     functions = "".join(f"{piece}\n\n" for piece in e.support)
     functions += "".join(f"{SCALAR_DECORATOR}\n{fn.strip()}\n\n\n" for fn in e.functions)
     body = "\n".join(e.lines) or "    pass"
+    dests = list(e.dests.values())
+    params += [f"d{j}" for j, _, _ in dests]
     src = _module(f"{functions}@njit({KERNEL_FLAGS})\ndef entry({', '.join(params + ['S'])}):\n{body}\n"
                   f"    return {ret}\n", imports)
     sizes = np.array(e.S or [0], dtype=np.int64)
     sizes.flags.writeable = False
-    return Program(src, e.kernels, sizes, outputs, e.kernel_sources)
+    return Program(src, e.kernels, sizes, outputs, [(shape, dt) for _, shape, dt in dests], e.kernel_sources)
 
 
 def legalize(graph: Graph) -> Graph:

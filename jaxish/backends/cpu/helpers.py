@@ -5,6 +5,9 @@ compiled and cached with the entry; the Numba functions it calls in turn
 (Philox) are emitted into the entry's module."""
 from ...primitives import philox
 
+# Few output columns (the matrix-vector products of small models): one dot product per element, accumulated in
+# a register (with one column the axpy loop below runs a vector loop of length 1 per (m, k): 3x slower). Many:
+# rows of ``b`` scaled and added (vectorised along n). Both add the products in the same order, in out's dtype.
 MM_LOOP = '''
 def _mm_loop(a, b, out):
     nb, m_, n_ = out.shape
@@ -12,25 +15,44 @@ def _mm_loop(a, b, out):
     for bi in range(nb):
         ia = bi if a.shape[0] > 1 else 0
         ib = bi if b.shape[0] > 1 else 0
-        for m in range(m_):
-            for n in range(n_):
-                out[bi, m, n] = 0
-            for k in range(k_):
-                av = a[ia, m, k]
+        if n_ < 8:
+            for m in range(m_):
                 for n in range(n_):
-                    out[bi, m, n] += av * b[ib, k, n]
+                    out[bi, m, n] = 0
+                    acc = out[bi, m, n]
+                    for k in range(k_):
+                        acc += a[ia, m, k] * b[ib, k, n]
+                    out[bi, m, n] = acc
+        else:
+            for m in range(m_):
+                for n in range(n_):
+                    out[bi, m, n] = 0
+                for k in range(k_):
+                    av = a[ia, m, k]
+                    for n in range(n_):
+                        out[bi, m, n] += av * b[ib, k, n]
 '''
 
 MM2_LOOP = '''
 def _mm2_loop(a, b, out):
     m_, n_ = out.shape
-    for m in range(m_):
-        for n in range(n_):
-            out[m, n] = 0
-        for k in range(a.shape[1]):
-            av = a[m, k]
+    k_ = a.shape[1]
+    if n_ < 8:
+        for m in range(m_):
             for n in range(n_):
-                out[m, n] += av * b[k, n]
+                out[m, n] = 0
+                acc = out[m, n]
+                for k in range(k_):
+                    acc += a[m, k] * b[k, n]
+                out[m, n] = acc
+    else:
+        for m in range(m_):
+            for n in range(n_):
+                out[m, n] = 0
+            for k in range(k_):
+                av = a[m, k]
+                for n in range(n_):
+                    out[m, n] += av * b[k, n]
 '''
 
 MM_BLAS = '''

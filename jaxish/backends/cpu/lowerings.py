@@ -173,15 +173,16 @@ def _matmul(e, ins, out):
     k = a.aval.shape[-1]
     nb = _prod(batch)
     blas = dt.name in ("float32", "float64") and m * n * k >= SMALL_MATMUL
-    name = e.new(out)
     if not batch and blas:
+        name = e.new(out)
         ops = [e.atom(x) if x.id in e.fviews else e.contig(x) for x in (a, b)]
         e.emit(f"{name} = np.dot({ops[0]}, {ops[1]})")
         return
     if not batch:  # any layout: transposed views are read in place
-        e.emit(f"{name} = np.empty(({e.size(m)}, {e.size(n)}), {dtype_ctor(dt)})")
+        name = e.alloc(out)
         e.call("_mm2_loop", e.atom(a), e.atom(b), name)
         return
+    name = e.new(out)
     na = _prod(a.aval.shape[:-2])
     nbb = _prod(b.aval.shape[:-2])
     e.emit(f"{name} = np.empty(({e.size(nb)}, {e.size(m)}, {e.size(n)}), {dtype_ctor(dt)})")
