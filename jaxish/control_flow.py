@@ -110,10 +110,18 @@ def _strong(x: Tensor) -> Tensor:
     return _ew.convert(x, x.dtype, False) if x.aval.weak_type else x
 
 
+def _tree_str(tree) -> str:
+    """A pytree structure as Python-like text with ``*`` for each leaf: ``{'k': *, 'v': (*, *)}``."""
+    class Leaf:
+        def __repr__(self):
+            return "*"
+    return repr(tree_unflatten(tree, [Leaf()] * tree.num_leaves))
+
+
 def _check_same(op: str, a_name: str, a_tree, a_avals, b_name: str, b_tree, b_avals) -> None:
     if a_tree != b_tree:
-        raise _error(TypeError, op, f"{a_name} has the structure {a_tree}, but {b_name} has the structure "
-                                    f"{b_tree}; they must be the same")
+        raise _error(TypeError, op, f"{a_name} has the structure {_tree_str(a_tree)}, but {b_name} has the "
+                                    f"structure {_tree_str(b_tree)}; they must be the same")
     for k, (a, b) in enumerate(zip(a_avals, b_avals)):
         if not _cf.same_type(a, b):
             raise _error(TypeError, op, f"{a_name} is {_types(a_avals)}, but {b_name} is {_types(b_avals)}: leaf "
@@ -295,12 +303,21 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     >>> jaxish.fori_loop(0, 10, lambda i, x: x * 2.0, x)
     """
     lo, hi = _static_int(lower), _static_int(upper)
+    init_leaves, init_tree = tree_flatten(init_val)
+    init_avals = [_leaf(x, "fori_loop", "init_val").aval for x in init_leaves]
+
+    def checked(i, x):
+        out = body_fun(i, x)
+        leaves, tree = tree_flatten(out)
+        _check_same("fori_loop", "body_fun's result", tree, [_leaf(o, "fori_loop", "body_fun's result").aval
+                                                             for o in leaves], "init_val", init_tree, init_avals)
+        return out
     if lo is not None and hi is not None:
         dtype = _bounds_dtype(lower, upper)
 
         def step(carry, _):
             i, x = carry
-            return (i + 1, body_fun(i, x)), None
+            return (i + 1, checked(i, x)), None
         i0 = Tensor(np.asarray(lo, dtype.np))
         (_, out), _ = scan(step, (i0, init_val), None, length=max(hi - lo, 0))
         return out
@@ -317,7 +334,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
 
     def body(c):
         i, u, x = c
-        return i + 1, u, body_fun(i, x)
+        return i + 1, u, checked(i, x)
     return while_loop(cond_fun, body, (lo_t, hi_t, init_val))[2]
 
 

@@ -152,7 +152,7 @@ class Graph:
                 lines.append(f"{pad}    {outs} = {n.prim.name}[")
                 for k, v in sorted(n.params.items()):
                     if isinstance(v, Graph):
-                        text = v.pretty(indent + 6)
+                        text = v.pretty(indent + 8)
                     elif _has_graph(v):  # a tuple of graphs (cond's branches)
                         text = "(\n" + "".join(f"{pad}        {g.pretty(indent + 8)}\n" for g in v) + f"{pad}      )"
                     else:

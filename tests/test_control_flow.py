@@ -344,9 +344,17 @@ def test_cond_branch_mismatch_errors():
 
 def test_loop_carry_mismatch_errors():
     x = tf.constant(X3)
-    with pytest.raises(TypeError, match=r"fori_loop|scan: the carry f returns is .*float32\[2\].*init is .*"
-                                        r"float32\[3\]"):
+    with pytest.raises(TypeError, match=r"fori_loop: body_fun's result is \(float32\[2\]\), but init_val is "
+                                        r"\(float32\[3\]\)"):
         tf.fori_loop(0, 3, lambda i, v: v[:2], x)
+    with pytest.raises(TypeError, match=r"fori_loop: body_fun's result is \(float32\[2\]\)"):
+        tf.trace(lambda n: tf.fori_loop(0, n, lambda i, v: v[:2], x))(3)
+    with pytest.raises(TypeError, match=r"scan: the carry f returns is \(float32\[2\]\), but init is "
+                                        r"\(float32\[3\]\)"):
+        tf.scan(lambda c, e: (c[:2], None), x, None, length=2)
+    with pytest.raises(TypeError, match=r"scan: the carry f returns has the structure \(\*, \*\), but init has "
+                                        r"the structure \*"):
+        tf.scan(lambda c, e: ((c, c), None), x, None, length=2)
     with pytest.raises(TypeError, match=r"while_loop: body_fun's result is \(float64\[3\]\), but init_val is "
                                         r"\(float32\[3\]\).*\n  At .*test_control_flow.py"):
         tf.while_loop(lambda v: tf.reduce_sum(v) < 1.0, lambda v: tf.cast(v, tf.float64), x)
