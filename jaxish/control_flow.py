@@ -20,6 +20,7 @@ from .core import GraphTrace, Tensor, Tracer, is_variable, to_tensor_arg, user_l
 from .core import control_flow as _cf
 from .ir import Graph, Literal, Node, ShapedArray, Var
 from .primitives import elementwise as _ew
+from .primitives import shape_ops as _so
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["cond", "fori_loop", "while_loop", "scan"]
@@ -312,14 +313,12 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         _check_same("fori_loop", "body_fun's result", tree, [_leaf(o, "fori_loop", "body_fun's result").aval
                                                              for o in leaves], "init_val", init_tree, init_avals)
         return out
-    if lo is not None and hi is not None:
+    if lo is not None and hi is not None:  # a scan over the indices (no counter to carry)
         dtype = _bounds_dtype(lower, upper)
-
-        def step(carry, _):
-            i, x = carry
-            return (i + 1, checked(i, x)), None
-        i0 = Tensor(np.asarray(lo, dtype.np))
-        (_, out), _ = scan(step, (i0, init_val), None, length=max(hi - lo, 0))
+        idx = _so.iota_p.bind(n=max(hi - lo, 0), dtype=dtype)
+        if lo:
+            idx = _ew.add_p.bind(idx, Tensor(np.asarray(lo, dtype.np)))
+        out, _ = scan(lambda x, i: (checked(i, x), None), init_val, idx)
         return out
     lo_t, hi_t = _leaf(lower, "fori_loop", "lower"), _leaf(upper, "fori_loop", "upper")
     for name, b in (("lower", lo_t), ("upper", hi_t)):

@@ -12,6 +12,8 @@ before the loop and written per iteration; ``xs`` are read as slices.
 """
 from __future__ import annotations
 
+import re
+
 from ...core.control_flow import cond_p, scan_p, while_p
 from ...ir import Graph, Literal
 from ...passes.fusion import FusedGroup, partition
@@ -30,9 +32,15 @@ def _prepare(graph: Graph) -> Graph:
     return cached
 
 
-def _block(e, graph: Graph, in_names: list, depth: int) -> list:
+def _block(e, graph: Graph, in_names: list, depth: int, hoist: set | None = None, header: int = 0) -> list:
     """Emit ``graph``'s steps at ``depth`` levels of extra indentation, its inputs bound to the expressions
-    ``in_names`` (plain names); returns one expression per output, each a C-contiguous array of its ``cshape``."""
+    ``in_names`` (plain names); returns one expression per output, each a C-contiguous array of its ``cshape``.
+
+    With ``hoist`` (a loop body: the positions of the outputs that become the next iteration's carry), the
+    buffers of values that do not outlive an iteration are allocated once, before the loop (at ``depth - 1``,
+    before its first line ``e.lines[header]``): the next iteration overwrites them only after this one is done
+    with them. A value outlives its iteration if it is carried, or may be a view of one (through any step that
+    is not a fused kernel, which always writes a new buffer)."""
     from .codegen import kernel_body
     g = _prepare(graph)
     for v, name in zip(g.invars, in_names):
@@ -54,8 +62,40 @@ def _block(e, graph: Graph, in_names: list, depth: int) -> list:
         outs = [_out_expr(e, o) for o in g.outvars]
     finally:
         lines, e.lines = e.lines, saved
+    if hoist is not None:
+        local = {e.names[v.id] for v in _iteration_local(g, hoist) if v.id in e.names}
+        keep, hoisted = [], []
+        for line in lines:
+            m = _ALLOC.match(line)
+            if m is not None and m.group(1) in local:
+                hoisted.append("    " * (depth - 1) + line)
+            else:
+                keep.append(line)
+        lines = keep
+        e.lines[header:header] = hoisted
     e.lines += ["    " * depth + line for line in lines]
     return outs
+
+
+# a buffer allocation at the top level of a block whose shape comes from S only
+_ALLOC = re.compile(r"^    (v\d+) = np\.empty\(\((?:S\[\d+\](?:, ?)?)*\), [\w.]+\)$")
+
+
+def _iteration_local(graph: Graph, carried: set) -> list:
+    """The values of a loop body computed by its nodes that cannot be (views of) the carry it returns."""
+    from ...passes.fusion import is_fusible
+    escape = {graph.outvars[i].id for i in carried if not isinstance(graph.outvars[i], Literal)}
+    for n in reversed(graph.nodes):
+        if n.prim.reduce is None and not is_fusible(n) and any(o.id in escape for o in n.outvars):
+            escape.update(a.id for a in n.invars if not isinstance(a, Literal))
+    return [o for n in graph.nodes for o in n.outvars if o.id not in escape]
+
+
+def _used_inputs(graph: Graph) -> set:
+    """Positions of the inputs ``graph``'s nodes or outputs read."""
+    ids = {a.id for n in graph.nodes for a in n.invars if not isinstance(a, Literal)}
+    ids |= {o.id for o in graph.outvars if not isinstance(o, Literal)}
+    return {i for i, v in enumerate(graph.invars) if v.id in ids}
 
 
 def _out_expr(e, o) -> str:
@@ -128,11 +168,12 @@ def _while(e, ins, outs, cond_graph, body_graph, cond_nconsts, body_nconsts):
     carry = [e.new(o) for o in outs]
     for n, x in zip(carry, init):
         e.emit(f"{n} = {x}")
+    header = len(e.lines)
     e.emit("while True:")
-    (p,) = _block(e, cond_graph, cc + carry, 1)
+    (p,) = _block(e, cond_graph, cc + carry, 1, hoist=set(), header=header)
     e.emit(f"    if not {p}[0]:")
     e.emit("        break")
-    new = _block(e, body_graph, bc + carry, 1)
+    new = _block(e, body_graph, bc + carry, 1, hoist=set(range(len(carry))), header=header)
     _assign(e, carry, new, 1)
 
 
@@ -151,14 +192,17 @@ def _scan(e, ins, outs, body, length, reverse, num_consts, num_carry):
         ys.append(n)
     n_iter = e.size(length)
     it, t = _fresh(e, "it"), _fresh(e, "t")
+    header = len(e.lines)
     e.emit(f"for {it} in range({n_iter}):")
     e.emit(f"    {t} = {n_iter} - 1 - {it}" if reverse else f"    {t} = {it}")
     x_names = []
+    used = _used_inputs(_prepare(body))
     for k, (x, a) in enumerate(zip(xs, ins[num_consts + num_carry:])):
         n = f"{t}_x{k}"
-        e.emit(f"    {n} = {x}[{t}:{t} + 1]" if len(a.aval.shape) == 1 else f"    {n} = {x}[{t}]")
+        if num_consts + num_carry + k in used:  # (a fori_loop's body need not read its index)
+            e.emit(f"    {n} = {x}[{t}:{t} + 1]" if len(a.aval.shape) == 1 else f"    {n} = {x}[{t}]")
         x_names.append(n)
-    new = _block(e, body, consts + carry + x_names, 1)
+    new = _block(e, body, consts + carry + x_names, 1, hoist=set(range(num_carry)), header=header)
     for y, x, o in zip(ys, new[num_carry:], outs[num_carry:]):
         e.emit(f"    {y}[{t}] = {x}[0]" if len(o.aval.shape) == 1 else f"    {y}[{t}] = {x}")
     _assign(e, carry, new[:num_carry], 1)
