@@ -9,6 +9,7 @@ import pytest
 import jaxish as tf
 from jaxish.core.control_flow import cond_p, scan_p, while_p
 from jaxish.passes import optimize
+from jaxish.primitives.shape_ops import transpose_p
 
 MODES = ["eager", "traced"]
 
@@ -439,3 +440,35 @@ def test_cpu_entry_runs_the_loop_without_python(cpu_backend):
         c = c * 2 + 1
     close(out, c if c.sum() > 0 else -c)
     close(ys, rys)
+
+
+def test_scan_backward_saves_only_what_it_reads():
+    """The forward scan stacks the carries and the tanh derivative, not loop-invariant values, views or copies
+    of xs; the backward scan computes no cotangent for xs when none is asked for."""
+    rng = np.random.default_rng(0)
+    w, u = rng.standard_normal((4, 4)), rng.standard_normal((3, 4))
+    xs, h0 = rng.standard_normal((6, 2, 3)), np.zeros((2, 4))
+
+    def loss(w, u, xs, h0):
+        def cell(h, x):
+            h = tf.tanh(tf.linalg.matmul(h, w) + tf.linalg.matmul(x, u))
+            return h, h
+        _, hs = tf.scan(cell, h0, xs)
+        return tf.reduce_sum(hs * hs)
+    g = optimize(tf.make_graph(tf.grad(loss, argnums=(0, 1)))(w, u, xs, h0), for_execution=True)
+    fwd, bwd = [n for n in g.nodes if n.prim is scan_p]
+    ys = [tuple(o.aval.shape) for o in fwd.outvars[1:]]
+    assert sorted(ys) == [(6, 2, 4)] * 3   # hs, 1 - tanh**2, the carry h_t
+    assert fwd.params["body"].count(transpose_p) == 0
+    assert (6, 2, 3) not in [tuple(o.aval.shape) for o in bwd.outvars]   # no cotangent for xs
+    assert bwd.params["reverse"] and not fwd.params["reverse"]
+
+    def fn(w, u):
+        h, total = h0, 0.0
+        for x in xs:
+            h = np.tanh(h @ w + x @ u)
+            total += np.sum(h * h)
+        return total
+    gw, gu = tf.trace(tf.grad(loss, argnums=(0, 1)))(w, u, xs, h0)
+    close(gw, fd_grad(lambda w: fn(w, u), w))
+    close(gu, fd_grad(lambda u: fn(w, u), u))

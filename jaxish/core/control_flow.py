@@ -262,15 +262,16 @@ def _scan_vjp_forward(ins, body, length, reverse, num_consts, num_carry):
     n_lead = len(bconsts)
     # the known inputs: the VJP graph's constants and the body's inputs; loop-invariant ones are the leading
     # n_lead + num_consts
-    split = split_known(bwd, n_lead + n_in, n_lead + num_consts, len(body.outvars))
+    split = split_known(bwd, n_lead + n_in, n_lead + num_consts, n_lead + num_consts + num_carry,
+                        len(body.outvars))
     consts, init, xs = _scan_split(ins, num_consts, num_carry)
     outs = bind(scan_p, [*bconsts, *consts, *init, *xs],
                 {"body": split.known, "length": length, "reverse": reverse, "num_consts": n_lead + num_consts,
                  "num_carry": num_carry})
     n_out = len(body.outvars)
     invariant = [*bconsts, *consts]
-    residuals = {"split": split, "stacked": outs[n_out:], "invariant": [invariant[i] for i in split.const_inputs],
-                 "wrt": wrt, "ct_outs": ct_outs}
+    residuals = {"split": split, "stacked": [xs[i] for i in split.xs_inputs] + outs[n_out:],
+                 "invariant": [invariant[i] for i in split.const_inputs], "wrt": wrt, "ct_outs": ct_outs}
     return outs[:n_out], residuals
 
 
