@@ -472,3 +472,28 @@ def test_scan_backward_saves_only_what_it_reads():
     gw, gu = tf.trace(tf.grad(loss, argnums=(0, 1)))(w, u, xs, h0)
     close(gw, fd_grad(lambda w: fn(w, u), w))
     close(gu, fd_grad(lambda u: fn(w, u), u))
+
+
+def test_seed_training_loop_as_one_fori_loop(backend, mode):
+    """The seed's loop body (a tape over a Variable, assign_add) as a fori_loop body: the Variable is carried and
+    written once; the weights match a NumPy loop."""
+    rng = np.random.default_rng(0)
+    x_ = rng.random((32, 5), dtype=np.float32)
+    y_ = (x_ @ np.arange(5, dtype=np.float32)[:, None]).astype(np.float32)
+    w0 = rng.random((5, 1), dtype=np.float32)
+    weights = tf.Variable(w0)
+
+    def train(x, y):
+        def body(i, loss):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(y - tf.linalg.matmul(x, weights)))
+            weights.assign_add(-0.05 * tape.gradient(loss, weights))
+            return loss
+        return tf.fori_loop(0, 50, body, tf.constant(0.0))
+    loss = run(mode, train, x_, y_)
+    w = w0.astype(np.float64)
+    for _ in range(50):
+        ref_loss = np.mean((y_ - x_ @ w) ** 2)
+        w = w - 0.05 * (2 / 32) * (x_.T @ (x_ @ w - y_))
+    close(weights.numpy(), w, tol=1e-4)
+    close(loss, ref_loss, tol=1e-4)
