@@ -6,7 +6,7 @@
     python benchmarks/run.py --markdown benchmarks/RESULTS.md
 
 Workloads: ``linreg`` (1), ``vg`` (2), ``mlp`` (3), ``overhead`` (4),
-``coldstart`` (5); see benchmarks/README.md. Times are medians over timed
+``coldstart`` (5), ``loops`` (6: fori_loop and scan); see benchmarks/README.md. Times are medians over timed
 blocks after warm-up; ratios are jaxish time / other time (above 1: jaxish is
 slower). Progress goes to stderr, the tables to stdout.
 """
@@ -24,7 +24,7 @@ import warnings
 os.environ.setdefault("JAX_PLATFORMS", "cpu")   # compare CPU with CPU even where JAX could use an accelerator
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-GROUPS = {"linreg": "1", "vg": "2", "mlp": "3", "overhead": "4", "coldstart": "5"}
+GROUPS = {"linreg": "1", "vg": "2", "mlp": "3", "overhead": "4", "coldstart": "5", "loops": "6"}
 
 
 def log(msg: str) -> None:
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
     sizes = (1_000, 1_000_000) if args.quick else (1_000, 10_000_000)
     builders = {"linreg": workloads.build_linreg, "vg": lambda fw: workloads.build_vg(fw, sizes),
                 "mlp": workloads.build_mlp,
-                "overhead": workloads.build_overhead}
+                "overhead": workloads.build_overhead, "loops": workloads.build_loops}
     rows = []
     for group in GROUPS:
         if group not in args.only:

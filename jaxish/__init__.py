@@ -33,6 +33,7 @@ from .tensor_shape import TensorShape
 from .tape import GradientTape
 from .tracing import function, jit, make_graph, trace
 from .variables import Variable
+from .control_flow import cond, fori_loop, scan, while_loop
 from . import math, linalg, nn, testing, tree_util  # noqa: E402
 
 bool = bool_  # noqa: A001  (jaxish.bool, as tf.bool)

@@ -148,10 +148,15 @@ class Graph:
         for n in self.nodes:
             outs = " ".join(decl(v) for v in n.outvars)
             args = " ".join(name(v) for v in n.invars)
-            if any(isinstance(v, Graph) for v in n.params.values()):
+            if any(_has_graph(v) for v in n.params.values()):
                 lines.append(f"{pad}    {outs} = {n.prim.name}[")
                 for k, v in sorted(n.params.items()):
-                    text = v.pretty(indent + 8) if isinstance(v, Graph) else repr(v)
+                    if isinstance(v, Graph):
+                        text = v.pretty(indent + 8)
+                    elif _has_graph(v):  # a tuple of graphs (cond's branches)
+                        text = "(\n" + "".join(f"{pad}        {g.pretty(indent + 8)}\n" for g in v) + f"{pad}      )"
+                    else:
+                        text = repr(v)
                     lines.append(f"{pad}      {k}={text}")
                 lines.append(f"{pad}    ] {args}")
             else:
@@ -343,6 +348,11 @@ def _hashable(v):
     if isinstance(v, (list, tuple)):
         return tuple(_hashable(x) for x in v)
     return v
+
+
+def _has_graph(v) -> bool:
+    """Is ``v`` a Graph or a tuple of them (a graph-valued parameter)?"""
+    return isinstance(v, Graph) or (type(v) is tuple and bool(v) and all(isinstance(g, Graph) for g in v))
 
 
 def _fmt_params(params: dict) -> str:

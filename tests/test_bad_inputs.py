@@ -419,6 +419,26 @@ CATALOGUE["Variable.__index__"] = [bad(lambda: V23.__index__(), exc=TypeError, w
                                        traced=False)]
 CATALOGUE["Variable.__format__"] = [bad(lambda: format(V23, "d"), exc=TypeError, words=("'d'", "(2, 3)"),
                                         op="format", traced=False)]
+CATALOGUE["cond"] = [
+    bad(lambda x: tf.cond(x, lambda v: v, lambda v: v, x), F23, exc=TypeError, words=("scalar", "(2, 3)")),
+    bad(lambda x: tf.cond(True, lambda v: v, lambda v: v[0], x), F23, exc=TypeError,
+        words=("float32[2,3]", "float32[3]")),
+    bad(lambda x: tf.cond(True, lambda v: (v, v), lambda v: v, x), F23, exc=TypeError, words=("(*, *)",)),
+]
+CATALOGUE["fori_loop"] = [
+    bad(lambda x: tf.fori_loop(0, 2, lambda i, v: v[0], x), F23, exc=TypeError, words=("float32[2,3]", "float32[3]")),
+    bad(lambda x: tf.fori_loop(0.5, 2, lambda i, v: v, x), F23, exc=TypeError, words=("lower", "float32")),
+]
+CATALOGUE["while_loop"] = [
+    bad(lambda x: tf.while_loop(lambda v: v < 1.0, lambda v: v, x), F23, exc=TypeError, words=("bool", "[2,3]")),
+    bad(lambda x: tf.while_loop(lambda v: True, lambda v: tf.cast(v, tf.int32), x), F23, exc=TypeError,
+        words=("int32[2,3]", "float32[2,3]")),
+]
+CATALOGUE["scan"] = [
+    bad(lambda x: tf.scan(lambda c, e: (c, None), x, None), F23, exc=TypeError, words=("length",)),
+    bad(lambda x, y: tf.scan(lambda c, e: (c, None), 0.0, (x, y)), F23, F4, words=("(2, 3)", "(4,)")),
+    bad(lambda x: tf.scan(lambda c, e: c, x, x), F23, exc=TypeError, words=("pair",)),
+]
 
 
 # -- functions that take no input that could be wrong, and names that are not functions --------------------------

@@ -99,12 +99,17 @@ class Primitive:
         The ``scalar`` template applied to float operands of the output's dtype
         yields that dtype (Numba keeps ``float32 + float32`` in float32), so code
         generators need not wrap it in a dtype constructor.
+    vjp_forward : callable, optional
+        ``(ins, **params) -> (outputs, residuals)``: how ``transforms.vjp`` evaluates the node in the forward
+        pass of a backward graph when the primitive saves values for its VJP (``scan`` stacks per-iteration
+        residuals); ``vjp`` then receives ``residuals=`` too.
     """
 
     def __init__(self, name: str, abstract_eval: Callable, impl: Callable, vjp: Callable | None = None,
                  kind: str = "other", scalar: str | Callable | None = None, multiple_results: bool = False, *,
                  effects: frozenset = frozenset(), fusible: bool | None = None, may_warn: bool | None = None,
-                 reduce: ReduceSpec | None = None, scalar_keeps_dtype: bool = False):
+                 reduce: ReduceSpec | None = None, scalar_keeps_dtype: bool = False,
+                 vjp_forward: Callable | None = None):
         if (kind == "reduce") != (reduce is not None):
             raise TypeError(f"Primitive {name!r}: a reduction (kind='reduce') needs a ReduceSpec, and only a "
                             f"reduction has one")
@@ -123,6 +128,7 @@ class Primitive:
         self.may_warn = kind in ("elementwise", "reduce") if may_warn is None else bool(may_warn)
         self.reduce = reduce
         self.scalar_keeps_dtype = scalar_keeps_dtype
+        self.vjp_forward = vjp_forward
         if self.fusible and scalar is None:
             raise TypeError(f"Primitive {name!r}: a fusible primitive needs a scalar template")
         PRIMITIVES[name] = self

@@ -23,6 +23,7 @@ from ...config import log_compiles, strict_backend
 from ...ir import Graph
 from .. import count, interpreter
 from . import compile_worker, disk_cache
+from . import control_flow as _control_flow  # noqa: F401  (registers the loop lowerings)
 from .argtypes import array_type
 from .codegen import digest, generate
 from .disk_cache import load_module

@@ -344,7 +344,7 @@ class _Entry:
         lower = LOWERINGS.get(n.prim)
         if lower is None:
             raise NotImplementedError(f"cpu backend: no lowering for the primitive {n.prim.name!r}")
-        lower(self, n.invars, n.outvars[0], **n.params)
+        lower(self, n.invars, n.outvars if n.prim.multiple_results else n.outvars[0], **n.params)
 
 
 def generate(graph: Graph) -> Program:

@@ -35,17 +35,10 @@ def _mm_loop(a, b, out):
 
 MM2_LOOP = '''
 def _mm2_loop(a, b, out):
+    # the loop order follows the shape; the sum over k is in ascending order, except in the last case
     m_, n_ = out.shape
     k_ = a.shape[1]
-    if n_ < 8:
-        for m in range(m_):
-            for n in range(n_):
-                out[m, n] = 0
-                acc = out[m, n]
-                for k in range(k_):
-                    acc += a[m, k] * b[k, n]
-                out[m, n] = acc
-    else:
+    if n_ >= 8:  # a loop over a row of b and out inside
         for m in range(m_):
             for n in range(n_):
                 out[m, n] = 0
@@ -53,6 +46,31 @@ def _mm2_loop(a, b, out):
                 av = a[m, k]
                 for n in range(n_):
                     out[m, n] += av * b[k, n]
+    elif k_ < m_:  # few columns, short sums (x @ w): a loop over the rows inside
+        for n in range(n_):
+            for m in range(m_):
+                out[m, n] = 0
+            for k in range(k_):
+                bv = b[k, n]
+                for m in range(m_):
+                    out[m, n] += a[m, k] * bv
+    else:  # few columns, long sums (x.T @ r): each element a dot product in four partial sums (registers)
+        k4 = k_ - k_ % 4
+        for m in range(m_):
+            for n in range(n_):
+                out[m, n] = 0
+                acc0 = out[m, n]
+                acc1 = acc0
+                acc2 = acc0
+                acc3 = acc0
+                for k in range(0, k4, 4):
+                    acc0 += a[m, k] * b[k, n]
+                    acc1 += a[m, k + 1] * b[k + 1, n]
+                    acc2 += a[m, k + 2] * b[k + 2, n]
+                    acc3 += a[m, k + 3] * b[k + 3, n]
+                for k in range(k4, k_):
+                    acc0 += a[m, k] * b[k, n]
+                out[m, n] = (acc0 + acc1) + (acc2 + acc3)
 '''
 
 MM_BLAS = '''

@@ -114,6 +114,7 @@ class Program:
     when some node has no CUDA lowering yet."""
 
     def __init__(self, graph: Graph):
+        from . import control_flow  # noqa: F401  (registers the loop lowerings)
         from .lowerings import LOWERINGS
         for v in graph.invars + graph.constvars + [o for n in graph.nodes for o in n.outvars]:
             if v.aval.dtype.name == "float16":
@@ -138,7 +139,7 @@ class Program:
                 lower = LOWERINGS.get(n.prim)
                 if lower is None:
                     raise Unsupported(f"cuda backend: no lowering for the primitive {n.prim.name!r} yet")
-                lower(self, n.invars, n.outvars[0], **n.params)
+                lower(self, n.invars, n.outvars if n.prim.multiple_results else n.outvars[0], **n.params)
         self.out_slots = [self.atom(o) for o in graph.outvars]
         self.out_shapes = [tuple(o.aval.shape) for o in graph.outvars]
 
