@@ -33,7 +33,7 @@ from .tensor_shape import TensorShape
 from .tape import GradientTape
 from .tracing import function, jit, make_graph, trace
 from .variables import Variable
-from . import math, linalg, nn, testing, tree_util  # noqa: E402
+from . import math, linalg, nn, optimizers, testing, tree_util  # noqa: E402
 
 bool = bool_  # noqa: A001  (jaxish.bool, as tf.bool)
 newaxis = None
