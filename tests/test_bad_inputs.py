@@ -421,6 +421,25 @@ CATALOGUE["Variable.__format__"] = [bad(lambda: format(V23, "d"), exc=TypeError,
                                         op="format", traced=False)]
 
 
+# -- nn: losses, dropout, l2_normalize (issue 13) ----------------------------------------------------------------
+CATALOGUE["nn.mean_squared_error"] = [bad(tf.nn.mean_squared_error, F23, F4, words=("(2, 3)", "(4,)"), op="subtract"),
+                                      bad(tf.nn.mean_squared_error, FS, FS, words=("shape ()",))]
+CATALOGUE["nn.softmax_cross_entropy"] = [
+    bad(tf.nn.softmax_cross_entropy, F23, I23, words=("(2,)", "(2, 3)"), label="label shape"),
+    bad(tf.nn.softmax_cross_entropy, F23, F4, words=("(2, 3)", "(4,)"), label="probability shape"),
+    bad(tf.nn.softmax_cross_entropy, I23, I23, exc=TypeError, words=("int32",), label="int logits"),
+    bad(lambda x: tf.nn.softmax_cross_entropy(x, tf.constant([0, 5])), F23, words=("[0, 3)", "5"), traced=False,
+        label="label range"),
+]
+CATALOGUE["nn.sigmoid_binary_cross_entropy"] = [
+    bad(tf.nn.sigmoid_binary_cross_entropy, F23, F4, words=("(2, 3)", "(4,)")),
+    bad(tf.nn.sigmoid_binary_cross_entropy, I23, I23, exc=TypeError, words=("int32",), label="int logits")]
+CATALOGUE["nn.dropout"] = [bad(lambda x: tf.nn.dropout(x, 1.5), F23, words=("1.5",)),
+                           bad(lambda x: tf.nn.dropout(x, 0.5), I23, exc=TypeError, words=("int32",), label="int"),
+                           bad(lambda x: tf.nn.dropout(x, "a"), F23, exc=TypeError, words=("str",), label="rate")]
+CATALOGUE["nn.l2_normalize"] = [bad(tf.nn.l2_normalize, I23, exc=TypeError, words=("int32",)),
+                                bad(lambda x: tf.nn.l2_normalize(x, axis=5), F23, words=("5",), op="reduce_sum")]
+
 # -- functions that take no input that could be wrong, and names that are not functions --------------------------
 NO_BAD_INPUT = {
     "clear_cache": "takes no arguments",
