@@ -12,6 +12,7 @@ from . import primitives as _primitives  # noqa: F401  (registers every primitiv
 from . import config, dtypes
 from . import random
 from . import tensor_methods as _tensor_methods  # noqa: F401
+from .checkpoint import load, save
 from .autodiff import grad, hessian, jacobian, value_and_grad, vjp
 from .core import Tensor, Tracer
 from .creation import (constant, convert_to_tensor, eye, fill, linspace, ones, ones_like, range, zeros,

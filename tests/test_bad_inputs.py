@@ -10,6 +10,7 @@ Entries that make sense inside a traced function are run again under ``@trace`` 
 from __future__ import annotations
 
 import inspect
+import os
 import types
 from dataclasses import dataclass
 from typing import Callable
@@ -439,6 +440,10 @@ CATALOGUE["nn.dropout"] = [bad(lambda x: tf.nn.dropout(x, 1.5), F23, words=("1.5
                            bad(lambda x: tf.nn.dropout(x, "a"), F23, exc=TypeError, words=("str",), label="rate")]
 CATALOGUE["nn.l2_normalize"] = [bad(tf.nn.l2_normalize, I23, exc=TypeError, words=("int32",)),
                                 bad(lambda x: tf.nn.l2_normalize(x, axis=5), F23, words=("5",), op="reduce_sum")]
+
+CATALOGUE["save"] = [bad(lambda: tf.save(os.devnull, {"a": "text"}), exc=TypeError, words=("['a']", "str"),
+                         traced=False)]
+CATALOGUE["load"] = [bad(lambda: tf.load(__file__), words=("not a jaxish checkpoint",), traced=False)]
 
 # -- functions that take no input that could be wrong, and names that are not functions --------------------------
 NO_BAD_INPUT = {
