@@ -13,6 +13,7 @@ from . import config, dtypes
 from . import random
 from . import tensor_methods as _tensor_methods  # noqa: F401
 from .checkpoint import load, save
+from .interop import from_dlpack
 from .autodiff import grad, hessian, jacobian, value_and_grad, vjp
 from .core import Tensor, Tracer
 from .creation import (constant, convert_to_tensor, eye, fill, linspace, ones, ones_like, range, zeros,

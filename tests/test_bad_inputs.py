@@ -422,6 +422,16 @@ CATALOGUE["Variable.__format__"] = [bad(lambda: format(V23, "d"), exc=TypeError,
                                         op="format", traced=False)]
 
 
+# array methods (issue 13)
+CATALOGUE["Tensor.reshape"] = [bad(lambda x: x.reshape(4, 2), F23, words=("(2, 3)", "(4, 2)"), op="reshape")]
+CATALOGUE["Tensor.astype"] = [bad(lambda x: x.astype("foo"), F23, exc=TypeError, words=("'foo'",), op="cast")]
+for _m, _op in [("sum", "reduce_sum"), ("mean", "reduce_mean"), ("max", "reduce_max"), ("min", "reduce_min")]:
+    CATALOGUE[f"Tensor.{_m}"] = [bad(lambda x, m=_m: getattr(x, m)(axis=5), F23, words=("5",), op=_op)]
+CATALOGUE["Tensor.item"] = [bad(lambda x: x.item(), F23, words=("(2, 3)",), op="item", traced=False)]
+CATALOGUE["from_dlpack"] = [bad(lambda: tf.from_dlpack([1.0]), exc=TypeError, words=("list", "__dlpack__"),
+                                traced=False)]
+
+
 # -- nn: losses, dropout, l2_normalize (issue 13) ----------------------------------------------------------------
 CATALOGUE["nn.mean_squared_error"] = [bad(tf.nn.mean_squared_error, F23, F4, words=("(2, 3)", "(4,)"), op="subtract"),
                                       bad(tf.nn.mean_squared_error, FS, FS, words=("shape ()",))]
@@ -452,7 +462,7 @@ NO_BAD_INPUT = {
     "Variable.read_value": "takes no arguments", "Variable.value": "takes no arguments",
     "Variable.numpy": "takes no arguments", "Variable.ref": "takes no arguments",
     "Variable.experimental_ref": "takes no arguments",
-    "Tensor.numpy": "takes no arguments", "Tensor.ref": "takes no arguments",
+    "Tensor.numpy": "takes no arguments", "Tensor.ref": "takes no arguments", "Tensor.tolist": "takes no arguments",
     "Tensor.experimental_ref": "takes no arguments", "Tensor.__pos__": "the identity",
     "Tensor.__array__": "NumPy's protocol; NumPy checks its dtype argument",
     "Tensor.__repr__": "takes no arguments", "Tensor.__str__": "takes no arguments",
