@@ -498,6 +498,7 @@ class TracedFunction:
             traced = self._trace(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
             self._cache[key] = traced
             next(self._miss_count)
+            next(TRACES)
             return traced
 
     def _trace(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs) -> Traced:
@@ -568,6 +569,11 @@ def _short_label(label: str) -> str:
     if label.startswith("argument '"):
         return label[len("argument '"):].replace("'", "", 1)
     return f"args[{label[len('argument '):]}]" if label.startswith("argument ") else label
+
+
+TRACES = itertools.count()
+"""Signatures traced by every ``@trace``d function of the process (``_counted(TRACES)``; the pytest plugin's
+``--jaxish-compile-counts`` reads it)."""
 
 
 def _counted(counter: itertools.count) -> int:
