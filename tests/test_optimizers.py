@@ -314,3 +314,20 @@ def test_matches_torch_optim(case):
         for k in SHAPES:
             np.testing.assert_allclose(vs[k].numpy(), tp[k].detach().numpy(), rtol=1e-10, atol=1e-12,
                                        err_msg=f"{case}: {k} after step {i + 1}")
+
+
+def test_slots_cannot_appear_on_a_retrace_unless_built():
+    opt = optim.Adam(0.1)
+    a, b = jx.Variable(np.ones(2, np.float32)), jx.Variable(np.ones(3, np.float32))
+
+    @jx.trace(static_argnums=1)
+    def step(g, which):
+        opt.apply_gradients([(g, a if which == "a" else b)])
+
+    step(jx.ones(2), "a")
+    with pytest.raises(ValueError, match=r"Adam: the slots of variable 'Variable:0' would be created while "
+                                         r"retracing .*opt.build"):
+        step(jx.ones(3), "b")
+    opt.build([b])
+    step(jx.ones(3), "b")
+    assert int(opt.iterations) == 2

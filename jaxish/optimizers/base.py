@@ -126,7 +126,13 @@ class Optimizer:
     def _slots_of(self, var) -> dict:
         entry = self._slots.get(id(var))
         if entry is None or entry[0] is not var:
+            from ..core import current_trace
             from ..variables import Variable
+            trace = current_trace()
+            if trace is not None and getattr(trace, "is_retrace", False):
+                raise ValueError(f"{self.name}: the slots of variable {var.name!r} would be created while retracing "
+                                 f"{trace.name}, where no Variable can be created; create them before: "
+                                 f"opt.build([...the variables...]), or update the variable on the first trace")
             value = var._value
             zeros = np.zeros(value.aval.shape, value.dtype.np)
             slots = {s: Variable(zeros, trainable=False, name=f"{var._name}/{s}") for s in self.slot_names}
