@@ -331,3 +331,10 @@ def test_slots_cannot_appear_on_a_retrace_unless_built():
     opt.build([b])
     step(jx.ones(3), "b")
     assert int(opt.iterations) == 2
+
+
+def test_functional_errors_name_the_leaf():
+    opt = optim.SGD(0.1)
+    params = {"layer": {"w": jx.ones((2, 2))}}
+    with pytest.raises(ValueError, match=r"SGD: the gradient of leaf \['layer'\]\['w'\] has shape \(2,\)"):
+        opt.update({"layer": {"w": jx.ones(2)}}, opt.init(params), params)

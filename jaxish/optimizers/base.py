@@ -209,11 +209,12 @@ class Optimizer:
         lr = self._functional_rate(count)
         updates = []
         new_slots = {k: [] for k in self.slot_names}
+        paths = ["".join(f"[{k!r}]" for k in path) for path in tree.paths()]
         for i, g in enumerate(g_leaves):
             g = _value(g)
             p = _value(p_leaves[i]) if p_leaves[i] is not None else _ParamStandIn(g)
             u, new = self._update_one(g, p, {k: _value(slot_leaves[k][i]) for k in self.slot_names}, count, lr,
-                                      f"leaf {i}")
+                                      f"leaf {paths[i] or '<root>'}")
             updates.append(u)
             for k in self.slot_names:
                 new_slots[k].append(new[k])
@@ -237,7 +238,6 @@ class _ParamStandIn:
 
     def __init__(self, g):
         self.aval, self.dtype = g.aval, g.dtype
-
 
 
 def needs_params(p, who: str) -> Tensor:
