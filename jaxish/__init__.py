@@ -12,6 +12,8 @@ from . import primitives as _primitives  # noqa: F401  (registers every primitiv
 from . import config, dtypes
 from . import random
 from . import tensor_methods as _tensor_methods  # noqa: F401
+from .checkpoint import load, save
+from .interop import from_dlpack
 from .autodiff import grad, hessian, jacobian, value_and_grad, vjp
 from .core import Tensor, Tracer
 from .creation import (constant, convert_to_tensor, eye, fill, linspace, ones, ones_like, range, zeros,
@@ -34,7 +36,7 @@ from .tape import GradientTape
 from .tracing import function, jit, make_graph, trace
 from .variables import Variable
 from .control_flow import cond, fori_loop, scan, while_loop
-from . import math, linalg, nn, testing, tree_util  # noqa: E402
+from . import math, linalg, nn, optimizers, testing, tree_util  # noqa: E402
 
 bool = bool_  # noqa: A001  (jaxish.bool, as tf.bool)
 newaxis = None

@@ -194,15 +194,17 @@ class Graph:
         lines.append("}")
         return "\n".join(lines)
 
-    def _repr_svg_(self):  # Jupyter: a picture when the graphviz package is installed
-        try:
-            import graphviz
-        except ImportError:
-            return None
-        try:
-            return graphviz.Source(self.to_dot())._repr_image_svg_xml()
-        except Exception:  # noqa: BLE001 - no dot binary: fall back to text
-            return None
+    def _repr_svg_(self):
+        """Jupyter: the graph drawn by Graphviz's ``dot`` (when it is on PATH; None otherwise)."""
+        if "_svg" not in self.__dict__:
+            from .render import svg
+            self.__dict__["_svg"] = svg(self.to_dot())
+        return self.__dict__["_svg"]
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the picture of :meth:`_repr_svg_`, or the graph's text when ``dot`` is not installed."""
+        from .render import html_of
+        return html_of(self.pretty(), self._repr_svg_())
 
     # ---- fingerprint ------------------------------------------------------
     def key(self) -> tuple:

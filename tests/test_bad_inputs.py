@@ -10,6 +10,7 @@ Entries that make sense inside a traced function are run again under ``@trace`` 
 from __future__ import annotations
 
 import inspect
+import os
 import types
 from dataclasses import dataclass
 from typing import Callable
@@ -441,6 +442,39 @@ CATALOGUE["scan"] = [
 ]
 
 
+# array methods (issue 13)
+CATALOGUE["Tensor.reshape"] = [bad(lambda x: x.reshape(4, 2), F23, words=("(2, 3)", "(4, 2)"), op="reshape")]
+CATALOGUE["Tensor.astype"] = [bad(lambda x: x.astype("foo"), F23, exc=TypeError, words=("'foo'",), op="cast")]
+for _m, _op in [("sum", "reduce_sum"), ("mean", "reduce_mean"), ("max", "reduce_max"), ("min", "reduce_min")]:
+    CATALOGUE[f"Tensor.{_m}"] = [bad(lambda x, m=_m: getattr(x, m)(axis=5), F23, words=("5",), op=_op)]
+CATALOGUE["Tensor.item"] = [bad(lambda x: x.item(), F23, words=("(2, 3)",), op="item", traced=False)]
+CATALOGUE["from_dlpack"] = [bad(lambda: tf.from_dlpack([1.0]), exc=TypeError, words=("list", "__dlpack__"),
+                                traced=False)]
+
+
+# -- nn: losses, dropout, l2_normalize (issue 13) ----------------------------------------------------------------
+CATALOGUE["nn.mean_squared_error"] = [bad(tf.nn.mean_squared_error, F23, F4, words=("(2, 3)", "(4,)"), op="subtract"),
+                                      bad(tf.nn.mean_squared_error, FS, FS, words=("shape ()",))]
+CATALOGUE["nn.softmax_cross_entropy"] = [
+    bad(tf.nn.softmax_cross_entropy, F23, I23, words=("(2,)", "(2, 3)"), label="label shape"),
+    bad(tf.nn.softmax_cross_entropy, F23, F4, words=("(2, 3)", "(4,)"), label="probability shape"),
+    bad(tf.nn.softmax_cross_entropy, I23, I23, exc=TypeError, words=("int32",), label="int logits"),
+    bad(lambda x: tf.nn.softmax_cross_entropy(x, tf.constant([0, 5])), F23, words=("[0, 3)", "5"), traced=False,
+        label="label range"),
+]
+CATALOGUE["nn.sigmoid_binary_cross_entropy"] = [
+    bad(tf.nn.sigmoid_binary_cross_entropy, F23, F4, words=("(2, 3)", "(4,)")),
+    bad(tf.nn.sigmoid_binary_cross_entropy, I23, I23, exc=TypeError, words=("int32",), label="int logits")]
+CATALOGUE["nn.dropout"] = [bad(lambda x: tf.nn.dropout(x, 1.5), F23, words=("1.5",)),
+                           bad(lambda x: tf.nn.dropout(x, 0.5), I23, exc=TypeError, words=("int32",), label="int"),
+                           bad(lambda x: tf.nn.dropout(x, "a"), F23, exc=TypeError, words=("str",), label="rate")]
+CATALOGUE["nn.l2_normalize"] = [bad(tf.nn.l2_normalize, I23, exc=TypeError, words=("int32",)),
+                                bad(lambda x: tf.nn.l2_normalize(x, axis=5), F23, words=("5",), op="reduce_sum")]
+
+CATALOGUE["save"] = [bad(lambda: tf.save(os.devnull, {"a": "text"}), exc=TypeError, words=("['a']", "str"),
+                         traced=False)]
+CATALOGUE["load"] = [bad(lambda: tf.load(__file__), words=("not a jaxish checkpoint",), traced=False)]
+
 # -- functions that take no input that could be wrong, and names that are not functions --------------------------
 NO_BAD_INPUT = {
     "clear_cache": "takes no arguments",
@@ -448,7 +482,7 @@ NO_BAD_INPUT = {
     "Variable.read_value": "takes no arguments", "Variable.value": "takes no arguments",
     "Variable.numpy": "takes no arguments", "Variable.ref": "takes no arguments",
     "Variable.experimental_ref": "takes no arguments",
-    "Tensor.numpy": "takes no arguments", "Tensor.ref": "takes no arguments",
+    "Tensor.numpy": "takes no arguments", "Tensor.ref": "takes no arguments", "Tensor.tolist": "takes no arguments",
     "Tensor.experimental_ref": "takes no arguments", "Tensor.__pos__": "the identity",
     "Tensor.__array__": "NumPy's protocol; NumPy checks its dtype argument",
     "Tensor.__repr__": "takes no arguments", "Tensor.__str__": "takes no arguments",
