@@ -115,9 +115,10 @@ class Program:
 
     def __init__(self, graph: Graph):
         from .lowerings import LOWERINGS
-        for v in graph.invars + graph.constvars + [o for n in graph.nodes for o in n.outvars]:
-            if v.aval.dtype.name == "float16":
-                raise Unsupported("cuda backend: float16 is not supported yet")
+        for n in graph.nodes:
+            if any(a.aval.dtype.name == "float16" for a in list(n.invars) + list(n.outvars)):
+                ins, outs = (", ".join(a.aval.str_short() for a in vs) for vs in (n.invars, n.outvars))
+                raise Unsupported(f"cuda backend: float16 is not supported yet ({n.prim.name} of {ins} -> {outs})")
         graph = legalize(graph)
         self.graph = graph
         self.cfg = rt.launch_config()
