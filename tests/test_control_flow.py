@@ -497,3 +497,11 @@ def test_seed_training_loop_as_one_fori_loop(backend, mode):
         w = w - 0.05 * (2 / 32) * (x_.T @ (x_ @ w - y_))
     close(weights.numpy(), w, tol=1e-4)
     close(loss, ref_loss, tol=1e-4)
+
+
+def test_scan_of_integers_has_zero_gradient_paths(backend):
+    """A scan with only integer inputs whose float output feeds the loss: no gradient flows into it."""
+    def f(x):
+        c, ys = tf.scan(lambda c, e: (c + e, tf.cast(c, tf.float64)), 0, tf.range(4))
+        return tf.reduce_sum(ys) * x + tf.cast(c, tf.float64)
+    close(tf.trace(tf.grad(f))(tf.constant(2.0, tf.float64)), 0 + 0 + 1 + 3)

@@ -281,6 +281,8 @@ def _scan_vjp(cts, *rest, body, length, reverse, num_consts, num_carry, residual
     ins = list(rest[:num_consts + num_carry + n_xs])
     if residuals is None:
         _, residuals = _scan_vjp_forward(ins, body, length, reverse, num_consts, num_carry)
+    if residuals is None:  # no float input (or output): nothing to differentiate
+        return [None] * len(ins)
     split, wrt, ct_outs = residuals["split"], residuals["wrt"], residuals["ct_outs"]
     # cotangents, zeros for symbolic zeros: of the final carry (the backward carry) and of the stacked ys
     out_avals = _scan_abstract_eval(*[v.aval for v in rest[:len(ins)]], body=body, length=length,
@@ -315,7 +317,7 @@ def _scan_vjp(cts, *rest, body, length, reverse, num_consts, num_carry, residual
              + [_slice_aval(v.aval) for v in stacked] + [_slice_aval(v.aval) for v in ct_ys])
     g = trace_flat(step, avals, "the backward pass of scan")
     outs = scan(g, invariant, accs + ct_carry, stacked + ct_ys, length, not reverse)
-    result: list = [None] * len(rest)
+    result: list = [None] * len(ins)
     for i, v in zip(w_consts, outs[:n_acc]):
         result[i] = v
     for i, v in zip(w_carry, outs[n_acc:n_acc + n_cc]):
