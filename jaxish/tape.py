@@ -152,7 +152,8 @@ class GradientTape(Trace):
                     hit = True
             else:
                 watched = self._watched_vars
-                if id(raw) not in watched and self._watch_accessed and raw.trainable and raw.dtype.is_floating:
+                if id(raw) not in watched and self._watch_accessed and raw.trainable \
+                        and (v._aval or v.aval).dtype.is_floating:  # (the value read has the Variable's dtype)
                     watched[id(raw)] = raw
                 k = ("v", id(raw), id(v))
                 if id(raw) in watched:

@@ -29,7 +29,11 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def bind(prim, args: Sequence, params: dict):
     """Process one primitive call in the current context; returns a Tensor (a list for multiple results)."""
-    vals = [a if type(a) is Tensor else to_tensor_arg(a) for a in args]
+    if len(args) == 2:  # (no list comprehension: in Python 3.11 it is a function call)
+        a, b = args
+        vals = [a if type(a) is Tensor else to_tensor_arg(a), b if type(b) is Tensor else to_tensor_arg(b)]
+    else:
+        vals = [a if type(a) is Tensor else to_tensor_arg(a) for a in args]
     stack = STATE.stack
     if len(stack) == 1:
         return eval_primitive(prim, vals, params)
