@@ -32,6 +32,9 @@ def bind(prim, args: Sequence, params: dict):
     if len(args) == 2:  # (no list comprehension: in Python 3.11 it is a function call)
         a, b = args
         vals = [a if type(a) is Tensor else to_tensor_arg(a), b if type(b) is Tensor else to_tensor_arg(b)]
+    elif len(args) == 1:
+        a = args[0]
+        vals = [a if type(a) is Tensor else to_tensor_arg(a)]
     else:
         vals = [a if type(a) is Tensor else to_tensor_arg(a) for a in args]
     stack = STATE.stack
