@@ -116,8 +116,16 @@ class GradientTape(Trace):
             result = eval_binary(prim, a, b)
         else:
             result = STATE.stack[depth - 1].process_binary(prim, a, b, depth - 1)
-        if self._recording:
-            self._record_binary(prim, a, b, result)
+        if self._recording:  # _record for two Tensors and no parameters, inline (a call fewer per op)
+            known = self._slots
+            sa, sb = known.get(id(a)), known.get(id(b))
+            if sa is None:
+                if sb is None:
+                    return result
+                sa = self._new_leaf(id(a), a)
+            elif sb is None:
+                sb = self._new_leaf(id(b), b)
+            self._add_node(prim, _NO_PARAMS, (sa, sb), result)
         return result
 
     def _leaf(self, key, value) -> int:
@@ -168,18 +176,6 @@ class GradientTape(Trace):
         for i, k, v in new:  # graph inputs, in operand order
             ins[i] = self._new_leaf(k, v)
         self._add_node(prim, params, tuple(ins), result)
-
-    def _record_binary(self, prim, a: Tensor, b: Tensor, result) -> None:
-        """``_record`` of a primitive without parameters on two Tensors."""
-        known = self._slots
-        sa, sb = known.get(id(a)), known.get(id(b))
-        if sa is None:
-            if sb is None:
-                return
-            sa = self._new_leaf(id(a), a)
-        elif sb is None:
-            sb = self._new_leaf(id(b), b)
-        self._add_node(prim, _NO_PARAMS, (sa, sb), result)
 
     def _add_node(self, prim, params, ins: tuple, result) -> None:
         known, avals = self._slots, self._avals
@@ -359,7 +355,10 @@ class GradientTape(Trace):
             slot = self._slots[id(target)]
             plan = self._shape.plans.get((slot,)) or self._plan([target])
             recorded, vid = self._leaves, id(var)
-            wrt = tuple([i for i, s in plan.var_inputs if recorded[s][0][1] == vid])  # its reads, in input order
+            wrt = ()  # its reads, in input order
+            for i, s in plan.var_inputs:
+                if recorded[s][0][1] == vid:
+                    wrt += (i,)
             if wrt:
                 entry = plan.backward.get(wrt) if self._plain and plan.leaf_slots is not None else None
                 if entry is not None and entry.eager:  # every input a recorded Tensor: _backward's eager case
