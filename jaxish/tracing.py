@@ -408,7 +408,7 @@ class TracedFunction:
         self._static_argnums, self._static_argnames = _static_args.normalize(fn, static_argnums, static_argnames)
         self._cache = LRU(_trace_cache_size)   # signature -> Traced (bounded, least recently used dropped)
         self._fast: dict = {}                   # shortcut for positional-Tensor calls, cleared when full:
-                                                # (*avals, device, backend) -> Traced
+                                                # (*hashes of the avals, device, backend) -> (Traced, avals)
         self._bound: dict = {}
         self._has_static = bool(self._static_argnums or self._static_argnames)
         # counters that threads increment without a lock (``next`` of an itertools.count is atomic)
@@ -460,24 +460,28 @@ class TracedFunction:
         try:  # (no cost unless something raises)
             if not kwargs and not self._has_static:
                 # fast path: positional tensors only (the common case in a training loop)
+                # keyed by the avals' cached hashes (ints: ShapedArray.__hash__ is a Python call), the avals compared
+                # on a hit
                 if len(args) == 1 and type(args[0]) is Tensor:  # (an aval is never false)
-                    key = (args[0]._aval or args[0].aval, STATE.device, _config._backend)
+                    avals = (args[0]._aval or args[0].aval,)
+                    key = (avals[0]._hash, STATE.device, _config._backend)
                 elif len(args) == 2 and type(args[0]) is Tensor and type(args[1]) is Tensor:
-                    key = (args[0]._aval or args[0].aval, args[1]._aval or args[1].aval, STATE.device,
-                           _config._backend)
+                    avals = (args[0]._aval or args[0].aval, args[1]._aval or args[1].aval)
+                    key = (avals[0]._hash, avals[1]._hash, STATE.device, _config._backend)
                 else:
-                    key = []
+                    avals = []
                     for a in args:
                         if type(a) is not Tensor:
-                            key = None
+                            avals = None
                             break
-                        key.append(a._aval or a.aval)
-                    if key is not None:
-                        key.append(STATE.device)
-                        key.append(_config._backend)
-                        key = tuple(key)
-                if key is not None:
-                    traced = self._fast.get(key)
+                        avals.append(a._aval or a.aval)
+                    if avals is not None:
+                        avals = tuple(avals)
+                        key = (*[a._hash for a in avals], STATE.device, _config._backend)
+                if avals is not None:
+                    hit = self._fast.get(key)
+                    # (tuples compare their items by identity first: no ShapedArray.__eq__ call for interned avals)
+                    traced = hit[0] if hit is not None and hit[1] == avals else None
                     if traced is not None:
                         next(self._hit_count)
                         if len(STATE.stack) == 1:
@@ -492,7 +496,7 @@ class TracedFunction:
                     traced, out = self._call_slow(args, kwargs)
                     if len(self._fast) >= _trace_cache_size():
                         self._fast.clear()
-                    self._fast[key] = traced
+                    self._fast[key] = (traced, avals)
                     return out
             return self._call_slow(args, kwargs)[1]
         except Exception as e:  # the API boundary: jaxish's own frames leave the traceback (traceback_util)

@@ -105,7 +105,7 @@ def _np_reduce(fn, spec: ReduceSpec, identity_if_empty: bool = False):
             return np.asarray(fn(x, axis=axes, initial=init)).astype(x.dtype, copy=False)
         acc = wider.get(x.dtype)
         if acc is not None:
-            return np.asarray(fn(x, axis=axes, dtype=acc)).astype(x.dtype)
+            return np.array(fn(x, axis=axes, dtype=acc), dtype=x.dtype)  # (a NumPy scalar for a full reduction)
         return np.asarray(fn(x, axis=axes)).astype(x.dtype, copy=False)
     return impl
 
