@@ -125,6 +125,8 @@ class _Runner:
     def _first_call(self, args) -> None:
         fn = self.fn
         sig = tuple(array_type(a) for a in args) + (array_type(self.sizes),)
+        if self.serial is not None:
+            _launch_threads()
         in_worker = _compile_in_worker(self.handle, sig)
         try:
             fn.compile(sig)  # loads the machine code from disk when the worker (or an earlier process) made it
@@ -170,6 +172,20 @@ def _compile_in_worker(handle, sig: tuple) -> bool | None:
     if done:
         disk_cache.note_write()
     return done
+
+
+def _launch_threads() -> None:
+    """Start Numba's threading layer before an entry that calls a parallel kernel runs.
+
+    Numba records that a function needs it (``reload_init``) on the compile
+    result of the parallel function, and passes it on to a caller compiled in
+    the same process. When the kernel's machine code came from the disk cache
+    and the entry was compiled afterwards, the entry's cache entry lacks it:
+    loaded in a later process, the entry called ``parallel_for`` through a null
+    pointer (numba/numba#8578).
+    """
+    from numba.np.ufunc.parallel import _launch_threads as launch
+    launch()
 
 
 def _forget_failure(fn) -> None:
