@@ -240,3 +240,24 @@ def test_pool_reuses_only_unreferenced_buffers():
     assert c.shape == (10,) and c.dtype == np.float32
     pool.give(c)
     assert len(pool.free) <= buffers.POOL_DEPTH
+
+
+def test_pools_keep_at_most_their_budget(monkeypatch):
+    monkeypatch.setattr(buffers, "POOL_BUDGET", buffers._HELD[0] + 3 * 4000)
+    held0 = buffers._HELD[0]
+    pools = [buffers.BufferPool((1000,), np.float32) for _ in range(3)]
+    for p in pools:                                   # 2 buffers each would be 6 * 4000 bytes
+        a, b = p.take(), p.take()
+        p.give(a)
+        p.give(b)
+    assert buffers._HELD[0] - held0 == 3 * 4000
+    assert sum(len(p.free) for p in pools) == 3
+    del a, b
+    reused = pools[0].take() if pools[0].free else None
+    if reused is not None:
+        assert buffers._HELD[0] - held0 == 2 * 4000
+        pools[0].give(reused)
+    del pools
+    gc.collect()
+    assert buffers._HELD[0] == held0                  # dropped pools no longer count
+

@@ -26,12 +26,17 @@ from __future__ import annotations
 
 import collections
 import sys
+import threading
 import weakref
 
 import numpy as np
 
 POOL_BYTES = 1 << 20   # allocations of at least this many bytes are pooled
 POOL_DEPTH = 2         # buffers kept per parameter: a result held while the next call runs needs a second one
+POOL_BUDGET = 1 << 30  # bytes all pools together may keep between calls; past it a buffer given back is let go
+
+_HELD = [0]            # bytes in all pools' deques now
+_HELD_LOCK = threading.Lock()
 
 _refcount = sys.getrefcount
 _weakrefs = weakref.getweakrefcount
@@ -53,15 +58,20 @@ _FREE = _calibrate()
 
 
 class BufferPool:
-    """Buffers of one shape and dtype for one parameter of one entry function; thread-safe, no lock."""
+    """Buffers of one shape and dtype for one parameter of one entry function; thread-safe.
 
-    __slots__ = ("shape", "dtype", "free", "depth", "__weakref__")
+    At most ``depth`` buffers are kept, and all pools together keep at most ``POOL_BUDGET`` bytes (many cached
+    executables with large intermediates must not pin their peak memory for ever)."""
+
+    __slots__ = ("shape", "dtype", "nbytes", "free", "depth", "__weakref__")
 
     def __init__(self, shape: tuple, dtype, depth: int = POOL_DEPTH):
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
+        self.nbytes = int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
         self.free: collections.deque = collections.deque()
         self.depth = depth
+        weakref.finalize(self, _release, self.free, self.nbytes)
 
     def take(self) -> np.ndarray:
         """A buffer nobody refers to (from the pool, else a new one); the caller must ``give`` it back."""
@@ -72,17 +82,25 @@ class BufferPool:
             except IndexError:   # another thread took the last one
                 break
             if _refs(buf) == _FREE and not _weakrefs(buf):
+                with _HELD_LOCK:
+                    _HELD[0] -= self.nbytes
                 return buf
             free.append(buf)     # still referenced: it goes to the back
         return np.empty(self.shape, self.dtype)
 
     def give(self, buf: np.ndarray) -> None:
         """Put ``buf`` (from ``take``) back; it is reused once its last outside reference is gone."""
-        if len(self.free) < self.depth:
-            self.free.append(buf)
+        with _HELD_LOCK:
+            if len(self.free) < self.depth and _HELD[0] + self.nbytes <= POOL_BUDGET:
+                _HELD[0] += self.nbytes
+                self.free.append(buf)
 
-    def clear(self) -> None:
-        self.free.clear()
+
+def _release(free: collections.deque, nbytes: int) -> None:
+    # a pool is gone (its executable was dropped): what it held no longer counts against the budget
+    with _HELD_LOCK:
+        _HELD[0] -= len(free) * nbytes
+        free.clear()
 
 
 def pooled_call(fn, n_args: int, pools: list):
