@@ -13,6 +13,7 @@ from . import config, dtypes
 from . import random
 from . import tensor_methods as _tensor_methods  # noqa: F401
 from .autodiff import grad, hessian, jacobian, value_and_grad, vjp
+from .batching import vmap
 from .core import Tensor, Tracer
 from .creation import (constant, convert_to_tensor, eye, fill, linspace, ones, ones_like, range, zeros,
                        zeros_like)

@@ -68,4 +68,11 @@ def _vjp(cts, *args, graph: Graph):
     return result
 
 
-call_p = Primitive("call", _abstract_eval, _impl, _vjp, multiple_results=True)
+def _batch(args, dims, size, graph: Graph):
+    """Batch the called graph (``transforms.batching.batch_graph``) and call the batched graph."""
+    from ..transforms.batching import batch_graph
+    g, out_dims = batch_graph(graph, dims, size)
+    return call(g, args), list(out_dims)
+
+
+call_p = Primitive("call", _abstract_eval, _impl, _vjp, multiple_results=True, batch=_batch)

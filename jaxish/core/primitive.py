@@ -99,12 +99,18 @@ class Primitive:
         The ``scalar`` template applied to float operands of the output's dtype
         yields that dtype (Numba keeps ``float32 + float32`` in float32), so code
         generators need not wrap it in a dtype constructor.
+    batch : callable, optional
+        The batching rule (``vmap``): ``(args, dims, size, **params) -> (out, dim)`` (lists of outputs and
+        dims with ``multiple_results``), where ``dims[i]`` is the batch axis of ``args[i]`` (``None``: not
+        batched, at least one is batched) and ``size`` the batch size; written with other primitives, like
+        ``vjp``. ``dim`` is the batch axis of the result (``None``: the same for every example).
+        ``transforms/batching.py`` calls it; a primitive without one cannot be batched (an error names it).
     """
 
     def __init__(self, name: str, abstract_eval: Callable, impl: Callable, vjp: Callable | None = None,
                  kind: str = "other", scalar: str | Callable | None = None, multiple_results: bool = False, *,
                  effects: frozenset = frozenset(), fusible: bool | None = None, may_warn: bool | None = None,
-                 reduce: ReduceSpec | None = None, scalar_keeps_dtype: bool = False):
+                 reduce: ReduceSpec | None = None, scalar_keeps_dtype: bool = False, batch: Callable | None = None):
         if (kind == "reduce") != (reduce is not None):
             raise TypeError(f"Primitive {name!r}: a reduction (kind='reduce') needs a ReduceSpec, and only a "
                             f"reduction has one")
@@ -123,6 +129,7 @@ class Primitive:
         self.may_warn = kind in ("elementwise", "reduce") if may_warn is None else bool(may_warn)
         self.reduce = reduce
         self.scalar_keeps_dtype = scalar_keeps_dtype
+        self.batch = batch
         if self.fusible and scalar is None:
             raise TypeError(f"Primitive {name!r}: a fusible primitive needs a scalar template")
         PRIMITIVES[name] = self
