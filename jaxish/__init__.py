@@ -12,8 +12,9 @@ from . import primitives as _primitives  # noqa: F401  (registers every primitiv
 from . import config, dtypes
 from . import random
 from . import tensor_methods as _tensor_methods  # noqa: F401
-from .autodiff import grad, hessian, jacobian, value_and_grad, vjp
+from .autodiff import grad, value_and_grad, vjp
 from .batching import vmap
+from .forward import hessian, jacfwd, jacobian, jacrev, jvp
 from .core import Tensor, Tracer
 from .creation import (constant, convert_to_tensor, eye, fill, linspace, ones, ones_like, range, zeros,
                        zeros_like)

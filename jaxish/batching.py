@@ -70,12 +70,20 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
     callable
         The batched function. Variables read inside are the same for every
         example; assigning one inside raises ``ValueError``. Random numbers
-        drawn inside differ per example (one draw of the batched shape).
+        drawn inside differ per example (one draw of the batched shape, from
+        the one random state of the call: independent across examples, like a
+        loop's, though not the loop's values).
 
     Examples
     --------
     >>> per_example = jaxish.vmap(jaxish.grad(loss), in_axes=(None, 0, 0))
     """
+    return _vmap(fun, in_axes, out_axes, axis_size, shared_random=False)
+
+
+def _vmap(fun: Callable, in_axes: Any, out_axes: Any, axis_size: int | None, shared_random: bool) -> Callable:
+    """``vmap``; with ``shared_random`` every example sees the same random draws (the Jacobians' batch is a
+    basis applied to one evaluation of the function)."""
     if not callable(fun):
         raise TypeError(f"vmap: expected a function, got {fun!r:.60} of type {type(fun).__name__}")
     if not (_is_axis(in_axes) or isinstance(in_axes, (tuple, list))):
@@ -146,7 +154,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
                                      f"rank {nd}")
                 d %= nd
             out_dims.append(d)
-        bgraph, _ = batch_graph(graph, in_dims, size, out_dims)
+        bgraph, _ = batch_graph(graph, in_dims, size, out_dims, shared_random=shared_random)
         inputs = [x for x in values if not is_variable(x)] + list(traced.variables)
         if traced.uses_rng:
             inputs.append(_rng_input())
