@@ -132,16 +132,15 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
 
         def push(*basis):
             return jvp(f, sel_vals, tree_unflatten(s_tree, list(basis)))[1]
-        out = _vmap(push, 0, 0, None, shared_random=True)(*_basis(avals, n))   # each leaf: (n, *out shape)
+        out = _vmap(push, 0, -1, None, shared_random=True)(*_basis(avals, n))   # each leaf: (*out shape, n)
         o_leaves, o_tree = tree_flatten(out)
         blocks = []
         for o in o_leaves:
-            oshape = tuple(o.shape[1:])
+            oshape = tuple(o.shape[:-1])
             per_leaf, off = [], 0
             for a in avals:
-                part = o[off:off + a.size] if (off, a.size) != (0, n) else o
-                part = _reshape(part, tuple(a.shape) + oshape)
-                per_leaf.append(_to_back(part, len(a.shape)))
+                part = o[..., off:off + a.size] if (off, a.size) != (0, n) else o
+                per_leaf.append(_reshape(part, oshape + tuple(a.shape)))
                 off += a.size
             trees = tree_unflatten(s_tree, per_leaf)
             blocks.append(_per_arg(list(trees), single))
@@ -152,15 +151,6 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
 def _reshape(x, shape):
     from .ops import reshape
     return reshape(x, shape)
-
-
-def _to_back(x, k: int):
-    """Move the first ``k`` axes of ``x`` to the end (``in.shape + out.shape`` -> ``out.shape + in.shape``)."""
-    if k == 0 or k == x.ndim:
-        return x
-    from .ops import transpose
-    nd = x.ndim
-    return transpose(x, list(range(k, nd)) + list(range(k)))
 
 
 def jacrev(fun: Callable, argnums=0) -> Callable:

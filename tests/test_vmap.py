@@ -62,8 +62,9 @@ def _check(got, want, what):
 
 
 def _configs(arity):
-    """(batched argument positions, axis): each position alone at axis 0, then all of them at the last axis."""
-    return [((k,), 0) for k in range(arity)] + [(tuple(range(arity)), -1)]
+    """(batched argument positions, axis): each position alone at axis 0 and at the last axis (where unbatched
+    operands reach past the batch axis), then all of them at the last axis."""
+    return [((k,), ax) for k in range(arity) for ax in (0, -1)] + [(tuple(range(arity)), -1)]
 
 
 def _case_ids(op):

@@ -51,20 +51,35 @@ def example_rank(args, dims) -> int:
 
 
 def elementwise_batch(prim):
-    """The rule of a broadcasting elementwise primitive: batched operands get the batch axis first and their
-    per-example rank padded to the output's; unbatched ones are broadcast by the primitive itself."""
+    """The rule of a broadcasting elementwise primitive. When every batched operand has its batch axis at the
+    same place and the output's rank, the axis stays there (no copy) and unbatched operands that reach past it
+    get a 1 inserted there (a reshape); otherwise batched operands get the batch axis first and their
+    per-example rank padded to the output's. Unbatched operands are broadcast by the primitive itself."""
     def rule(args, dims, size, **params):
+        from .shape_ops import reshape_p
         rank = example_rank(args, dims)
+        where = {d for d in dims if d is not None}
+        if len(where) == 1 and all(a.aval.ndim - 1 == rank for a, d in zip(args, dims) if d is not None):
+            d = where.pop()
+            ins = []
+            for a, ad in zip(args, dims):
+                if ad is None and a.aval.ndim > rank - d:
+                    shape = (1,) * (rank - a.aval.ndim) + tuple(a.aval.shape)
+                    a = reshape_p.bind(a, shape=shape[:d] + (1,) + shape[d:])
+                ins.append(a)
+            return prim.bind(*ins, **params), d
         ins = [a if d is None else front(a, d, size, rank) for a, d in zip(args, dims)]
         return prim.bind(*ins, **params), 0
     return rule
 
 
 def reduce_batch(prim):
-    """The rule of a reduction over ``axes``: the batch axis first, every reduced axis shifted by one."""
+    """The rule of a reduction over ``axes``: the batch axis stays where it is, the reduced axes are renumbered
+    around it."""
     def rule(args, dims, size, axes, **params):
-        x = move_to_front(args[0], dims[0])
-        return prim.bind(x, axes=tuple(a + 1 for a in axes), **params), 0
+        d = dims[0]
+        new = tuple(a if a < d else a + 1 for a in axes)
+        return prim.bind(args[0], axes=new, **params), d - sum(1 for a in axes if a < d)
     return rule
 
 

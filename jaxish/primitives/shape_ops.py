@@ -176,11 +176,22 @@ iota_p = Primitive("iota", _iota_abstract, lambda *, n, dtype: np.arange(n, dtyp
 
 # -- batching rules (vmap; see _batching.py) ------------------------------
 def _reshape_batch(args, dims, size, shape):
-    return reshape_p.bind(move_to_front(args[0], dims[0]), shape=(size,) + tuple(shape)), 0
+    """A batch axis at ``d`` splits the per-example shape into the axes before it and after it; when a prefix
+    of the new shape has as many elements as the axes before it, the batch axis can stay between the two parts
+    (a reshape, no copy). Otherwise it goes first."""
+    x, d = args[0], dims[0]
+    shape = tuple(shape)
+    if d:
+        before = _size(x.aval.shape[:d])
+        for j in range(len(shape), -1, -1):
+            if _size(shape[:j]) == before:
+                return reshape_p.bind(x, shape=shape[:j] + (size,) + shape[j:]), j
+    return reshape_p.bind(move_to_front(x, d), shape=(size,) + shape), 0
 
 
 def _transpose_batch(args, dims, size, perm):
-    return transpose_p.bind(move_to_front(args[0], dims[0]), perm=(0,) + tuple(p + 1 for p in perm)), 0
+    d = dims[0]
+    return transpose_p.bind(args[0], perm=(d,) + tuple(p if p < d else p + 1 for p in perm)), 0
 
 
 def _broadcast_batch(args, dims, size, shape):
