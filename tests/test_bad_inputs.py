@@ -341,6 +341,14 @@ CATALOGUE["vmap"] = [
         label="axis"),
     bad(lambda x: tf.vmap(lambda a: a * 2, out_axes=None)(x), F23, words=("out_axes", "batched"), label="out_axes"),
 ]
+CATALOGUE["custom_vjp"] = [
+    bad(lambda x: tf.custom_vjp(lambda x: x * 2)(x), F23, exc=TypeError, words=("defvjp",), label="no rule"),
+    bad(lambda x: tf.custom_vjp(lambda x: x * 2).defvjp(lambda x: x, lambda r, g: (g,))(x), F23, exc=TypeError,
+        words=("fwd", "pair"), label="fwd output"),
+]
+CATALOGUE["custom_jvp"] = [
+    bad(lambda x: tf.custom_jvp(lambda x: x * 2)(x), F23, exc=TypeError, words=("defjvp",), label="no rule"),
+]
 CATALOGUE["vjp"] = [
     bad(lambda: tf.vjp(5, 1.0), exc=TypeError, words=("5",), traced=False, label="not callable"),
     bad(lambda: tf.jacobian(5), exc=TypeError, words=("5",), traced=False, op="jacobian", label="not callable"),
