@@ -127,8 +127,8 @@ def _vec_f(x):
     return jx.concat([jx.sin(x) * x[0], jx.reshape(jx.reduce_sum(x * x), (1,))], 0)
 
 
-def test_jacfwd_jacrev_vs_fd_and_loops(backend):
-    x = _rng("jac", backend).normal(size=(4,))
+def test_jacfwd_jacrev_vs_fd_and_loops(interp):
+    x = _rng("jac").normal(size=(4,))
     want = fd_jacobian(_vec_f, x)
     for jac in (jx.jacfwd, jx.jacrev, jx.jacobian):
         np.testing.assert_allclose(np.asarray(jac(_vec_f)(x)), want, rtol=1e-6, atol=1e-8, err_msg=jac.__name__)
@@ -140,6 +140,28 @@ def test_jacfwd_jacrev_vs_fd_and_loops(backend):
     cols = np.stack([np.asarray(jx.jvp(_vec_f, (x,), (np.eye(4)[j],))[1]) for j in range(4)], axis=1)
     np.testing.assert_allclose(np.asarray(jx.jacrev(_vec_f)(x)), rows, rtol=1e-13)
     np.testing.assert_allclose(np.asarray(jx.jacfwd(_vec_f)(x)), cols, rtol=1e-13)
+
+
+def test_jacobians_compiled(cpu_backend):
+    """jacfwd, jacrev and hessian in one traced (compiled) function."""
+    x = _rng("jac-cpu").normal(size=(6,))
+    both = jx.trace(lambda x: (jx.jacfwd(_vec_f)(x), jx.jacrev(_vec_f)(x), jx.hessian(bench_f)(x)))
+    jf, jr, h = both(x)
+    want = fd_jacobian(_vec_f, x)
+    np.testing.assert_allclose(np.asarray(jf), want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.asarray(jr), want, rtol=1e-6, atol=1e-8)
+    with _interpreter():
+        want_h = fd_jacobian(jx.grad(bench_f), x)
+    np.testing.assert_allclose(np.asarray(h), want_h, rtol=1e-6, atol=1e-7)
+
+
+class _interpreter:
+    def __enter__(self):
+        self.old = jx.config.get_backend()
+        jx.config.set_backend("interpreter")
+
+    def __exit__(self, *exc):
+        jx.config.set_backend(self.old)
 
 
 def test_jacobian_structures(interp):
@@ -159,8 +181,8 @@ def test_jacobian_structures(interp):
         assert set(J0) == {"a", "b"} and J0["a"].shape == (3, 2, 3)
 
 
-def test_hessian_vs_fd(backend):
-    x = _rng("hess", backend).normal(size=(6,))
+def test_hessian_vs_fd(interp):
+    x = _rng("hess").normal(size=(6,))
     want = fd_jacobian(jx.grad(bench_f), x)
     H = jx.hessian(bench_f)(x)
     np.testing.assert_allclose(np.asarray(H), want, rtol=1e-6, atol=1e-7)
