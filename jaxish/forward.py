@@ -95,11 +95,16 @@ def _float_leaves(tree, name: str, what: str) -> tuple:
     return vals, treedef
 
 
-def _basis(avals, n: int) -> list:
-    """One tensor per aval: the rows of the ``n x n`` identity that fall on that leaf, shape ``(n, *shape)``."""
+def _basis(avals, n: int, last: bool = False) -> list:
+    """One tensor per aval: the rows of the ``n x n`` identity that fall on that leaf, shape ``(n, *shape)``
+    (``(*shape, n)`` with ``last``)."""
     out, off = [], 0
     for a in avals:
-        eye = np.eye(n, dtype=a.dtype.np)[:, off:off + a.size].reshape((n,) + tuple(a.shape))
+        eye = np.eye(n, dtype=a.dtype.np)
+        if last:
+            eye = eye[off:off + a.size, :].reshape(tuple(a.shape) + (n,))
+        else:
+            eye = eye[:, off:off + a.size].reshape((n,) + tuple(a.shape))
         out.append(Tensor(np.ascontiguousarray(eye)))
         off += a.size
     return out
@@ -132,7 +137,9 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
 
         def push(*basis):
             return jvp(f, sel_vals, tree_unflatten(s_tree, list(basis)))[1]
-        out = _vmap(push, 0, -1, None, shared_random=True)(*_basis(avals, n))   # each leaf: (*out shape, n)
+        # the basis on the last axis, and the results there: the batched loops run over it innermost, and the
+        # blocks are reshapes (no transposes)
+        out = _vmap(push, -1, -1, None, shared_random=True)(*_basis(avals, n, last=True))  # (*out shape, n)
         o_leaves, o_tree = tree_flatten(out)
         blocks = []
         for o in o_leaves:

@@ -211,11 +211,9 @@ def test_vmap_matmul_shapes(interp):
     shapes = [((2, 3), (3, 4)), ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((1, 2, 3), (4, 3, 2)), ((2, 3), (3, 1))]
     for sa, sb in shapes:
         a, b = rng.normal(size=(B,) + sa), rng.normal(size=(B,) + sb)
-        for in_axes in [(0, 0), (0, None), (None, 0), (1, -1)]:
-            aa = a if in_axes[0] is not None else a[0]
-            bb = b if in_axes[1] is not None else b[0]
-            if in_axes == (1, -1):
-                aa, bb = np.moveaxis(a, 0, 1), np.moveaxis(b, 0, -1)
+        for in_axes in [(0, 0), (0, None), (None, 0), (1, -1), (None, 1), (None, -1), (-1, None)]:
+            aa = a[0] if in_axes[0] is None else np.moveaxis(a, 0, in_axes[0])
+            bb = b[0] if in_axes[1] is None else np.moveaxis(b, 0, in_axes[1])
             got = jx.vmap(jx.matmul, in_axes=in_axes)(aa, bb)
             want = np.stack([(a[i] if in_axes[0] is not None else a[0]) @ (b[i] if in_axes[1] is not None else b[0])
                              for i in range(B)])

@@ -52,13 +52,15 @@ def _matmul_batch(args, dims, size):
         flat = so.reshape_p.bind(a, shape=(int(np.prod(lead)), a.aval.shape[-1]))
         return so.reshape_p.bind(matmul_p.bind(flat, b), shape=lead + (b.aval.shape[-1],)), 0
     if da is None and a.aval.ndim == 2 and b.aval.ndim == 3 and b.aval.shape[db - 1 if db == 2 else -1] == 1:
-        # (m, k) @ (B, k, 1): a matrix of column vectors, without moving the batch axis
+        # (m, k) @ a batch of vectors (k, 1): one product with the vectors as columns, the batch axis last
+        # (the loops that follow then run over the batch, innermost)
         k = a.aval.shape[1]
-        if db == 0:                                               # (B, k, 1) -> (B, k) @ a^T -> (B, m)
-            out = matmul_p.bind(so.reshape_p.bind(b, shape=(size, k)), _mT(a))
-            return so.reshape_p.bind(out, shape=(size, a.aval.shape[0], 1)), 0
-        out = matmul_p.bind(a, so.reshape_p.bind(b, shape=(k, size)))   # (k, B, 1) or (k, 1, B) -> (k, B)
-        return so.reshape_p.bind(out, shape=(a.aval.shape[0], size, 1) if db == 1 else (a.aval.shape[0], 1, size)), db
+        if db == 0:                                               # (B, k, 1) -> (k, B): a transposed view
+            cols = so.transpose_p.bind(so.reshape_p.bind(b, shape=(size, k)), perm=(1, 0))
+        else:                                                     # (k, B, 1) or (k, 1, B) -> (k, B)
+            cols = so.reshape_p.bind(b, shape=(k, size))
+        out = matmul_p.bind(a, cols)
+        return so.reshape_p.bind(out, shape=(a.aval.shape[0], 1, size)), 2
     if da is None and a.aval.ndim == 2 and b.aval.ndim == 3:  # (m, k) @ (B, k, n): columns of one product
         b = move_axis(b, db, 1)                                   # (k, B, n)
         k, _, n = b.aval.shape
