@@ -57,6 +57,10 @@ def clear_cache() -> None:
     clear_traced_caches()
     clear_memory_cache()
     vjp_transform._VJP_CACHE.clear()
+    from .transforms import batching as batch_transform
+    from .transforms import jvp as jvp_transform
+    batch_transform._BATCH_CACHE.clear()
+    jvp_transform._JVP_CACHE.clear()
     gc.collect()  # generated modules are freed through reference cycles (Numba dispatchers)
     try:
         from .backends.cpu.disk_cache import clear_disk_cache

@@ -188,6 +188,19 @@ def test_vmap_indexing(interp):
         _check(f(x, ii[0]), np.stack([np.take(x[b], ii[0], axis=axis) for b in range(B)]), f"gather x {axis}")
 
 
+def test_vmap_slice_gradients_and_identities(interp):
+    """unslice (the slices' backward), stop_gradient and copy, batched."""
+    rng = _rng("unslice")
+    x = rng.normal(size=(B, 5, 3))
+
+    def f(a):
+        return jx.reduce_sum(a[1:4, ::2] ** 2) + jx.reduce_sum(jx.stop_gradient(a) * jx.identity(a))
+    g = jx.grad(f)
+    want = np.stack([np.asarray(g(jx.constant(e))) for e in x])
+    _check(jx.vmap(g)(x), want, "vmap(grad) through slices")
+    _check(jx.vmap(g, in_axes=2, out_axes=1)(np.moveaxis(x, 0, 2)), np.moveaxis(want, 0, 1), "batch axis last")
+
+
 def test_vmap_gather_grad_batched_indices(interp):
     """d/dx sum(w * x[idx]) with per-example indices (gather_grad batched in every combination)."""
     rng = _rng("gather_grad")
