@@ -168,7 +168,7 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
     unless ``argnums`` is an int), a pytree of that argument's structure with
     leaves of shape ``out.shape + in.shape``.
     """
-    _check_callable(fun, "jacrev")
+    _check_callable(fun, "jacrev (jacobian)")
 
     @functools.wraps(fun)
     def jac(*args):

@@ -221,7 +221,8 @@ def test_vmap_gather_grad_batched_indices(interp):
 
 def test_vmap_matmul_shapes(interp):
     rng = _rng("matmul")
-    shapes = [((2, 3), (3, 4)), ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((1, 2, 3), (4, 3, 2)), ((2, 3), (3, 1))]
+    shapes = [((2, 3), (3, 4)), ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((1, 2, 3), (4, 3, 2)), ((2, 3), (3, 1)),
+              ((3, 1), (1, 4)), ((2, 3, 1), (1, 2))]
     for sa, sb in shapes:
         a, b = rng.normal(size=(B,) + sa), rng.normal(size=(B,) + sb)
         for in_axes in [(0, 0), (0, None), (None, 0), (1, -1), (None, 1), (None, -1), (-1, None)]:

@@ -68,6 +68,10 @@ def _matmul_batch(args, dims, size):
         return so.reshape_p.bind(out, shape=(a.aval.shape[0], size, n)), 1
     rank = example_rank(args, dims)
     ins = [x if d is None else front(x, d, size, rank) for x, d in zip(args, dims)]
+    if a.aval.shape[-1] == 1 and a.aval.dtype.is_floating:
+        # a batch of outer products (contraction of length 1): a broadcast multiply, fused with its neighbours
+        from . import elementwise as ew
+        return ew.mul(*ins), 0
     return matmul_p.bind(*ins), 0
 
 

@@ -190,8 +190,15 @@ def _reshape_batch(args, dims, size, shape):
 
 
 def _transpose_batch(args, dims, size, perm):
-    d = dims[0]
-    return transpose_p.bind(args[0], perm=(d,) + tuple(p if p < d else p + 1 for p in perm)), 0
+    """One transpose with the batch axis first; a reshape when it only moves axes of length 1 (the order of the
+    others kept: no data moves)."""
+    x, d = args[0], dims[0]
+    full = (d,) + tuple(p if p < d else p + 1 for p in perm)
+    shape = tuple(x.aval.shape)
+    moved = [p for p in full if shape[p] != 1]
+    if moved == sorted(moved):
+        return reshape_p.bind(x, shape=tuple(shape[p] for p in full)), 0
+    return transpose_p.bind(x, perm=full), 0
 
 
 def _broadcast_batch(args, dims, size, shape):
