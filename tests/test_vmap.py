@@ -351,6 +351,11 @@ def test_random_draws_differ_per_example(interp):
     assert out.shape == (B, 4)
     assert len({tuple(r) for r in out}) == B  # each example its own numbers
     assert ((out >= 0) & (out < 1)).all()
+    # also inside a traced function called in the vmapped one (a call node: batched because it draws)
+    noisy = jx.trace(lambda x: x + jx.random.uniform((4,)))
+    out = np.asarray(jx.vmap(lambda x: noisy(x) * 1.0)(np.zeros((B, 4), np.float32)))
+    assert len({tuple(r) for r in out}) == B
+    # (the Jacobians' batch shares one draw: test_autodiff_reliability.test_jacobian_draws_random_numbers_once)
 
 
 def test_eager_results_match_traced(backend):
