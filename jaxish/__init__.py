@@ -15,7 +15,7 @@ from . import tensor_methods as _tensor_methods  # noqa: F401
 from .autodiff import grad, value_and_grad, vjp
 from .batching import vmap
 from .custom_rules import custom_jvp, custom_vjp
-from .forward import hessian, jacfwd, jacobian, jacrev, jvp
+from .forward import hessian, jacfwd, jacobian, jacrev, jvp, linearize
 from .core import Tensor, Tracer
 from .creation import (constant, convert_to_tensor, eye, fill, linspace, ones, ones_like, range, zeros,
                        zeros_like)

@@ -69,6 +69,39 @@ def jvp(fun: Callable, primals, tangents) -> tuple:
     return tree_unflatten(traced.out_tree, primal_out), tree_unflatten(traced.out_tree, tangent_out)
 
 
+def linearize(fun: Callable, *primals) -> tuple:
+    """``(fun(*primals), f_jvp)`` with ``f_jvp(*tangents) = J @ tangents`` at ``primals``, as JAX's ``linearize``.
+
+    ``fun`` is applied once: its Variable assignments are written back once and
+    every ``f_jvp`` call sees the same inputs and random draws (as ``vjp``'s
+    ``vjp_fn`` does). Each ``f_jvp`` call runs the forward-mode graph (which
+    recomputes what the tangents need of the forward pass; no partial evaluation).
+    """
+    _check_callable(fun, "linearize")
+    fname = getattr(fun, "__name__", "f")
+    primals = _values(tuple(primals))
+    p_leaves, p_tree = tree_flatten(primals)
+    traced, leaves = trace_to_graph(fun, primals, {}, f"linearize({fname})")
+    g = traced.graph
+    inputs = _bind_inputs(traced, leaves)
+    primal_out = _write_back(traced, _run(g, traced, inputs))
+    wrt = [i for i in range(len(p_leaves)) if g.invars[i].aval.dtype.is_floating]
+    n_out = len(g.outvars) - len(traced.assigned)
+    touts = [k for k in range(n_out) if g.outvars[k].aval.dtype.is_floating]
+
+    def f_jvp(*tangents):
+        t_leaves, t_tree = tree_flatten(_values(tuple(tangents)))
+        if t_tree != p_tree:
+            raise TypeError(f"linearize: the tangents have structure {t_tree}, but the primals {p_tree}")
+        tans = [check_cotangent(t_leaves[i], g.invars[i].aval.strip_weak(), f"linearize: tangent {i}",
+                                f"primal {i}") for i in wrt]
+        outs = _run(jvp_graph(g, wrt, touts), traced, inputs, tans)
+        by_out = dict(zip(touts, outs[len(g.outvars):]))
+        return tree_unflatten(traced.out_tree, [by_out[k] if k in by_out else _zeros_like(primal_out[k])
+                                                for k in range(n_out)])
+    return tree_unflatten(traced.out_tree, primal_out), f_jvp
+
+
 def _zeros_like(x):
     from .creation import zeros_like
     return zeros_like(x)

@@ -333,6 +333,11 @@ CATALOGUE["jvp"] = [
     bad(lambda x: tf.jvp(lambda x: x * 2, (x,), (tf.ones((3, 2)),)), F23, words=("tangent 0", "(3, 2)", "(2, 3)"),
         label="tangent shape"),
 ]
+CATALOGUE["linearize"] = [
+    bad(lambda: tf.linearize(5, 1.0), exc=TypeError, words=("5",), traced=False, label="not callable"),
+    bad(lambda x: tf.linearize(lambda x: x * 2, x)[1](tf.ones((3, 2))), F23, words=("tangent 0", "(3, 2)"),
+        label="tangent shape"),
+]
 CATALOGUE["vmap"] = [
     bad(lambda: tf.vmap(5), exc=TypeError, words=("5",), traced=False, label="not callable"),
     bad(lambda x: tf.vmap(lambda a, b: a + b)(x, tf.ones((3, 3))), F23,

@@ -109,6 +109,22 @@ def test_jvp_pytrees_ints_and_traced(backend):
     np.testing.assert_allclose(np.asarray(traced[1]), want, rtol=1e-6, atol=1e-8)
 
 
+def test_linearize(interp):
+    """linearize applies the function once (one random draw) and its f_jvp matches jvp."""
+    x = _rng("lin").normal(size=(6,))
+    y, f_jvp = jx.linearize(bench_f, x)
+    np.testing.assert_allclose(np.asarray(y), np.asarray(bench_f(jx.constant(x))), rtol=1e-14)
+    for k in range(2):
+        v = _rng("lin", k).normal(size=(6,))
+        np.testing.assert_allclose(np.asarray(f_jvp(v)), fd_jvp(np_f(bench_f), [x], [v]), rtol=1e-6)
+    jx.random.set_seed(2)
+    y, f_jvp = jx.linearize(lambda x: x * jx.random.uniform((3,), dtype=jx.float64), np.ones(3))
+    np.testing.assert_array_equal(np.asarray(f_jvp(np.ones(3))), np.asarray(y))   # d(x*u) = u: the same draw
+    np.testing.assert_array_equal(np.asarray(f_jvp(2 * np.ones(3))), 2 * np.asarray(y))
+    with pytest.raises(ValueError, match="tangent 0"):
+        f_jvp(np.ones(4))
+
+
 def test_jvp_composes_with_grad(interp):
     """grad of a jvp (reverse over forward) and jvp of a grad (forward over reverse): Hessian-vector products."""
     x = _rng("hvp").normal(size=(6,))
