@@ -14,7 +14,10 @@ from . import random
 from . import tensor_methods as _tensor_methods  # noqa: F401
 from .checkpoint import load, save
 from .interop import from_dlpack
-from .autodiff import grad, hessian, jacobian, value_and_grad, vjp
+from .autodiff import grad, value_and_grad, vjp
+from .batching import vmap
+from .custom_rules import custom_jvp, custom_vjp
+from .forward import hessian, jacfwd, jacobian, jacrev, jvp, linearize
 from .core import Tensor, Tracer
 from .creation import (constant, convert_to_tensor, eye, fill, linspace, ones, ones_like, range, zeros,
                        zeros_like)
@@ -57,6 +60,10 @@ def clear_cache() -> None:
     clear_traced_caches()
     clear_memory_cache()
     vjp_transform._VJP_CACHE.clear()
+    from .transforms import batching as batch_transform
+    from .transforms import jvp as jvp_transform
+    batch_transform._BATCH_CACHE.clear()
+    jvp_transform._JVP_CACHE.clear()
     gc.collect()  # generated modules are freed through reference cycles (Numba dispatchers)
     try:
         from .backends.cpu.disk_cache import clear_disk_cache

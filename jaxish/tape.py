@@ -414,7 +414,8 @@ class GradientTape(Trace):
         """Jacobian ``target.shape + source.shape`` for each source (needs a persistent tape or one call).
 
         ``parallel_iterations`` and ``experimental_use_pfor`` are accepted for
-        TensorFlow compatibility and ignored (rows are computed one by one).
+        TensorFlow compatibility and ignored: the rows are one batched backward
+        pass (``vmap`` over the one-hot seeds, ``autodiff.jacobian_rows``).
         """
         from .autodiff import jacobian_rows, stack_rows
         if self._used and not self._persistent:
@@ -439,6 +440,37 @@ class GradientTape(Trace):
             col = [r[j] for r in rows]
             out.append(None if any(c is None for c in col) else stack_rows(col, t.aval, tuple(s.shape)))
         return tree_unflatten(s_tree, out)
+
+
+    def batch_jacobian(self, target, source, unconnected_gradients="none", parallel_iterations=None,
+                       experimental_use_pfor=True):
+        """Per-example Jacobians ``target.shape + source.shape[1:]`` (TensorFlow's ``batch_jacobian``).
+
+        ``target[b]`` must depend only on ``source[b]`` (as TensorFlow requires);
+        the result ``[b, ...]`` is then ``d target[b] / d source[b]``: one batched
+        backward pass over the seeds of ``target.shape[1:]``
+        (``autodiff.batch_jacobian_rows``).
+        """
+        from .autodiff import batch_jacobian_rows
+        if self._used and not self._persistent:
+            raise RuntimeError("GradientTape.batch_jacobian can only be called once on non-persistent tapes.")
+        t = target.read_value() if _is_var(target) else target
+        s = source.read_value() if _is_var(source) else source
+        if not isinstance(t, Tensor) or not isinstance(s, Tensor):
+            raise TypeError("GradientTape.batch_jacobian: the target and the source must be tensors")
+        if t.ndim < 1 or s.ndim < 1 or t.shape[0] != s.shape[0]:
+            raise ValueError(f"GradientTape.batch_jacobian: the target (shape {tuple(t.shape)}) and the source "
+                             f"(shape {tuple(s.shape)}) need the same first (batch) dimension")
+        persistent, self._persistent = self._persistent, True
+
+        def row(seed):
+            self._used = False
+            return self.gradient(target, source, output_gradients=seed, unconnected_gradients=unconnected_gradients)
+        try:
+            return batch_jacobian_rows(t.aval, tuple(s.shape), row)
+        finally:
+            self._persistent = persistent
+            self._used = True
 
 
 class _Plan:

@@ -94,11 +94,13 @@ class Traced:
 
 
 def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrace: bool = False,
-                   arg_names: Sequence[str] | None = None) -> tuple:
+                   arg_names: Sequence[str] | None = None, avals: Sequence | None = None) -> tuple:
     """Run ``fn`` on tracers; returns ``(Traced, in_leaves)``.
 
     Leaves of ``args``/``kwargs`` that are tensors, arrays or scalars become
-    graph inputs; Variables become implicit inputs.
+    graph inputs; Variables become implicit inputs. ``avals`` (one per leaf,
+    ignored for Variables) gives the inputs' abstract values instead of the
+    leaves' own (``vmap`` traces on one example's shapes).
     """
     leaves, treedef = tree_flatten((args, kwargs))
     with GraphTrace(name=name, device=resolve_current()) as t:
@@ -108,7 +110,7 @@ def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrac
             if is_variable(x):
                 tracers.append(x)
                 continue
-            aval = leaf_aval(x, name)
+            aval = leaf_aval(x, name) if avals is None else avals[i]
             label = arg_names[i] if arg_names and i < len(arg_names) else f"argument {i}"
             tracers.append(t.new_arg(aval, label))
         targs, tkwargs = tree_unflatten(treedef, tracers)

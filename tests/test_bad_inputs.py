@@ -319,7 +319,42 @@ CATALOGUE["jacobian"] = [
     bad(lambda x: tf.jacobian(lambda x: x * 2, argnums=2)(x), F23, words=("argnums", "2"), label="argnums"),
 ]
 CATALOGUE["hessian"] = [bad(lambda x: tf.hessian(lambda x: x * 2)(x), F23, exc=TypeError,
-                            words=("scalar", "(2, 3)"), op="grad")]
+                            words=("scalar", "(2, 3)"))]
+CATALOGUE["jacrev"] = [
+    bad(lambda x: tf.jacrev(lambda x: x * 2)(x), I23, exc=TypeError, words=("int32",), op="jacobian",
+        label="int input"),
+]
+CATALOGUE["jacfwd"] = [
+    bad(lambda x: tf.jacfwd(lambda x: x * 2)(x), I23, exc=TypeError, words=("int32",), label="int input"),
+    bad(lambda x: tf.jacfwd(lambda x: x * 2, argnums=2)(x), F23, words=("argnums", "2"), label="argnums"),
+]
+CATALOGUE["jvp"] = [
+    bad(lambda: tf.jvp(5, (1.0,), (1.0,)), exc=TypeError, words=("5",), traced=False, label="not callable"),
+    bad(lambda x: tf.jvp(lambda x: x * 2, (x,), (x, x)), F23, words=("1 primals", "2 tangents"), label="count"),
+    bad(lambda x: tf.jvp(lambda x: x * 2, (x,), (tf.ones((3, 2)),)), F23, words=("tangent 0", "(3, 2)", "(2, 3)"),
+        label="tangent shape"),
+]
+CATALOGUE["linearize"] = [
+    bad(lambda: tf.linearize(5, 1.0), exc=TypeError, words=("5",), traced=False, label="not callable"),
+    bad(lambda x: tf.linearize(lambda x: x * 2, x)[1](tf.ones((3, 2))), F23, words=("tangent 0", "(3, 2)"),
+        label="tangent shape"),
+]
+CATALOGUE["vmap"] = [
+    bad(lambda: tf.vmap(5), exc=TypeError, words=("5",), traced=False, label="not callable"),
+    bad(lambda x: tf.vmap(lambda a, b: a + b)(x, tf.ones((3, 3))), F23,
+        words=("different sizes", "size 2", "size 3"), label="sizes"),
+    bad(lambda x: tf.vmap(lambda a: a, in_axes=2)(x), F23, words=("in_axes", "out of range", "(2, 3)"),
+        label="axis"),
+    bad(lambda x: tf.vmap(lambda a: a * 2, out_axes=None)(x), F23, words=("out_axes", "batched"), label="out_axes"),
+]
+CATALOGUE["custom_vjp"] = [
+    bad(lambda x: tf.custom_vjp(lambda x: x * 2)(x), F23, exc=TypeError, words=("defvjp",), label="no rule"),
+    bad(lambda x: tf.custom_vjp(lambda x: x * 2).defvjp(lambda x: x, lambda r, g: (g,))(x), F23, exc=TypeError,
+        words=("fwd", "pair"), label="fwd output"),
+]
+CATALOGUE["custom_jvp"] = [
+    bad(lambda x: tf.custom_jvp(lambda x: x * 2)(x), F23, exc=TypeError, words=("defjvp",), label="no rule"),
+]
 CATALOGUE["vjp"] = [
     bad(lambda: tf.vjp(5, 1.0), exc=TypeError, words=("5",), traced=False, label="not callable"),
     bad(lambda: tf.jacobian(5), exc=TypeError, words=("5",), traced=False, op="jacobian", label="not callable"),

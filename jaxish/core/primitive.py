@@ -103,13 +103,19 @@ class Primitive:
         ``(ins, **params) -> (outputs, residuals)``: how ``transforms.vjp`` evaluates the node in the forward
         pass of a backward graph when the primitive saves values for its VJP (``scan`` stacks per-iteration
         residuals); ``vjp`` then receives ``residuals=`` too.
+    batch : callable, optional
+        The batching rule (``vmap``): ``(args, dims, size, **params) -> (out, dim)`` (lists of outputs and
+        dims with ``multiple_results``), where ``dims[i]`` is the batch axis of ``args[i]`` (``None``: not
+        batched, at least one is batched) and ``size`` the batch size; written with other primitives, like
+        ``vjp``. ``dim`` is the batch axis of the result (``None``: the same for every example).
+        ``transforms/batching.py`` calls it; a primitive without one cannot be batched (an error names it).
     """
 
     def __init__(self, name: str, abstract_eval: Callable, impl: Callable, vjp: Callable | None = None,
                  kind: str = "other", scalar: str | Callable | None = None, multiple_results: bool = False, *,
                  effects: frozenset = frozenset(), fusible: bool | None = None, may_warn: bool | None = None,
                  reduce: ReduceSpec | None = None, scalar_keeps_dtype: bool = False,
-                 vjp_forward: Callable | None = None):
+                 vjp_forward: Callable | None = None, batch: Callable | None = None):
         if (kind == "reduce") != (reduce is not None):
             raise TypeError(f"Primitive {name!r}: a reduction (kind='reduce') needs a ReduceSpec, and only a "
                             f"reduction has one")
@@ -129,6 +135,7 @@ class Primitive:
         self.reduce = reduce
         self.scalar_keeps_dtype = scalar_keeps_dtype
         self.vjp_forward = vjp_forward
+        self.batch = batch
         if self.fusible and scalar is None:
             raise TypeError(f"Primitive {name!r}: a fusible primitive needs a scalar template")
         PRIMITIVES[name] = self

@@ -47,7 +47,7 @@ def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs:
         return hit
     if all(isinstance(i, int) for i in wrt):  # differentiate the flat graph: one backward sweep per value
         from ..passes.inline import inline_calls  # (second derivatives through calls cost no extra sweeps)
-        graph = inline_calls(graph)
+        graph = inline_calls(graph, keep_custom=True)  # a call with a user's rule is differentiated by the rule
     wrt_vars = [graph.invars[i] if isinstance(i, int) else graph.nodes[i[1]].outvars[i[2] if len(i) > 2 else 0]
                 for i in wrt]
     tapped = {v.id for i, v in zip(wrt, wrt_vars) if not isinstance(i, int)}
