@@ -271,8 +271,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     # the read-only Variables are leading constants of both graphs
     cgc, cc = _cf.closed(cond_graph)
     bgc, bc = _cf.closed(body_graph)
-    from .core.trace import bind
-    outs = bind(_cf.while_p, [*cc, *readonly, *bc, *readonly, *init, *carried],
+    outs = _cf.bind(_cf.while_p, [*cc, *readonly, *bc, *readonly, *init, *carried],
                 {"cond_graph": cgc, "body_graph": bgc, "cond_nconsts": len(cc) + len(readonly),
                  "body_nconsts": len(bc) + len(readonly)})
     for v, val in zip(carried, outs[n:]):

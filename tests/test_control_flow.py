@@ -505,3 +505,20 @@ def test_scan_of_integers_has_zero_gradient_paths(backend):
         c, ys = tf.scan(lambda c, e: (c + e, tf.cast(c, tf.float64)), 0, tf.range(4))
         return tf.reduce_sum(ys) * x + tf.cast(c, tf.float64)
     close(tf.trace(tf.grad(f))(tf.constant(2.0, tf.float64)), 0 + 0 + 1 + 3)
+
+
+def test_hessian_through_scan(backend):
+    def f(x):
+        c, ys = tf.scan(lambda c, e: (tf.sin(c) * e, c * c), x[0], x)
+        return c + tf.reduce_sum(ys)
+
+    def fn(x):
+        c, s = x[0], 0.0
+        for e in x:
+            s += c * c
+            c = np.sin(c) * e
+        return c + s
+    x = np.array([0.3, 0.5, -0.2])
+    h = tf.hessian(f)(x)
+    ref = np.array([fd_grad(lambda y: fd_grad(fn, y, 1e-5)[i], x, 1e-4) for i in range(3)])
+    close(h, ref, tol=1e-4)
