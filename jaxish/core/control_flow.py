@@ -340,5 +340,152 @@ scan_p = Primitive("scan", _scan_abstract_eval, _scan_impl, _scan_vjp, multiple_
                    vjp_forward=_scan_vjp_forward)
 
 
+# ---------------------------------------------------------------------------
+# batching (vmap): the rules batch the sub-graphs with transforms.batching.batch_graph
+# ---------------------------------------------------------------------------
+def _batch_sub(graph: Graph, in_dims, size: int, out_dims=None) -> tuple:
+    from ..transforms.batching import batch_graph
+    return batch_graph(graph, in_dims, size, out_dims)
+
+
+def _at(x, d, want, size: int):
+    """``x`` (batch axis ``d`` or unbatched) with its batch axis at ``want`` (``None``: left unbatched)."""
+    from ..primitives._batching import front, move_axis
+    if want is None:
+        return x
+    if d is None:
+        x, d = front(x, None, size), 0
+    return move_axis(x, d, want)
+
+
+def _select_batched(pred, on_true, on_false):
+    """``select`` of two batch-first values by a per-example bool ``pred`` (shape ``(size,)``)."""
+    from ..primitives.elementwise import select_p
+    from ..primitives.shape_ops import reshape_p
+    rank = on_true.aval.ndim
+    p = reshape_p.bind(pred, shape=tuple(pred.aval.shape) + (1,) * (rank - 1)) if rank > 1 else pred
+    return select_p.bind(p, on_true, on_false)
+
+
+def _cond_batch(args, dims, size, branches):
+    """Unbatched index: a ``cond`` of the batched branches (an output batched in any branch is batched, axis
+    0, in all). Batched index: every branch runs (batched) and ``select`` picks each example's result, by the
+    clamped index (as JAX does with a batched predicate)."""
+    from ..primitives import elementwise as ew
+    from ..primitives._batching import move_to_front
+    index, ops = args[0], list(args[1:])
+    idims, odims = dims[0], list(dims[1:])
+    n_out = len(branches[0].outvars)
+    if idims is None:
+        batched = [False] * n_out
+        for b in branches:
+            _, ds = _batch_sub(b, odims, size)
+            batched = [x or d is not None for x, d in zip(batched, ds)]
+        want = [0 if x else None for x in batched]
+        gs = [_batch_sub(b, odims, size, want)[0] for b in branches]
+        return cond(index, gs, ops), want
+    from ..core.tensor import Tensor
+    from .call import call
+    want = [0] * n_out
+    outs = [call(_batch_sub(b, odims, size, want)[0], ops) for b in branches]
+    idx = move_to_front(index, idims)
+    idx = ew.max_p.bind(ew.min_p.bind(idx, Tensor(np.int32(len(branches) - 1))), Tensor(np.int32(0)))
+    result = list(outs[0])
+    for k in range(1, len(branches)):
+        pick = ew.eq_p.bind(idx, Tensor(np.int32(k)))
+        result = [_select_batched(pick, o, r) for o, r in zip(outs[k], result)]
+    return result, want
+
+
+def _carry_fixed_point(step, carry_batched: list) -> list:
+    """Iterate ``step(carry batched flags) -> body output carry flags`` until no carry becomes batched (a carry
+    that the body makes batched must be batched from the start)."""
+    while True:
+        out = step(carry_batched)
+        new = [a or b for a, b in zip(carry_batched, out)]
+        if new == carry_batched:
+            return carry_batched
+        carry_batched = new
+
+
+def _while_batch(args, dims, size, cond_graph, body_graph, cond_nconsts, body_nconsts):
+    """A ``while`` of the batched body; with a predicate that differs per example, the loop runs while any
+    example's is true and a ``select`` keeps the carries of the finished examples (every carry batched)."""
+    cc, bc = list(args[:cond_nconsts]), list(args[cond_nconsts:cond_nconsts + body_nconsts])
+    carry = list(args[cond_nconsts + body_nconsts:])
+    ccd, bcd = list(dims[:cond_nconsts]), list(dims[cond_nconsts:cond_nconsts + body_nconsts])
+    cd = list(dims[cond_nconsts + body_nconsts:])
+
+    def body_flags(flags):
+        _, ds = _batch_sub(body_graph, bcd + [0 if f else None for f in flags], size)
+        return [d is not None for d in ds]
+    flags = _carry_fixed_point(body_flags, [d is not None for d in cd])
+    _, (pd,) = _batch_sub(cond_graph, ccd + [0 if f else None for f in flags], size)
+    if pd is not None:
+        flags = [True] * len(carry)
+    cdims = [0 if f else None for f in flags]
+    carry = [_at(x, d, w, size) for x, d, w in zip(carry, cd, cdims)]
+    bbody, _ = _batch_sub(body_graph, bcd + cdims, size, cdims)
+    if pd is None:
+        bcond, _ = _batch_sub(cond_graph, ccd + cdims, size, [None])
+        return while_loop_closed(bcond, bbody, cc, bc, carry), cdims
+    bcond, _ = _batch_sub(cond_graph, ccd + cdims, size, [0])
+    from ..primitives.reductions import reduce_or_p
+    from .interpret import eval_graph
+    nc, nb = len(cc), len(bc)
+    cc_avals = [v.aval for v in cc]
+    all_avals = cc_avals + [v.aval for v in bc] + [v.aval for v in carry]
+
+    def any_cond(*a):
+        (p,) = eval_graph(bcond, list(a))
+        return [reduce_or_p.bind(p, axes=(0,))]
+
+    def masked_body(*a):
+        a = list(a)
+        (p,) = eval_graph(bcond, a[:nc] + a[nc + nb:])
+        new = eval_graph(bbody, a[nc:])
+        return [_select_batched(p, n, o) for n, o in zip(new, a[nc + nb:])]
+    gc = trace_flat(any_cond, cc_avals + [v.aval for v in carry], "the batched condition of while_loop")
+    gb = trace_flat(masked_body, all_avals, "the batched body of while_loop")
+    return while_loop_closed(gc, gb, cc, cc + bc, carry), cdims
+
+
+def while_loop_closed(cond_graph: Graph, body_graph: Graph, cond_consts: Sequence, body_consts: Sequence,
+                      init: Sequence) -> list:
+    """Bind ``while_p`` with explicit leading constants (the graphs may capture more)."""
+    cg, c1 = closed(cond_graph)
+    bg, c2 = closed(body_graph)
+    cc, bc = [*c1, *cond_consts], [*c2, *body_consts]
+    return bind(while_p, [*cc, *bc, *init], {"cond_graph": cg, "body_graph": bg, "cond_nconsts": len(cc),
+                                             "body_nconsts": len(bc)})
+
+
+def _scan_batch(args, dims, size, body, length, reverse, num_consts, num_carry):
+    """A ``scan`` of the batched body: batched ``xs`` get the batch axis second (axis 0 is scanned, so each
+    slice is batch-first), carries batch-first (made batched from the start when the body makes them batched,
+    to a fixed point) and batched ``ys`` come out with the batch axis second."""
+    consts, init, xs = _scan_split(args, num_consts, num_carry)
+    kd, cd, xd = _scan_split(dims, num_consts, num_carry)
+    xs = [x if d is None else _at(x, d, 1, size) for x, d in zip(xs, xd)]
+    sd = [None if d is None else 0 for d in xd]
+
+    def body_flags(flags):
+        _, ds = _batch_sub(body, kd + [0 if f else None for f in flags] + sd, size)
+        return [d is not None for d in ds[:num_carry]]
+    flags = _carry_fixed_point(body_flags, [d is not None for d in cd])
+    cdims = [0 if f else None for f in flags]
+    _, ds = _batch_sub(body, kd + cdims + sd, size)
+    ydims = [None if d is None else 0 for d in ds[num_carry:]]
+    g, _ = _batch_sub(body, kd + cdims + sd, size, cdims + ydims)
+    init = [_at(x, d, w, size) for x, d, w in zip(init, cd, cdims)]
+    outs = scan(g, consts, init, xs, length, reverse)
+    return outs, cdims + [None if d is None else 1 for d in ydims]
+
+
+cond_p.batch = _cond_batch
+while_p.batch = _while_batch
+scan_p.batch = _scan_batch
+
+
 __all__ = ["cond_p", "while_p", "scan_p", "cond", "while_loop", "scan", "share_consts", "trace_flat",
            "same_type"]
