@@ -180,10 +180,10 @@ def _while_impl(*args, cond_graph, body_graph, cond_nconsts, body_nconsts):
 
 
 def _while_vjp(cts, *args, **params):
-    raise ValueError("grad: reverse-mode differentiation through while_loop is not supported: its number of "
-                     "iterations is known only at run time, so the values of every iteration cannot be saved "
-                     "for the backward pass. Use fori_loop with static (Python int) bounds, or scan, which "
-                     "have a trip count known when tracing.")
+    raise ValueError("grad: differentiation through while_loop is not supported: its number of iterations is "
+                     "known only at run time, so the values of every iteration cannot be saved for the backward "
+                     "pass (forward mode too: jvp, jacfwd and hessian are reverse mode transposed). Use fori_loop "
+                     "with static (Python int) bounds, or scan, which have a trip count known when tracing.")
 
 
 while_p = Primitive("while", _while_abstract_eval, _while_impl, _while_vjp, multiple_results=True)
