@@ -182,11 +182,47 @@ def _while_impl(*args, cond_graph, body_graph, cond_nconsts, body_nconsts):
 def _while_vjp(cts, *args, **params):
     raise ValueError("grad: differentiation through while_loop is not supported: its number of iterations is "
                      "known only at run time, so the values of every iteration cannot be saved for the backward "
-                     "pass (forward mode too: jvp, jacfwd and hessian are reverse mode transposed). Use fori_loop "
-                     "with static (Python int) bounds, or scan, which have a trip count known when tracing.")
+                     "pass (forward mode, jvp and jacfwd, works; hessian and jacrev need reverse mode). Use "
+                     "fori_loop with static (Python int) bounds, or scan, which have a trip count known when "
+                     "tracing.")
 
 
-while_p = Primitive("while", _while_abstract_eval, _while_impl, _while_vjp, multiple_results=True)
+def _while_jvp(ins, tangents, cond_graph, body_graph, cond_nconsts, body_nconsts):
+    """Forward mode: a ``while`` carrying the float carries' tangents too, its body the body's JVP graph (the
+    condition reads only the primal carry). Tangents of the condition's constants do not matter."""
+    from ..transforms.jvp import jvp_graph
+    nc, nb = cond_nconsts, body_nconsts
+    cc, bc, carry = list(ins[:nc]), list(ins[nc:nc + nb]), list(ins[nc + nb:])
+    tb, tc = list(tangents[nc:nc + nb]), list(tangents[nc + nb:])
+    wb = [k for k in range(nb) if tb[k] is not None and bc[k].aval.dtype.is_floating]
+    fc = _float_positions(body_graph.outvars)
+    if not fc:
+        return bind(while_p, list(ins), {"cond_graph": cond_graph, "body_graph": body_graph,
+                                         "cond_nconsts": nc, "body_nconsts": nb}), [None] * len(carry)
+    jg = jvp_graph(body_graph, wb + [nb + k for k in fc], fc)
+    t_b = [_strong(tb[k]) for k in wb]
+    t_c = [_zeros(carry[k].aval.strip_weak()) if tc[k] is None else _strong(tc[k]) for k in fc]
+    n_tb, n_carry = len(t_b), len(carry)
+
+    def body(*a):
+        b, t, c, dc = a[:nb], a[nb:nb + n_tb], a[nb + n_tb:nb + n_tb + n_carry], a[nb + n_tb + n_carry:]
+        return eval_graph(jg, [*b, *c, *t, *dc])
+
+    def cond_fn(*a):
+        return eval_graph(cond_graph, list(a[:nc + n_carry]))
+    from .interpret import eval_graph
+    c_avals = [v.aval for v in carry] + [v.aval for v in t_c]
+    gb = trace_flat(body, [v.aval for v in bc + t_b] + c_avals, "the forward-mode body of while_loop")
+    gc = trace_flat(cond_fn, [v.aval for v in cc] + c_avals, "the forward-mode condition of while_loop")
+    outs = while_loop_closed(gc, gb, cc, bc + t_b, carry + t_c)
+    out_t: list = [None] * n_carry
+    for k, t in zip(fc, outs[n_carry:]):
+        out_t[k] = t
+    return outs[:n_carry], out_t
+
+
+while_p = Primitive("while", _while_abstract_eval, _while_impl, _while_vjp, multiple_results=True,
+                    jvp=_while_jvp)
 
 
 def while_loop(cond_graph: Graph, body_graph: Graph, init: Sequence) -> list:
