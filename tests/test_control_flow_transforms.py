@@ -278,6 +278,48 @@ def test_vmap_of_jacfwd_through_while_loop_cpu(cpu_backend):
     close(got, np.stack([fd_jac(lambda a: np_while_smooth(a, W0), x) for x in xs]), 1e-5)
 
 
+def _inner_while(v, w):
+    return jx.while_loop(lambda c: c[0] < 2, lambda c: (c[0] + 1, jx.sin(c[1]) * w + c[1]), (0, v))[1]
+
+
+def _np_inner_while(v, w):
+    for _ in range(2):
+        v = np.sin(v) * w + v
+    return v
+
+
+def f_nested_while(x, w):  # a while_loop inside a scan body (reading xs and a constant) and inside a cond
+    def body(c, xi):
+        c = _inner_while(c, w) * xi
+        return c, jx.reduce_sum(c * c)
+    c, ys = jx.scan(body, x, jx.stack([w[0], w[1], x[2]]))
+    c = jx.cond(ys[1] > 1.0, lambda a: _inner_while(a, w), lambda a: a * 2.0, c)
+    return c + jx.reduce_sum(ys)
+
+
+def np_nested_while(x, w):
+    c, ys = x, []
+    for xi in (w[0], w[1], x[2]):
+        c = _np_inner_while(c, w) * xi
+        ys.append(np.sum(c * c))
+    c = _np_inner_while(c, w) if ys[1] > 1.0 else c * 2.0
+    return c + sum(ys)
+
+
+@pytest.mark.parametrize("x", [X0 * 0.2, X0])  # the cond takes the false, then the true branch
+def test_forward_mode_through_while_nested_in_scan_and_cond(x, mode, interp):
+    """Forward-mode rules of cond and scan, used when their bodies contain a while_loop."""
+    assert (np_nested_while(x, W0) != 0).all()
+    t, tw = np.array([1.0, -0.5, 0.25]), np.array([0.3, 0.2, -0.1])
+    y, ty = run(mode, lambda a, b, c, d: jx.jvp(f_nested_while, (a, b), (c, d)), x, W0, t, tw)
+    eps = 1e-6
+    close(y, np_nested_while(x, W0))
+    ref = (np_nested_while(x + eps * t, W0 + eps * tw) - np_nested_while(x - eps * t, W0 - eps * tw)) / (2 * eps)
+    close(ty, ref, 1e-5)
+    jac = run(mode, jx.jacfwd(f_nested_while, argnums=1), x, W0)
+    close(jac, fd_jac(lambda a: np_nested_while(x, a), W0), 1e-5)
+
+
 @pytest.mark.parametrize("how", ["grad", "hessian"])
 def test_reverse_mode_through_while_loop_is_a_clear_error(how, interp):
     x = np.array([0.4, 0.2, 0.1])

@@ -222,7 +222,7 @@ def _while_jvp(ins, tangents, cond_graph, body_graph, cond_nconsts, body_nconsts
 
 
 while_p = Primitive("while", _while_abstract_eval, _while_impl, _while_vjp, multiple_results=True,
-                    jvp=_while_jvp)
+                    jvp=_while_jvp, reverse=False)
 
 
 def while_loop(cond_graph: Graph, body_graph: Graph, init: Sequence) -> list:
@@ -521,6 +521,73 @@ def _scan_batch(args, dims, size, body, length, reverse, num_consts, num_carry):
 cond_p.batch = _cond_batch
 while_p.batch = _while_batch
 scan_p.batch = _scan_batch
+
+
+# ---------------------------------------------------------------------------
+# forward-mode rules of cond and scan (used only when a body contains a while: see transforms/jvp.py)
+# ---------------------------------------------------------------------------
+def _scatter(positions, values, n: int) -> list:
+    out: list = [None] * n
+    for i, v in zip(positions, values):
+        out[i] = v
+    return out
+
+
+def _cond_jvp(ins, tangents, branches):
+    """A ``cond`` of the branches' JVP graphs, on the operands and their (non-zero, float) tangents."""
+    from ..transforms.jvp import jvp_graph
+    index, args, targs = ins[0], list(ins[1:]), list(tangents[1:])
+    n = len(branches[0].outvars)
+    wrt = [k for k, (a, t) in enumerate(zip(args, targs)) if t is not None and a.aval.dtype.is_floating]
+    fo = _float_positions(branches[0].outvars)
+    if not wrt or not fo:
+        return bind(cond_p, list(ins), {"branches": branches}), [None] * n
+    outs = cond(index, [jvp_graph(b, wrt, fo) for b in branches], args + [_strong(targs[k]) for k in wrt])
+    return outs[:n], _scatter(fo, outs[n:], n)
+
+
+def _scan_jvp(ins, tangents, body, length, reverse, num_consts, num_carry):
+    """A ``scan`` of the body's JVP graph: the float carries' tangents are carried, the tangents of the
+    constants are constants, those of ``xs`` scanned, the tangents of the float ``ys`` stacked."""
+    from ..transforms.jvp import jvp_graph
+    from .interpret import eval_graph
+    consts, carry, xs = _scan_split(ins, num_consts, num_carry)
+    tk, _, tx = _scan_split(tangents, num_consts, num_carry)
+    tcarry = tangents[num_consts:num_consts + num_carry]
+    nk, nx, n_out = len(consts), len(xs), len(body.outvars)
+    wk = [k for k in range(nk) if tk[k] is not None and consts[k].aval.dtype.is_floating]
+    wx = [k for k in range(nx) if tx[k] is not None and xs[k].aval.dtype.is_floating]
+    fc = [k for k in range(num_carry) if carry[k].aval.dtype.is_floating]
+    fo = _float_positions(body.outvars)
+    fy = [j for j in fo if j >= num_carry]
+    if not (wk or wx or any(tcarry[k] is not None for k in fc)) or not fo:
+        return bind(scan_p, list(ins), {"body": body, "length": length, "reverse": reverse,
+                                        "num_consts": num_consts, "num_carry": num_carry}), [None] * n_out
+    jg = jvp_graph(body, wk + [nk + k for k in fc] + [nk + num_carry + k for k in wx], fo)
+    t_k = [_strong(tk[k]) for k in wk]
+    t_c = [_zeros(carry[k].aval.strip_weak()) if tcarry[k] is None else _strong(tcarry[k]) for k in fc]
+    t_x = [_strong(tx[k]) for k in wx]
+    sizes = [nk, len(t_k), num_carry, len(t_c), nx, len(t_x)]
+
+    def step(*a):
+        parts, at = [], 0
+        for size in sizes:
+            parts.append(list(a[at:at + size]))
+            at += size
+        k, tk_, c, tc_, x, tx_ = parts
+        outs = eval_graph(jg, k + c + x + tk_ + tc_ + tx_)
+        prim, tans = outs[:n_out], [_strong(t) for t in outs[n_out:]]
+        return prim[:num_carry] + tans[:len(fc)] + prim[num_carry:] + tans[len(fc):]
+    avals = ([v.aval for v in consts + t_k + carry + t_c] + [_slice_aval(v.aval) for v in xs + t_x])
+    g = trace_flat(step, avals, "the forward-mode body of scan")
+    outs = scan(g, consts + t_k, carry + t_c, xs + t_x, length, reverse)
+    nc, nfc, ny = num_carry, len(fc), n_out - num_carry
+    primal = outs[:nc] + outs[nc + nfc:nc + nfc + ny]
+    return primal, _scatter(fc + fy, outs[nc:nc + nfc] + outs[nc + nfc + ny:], n_out)
+
+
+cond_p.jvp = _cond_jvp
+scan_p.jvp = _scan_jvp
 
 
 __all__ = ["cond_p", "while_p", "scan_p", "cond", "while_loop", "scan", "share_consts", "trace_flat",

@@ -8,11 +8,12 @@ elimination removes what only they fed. No primitive needs a JVP rule: its
 VJP rule, applied twice, is its JVP (see docs/architecture.md, "Batching and
 forward mode", for the measurements behind this choice).
 
-The exception: a primitive with a forward-mode rule of its own
-(``Primitive.jvp``: ``while``, which has no reverse mode). A graph that
-contains one (after inlining calls) is differentiated node by node instead:
-each other node's JVP is the double transposition of the one-node graph, the
-rule's node is evaluated by the rule.
+The exception: a primitive without reverse mode (``Primitive.reverse`` False:
+``while``) has a forward-mode rule (``Primitive.jvp``), and so do ``cond`` and
+``scan``, whose sub-graphs may contain one. A graph that contains such a
+primitive at any depth is differentiated node by node instead: a node with a
+forward-mode rule by its rule, every other node by the double transposition
+of the one-node graph.
 """
 from __future__ import annotations
 
@@ -70,11 +71,25 @@ def _store(key, graph: Graph, result: Graph) -> Graph:
     return result
 
 
+def _without_reverse(graph: Graph) -> bool:
+    """A node of ``graph``, or of a graph nested in its parameters, has a primitive without reverse mode."""
+    for n in graph.nodes:
+        if not n.prim.reverse:
+            return True
+        for v in n.params.values():
+            for g in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(g, Graph) and _without_reverse(g):
+                    return True
+    return False
+
+
 def _with_forward_rules(graph: Graph) -> Graph | None:
-    """``graph`` with its calls inlined if a node of it has a forward-mode rule (``Primitive.jvp``), else None."""
+    """``graph`` with its calls inlined if it contains a primitive without reverse mode (``while``), at any
+    depth, else None: such a graph is differentiated node by node, with the forward-mode rules."""
     from ..passes.inline import inline_calls
-    flat = inline_calls(graph, keep_custom=True)
-    return flat if any(n.prim.jvp is not None for n in flat.nodes) else None
+    if not _without_reverse(graph):
+        return None
+    return inline_calls(graph, keep_custom=True)
 
 
 def _node_by_node(graph: Graph, xs: list, tangents: dict, tangent_outs: Sequence[int]) -> list:
