@@ -180,13 +180,49 @@ def _while_impl(*args, cond_graph, body_graph, cond_nconsts, body_nconsts):
 
 
 def _while_vjp(cts, *args, **params):
-    raise ValueError("grad: reverse-mode differentiation through while_loop is not supported: its number of "
-                     "iterations is known only at run time, so the values of every iteration cannot be saved "
-                     "for the backward pass. Use fori_loop with static (Python int) bounds, or scan, which "
-                     "have a trip count known when tracing.")
+    raise ValueError("grad: differentiation through while_loop is not supported: its number of iterations is "
+                     "known only at run time, so the values of every iteration cannot be saved for the backward "
+                     "pass (forward mode, jvp and jacfwd, works; hessian and jacrev need reverse mode). Use "
+                     "fori_loop with static (Python int) bounds, or scan, which have a trip count known when "
+                     "tracing.")
 
 
-while_p = Primitive("while", _while_abstract_eval, _while_impl, _while_vjp, multiple_results=True)
+def _while_jvp(ins, tangents, cond_graph, body_graph, cond_nconsts, body_nconsts):
+    """Forward mode: a ``while`` carrying the float carries' tangents too, its body the body's JVP graph (the
+    condition reads only the primal carry). Tangents of the condition's constants do not matter."""
+    from ..transforms.jvp import jvp_graph
+    nc, nb = cond_nconsts, body_nconsts
+    cc, bc, carry = list(ins[:nc]), list(ins[nc:nc + nb]), list(ins[nc + nb:])
+    tb, tc = list(tangents[nc:nc + nb]), list(tangents[nc + nb:])
+    wb = [k for k in range(nb) if tb[k] is not None and bc[k].aval.dtype.is_floating]
+    fc = _float_positions(body_graph.outvars)
+    if not fc:
+        return bind(while_p, list(ins), {"cond_graph": cond_graph, "body_graph": body_graph,
+                                         "cond_nconsts": nc, "body_nconsts": nb}), [None] * len(carry)
+    jg = jvp_graph(body_graph, wb + [nb + k for k in fc], fc)
+    t_b = [_strong(tb[k]) for k in wb]
+    t_c = [_zeros(carry[k].aval.strip_weak()) if tc[k] is None else _strong(tc[k]) for k in fc]
+    n_tb, n_carry = len(t_b), len(carry)
+
+    def body(*a):
+        b, t, c, dc = a[:nb], a[nb:nb + n_tb], a[nb + n_tb:nb + n_tb + n_carry], a[nb + n_tb + n_carry:]
+        return eval_graph(jg, [*b, *c, *t, *dc])
+
+    def cond_fn(*a):
+        return eval_graph(cond_graph, list(a[:nc + n_carry]))
+    from .interpret import eval_graph
+    c_avals = [v.aval for v in carry] + [v.aval for v in t_c]
+    gb = trace_flat(body, [v.aval for v in bc + t_b] + c_avals, "the forward-mode body of while_loop")
+    gc = trace_flat(cond_fn, [v.aval for v in cc] + c_avals, "the forward-mode condition of while_loop")
+    outs = while_loop_closed(gc, gb, cc, bc + t_b, carry + t_c)
+    out_t: list = [None] * n_carry
+    for k, t in zip(fc, outs[n_carry:]):
+        out_t[k] = t
+    return outs[:n_carry], out_t
+
+
+while_p = Primitive("while", _while_abstract_eval, _while_impl, _while_vjp, multiple_results=True,
+                    jvp=_while_jvp, reverse=False)
 
 
 def while_loop(cond_graph: Graph, body_graph: Graph, init: Sequence) -> list:
@@ -338,6 +374,220 @@ def bind_add(a, b):
 
 scan_p = Primitive("scan", _scan_abstract_eval, _scan_impl, _scan_vjp, multiple_results=True,
                    vjp_forward=_scan_vjp_forward)
+
+
+# ---------------------------------------------------------------------------
+# batching (vmap): the rules batch the sub-graphs with transforms.batching.batch_graph
+# ---------------------------------------------------------------------------
+def _batch_sub(graph: Graph, in_dims, size: int, out_dims=None) -> tuple:
+    from ..transforms.batching import batch_graph
+    return batch_graph(graph, in_dims, size, out_dims)
+
+
+def _at(x, d, want, size: int):
+    """``x`` (batch axis ``d`` or unbatched) with its batch axis at ``want`` (``None``: left unbatched)."""
+    from ..primitives._batching import front, move_axis
+    if want is None:
+        return x
+    if d is None:
+        x, d = front(x, None, size), 0
+    return move_axis(x, d, want)
+
+
+def _select_batched(pred, on_true, on_false):
+    """``select`` of two batch-first values by a per-example bool ``pred`` (shape ``(size,)``)."""
+    from ..primitives.elementwise import select_p
+    from ..primitives.shape_ops import reshape_p
+    rank = on_true.aval.ndim
+    p = reshape_p.bind(pred, shape=tuple(pred.aval.shape) + (1,) * (rank - 1)) if rank > 1 else pred
+    return select_p.bind(p, on_true, on_false)
+
+
+def _cond_batch(args, dims, size, branches):
+    """Unbatched index: a ``cond`` of the batched branches (an output batched in any branch is batched, axis
+    0, in all). Batched index: every branch runs (batched) and ``select`` picks each example's result, by the
+    clamped index (as JAX does with a batched predicate)."""
+    from ..primitives import elementwise as ew
+    from ..primitives._batching import move_to_front
+    index, ops = args[0], list(args[1:])
+    idims, odims = dims[0], list(dims[1:])
+    n_out = len(branches[0].outvars)
+    if idims is None:
+        batched = [False] * n_out
+        for b in branches:
+            _, ds = _batch_sub(b, odims, size)
+            batched = [x or d is not None for x, d in zip(batched, ds)]
+        want = [0 if x else None for x in batched]
+        gs = [_batch_sub(b, odims, size, want)[0] for b in branches]
+        return cond(index, gs, ops), want
+    from ..core.tensor import Tensor
+    from .call import call
+    want = [0] * n_out
+    outs = [call(_batch_sub(b, odims, size, want)[0], ops) for b in branches]
+    idx = move_to_front(index, idims)
+    idx = ew.max_p.bind(ew.min_p.bind(idx, Tensor(np.int32(len(branches) - 1))), Tensor(np.int32(0)))
+    result = list(outs[0])
+    for k in range(1, len(branches)):
+        pick = ew.eq_p.bind(idx, Tensor(np.int32(k)))
+        result = [_select_batched(pick, o, r) for o, r in zip(outs[k], result)]
+    return result, want
+
+
+def _carry_fixed_point(step, carry_batched: list) -> list:
+    """Iterate ``step(carry batched flags) -> body output carry flags`` until no carry becomes batched (a carry
+    that the body makes batched must be batched from the start)."""
+    while True:
+        out = step(carry_batched)
+        new = [a or b for a, b in zip(carry_batched, out)]
+        if new == carry_batched:
+            return carry_batched
+        carry_batched = new
+
+
+def _while_batch(args, dims, size, cond_graph, body_graph, cond_nconsts, body_nconsts):
+    """A ``while`` of the batched body; with a predicate that differs per example, the loop runs while any
+    example's is true and a ``select`` keeps the carries of the finished examples (every carry batched)."""
+    cc, bc = list(args[:cond_nconsts]), list(args[cond_nconsts:cond_nconsts + body_nconsts])
+    carry = list(args[cond_nconsts + body_nconsts:])
+    ccd, bcd = list(dims[:cond_nconsts]), list(dims[cond_nconsts:cond_nconsts + body_nconsts])
+    cd = list(dims[cond_nconsts + body_nconsts:])
+
+    def body_flags(flags):
+        _, ds = _batch_sub(body_graph, bcd + [0 if f else None for f in flags], size)
+        return [d is not None for d in ds]
+    flags = _carry_fixed_point(body_flags, [d is not None for d in cd])
+    _, (pd,) = _batch_sub(cond_graph, ccd + [0 if f else None for f in flags], size)
+    if pd is not None:
+        flags = [True] * len(carry)
+    cdims = [0 if f else None for f in flags]
+    carry = [_at(x, d, w, size) for x, d, w in zip(carry, cd, cdims)]
+    bbody, _ = _batch_sub(body_graph, bcd + cdims, size, cdims)
+    if pd is None:
+        bcond, _ = _batch_sub(cond_graph, ccd + cdims, size, [None])
+        return while_loop_closed(bcond, bbody, cc, bc, carry), cdims
+    bcond, _ = _batch_sub(cond_graph, ccd + cdims, size, [0])
+    from ..primitives.reductions import reduce_or_p
+    from .interpret import eval_graph
+    nc, nb = len(cc), len(bc)
+    cc_avals = [v.aval for v in cc]
+    all_avals = cc_avals + [v.aval for v in bc] + [v.aval for v in carry]
+
+    def any_cond(*a):
+        (p,) = eval_graph(bcond, list(a))
+        return [reduce_or_p.bind(p, axes=(0,))]
+
+    def masked_body(*a):
+        a = list(a)
+        (p,) = eval_graph(bcond, a[:nc] + a[nc + nb:])
+        new = eval_graph(bbody, a[nc:])
+        return [_select_batched(p, n, o) for n, o in zip(new, a[nc + nb:])]
+    gc = trace_flat(any_cond, cc_avals + [v.aval for v in carry], "the batched condition of while_loop")
+    gb = trace_flat(masked_body, all_avals, "the batched body of while_loop")
+    return while_loop_closed(gc, gb, cc, cc + bc, carry), cdims
+
+
+def while_loop_closed(cond_graph: Graph, body_graph: Graph, cond_consts: Sequence, body_consts: Sequence,
+                      init: Sequence) -> list:
+    """Bind ``while_p`` with explicit leading constants (the graphs may capture more)."""
+    cg, c1 = closed(cond_graph)
+    bg, c2 = closed(body_graph)
+    cc, bc = [*c1, *cond_consts], [*c2, *body_consts]
+    return bind(while_p, [*cc, *bc, *init], {"cond_graph": cg, "body_graph": bg, "cond_nconsts": len(cc),
+                                             "body_nconsts": len(bc)})
+
+
+def _scan_batch(args, dims, size, body, length, reverse, num_consts, num_carry):
+    """A ``scan`` of the batched body: batched ``xs`` get the batch axis second (axis 0 is scanned, so each
+    slice is batch-first), carries batch-first (made batched from the start when the body makes them batched,
+    to a fixed point) and batched ``ys`` come out with the batch axis second."""
+    consts, init, xs = _scan_split(args, num_consts, num_carry)
+    kd, cd, xd = _scan_split(dims, num_consts, num_carry)
+    xs = [x if d is None else _at(x, d, 1, size) for x, d in zip(xs, xd)]
+    sd = [None if d is None else 0 for d in xd]
+
+    def body_flags(flags):
+        _, ds = _batch_sub(body, kd + [0 if f else None for f in flags] + sd, size)
+        return [d is not None for d in ds[:num_carry]]
+    flags = _carry_fixed_point(body_flags, [d is not None for d in cd])
+    cdims = [0 if f else None for f in flags]
+    _, ds = _batch_sub(body, kd + cdims + sd, size)
+    ydims = [None if d is None else 0 for d in ds[num_carry:]]
+    g, _ = _batch_sub(body, kd + cdims + sd, size, cdims + ydims)
+    init = [_at(x, d, w, size) for x, d, w in zip(init, cd, cdims)]
+    outs = scan(g, consts, init, xs, length, reverse)
+    return outs, cdims + [None if d is None else 1 for d in ydims]
+
+
+cond_p.batch = _cond_batch
+while_p.batch = _while_batch
+scan_p.batch = _scan_batch
+
+
+# ---------------------------------------------------------------------------
+# forward-mode rules of cond and scan (used only when a body contains a while: see transforms/jvp.py)
+# ---------------------------------------------------------------------------
+def _scatter(positions, values, n: int) -> list:
+    out: list = [None] * n
+    for i, v in zip(positions, values):
+        out[i] = v
+    return out
+
+
+def _cond_jvp(ins, tangents, branches):
+    """A ``cond`` of the branches' JVP graphs, on the operands and their (non-zero, float) tangents."""
+    from ..transforms.jvp import jvp_graph
+    index, args, targs = ins[0], list(ins[1:]), list(tangents[1:])
+    n = len(branches[0].outvars)
+    wrt = [k for k, (a, t) in enumerate(zip(args, targs)) if t is not None and a.aval.dtype.is_floating]
+    fo = _float_positions(branches[0].outvars)
+    if not wrt or not fo:
+        return bind(cond_p, list(ins), {"branches": branches}), [None] * n
+    outs = cond(index, [jvp_graph(b, wrt, fo) for b in branches], args + [_strong(targs[k]) for k in wrt])
+    return outs[:n], _scatter(fo, outs[n:], n)
+
+
+def _scan_jvp(ins, tangents, body, length, reverse, num_consts, num_carry):
+    """A ``scan`` of the body's JVP graph: the float carries' tangents are carried, the tangents of the
+    constants are constants, those of ``xs`` scanned, the tangents of the float ``ys`` stacked."""
+    from ..transforms.jvp import jvp_graph
+    from .interpret import eval_graph
+    consts, carry, xs = _scan_split(ins, num_consts, num_carry)
+    tk, _, tx = _scan_split(tangents, num_consts, num_carry)
+    tcarry = tangents[num_consts:num_consts + num_carry]
+    nk, nx, n_out = len(consts), len(xs), len(body.outvars)
+    wk = [k for k in range(nk) if tk[k] is not None and consts[k].aval.dtype.is_floating]
+    wx = [k for k in range(nx) if tx[k] is not None and xs[k].aval.dtype.is_floating]
+    fc = [k for k in range(num_carry) if carry[k].aval.dtype.is_floating]
+    fo = _float_positions(body.outvars)
+    fy = [j for j in fo if j >= num_carry]
+    if not (wk or wx or any(tcarry[k] is not None for k in fc)) or not fo:
+        return bind(scan_p, list(ins), {"body": body, "length": length, "reverse": reverse,
+                                        "num_consts": num_consts, "num_carry": num_carry}), [None] * n_out
+    jg = jvp_graph(body, wk + [nk + k for k in fc] + [nk + num_carry + k for k in wx], fo)
+    t_k = [_strong(tk[k]) for k in wk]
+    t_c = [_zeros(carry[k].aval.strip_weak()) if tcarry[k] is None else _strong(tcarry[k]) for k in fc]
+    t_x = [_strong(tx[k]) for k in wx]
+    sizes = [nk, len(t_k), num_carry, len(t_c), nx, len(t_x)]
+
+    def step(*a):
+        parts, at = [], 0
+        for size in sizes:
+            parts.append(list(a[at:at + size]))
+            at += size
+        k, tk_, c, tc_, x, tx_ = parts
+        outs = eval_graph(jg, k + c + x + tk_ + tc_ + tx_)
+        prim, tans = outs[:n_out], [_strong(t) for t in outs[n_out:]]
+        return prim[:num_carry] + tans[:len(fc)] + prim[num_carry:] + tans[len(fc):]
+    avals = ([v.aval for v in consts + t_k + carry + t_c] + [_slice_aval(v.aval) for v in xs + t_x])
+    g = trace_flat(step, avals, "the forward-mode body of scan")
+    outs = scan(g, consts + t_k, carry + t_c, xs + t_x, length, reverse)
+    nc, nfc, ny = num_carry, len(fc), n_out - num_carry
+    primal = outs[:nc] + outs[nc + nfc:nc + nfc + ny]
+    return primal, _scatter(fc + fy, outs[nc:nc + nfc] + outs[nc + nfc + ny:], n_out)
+
+
+cond_p.jvp = _cond_jvp
+scan_p.jvp = _scan_jvp
 
 
 __all__ = ["cond_p", "while_p", "scan_p", "cond", "while_loop", "scan", "share_consts", "trace_flat",

@@ -109,13 +109,22 @@ class Primitive:
         batched, at least one is batched) and ``size`` the batch size; written with other primitives, like
         ``vjp``. ``dim`` is the batch axis of the result (``None``: the same for every example).
         ``transforms/batching.py`` calls it; a primitive without one cannot be batched (an error names it).
+    jvp : callable, optional
+        ``(ins, tangents, **params) -> (outputs, output tangents)`` (``None``: a zero tangent): a forward-mode
+        rule, for primitives without reverse mode (``reverse=False``: ``while``) and for the primitives whose
+        sub-graphs may contain one (``cond``, ``scan``). Forward mode uses these rules only in a graph that
+        contains a primitive without reverse mode; otherwise it transposes the VJP rules twice
+        (``transforms/jvp.py``).
+    reverse : bool
+        False: the primitive has no reverse mode (its VJP rule raises an error that says why: ``while``).
     """
 
     def __init__(self, name: str, abstract_eval: Callable, impl: Callable, vjp: Callable | None = None,
                  kind: str = "other", scalar: str | Callable | None = None, multiple_results: bool = False, *,
                  effects: frozenset = frozenset(), fusible: bool | None = None, may_warn: bool | None = None,
                  reduce: ReduceSpec | None = None, scalar_keeps_dtype: bool = False,
-                 vjp_forward: Callable | None = None, batch: Callable | None = None):
+                 vjp_forward: Callable | None = None, batch: Callable | None = None, jvp: Callable | None = None,
+                 reverse: bool = True):
         if (kind == "reduce") != (reduce is not None):
             raise TypeError(f"Primitive {name!r}: a reduction (kind='reduce') needs a ReduceSpec, and only a "
                             f"reduction has one")
@@ -136,6 +145,8 @@ class Primitive:
         self.scalar_keeps_dtype = scalar_keeps_dtype
         self.vjp_forward = vjp_forward
         self.batch = batch
+        self.jvp = jvp
+        self.reverse = bool(reverse)
         if self.fusible and scalar is None:
             raise TypeError(f"Primitive {name!r}: a fusible primitive needs a scalar template")
         PRIMITIVES[name] = self
