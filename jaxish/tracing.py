@@ -243,6 +243,23 @@ def tensor_call(exe, n: int):
     return call
 
 
+_FREE: list = []
+
+
+def _free_refcount() -> int:
+    """What ``sys.getrefcount`` says, in a generated call, of an array that only a local variable refers to
+    (2 on CPython 3.11-3.13: the local and getrefcount's argument), measured once with the same code; 0
+    (never reuse a buffer) where the count is no proof: free-threaded builds, or an interpreter that counts
+    fewer references than that."""
+    if not _FREE:
+        ns = {"rc": sys.getrefcount}
+        exec("def probe(B):\n    d = B.pop(0)\n    return rc(d)\n", ns)
+        n = ns["probe"]([np.empty(1)])
+        gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+        _FREE.append(n if gil and n >= 2 else 0)
+    return _FREE[0]
+
+
 def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequence = (), out_tree=None):
     """A Python function ``call(args)`` generated for one executable: it runs ``exe`` on the values of the
     ``n_args`` Tensors ``args`` and of ``variables``, writes the last outputs to ``assigned`` (as strong
@@ -267,7 +284,8 @@ def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequenc
         return None
     fn, sizes, plan, dests, consts = spec
     ns = {"fn": fn, "S": sizes, "asc": np.ascontiguousarray, "Tensor": Tensor, "DEV": CPU_DEVICE, "EXE": exe,
-          "unflatten": tree_unflatten, "TREE": out_tree, "rc": sys.getrefcount, "empty": np.empty}
+          "unflatten": tree_unflatten, "TREE": out_tree, "rc": sys.getrefcount, "empty": np.empty,
+          "FREE": _free_refcount()}
     lines = ["def call(args):"]
     ins = [f"i{k}" for k in range(n_args + len(variables))]
     if n_args:
@@ -284,7 +302,7 @@ def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequenc
                   f"        d{j} = B{j}.pop(0)",
                   "    except IndexError:",
                   f"        d{j} = None",
-                  f"    if d{j} is None or rc(d{j}) != 2:",  # (this local and getrefcount's argument)
+                  f"    if d{j} is None or rc(d{j}) != FREE:",  # only this local refers to it
                   f"        if d{j} is not None:",
                   f"            B{j}.append(d{j})",  # in use: a Variable's value is free after the next call
                   f"        d{j} = empty(DS{j}, DT{j})"]
