@@ -84,7 +84,10 @@ def from_dlpack(x, copy: bool | None = None) -> Tensor:
         where = f" (it is on DLPack device {dev}; only the CPU is supported: move it to the host first)" \
             if dev is not None and dev[0] != _KDL_CPU else ""
         raise type(e)(f"from_dlpack: cannot import a {type(x).__name__}{where}: {e}") from None
-    return Tensor(arr)
+    try:
+        return Tensor(arr)
+    except TypeError as e:  # a dtype jaxish does not have (complex, uint16, ...)
+        raise TypeError(f"from_dlpack: cannot import a {type(x).__name__} of dtype {arr.dtype}: {e}") from None
 
 
 # -- NumPy functions on traced values -------------------------------------------------------------------------------
