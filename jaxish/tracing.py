@@ -371,7 +371,8 @@ def make_graph(fn: Callable, static_argnums: Sequence[int] = (), optimize: bool 
                 g = opt(g)
             return g
         except Exception as e:  # the API boundary (traceback_util)
-            raise _filtered(e)
+            _filtered(e)
+            raise  # bare: no traceback entry for this frame
     return wrapper
 
 
@@ -496,7 +497,8 @@ class TracedFunction:
                     return out
             return self._call_slow(args, kwargs)[1]
         except Exception as e:  # the API boundary: jaxish's own frames leave the traceback (traceback_util)
-            raise _filtered(e)
+            _filtered(e)
+            raise  # bare: no traceback entry for this frame
 
     def _call_slow(self, args, kwargs) -> tuple:
         """Trace (on a new signature) and run; returns ``(Traced, outputs)``."""

@@ -107,19 +107,63 @@ def test_tracebacks_hide_jaxish_frames():
             fn(jx.ones(3))
         frames = _frames(err.value)
         assert ("_bad_user_code", "return jx.reshape(x, (5,))  # the user's line") in [(n, ln) for _, n, ln in frames]
-        inside = _jaxish_frames(frames)
-        assert len(inside) == 1 and inside[0][0].endswith("tracing.py"), frames  # only the boundary's raise
+        assert not _jaxish_frames(frames), frames  # the boundary re-raises with a bare raise: no frame of its own
 
 
-def test_traceback_filtering_off_shows_everything(monkeypatch):
-    monkeypatch.setattr(jx.config._config, "traceback_filtering", False)
-    with pytest.raises(ValueError) as err:
-        jx.trace(_bad_user_code)(jx.ones(3))
-    assert len(_jaxish_frames(_frames(err.value))) > 3
-    assert jx.config._Config({"JAXISH_TRACEBACK_FILTERING": "off"}).traceback_filtering is False
-    assert jx.config._Config({}).traceback_filtering is True
-    jx.config.set_traceback_filtering(True)
-    assert jx.config.traceback_filtering()
+def _scalar_bad(x):
+    return jx.reduce_sum(jx.reshape(x, (5,)))  # the user's line
+
+
+def _call_bad(x):
+    return _scalar_bad(x)
+
+
+@pytest.mark.parametrize("api", [
+    "grad", "value_and_grad", "jacobian", "hessian", "vjp", "cond", "fori_loop", "while_loop", "scan", "grad_in_trace",
+])
+def test_every_api_boundary_hides_jaxish_frames(api):
+    x = jx.ones(3)
+    run = {
+        "grad": lambda: jx.grad(_call_bad)(x),
+        "value_and_grad": lambda: jx.value_and_grad(_call_bad)(x),
+        "jacobian": lambda: jx.jacobian(_call_bad)(x),
+        "hessian": lambda: jx.hessian(_call_bad)(x),
+        "vjp": lambda: jx.vjp(_call_bad, x),
+        "cond": lambda: jx.cond(True, _call_bad, _call_bad, x),
+        "fori_loop": lambda: jx.fori_loop(0, 2, lambda i, c: c + _call_bad(x), 0.0),
+        "while_loop": lambda: jx.while_loop(lambda c: c < 1.0, lambda c: c + _call_bad(x), 0.0),
+        "scan": lambda: jx.scan(lambda c, v: (c + _call_bad(x), v), 0.0, x),
+        "grad_in_trace": lambda: jx.trace(jx.grad(_call_bad))(x),
+    }[api]
+    with pytest.raises(ValueError, match="reshape") as err:
+        run()
+    frames = _frames(err.value)
+    assert ("_scalar_bad", "return jx.reduce_sum(jx.reshape(x, (5,)))  # the user's line") in \
+        [(n, ln) for _, n, ln in frames], frames
+    assert not _jaxish_frames(frames), frames
+    assert "JAXISH_TRACEBACK_FILTERING=off" in "\n".join(getattr(err.value, "__notes__", [])), api
+
+
+def _tape_call(method, **kw):
+    x = jx.ones(3)
+    with jx.GradientTape(persistent=True) as t:
+        t.watch(x)
+        y = x * 2.0
+    return lambda: getattr(t, method)(y, x, **kw)
+
+
+@pytest.mark.parametrize("api", ["vjp_fn", "tape_gradient", "tape_jacobian"])
+def test_errors_of_jaxish_own_checks_show_the_callers_line(api):
+    # no user code runs below these boundaries: the check's error keeps the caller's frames only
+    call = {"vjp_fn": lambda: jx.vjp(lambda x: x * 2.0, jx.ones(3))[1],
+            "tape_gradient": lambda: _tape_call("gradient", output_gradients=jx.ones(5)),
+            "tape_jacobian": lambda: _tape_call("jacobian", unconnected_gradients="sometimes")}[api]()
+    arg = ((jx.ones(3), jx.ones(3)),) if api == "vjp_fn" else ()
+    with pytest.raises((TypeError, ValueError)) as err:
+        call(*arg)  # the caller's line
+    frames = _frames(err.value)
+    assert not _jaxish_frames(frames), (api, frames)
+    assert frames[-1][0] == __file__ and len(frames) == (1 if api == "vjp_fn" else 2), frames  # the call's line
 
 
 # ---- compile notes and JAXISH_LOG_COMPILES ----
