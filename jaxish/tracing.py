@@ -20,8 +20,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import backends as _backends
 from . import dtypes as _dt
 from . import static_args as _static_args
+from .backends import describing
 from .config import _config, cache_limit, log_compiles
 from .core import CPU_DEVICE, STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
 from .core.call import call
@@ -176,9 +178,10 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
         inputs += [v._value for v in traced.variables]
         if traced.uses_rng:
             inputs.append(_rng_input())
-        if traced.executable is None:  # the first call compiles
+        if traced.executable is None:  # the first call compiles (a slow compile is noted by the backend)
             t0 = time.perf_counter()
-            outs = _executable(traced).call_tensors(inputs)
+            with describing(f"{traced.name}({traced.signature})"):
+                outs = _executable(traced).call_tensors(inputs)
             _note_compile(traced, time.perf_counter() - t0)
         else:
             outs = traced.executable.call_tensors(inputs)
@@ -205,16 +208,11 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
     return outs[:n]
 
 
-SLOW_COMPILE_S = 1.0
-"""A first call (compile and first run) that takes longer logs a one-line WARNING on the ``jaxish`` logger."""
-
-
 def _note_compile(traced: Traced, seconds: float) -> None:
-    """One line after a slow first call (always) or after every first call (``JAXISH_LOG_COMPILES``)."""
-    if seconds > SLOW_COMPILE_S or log_compiles():
-        log.warning("jaxish: compiling %s(%s) and its first run took %.2f s%s", traced.name, traced.signature,
-                    seconds, "; later calls with these shapes and dtypes reuse it, and the kernel cache on disk keeps "
-                    "it for later processes" if seconds > SLOW_COMPILE_S else "")
+    """With ``JAXISH_LOG_COMPILES``, one line after every first call (a slow one is noted by the backend, see
+    ``backends.SLOW_COMPILE_S``)."""
+    if log_compiles() and seconds <= _backends.SLOW_COMPILE_S:
+        log.warning("jaxish: compiling %s(%s) and its first run took %.2f s", traced.name, traced.signature, seconds)
 
 
 def _fast_call(traced: Traced):

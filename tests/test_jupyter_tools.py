@@ -8,7 +8,7 @@ import traceback
 import pytest
 
 import jaxish as jx
-from jaxish import render, tracing
+from jaxish import backends, render, tracing
 
 
 def _f(x):
@@ -169,7 +169,7 @@ def test_errors_of_jaxish_own_checks_show_the_callers_line(api):
 # ---- compile notes and JAXISH_LOG_COMPILES ----
 def test_note_after_a_slow_compile(monkeypatch, caplog):
     caplog.set_level(logging.WARNING, logger="jaxish")
-    monkeypatch.setattr(tracing, "SLOW_COMPILE_S", 0.0)  # every compile is "slow"
+    monkeypatch.setattr(backends, "SLOW_COMPILE_S", 0.0)  # every compile is "slow"
 
     @jx.trace
     def slow_fn(weights, batch):
@@ -183,9 +183,34 @@ def test_note_after_a_slow_compile(monkeypatch, caplog):
     assert len([r for r in caplog.records if "first run took" in r.getMessage()]) == 1
 
 
+@pytest.mark.parametrize("api", ["grad", "tape", "nested"])
+def test_note_after_every_slow_compile_users_wait_for(api, monkeypatch, caplog):
+    # not only a @trace'd function's first call: grad(f)(x) run eagerly, a tape's backward graph; a graph run
+    # inside another's first run is part of it (one note)
+    caplog.set_level(logging.WARNING, logger="jaxish")
+    monkeypatch.setattr(backends, "SLOW_COMPILE_S", 0.0)
+    monkeypatch.setattr(jx.config._config, "backend", "cpu")
+    x = jx.constant([1.0, 2.0, 0.789])  # constants of this test's own: graphs this process has not built
+    if api == "grad":
+        jx.grad(lambda w: jx.reduce_sum(jx.sin(w * 0.789)))(x)  # the user's line
+    elif api == "tape":
+        with jx.GradientTape() as t:
+            t.watch(x)
+            y = jx.reduce_sum(jx.cos(x * 0.789))
+        t.gradient(y, x)  # the user's line
+    else:
+        jx.trace(lambda w: jx.cond(jx.reduce_sum(w) > 0.0, lambda v: v * 0.789, lambda v: v - 0.789, w))(x)
+    notes = [r.getMessage() for r in caplog.records if "first run took" in r.getMessage()]
+    assert len(notes) == 1, notes
+    if api != "nested":
+        assert "a graph of" in notes[0] and "test_jupyter_tools.py" in notes[0] and "# the user's line" in notes[0]
+    else:
+        assert "<lambda>(w: float32[3])" in notes[0]
+
+
 def test_no_note_after_a_fast_compile(monkeypatch, caplog):
     caplog.set_level(logging.WARNING, logger="jaxish")
-    monkeypatch.setattr(tracing, "SLOW_COMPILE_S", 1e9)
+    monkeypatch.setattr(backends, "SLOW_COMPILE_S", 1e9)
     monkeypatch.setattr(jx.config._config, "log_compiles", False)
     jx.trace(lambda x: x - 0.456)(jx.ones(2))
     assert not [r for r in caplog.records if "first run took" in r.getMessage()]
