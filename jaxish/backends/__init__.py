@@ -123,8 +123,12 @@ class Executable:
             ins = ", ".join(f"{v.aval.dtype.name}{list(v.aval.shape)}" for v in g.invars[:6])
             label = (f"a graph of {len(g.nodes)} nodes ({ins}{', ...' if len(g.invars) > 6 else ''}) "
                      f"run at {user_line()}")
+        on_gpu = "_cuda_program" in self.__dict__  # (set by cuda/placement.call_executable: a CUDA program)
+        if on_gpu:
+            label = f"{label} for the GPU"
         where = ("; later calls with these shapes and dtypes reuse it" +
-                 (", and the kernel cache on disk keeps it for later processes" if self.backend == "cpu" else ""))
+                 (", and the kernel cache on disk keeps it for later processes"
+                  if self.backend == "cpu" and not on_gpu else ""))
         first = "" if _NOTED[0] else " (the first compile of a process also starts Numba)"
         _NOTED[0] = True
         log.warning("jaxish: compiling %s and its first run took %.2f s%s%s", label, seconds, first, where)
