@@ -2,13 +2,17 @@
 traced function's repr, traceback filtering, and the note after a slow compile."""
 import html
 import logging
+import os
 import subprocess
+import sys
 import traceback
 
 import pytest
 
 import jaxish as jx
 from jaxish import backends, render, tracing
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _f(x):
@@ -206,6 +210,26 @@ def test_note_after_every_slow_compile_users_wait_for(api, monkeypatch, caplog):
         assert "a graph of" in notes[0] and "test_jupyter_tools.py" in notes[0] and "# the user's line" in notes[0]
     else:
         assert "<lambda>(w: float32[3])" in notes[0]
+
+
+def test_no_note_when_the_machine_code_comes_from_the_disk_cache(tmp_path):
+    # a fresh process that loads a graph's machine code from the kernel cache waits about a second for Numba's
+    # start-up: that is no compile, and no note says it is
+    script = ("import logging, sys\n"
+              "import jaxish as jx\n"
+              "from jaxish import backends\n"
+              "logging.basicConfig(stream=sys.stdout, format='%(message)s')\n"
+              "backends.SLOW_COMPILE_S = 0.0\n"
+              "jx.trace(lambda v: jx.sin(v) * 0.5 + 0.25)(jx.constant([1.0, 2.0]))\n"
+              "print(backends.cpu.STATS)\n")
+    env = {**os.environ, "JAXISH_CACHE_DIR": str(tmp_path), "JAXISH_BACKEND": "cpu",
+           "PYTHONPATH": os.pathsep.join([ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+            for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    first, second = (r.stdout for r in runs)
+    assert "'compiled': 1" in first and "first run took" in first, first
+    assert "'disk_loads': 1" in second and "first run took" not in second, second
 
 
 def test_no_note_after_a_fast_compile(monkeypatch, caplog):

@@ -15,8 +15,10 @@ plus the first run, where Numba (or numba-cuda) compiles the machine code. When 
 ``SLOW_COMPILE_S``, one WARNING line on the ``jaxish`` logger says so, naming what the caller described with
 :func:`describing` (``@trace`` gives the function and its signature) or else the graph's size and the user's
 line that ran it. Only the outermost first run of a thread notes (a nested one is part of it); the NumPy
-interpreter compiles nothing and never notes. The first compile of a process also pays for Numba's start-up
-(about a second): the note says so rather than telling it apart.
+interpreter compiles nothing and never notes, nor does a graph whose machine code the CPU backend loaded
+from the disk cache (a process's first such load takes about a second of Numba's start-up, which is no
+compile). The first compile of a process also pays for that start-up: the note says so rather than telling
+it apart.
 """
 from __future__ import annotations
 
@@ -116,6 +118,8 @@ class Executable:
                 self._note(seconds)
 
     def _note(self, seconds: float) -> None:
+        if getattr(self.run, "loaded", False):  # machine code loaded from the disk cache: the time was Numba's
+            return                              # start-up in this process (about a second), not a compile
         label = getattr(_FIRST_RUNS, "label", None)
         if label is None:
             from ..core.trace import user_line
