@@ -171,7 +171,13 @@ def test_errors_of_jaxish_own_checks_show_the_callers_line(api):
 
 
 # ---- compile notes and JAXISH_LOG_COMPILES ----
-def test_note_after_a_slow_compile(monkeypatch, caplog):
+@pytest.fixture
+def no_disk_cache(monkeypatch):
+    """Compile for real: machine code loaded from the disk cache (a warm JAXISH_CACHE_DIR) gets no note."""
+    monkeypatch.setattr(jx.config._config, "disk_cache", False)
+
+
+def test_note_after_a_slow_compile(monkeypatch, caplog, no_disk_cache):
     caplog.set_level(logging.WARNING, logger="jaxish")
     monkeypatch.setattr(backends, "SLOW_COMPILE_S", 0.0)  # every compile is "slow"
 
@@ -188,7 +194,7 @@ def test_note_after_a_slow_compile(monkeypatch, caplog):
 
 
 @pytest.mark.parametrize("api", ["grad", "tape", "nested"])
-def test_note_after_every_slow_compile_users_wait_for(api, monkeypatch, caplog):
+def test_note_after_every_slow_compile_users_wait_for(api, monkeypatch, caplog, no_disk_cache):
     # not only a @trace'd function's first call: grad(f)(x) run eagerly, a tape's backward graph; a graph run
     # inside another's first run is part of it (one note)
     caplog.set_level(logging.WARNING, logger="jaxish")
