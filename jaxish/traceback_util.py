@@ -8,19 +8,24 @@ and ``.jacobian``, and ``cond``, ``fori_loop``, ``while_loop``, ``scan`` (decora
 The frames of files inside the jaxish package are removed from the exception's ``__traceback__`` where it
 crosses the boundary; the user's lines (the call, the traced function's own code, the line of an op with bad
 input) stay. The boundary re-raises with a bare ``raise``, which adds no frame of its own, so no jaxish frame
-is left. ``JAXISH_TRACEBACK_FILTERING=off`` (or ``jaxish.config.set_traceback_filtering(False)``) keeps every
+is left (on Python 3.10, where a bare ``raise`` would restore the unfiltered traceback, the boundary's own
+frame stays). ``JAXISH_TRACEBACK_FILTERING=off`` (or ``jaxish.config.set_traceback_filtering(False)``) keeps every
 frame, for debugging jaxish itself; a filtered exception says so in a one-line note (``__notes__``).
 """
 from __future__ import annotations
 
 import functools
 import os
+import sys
 import types
 from typing import Callable, TypeVar
 
 from .config import traceback_filtering
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+BARE_RAISE_KEEPS_FILTERING = sys.version_info >= (3, 11)
+"""A bare ``raise`` re-raises with the exception's (filtered) ``__traceback__`` from Python 3.11; Python 3.10
+restores the traceback it caught, so there the boundary re-raises with ``raise e`` and its own frame stays."""
 
 
 def _is_internal(frame) -> bool:
@@ -78,7 +83,9 @@ def api_boundary(fn: F) -> F:
             return fn(*args, **kwargs)
         except Exception as e:
             filtered(e)
-            raise  # a bare raise adds no traceback entry for this frame (``raise e`` would)
+            if BARE_RAISE_KEEPS_FILTERING:
+                raise  # a bare raise adds no traceback entry for this frame (``raise e`` would)
+            raise e
     return jaxish_api_boundary  # type: ignore[return-value]
 
 
@@ -92,7 +99,9 @@ def transform_boundary(transform: F) -> F:
             out = transform(*args, **kwargs)
         except Exception as e:
             filtered(e)
-            raise
+            if BARE_RAISE_KEEPS_FILTERING:
+                raise
+            raise e
         if isinstance(out, types.FunctionType):
             return api_boundary(out)
         if type(out) is tuple and any(isinstance(o, types.FunctionType) for o in out):

@@ -32,6 +32,7 @@ from .devices import resolve_current
 from .ir import Graph, ShapedArray
 from .lru import LRU, KeyedLocks
 from .primitives.elementwise import read_after_assign_p
+from .traceback_util import BARE_RAISE_KEEPS_FILTERING as _BARE_RAISE
 from .traceback_util import filtered as _filtered
 from .tree_util import tree_flatten, tree_unflatten
 
@@ -370,7 +371,9 @@ def make_graph(fn: Callable, static_argnums: Sequence[int] = (), optimize: bool 
             return g
         except Exception as e:  # the API boundary (traceback_util)
             _filtered(e)
-            raise  # bare: no traceback entry for this frame
+            if _BARE_RAISE:
+                raise  # bare: no traceback entry for this frame
+            raise e
     return wrapper
 
 
@@ -496,7 +499,9 @@ class TracedFunction:
             return self._call_slow(args, kwargs)[1]
         except Exception as e:  # the API boundary: jaxish's own frames leave the traceback (traceback_util)
             _filtered(e)
-            raise  # bare: no traceback entry for this frame
+            if _BARE_RAISE:
+                raise  # bare: no traceback entry for this frame
+            raise e
 
     def _call_slow(self, args, kwargs) -> tuple:
         """Trace (on a new signature) and run; returns ``(Traced, outputs)``."""
