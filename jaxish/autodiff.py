@@ -16,6 +16,7 @@ import numpy as np
 from .core import Tensor, current_trace, is_variable, read_variable
 from .ir import Graph
 from .primitives import elementwise as ew
+from .traceback_util import transform_boundary
 from .tracing import Traced, _rng_input, leaf_value, run_graph, trace_to_graph
 from .transforms.vjp import _VJP_CACHE, vjp_graph  # noqa: F401  (the cache is emptied by clear_cache)
 from .tree_util import tree_flatten, tree_unflatten
@@ -189,6 +190,7 @@ def _prepare(fun, args, kwargs, argnums, name, has_aux):
     return traced, leaves, sources, single
 
 
+@transform_boundary
 def value_and_grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     """Return a function computing ``(fun(*args), grad)`` (``((value, aux), grad)`` with ``has_aux``).
 
@@ -228,6 +230,7 @@ def _value_and_grad(fun: Callable, argnums, has_aux: bool, want_value: bool) -> 
     return vg
 
 
+@transform_boundary
 def grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     """Return a function computing the gradient of scalar ``fun`` w.r.t. ``argnums``.
 
@@ -289,6 +292,7 @@ def stack_rows(rows: Sequence, out_aval, in_shape) -> Tensor:
     return reshape(rows[0], tuple(out_aval.shape) + tuple(in_shape))
 
 
+@transform_boundary
 def vjp(fun: Callable, *primals):
     """``(fun(*primals), vjp_fn)``, as JAX's ``vjp``.
 

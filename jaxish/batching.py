@@ -16,6 +16,7 @@ import numpy as np
 import optree
 
 from .core import is_variable
+from .traceback_util import transform_boundary
 from .tracing import _arg_labels, _rng_input, leaf_value, run_graph, trace_to_graph
 from .transforms.batching import batch_graph
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
@@ -48,6 +49,7 @@ def _leaf_axes(spec, tree, what: str) -> list:
     return out
 
 
+@transform_boundary
 def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | None = None) -> Callable:
     """Vectorise ``fun`` over a batch axis, as JAX's ``vmap``.
 

@@ -93,6 +93,7 @@ def save(path: str | os.PathLike, tree: Any) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private (0600); a checkpoint gets open()'s mode
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
@@ -106,6 +107,25 @@ def save(path: str | os.PathLike, tree: Any) -> None:
         raise
 
 
+def _umask() -> int:
+    """The process's umask: read from /proc where it can be (setting it to read it, the fallback, changes it for
+    every thread for a moment)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class _Corrupt(Exception):
+    pass
+
+
 def _read(path: str) -> tuple:
     try:
         data = np.load(path, allow_pickle=False)
@@ -113,14 +133,72 @@ def _read(path: str) -> tuple:
         raise
     except (OSError, ValueError) as e:
         raise ValueError(f"load: {path!r} is not a jaxish checkpoint ({e})") from None
+    if not hasattr(data, "files"):  # a plain .npy file
+        raise ValueError(f"load: {path!r} is not a jaxish checkpoint (a single array, not an .npz archive)")
     with data:
         if _META not in data.files:
             raise ValueError(f"load: {path!r} is not a jaxish checkpoint (no {_META} entry)")
-        meta = json.loads(str(data[_META]))
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"load: {path!r} is not a jaxish checkpoint")
-        arrays = {p: data[f"leaf_{i}"] for i, p in enumerate(meta["paths"])}
+        try:
+            meta = json.loads(str(data[_META]))
+            if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+                raise ValueError(f"load: {path!r} is not a jaxish checkpoint")
+            paths = meta.get("paths")
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths) \
+                    or len(set(paths)) != len(paths):
+                raise _Corrupt("its list of leaf paths is malformed")
+            arrays = {}
+            for i, p in enumerate(paths):
+                name = f"leaf_{i}"
+                if name not in data.files:
+                    raise _Corrupt(f"the array of leaf {p} ({name}) is missing")
+                arrays[p] = _checked_array(data, name, p)
+            skeleton = meta.get("skeleton")
+            if skeleton is not None:
+                _check_skeleton(skeleton, arrays)
+        except _Corrupt as e:
+            raise ValueError(f"load: {path!r} is a corrupt jaxish checkpoint: {e}") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"load: {path!r} is a corrupt jaxish checkpoint: its {_META} entry is not JSON "
+                             f"({e})") from None
     return meta, arrays
+
+
+def _checked_array(data, name: str, where: str) -> np.ndarray:
+    """The array ``name``, refused unless it is numeric of a dtype jaxish has (no object arrays: nothing is
+    unpickled; no strings, complex numbers or structured records)."""
+    try:
+        arr = data[name]
+    except ValueError as e:  # NumPy refuses object (pickled) arrays when allow_pickle=False
+        raise _Corrupt(f"leaf {where} holds Python objects (a pickled array), which load refuses ({e})") from None
+    try:
+        _dt.from_numpy(arr.dtype)
+    except (TypeError, ValueError, KeyError):
+        raise _Corrupt(f"leaf {where} has dtype {arr.dtype}, which is not a jaxish dtype") from None
+    return arr
+
+
+def _check_skeleton(node, arrays: dict) -> None:
+    """Raise ``_Corrupt`` unless ``node`` is a description :func:`_rebuild` can follow, with leaves in ``arrays``."""
+    if not isinstance(node, dict) or len(node) != 1:
+        raise _Corrupt(f"its tree description is malformed ({str(node)[:60]})")
+    (kind, body), = node.items()
+    if kind == "none":
+        return
+    if kind == "leaf":
+        if body not in arrays:
+            raise _Corrupt(f"its tree names a leaf {body!r} that it does not hold")
+        return
+    if kind == "dict":
+        if not isinstance(body, list) or not all(isinstance(kv, list) and len(kv) == 2 for kv in body):
+            raise _Corrupt("its tree description has a malformed dict")
+        for _, v in body:
+            _check_skeleton(v, arrays)
+        return
+    if kind in ("list", "tuple") and isinstance(body, list):
+        for v in body:
+            _check_skeleton(v, arrays)
+        return
+    raise _Corrupt(f"its tree description has an unknown node {kind!r}")
 
 
 def _rebuild(node, arrays: dict):
@@ -165,8 +243,7 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
         if extra:
             parts.append(f"leaves of the checkpoint not in `like`: {', '.join(extra[:10])}")
         raise ValueError(f"load: {path!r} does not have the structure of `like`: {'; '.join(parts)}")
-    out = []
-    for name, ref in zip(names, leaves):
+    for name, ref in zip(names, leaves):  # every leaf is checked before any Variable is assigned
         arr = arrays[name]
         want = _expected(ref)
         if want is not None:
@@ -177,11 +254,13 @@ def load(path: str | os.PathLike, like: Any = None) -> Any:
             if arr.dtype != dtype:
                 raise TypeError(f"load: leaf {name} has dtype {_dt.from_numpy(arr.dtype).name} in {path!r}, but "
                                 f"`like` has dtype {_dt.from_numpy(dtype).name}")
+    out = []
+    for name, ref in zip(names, leaves):
         if is_variable(ref):
-            ref.assign(Tensor(arr))
+            ref.assign(Tensor(arrays[name]))
             out.append(ref)
         else:
-            out.append(Tensor(arr))
+            out.append(Tensor(arrays[name]))
     return optree.tree_unflatten(treedef, out)
 
 

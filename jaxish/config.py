@@ -285,8 +285,10 @@ def strict_backend() -> bool:
 
 
 def set_traceback_filtering(enabled: bool) -> None:
-    """Hide jaxish's own frames in tracebacks of errors raised through ``@trace``d functions and ``make_graph``
-    (``JAXISH_TRACEBACK_FILTERING``, default on; off shows every frame, to debug jaxish itself)."""
+    """Hide jaxish's own frames in tracebacks of errors raised through jaxish's API (``@trace``d functions,
+    ``make_graph``, ``grad`` and the other transforms, ``GradientTape.gradient``, control flow; see
+    :mod:`jaxish.traceback_util`) (``JAXISH_TRACEBACK_FILTERING``, default on; off shows every frame, to debug
+    jaxish itself)."""
     _config.traceback_filtering = bool(enabled)
 
 

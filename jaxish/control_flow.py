@@ -21,6 +21,7 @@ from .core import control_flow as _cf
 from .ir import Graph, Literal, Node, ShapedArray, Var
 from .primitives import elementwise as _ew
 from .primitives import shape_ops as _so
+from .traceback_util import api_boundary
 from .tree_util import tree_flatten, tree_unflatten
 
 __all__ = ["cond", "fori_loop", "while_loop", "scan"]
@@ -144,6 +145,7 @@ def _union(*lists) -> list:
 # ---------------------------------------------------------------------------
 # cond
 # ---------------------------------------------------------------------------
+@api_boundary
 def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
     """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``, with the branch chosen at run time.
 
@@ -225,6 +227,7 @@ def _as_carry(init: list, avals: list) -> list:
     return [_strong(x) if x.aval.weak_type and not a.weak_type else x for x, a in zip(init, avals)]
 
 
+@api_boundary
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     """``val = init_val; while cond_fun(val): val = body_fun(val)``, as one node (a loop in compiled code).
 
@@ -291,6 +294,7 @@ def _static_int(x):
     return None
 
 
+@api_boundary
 def fori_loop(lower, upper, body_fun: Callable, init_val):
     """``val = init_val; for i in range(lower, upper): val = body_fun(i, val)``, as one node.
 
@@ -343,6 +347,7 @@ def _bounds_dtype(lower, upper) -> _dt.DType:
     return _dt.int64 if any(d is _dt.int64 for d in dts) else dts[0]
 
 
+@api_boundary
 def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False):
     """Loop ``f(carry, x) -> (carry, y)`` over the leading axis of ``xs``, stacking the ``y``\\ s.
 

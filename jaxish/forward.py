@@ -15,6 +15,7 @@ import numpy as np
 from .autodiff import _argnums, _bind_inputs, _check_callable, _run, _write_back, check_cotangent, vjp
 from .batching import _vmap
 from .core import Tensor, is_variable, read_variable
+from .traceback_util import transform_boundary
 from .tracing import leaf_value, trace_to_graph
 from .transforms.jvp import jvp_graph
 from .tree_util import tree_flatten, tree_map, tree_unflatten
@@ -25,6 +26,7 @@ def _values(tree):
     return tree_map(lambda x: read_variable(x) if is_variable(x) else x, tree)
 
 
+@transform_boundary
 def jvp(fun: Callable, primals, tangents) -> tuple:
     """``(fun(*primals), J @ tangents)``: the Jacobian-vector product, as JAX's ``jvp``.
 
@@ -69,6 +71,7 @@ def jvp(fun: Callable, primals, tangents) -> tuple:
     return tree_unflatten(traced.out_tree, primal_out), tree_unflatten(traced.out_tree, tangent_out)
 
 
+@transform_boundary
 def linearize(fun: Callable, *primals) -> tuple:
     """``(fun(*primals), f_jvp)`` with ``f_jvp(*tangents) = J @ tangents`` at ``primals``, as JAX's ``linearize``.
 
@@ -147,6 +150,7 @@ def _per_arg(trees_by_arg: list, single: bool):
     return trees_by_arg[0] if single else tuple(trees_by_arg)
 
 
+@transform_boundary
 def jacfwd(fun: Callable, argnums=0) -> Callable:
     """Forward-mode Jacobian, structured as in JAX's ``jacfwd``: one ``vmap`` of ``jvp`` over the tangent
     basis (one batched graph).
@@ -193,6 +197,7 @@ def _reshape(x, shape):
     return reshape(x, shape)
 
 
+@transform_boundary
 def jacrev(fun: Callable, argnums=0) -> Callable:
     """Reverse-mode Jacobian, structured as in JAX's ``jacrev``: one ``vmap`` of the VJP over the cotangent
     basis (one batched graph). ``fun`` is applied once (one random draw, Variable assignments written once).
@@ -235,6 +240,7 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
 jacobian = jacrev
 
 
+@transform_boundary
 def hessian(fun: Callable, argnums=0) -> Callable:
     """The Hessian of scalar ``fun``: ``jacfwd(jacrev(fun))`` (forward over reverse), one batched graph."""
     _check_callable(fun, "hessian")

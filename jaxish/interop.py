@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import dtypes as _dt
 from .core import Tensor, Tracer
 from .core.tensor import DeviceTensor
 
@@ -84,6 +85,10 @@ def from_dlpack(x, copy: bool | None = None) -> Tensor:
         where = f" (it is on DLPack device {dev}; only the CPU is supported: move it to the host first)" \
             if dev is not None and dev[0] != _KDL_CPU else ""
         raise type(e)(f"from_dlpack: cannot import a {type(x).__name__}{where}: {e}") from None
+    try:
+        _dt.from_numpy(arr.dtype)
+    except TypeError as e:  # a dtype jaxish does not have (complex, uint16, ...)
+        raise TypeError(f"from_dlpack: cannot import a {type(x).__name__} of dtype {arr.dtype}: {e}") from None
     return Tensor(arr)
 
 

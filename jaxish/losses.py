@@ -7,7 +7,7 @@ form (no ``exp`` of a large logit, no ``log`` of 0).
 from __future__ import annotations
 
 from . import ops as _ops
-from .core import Tracer
+from .core import Tracer, literal_tensor
 
 __all__ = ["mean_squared_error", "softmax_cross_entropy", "sigmoid_binary_cross_entropy"]
 
@@ -94,5 +94,10 @@ def sigmoid_binary_cross_entropy(logits, labels):
         raise ValueError(f"sigmoid_binary_cross_entropy: labels must have the logits' shape {tuple(x.aval.shape)}, "
                          f"got {tuple(z.aval.shape)}")
     z = _ops.cast(z, x.dtype)
-    return _ops.add(_ops.subtract(_ops.relu(x), _ops.multiply(x, z)),
-                    _ops.log1p(_ops.exp(_ops.negative(_ops.abs(x)))))
+    # relu(x) and -|x| written with one select on x >= 0 (TensorFlow's form): at x = 0 their derivatives are then
+    # 1 and -1, and the gradient is sigmoid(0) - z = 0.5 - z (relu's and abs's subgradients 0 would give -z)
+    zero = literal_tensor(0.0, x.dtype)
+    nonneg = _ops.greater_equal(x, zero)
+    relu_x = _ops.where(nonneg, x, zero)
+    neg_abs = _ops.where(nonneg, _ops.negative(x), x)
+    return _ops.add(_ops.subtract(relu_x, _ops.multiply(x, z)), _ops.log1p(_ops.exp(neg_abs)))

@@ -828,10 +828,15 @@ def softmax(logits, axis=None, name=None):
 
 @_named("log_softmax")
 def log_softmax(logits, axis=None, name=None):
-    """``x - logsumexp(x)`` along ``axis`` (default -1)."""
+    """``x - logsumexp(x)`` along ``axis`` (default -1), computed as ``(x - max) - log(sum(exp(x - max)))``: the
+    large terms cancel before the small one is added, so the result keeps its precision when the logits are large
+    (``x - logsumexp(x)`` would round ``logsumexp`` to the logits' magnitude first)."""
     x = _float_input("log_softmax", logits)
     ax = -1 if axis is None else _normalized_axis("log_softmax", axis, x.ndim)
-    return subtract(x, reduce_logsumexp(x, ax, keepdims=True))
+    m = stop_gradient(reduce_max(x, ax, keepdims=True))
+    m = where(ew.eq_p.bind(abs(m), literal_tensor(float("inf"), x.dtype)), literal_tensor(0.0, x.dtype), m)
+    shifted = subtract(x, m)
+    return subtract(shifted, log(reduce_sum(exp(shifted), ax, keepdims=True)))
 
 
 def shape(input, out_type=_dt.int32, name=None):  # noqa: A002

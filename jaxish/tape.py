@@ -29,6 +29,7 @@ from .core.state import push, remove
 from .core.trace import eval_binary, eval_primitive
 from .dtypes import DType
 from .ir import Graph, Node, Var, free_inputs, needed_nodes, param_key
+from .traceback_util import api_boundary
 from .tracing import on_clear_cache, run_graph, tensor_call
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
@@ -273,6 +274,7 @@ class GradientTape(Trace):
         i = plan.position.get(slot)
         return [i] if i is not None and id(s) in self._watched else []
 
+    @api_boundary
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """Gradient of ``target`` (summed over a list of targets) w.r.t. ``sources``.
 
@@ -409,6 +411,7 @@ class GradientTape(Trace):
         values += [Tensor(np.ones(t.aval.shape, t.dtype.np)) if c is None else c for t, c in zip(targets, seeds)]
         return run_graph(bwd, values)
 
+    @api_boundary
     def jacobian(self, target, sources, unconnected_gradients="none", parallel_iterations=None,
                  experimental_use_pfor=True):
         """Jacobian ``target.shape + source.shape`` for each source (needs a persistent tape or one call).

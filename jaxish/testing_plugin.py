@@ -16,8 +16,9 @@
 
   ``--jaxish-backends=cpu,interpreter`` chooses the backends for a whole run.
 * ``--jaxish-compile-counts`` prints, after the run, how many signatures each test traced, how many graphs it
-  built executables for, and how many of those Numba compiled or loaded from the kernel cache on disk: a
-  test that compiles more than you expect shows up (a retrace on every call, a cache miss).
+  built executables for, how many of those Numba compiled or loaded from the kernel cache on disk, and how
+  many CUDA programs it built (on a GPU or the simulator): a test that compiles more than you expect shows up
+  (a retrace on every call, a cache miss).
 
 The plugin imports jaxish only when a test needs it, so that the ``JAXISH_*`` variables a ``conftest.py``
 sets before importing jaxish still apply.
@@ -106,18 +107,22 @@ def jaxish_backend(request):
 def _counts() -> dict:
     """Process-wide counters (monotonic) of traces, executables built, Numba compiles and disk loads."""
     if "jaxish" not in sys.modules:
-        return {"traces": 0, "graphs": 0, "compiled": 0, "disk_loads": 0}
+        return {"traces": 0, "graphs": 0, "compiled": 0, "disk_loads": 0, "cuda": 0}
     from jaxish import backends, tracing
     cpu = sys.modules.get("jaxish.backends.cpu")
     stats = cpu.STATS if cpu is not None else {}
+    cuda = sys.modules.get("jaxish.backends.cuda.placement")  # imported only once a GPU (or the simulator) is used
+    gpu = cuda.STATS if cuda is not None else {}
     return {"traces": tracing._counted(tracing.TRACES), "graphs": backends.STATS.get("misses", 0),
-            "compiled": stats.get("compiled", 0), "disk_loads": stats.get("disk_loads", 0)}
+            "compiled": stats.get("compiled", 0), "disk_loads": stats.get("disk_loads", 0),
+            "cuda": gpu.get("programs", 0) + gpu.get("eager_programs", 0)}
 
 
 class CompileCounter:
     """``--jaxish-compile-counts``: the counters' increase over each test (setup, call and teardown)."""
 
-    HEADERS = {"traces": "traced", "graphs": "graphs", "compiled": "compiled", "disk_loads": "from disk"}
+    HEADERS = {"traces": "traced", "graphs": "graphs", "compiled": "compiled", "disk_loads": "from disk",
+               "cuda": "cuda"}
 
     def __init__(self):
         self.rows: list = []
@@ -143,4 +148,5 @@ class CompileCounter:
         tr.write_line(f"{'total':<{width}}  " + "  ".join(f"{total[k]:>9}" for k in self.HEADERS))
         tr.write_line("traced: signatures traced by @trace; graphs: executables built (each a compile or a load "
                       "from the disk cache); compiled: Numba compilations in this process; from disk: machine "
-                      "code loaded from the kernel cache (JAXISH_CACHE_DIR, or compiled by the compile worker)")
+                      "code loaded from the kernel cache (JAXISH_CACHE_DIR, or compiled by the compile worker); "
+                      "cuda: CUDA programs built (compiled graphs and eager ops, on a GPU or the simulator)")

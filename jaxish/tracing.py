@@ -20,8 +20,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import backends as _backends
 from . import dtypes as _dt
 from . import static_args as _static_args
+from .backends import describing
 from .config import _config, cache_limit, log_compiles
 from .core import CPU_DEVICE, STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
 from .core.call import call
@@ -30,6 +32,7 @@ from .devices import resolve_current
 from .ir import Graph, ShapedArray
 from .lru import LRU, KeyedLocks
 from .primitives.elementwise import read_after_assign_p
+from .traceback_util import BARE_RAISE_KEEPS_FILTERING as _BARE_RAISE
 from .traceback_util import filtered as _filtered
 from .tree_util import tree_flatten, tree_unflatten
 
@@ -178,9 +181,10 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
         inputs += [v._value for v in traced.variables]
         if traced.uses_rng:
             inputs.append(_rng_input())
-        if traced.executable is None:  # the first call compiles
+        if traced.executable is None:  # the first call compiles (a slow compile is noted by the backend)
             t0 = time.perf_counter()
-            outs = _executable(traced).call_tensors(inputs)
+            with describing(f"{traced.name}({traced.signature})"):
+                outs = _executable(traced).call_tensors(inputs)
             _note_compile(traced, time.perf_counter() - t0)
         else:
             outs = traced.executable.call_tensors(inputs)
@@ -207,16 +211,11 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
     return outs[:n]
 
 
-SLOW_COMPILE_S = 1.0
-"""A first call (compile and first run) that takes longer logs a one-line WARNING on the ``jaxish`` logger."""
-
-
 def _note_compile(traced: Traced, seconds: float) -> None:
-    """One line after a slow first call (always) or after every first call (``JAXISH_LOG_COMPILES``)."""
-    if seconds > SLOW_COMPILE_S or log_compiles():
-        log.warning("jaxish: compiling %s(%s) and its first run took %.2f s%s", traced.name, traced.signature,
-                    seconds, "; later calls with these shapes and dtypes reuse it, and the kernel cache on disk keeps "
-                    "it for later processes" if seconds > SLOW_COMPILE_S else "")
+    """With ``JAXISH_LOG_COMPILES``, one line after every first call (a slow one is noted by the backend, see
+    ``backends.SLOW_COMPILE_S``)."""
+    if log_compiles() and seconds <= _backends.SLOW_COMPILE_S:
+        log.warning("jaxish: compiling %s(%s) and its first run took %.2f s", traced.name, traced.signature, seconds)
 
 
 def _fast_call(traced: Traced):
@@ -391,7 +390,10 @@ def make_graph(fn: Callable, static_argnums: Sequence[int] = (), optimize: bool 
                 g = opt(g)
             return g
         except Exception as e:  # the API boundary (traceback_util)
-            raise _filtered(e)
+            _filtered(e)
+            if _BARE_RAISE:
+                raise  # bare: no traceback entry for this frame
+            raise e
     return wrapper
 
 
@@ -520,7 +522,10 @@ class TracedFunction:
                     return out
             return self._call_slow(args, kwargs)[1]
         except Exception as e:  # the API boundary: jaxish's own frames leave the traceback (traceback_util)
-            raise _filtered(e)
+            _filtered(e)
+            if _BARE_RAISE:
+                raise  # bare: no traceback entry for this frame
+            raise e
 
     def _call_slow(self, args, kwargs) -> tuple:
         """Trace (on a new signature) and run; returns ``(Traced, outputs)``."""

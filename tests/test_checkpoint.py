@@ -127,3 +127,55 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["c.npz"]  # and no temporary file is left
     jx.save(path, {"w": jx.constant([3.0, 4.0])})  # overwriting works
     np.testing.assert_array_equal(jx.load(path)["w"].numpy(), [3.0, 4.0])
+
+
+def test_file_mode_follows_the_umask(tmp_path):
+    # a checkpoint is created as open() would create it (0666 less the umask), not private as mkstemp's files
+    mask = os.umask(0o022)
+    try:
+        jx.save(tmp_path / "c.npz", {"w": jx.ones(2)})
+        np.save(tmp_path / "ref.npy", np.ones(2))
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "c.npz").stat().st_mode & 0o777 == (tmp_path / "ref.npy").stat().st_mode & 0o777 == 0o644
+
+
+def test_failed_load_assigns_no_variable(tmp_path):
+    path = tmp_path / "c.npz"
+    jx.save(path, {"a": jx.constant(np.ones(3)), "b": jx.constant(np.ones(4))})  # float64, as the Variables
+    a, b = jx.Variable(np.zeros(3)), jx.Variable(np.zeros(2))
+    with pytest.raises(ValueError, match=r"leaf \['b'\] has shape \(4,\)"):
+        jx.load(path, like={"a": a, "b": b})
+    np.testing.assert_array_equal(a.numpy(), np.zeros(3))  # 'a' matched, but the load failed: nothing assigned
+
+
+def _crafted(tmp_path, meta, **arrays):
+    import json
+    p = tmp_path / "x.npz"
+    np.savez(p, __jaxish__=np.array(json.dumps(meta)), **arrays)
+    return p
+
+
+_GOOD = {"format": "jaxish-checkpoint", "version": 1, "paths": ["['a']"],
+         "skeleton": {"dict": [["a", {"leaf": "['a']"}]]}}
+
+
+@pytest.mark.parametrize("meta, arrays, match", [
+    (_GOOD, {"leaf_0": np.array(["abc"])}, r"leaf \['a'\] has dtype <U3, which is not a jaxish dtype"),
+    (_GOOD, {"leaf_0": np.array([1 + 2j])}, "dtype complex128, which is not a jaxish dtype"),
+    (_GOOD, {"leaf_0": np.array([{"code": 1}], dtype=object)}, "holds Python objects"),
+    (_GOOD, {}, r"the array of leaf \['a'\] \(leaf_0\) is missing"),
+    ({**_GOOD, "skeleton": {"dict": [["a", {"leaf": "['b']"}]]}}, {"leaf_0": np.ones(2)}, "names a leaf"),
+    ({**_GOOD, "skeleton": {"weird": 1}}, {"leaf_0": np.ones(2)}, "unknown node 'weird'"),
+    ({**_GOOD, "paths": "['a']"}, {"leaf_0": np.ones(2)}, "paths is malformed"),
+    (["not", "a", "dict"], {"leaf_0": np.ones(2)}, "not a jaxish checkpoint"),
+])
+def test_corrupt_or_foreign_content_is_refused_clearly(tmp_path, meta, arrays, match):
+    with pytest.raises(ValueError, match=match):
+        jx.load(_crafted(tmp_path, meta, **arrays))
+
+
+def test_npy_file_is_not_a_checkpoint(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones(2))
+    with pytest.raises(ValueError, match="not a jaxish checkpoint"):
+        jx.load(tmp_path / "a.npy")

@@ -174,3 +174,8 @@ def test_numpy_operands_on_the_left():
                       (np.arange(3.0) - v, [-1.0, -1.0, -1.0]), (np.float64(1) == t, [True, False, False])]:
         assert isinstance(got, jx.Tensor)
         np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_from_dlpack_unsupported_dtype_names_the_call():
+    with pytest.raises(TypeError, match="from_dlpack: cannot import a ndarray of dtype complex64"):
+        jx.from_dlpack(np.zeros(2, np.complex64))

@@ -149,3 +149,25 @@ def test_l2_normalize(backend):
     np.testing.assert_allclose(got, x / np.linalg.norm(x, axis=1, keepdims=True), rtol=1e-12)
     np.testing.assert_allclose(nn.l2_normalize(x).numpy(), x / np.linalg.norm(x), rtol=1e-12)
     np.testing.assert_array_equal(nn.l2_normalize(jx.zeros((2, 3)), axis=-1).numpy(), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_binary_cross_entropy_gradient_at_zero(dtype, backend):
+    # d/dx of the cross-entropy is sigmoid(x) - z, also at x = 0 (a zero-initialised output layer): 0.5 - z
+    x = np.array([0.0, 0.0, 0.0, 1e-3, -2.0])
+    z = np.array([0.0, 1.0, 0.3, 1.0, 0.0])
+    g = jx.grad(lambda x: jx.reduce_sum(nn.sigmoid_binary_cross_entropy(x, jx.constant(z, dtype))))(
+        jx.constant(x, dtype))
+    np.testing.assert_allclose(g.numpy(), expit(x) - z, rtol=1e-6, atol=1e-7)
+
+
+def test_softmax_cross_entropy_keeps_precision_for_large_logits(backend):
+    # float32 logits of magnitude 1e4: the loss is a small number computed from large ones; x - logsumexp(x) rounds
+    # logsumexp to the logits' ulp (about 1e-3), (x - max) - log(sum(exp(x - max))) does not
+    x = np.array([[-1e4, -1e4, -1e4], [1e4, 1e4 - 1.0, 1e4 - 3.0], [-1e4 + 0.5, -1e4, -1e4 + 2.0]], np.float32)
+    labels = np.array([1, 1, 0])
+    want = -np_log_softmax(x.astype(np.float64), axis=-1)[np.arange(3), labels]
+    got = jx.trace(nn.softmax_cross_entropy)(jx.constant(x), jx.constant(labels)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(jx.nn.log_softmax(jx.constant(x)).numpy(), np_log_softmax(x.astype(np.float64), -1),
+                               rtol=1e-6, atol=1e-6)

@@ -56,11 +56,28 @@ def test_backends_option_and_compile_counts(pytester):
     result = pytester.runpytest(*_plugin_args(), "-v", "-p", "no:cacheprovider", "--jaxish-backends=cpu",
                                 "--jaxish-compile-counts", "-k", "not interpreter_only")
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*jaxish compile counts*", "test*traced*graphs*compiled*from disk",
+    result.stdout.fnmatch_lines(["*jaxish compile counts*", "test*traced*graphs*compiled*from disk*cuda",
                                  "test_user.py::test_double?cpu? *", "total *"])
     row = next(l for l in result.stdout.lines if l.startswith("test_user.py::test_double[cpu]") and "PASSED" not in l)
-    traced, graphs, compiled, from_disk = map(int, row.split()[1:])
-    assert (traced, graphs, compiled + from_disk) == (1, 1, 1)
+    traced, graphs, compiled, from_disk, cuda = map(int, row.split()[1:])
+    assert (traced, graphs, compiled + from_disk, cuda) == (1, 1, 1, 0)
+
+
+def test_compile_counts_count_cuda_programs(monkeypatch):
+    # the CUDA backend's module exists only where a GPU (or the simulator) was used: a stand-in with its counters
+    import sys
+    import types
+
+    from jaxish import testing_plugin
+    fake = types.ModuleType("jaxish.backends.cuda.placement")
+    fake.STATS = {"programs": 0, "eager_programs": 0, "cpu_fallbacks": 0}
+    monkeypatch.setitem(sys.modules, "jaxish.backends.cuda.placement", fake)
+    before = testing_plugin._counts()
+    fake.STATS["programs"] += 2
+    fake.STATS["eager_programs"] += 3
+    fake.STATS["cpu_fallbacks"] += 7
+    assert testing_plugin._counts()["cuda"] - before["cuda"] == 5
+    assert "cuda" in testing_plugin.CompileCounter.HEADERS
 
 
 def test_unknown_backend_is_a_usage_error(pytester):

@@ -79,6 +79,7 @@ class _Runner:
         # after the first run: the shapes of the entry's results, and the (shape, dtype) of each output computed
         # by the entry (None for an input or a literal passed through); fixed for a graph, as its sizes are
         self.res_shapes = self.out_types = None
+        self.loaded = False  # after the first call: True when its machine code was loaded from the disk cache
 
     def __call__(self, arrays):
         args = [np.ascontiguousarray(a) for a in arrays]
@@ -149,6 +150,7 @@ class _Runner:
             self.fallback = interpreter.compile_graph(self.graph)
         else:
             loaded = sum(fn.stats.cache_hits.values()) > 0
+            self.loaded = loaded  # the machine code came from the disk cache: nothing was compiled (see backends)
             count(STATS, "disk_loads" if loaded else "compiled")
             if in_worker and not loaded:
                 count(compile_worker.STATS, "unused")
