@@ -107,10 +107,6 @@ def _strengthen(graph: Graph, positions) -> Graph:
     return Graph(graph.invars, nodes, outs, graph.constvars, graph.consts)
 
 
-def _strong(x: Tensor) -> Tensor:
-    return _ew.convert(x, x.dtype, False) if x.aval.weak_type else x
-
-
 def _tree_str(tree) -> str:
     """A pytree structure as Python-like text with ``*`` for each leaf: ``{'k': *, 'v': (*, *)}``."""
     class Leaf:
@@ -212,8 +208,9 @@ def _trace_carry(fn: Callable, in_tree, carry_avals: list, other_avals: list, op
             break  # the caller reports the structure
         changed = False
         for k, (a, o) in enumerate(zip(avals, outs)):
-            if a.weak_type and not o.weak_type and _cf.same_type(a, o):
-                avals[k], changed = a.strip_weak(), True
+            p = _promoted(a, o)
+            if p is not None:
+                avals[k], changed = p, True
         if not changed:
             break
     body.graph = _strengthen(body.graph, [k for k, (a, o) in enumerate(zip(avals, body.out_avals[:len(avals)]))
@@ -221,8 +218,18 @@ def _trace_carry(fn: Callable, in_tree, carry_avals: list, other_avals: list, op
     return body, avals
 
 
+def _promoted(a: ShapedArray, o: ShapedArray) -> ShapedArray | None:
+    """The strong type a weakly typed carry ``a`` takes when the body returns ``o`` for it (JAX promotes it to
+    the join of both types, e.g. a Python ``0`` carry to float32 when the body adds a float32), or None."""
+    if not a.weak_type or tuple(a.shape) != tuple(o.shape) or (a.dtype is o.dtype and o.weak_type):
+        return None
+    dtype, _ = _dt.result_type((a.dtype, True), (o.dtype, o.weak_type))
+    return ShapedArray(tuple(a.shape), dtype, False)
+
+
 def _as_carry(init: list, avals: list) -> list:
-    return [_strong(x) if x.aval.weak_type and not a.weak_type else x for x, a in zip(init, avals)]
+    return [_ew.convert(x, a.dtype, False) if x.aval.weak_type and not a.weak_type else x
+            for x, a in zip(init, avals)]
 
 
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
@@ -309,8 +316,11 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     def checked(i, x):
         out = body_fun(i, x)
         leaves, tree = tree_flatten(out)
-        _check_same("fori_loop", "body_fun's result", tree, [_leaf(o, "fori_loop", "body_fun's result").aval
-                                                             for o in leaves], "init_val", init_tree, init_avals)
+        avals = [_leaf(o, "fori_loop", "body_fun's result").aval for o in leaves]
+        # a weakly typed init the body promotes is promoted by the loop (and the body traced again)
+        expect = [o if getattr(_promoted(a, o), "dtype", None) is o.dtype else a
+                  for a, o in zip(init_avals, avals)] if len(avals) == len(init_avals) else init_avals
+        _check_same("fori_loop", "body_fun's result", tree, avals, "init_val", init_tree, expect)
         return out
     if lo is not None and hi is not None:  # a scan over the indices (no counter to carry)
         dtype = _bounds_dtype(lower, upper)
