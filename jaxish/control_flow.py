@@ -10,6 +10,7 @@ once after the loop (in a ``cond``, after the chosen branch).
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -80,7 +81,9 @@ def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str) -> _Body
     """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``."""
     with GraphTrace(name=f"the {what} of {op}") as t:
         tracers = [t.new_arg(a, f"{what} argument {i}") for i, a in enumerate(avals)]
-        out = fn(*tree_unflatten(in_tree, tracers))
+        args = tree_unflatten(in_tree, tracers)
+        _check_arity(fn, args, op, what)
+        out = fn(*args)
         leaves, out_tree = tree_flatten(out)
         vals = [_leaf(o, op, f"the {what}'s result") for o in leaves]
         graph, variables, assigned = t.finish(vals)
@@ -88,6 +91,20 @@ def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str) -> _Body
         raise _error(NotImplementedError, op, f"the {what} draws random numbers; random ops inside control flow "
                                               f"are not supported yet (draw them outside and pass them in)")
     return _Body(graph, len(avals), len(vals), variables, assigned, out_tree)
+
+
+def _check_arity(fn: Callable, args: tuple, op: str, what: str) -> None:
+    """A ``TypeError`` naming ``op`` and the user's line if ``fn`` cannot take ``len(args)`` arguments."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind(*args)
+    except TypeError as ex:
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        raise _error(TypeError, op, f"{what} {name}{sig} cannot be called with {len(args)} argument(s): "
+                                    f"{ex}") from None
 
 
 def _strengthen(graph: Graph, positions) -> Graph:
@@ -314,6 +331,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     init_avals = [_leaf(x, "fori_loop", "init_val").aval for x in init_leaves]
 
     def checked(i, x):
+        _check_arity(body_fun, (i, x), "fori_loop", "body_fun")
         out = body_fun(i, x)
         leaves, tree = tree_flatten(out)
         avals = [_leaf(o, "fori_loop", "body_fun's result").aval for o in leaves]
@@ -401,6 +419,7 @@ def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False
     trees: list = []
 
     def body_fn(c, x):
+        _check_arity(f, (c, x), op, "f")
         out = f(c, x)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise _error(TypeError, op, f"f must return a pair (carry, y), got {type(out).__name__}")
