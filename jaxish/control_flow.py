@@ -341,7 +341,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         _check_same("fori_loop", "body_fun's result", tree, avals, "init_val", init_tree, expect)
         return out
     if lo is not None and hi is not None:  # a scan over the indices (no counter to carry)
-        dtype = _bounds_dtype(lower, upper)
+        dtype = _bounds_dtype(lower, upper, (lo, hi - 1) if hi > lo else ())   # the values i takes
         idx = _so.iota_p.bind(n=max(hi - lo, 0), dtype=dtype)
         if lo:
             idx = _ew.add_p.bind(idx, Tensor(np.asarray(lo, dtype.np)))
@@ -352,7 +352,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         if tuple(b.aval.shape) != () or not b.dtype.is_integer:
             raise _error(TypeError, "fori_loop", f"{name} must be a scalar integer, got shape "
                                                  f"{tuple(b.aval.shape)} and dtype {b.dtype.name}")
-    dtype = _bounds_dtype(lo_t, hi_t)
+    dtype = _bounds_dtype(lo_t, hi_t, tuple(v for v in (lo, hi) if v is not None))
     lo_t, hi_t = _ew.convert(lo_t, dtype), _ew.convert(hi_t, dtype)
 
     def cond_fun(c):
@@ -364,11 +364,19 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     return while_loop(cond_fun, body, (lo_t, hi_t, init_val))[2]
 
 
-def _bounds_dtype(lower, upper) -> _dt.DType:
+def _bounds_dtype(lower, upper, values: tuple = ()) -> _dt.DType:
+    """The dtype of ``i``: that of the (strongly typed) tensor bounds, which must agree (as in JAX), else int32;
+    ``values`` (the bounds, when known) must fit in it."""
     dts = [b.dtype for b in (lower, upper) if isinstance(b, Tensor) and not b.aval.weak_type]
-    if not dts:
-        return _dt.int32
-    return _dt.int64 if any(d is _dt.int64 for d in dts) else dts[0]
+    if len(dts) == 2 and dts[0] is not dts[1]:
+        raise _error(TypeError, "fori_loop", f"lower and upper must have the same dtype, got {dts[0].name} and "
+                                             f"{dts[1].name} (cast one of them)")
+    dtype = dts[0] if dts else _dt.int32
+    info = np.iinfo(dtype.np)
+    for v in values:
+        if not info.min <= v <= info.max:
+            raise _error(TypeError, "fori_loop", f"the bound {v} does not fit in the index dtype {dtype.name}")
+    return dtype
 
 
 def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False):

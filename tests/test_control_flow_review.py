@@ -56,3 +56,28 @@ def test_grad_through_while_loop_error_names_the_users_line():
         with pytest.raises(ValueError, match="while_loop") as info:
             g(X3)
         assert "fori_loop" in str(info.value) and "test_control_flow_review.py" in str(info.value), info.value
+
+
+@pytest.mark.parametrize("mode", ["eager", "traced"])
+def test_fori_loop_bounds_of_different_dtypes_are_an_error(mode):
+    # an int8 lower with an int32 upper of 300 ran 44 iterations under @trace (the upper bound was converted to
+    # int8 and wrapped) and gave an int8 i that wrapped eagerly; JAX raises "lower and upper arguments to
+    # fori_loop must have equal types"
+    def f(lo, hi):
+        return tf.fori_loop(lo, hi, lambda i, c: c + 1, 0)
+    with pytest.raises(TypeError, match="fori_loop: lower and upper must have the same dtype, got int8 and int32"):
+        run(mode, f, tf.constant(np.int8(0)), tf.constant(np.int32(300)))
+
+
+@pytest.mark.parametrize("mode", ["eager", "traced"])
+def test_fori_loop_python_bound_outside_the_index_dtype_is_an_error(mode):
+    # with an int8 lower, upper=300 wrapped to 44 under @trace (44 iterations, no error)
+    def f(lo):
+        return tf.fori_loop(lo, 300, lambda i, c: c + 1, 0)
+    with pytest.raises(TypeError, match="the bound .* does not fit in the index dtype int8"):
+        run(mode, f, tf.constant(np.int8(0)))
+    # with bounds known when tracing, the indices are what must fit (0..127 is an int8 loop); with a traced bound
+    # the loop compares i with the upper bound, which must fit too
+    hi = 128 if mode == "eager" else 127
+    out = run(mode, lambda lo: tf.fori_loop(lo, hi, lambda i, c: c + tf.cast(i, tf.int32), 0), tf.constant(np.int8(0)))
+    assert int(out) == sum(range(hi))
