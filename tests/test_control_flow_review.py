@@ -81,3 +81,18 @@ def test_fori_loop_python_bound_outside_the_index_dtype_is_an_error(mode):
     hi = 128 if mode == "eager" else 127
     out = run(mode, lambda lo: tf.fori_loop(lo, hi, lambda i, c: c + tf.cast(i, tf.int32), 0), tf.constant(np.int8(0)))
     assert int(out) == sum(range(hi))
+
+
+@pytest.mark.parametrize("mode", ["eager", "traced"])
+def test_grad_through_a_while_loop_that_does_not_depend_on_the_input(backend, mode):
+    # the loop runs on constants only, so no derivative flows through it (JAX: grad gives 8.0 per element);
+    # the backward pass called while's VJP rule anyway and raised "differentiation through while_loop"
+    def loss(x, n):
+        return tf.reduce_sum(x) * tf.fori_loop(0, n, lambda i, c: c * 2.0, 1.0)   # traced n: a while_loop
+    g = tf.grad(loss) if mode == "eager" else tf.trace(tf.grad(loss))
+    np.testing.assert_allclose(np.asarray(g(X3, np.int32(3))), np.full(3, 8.0))
+    xv = tf.constant(X3)
+    with tf.GradientTape() as tape:
+        tape.watch(xv)
+        out = tf.reduce_sum(xv) * tf.while_loop(lambda c: c < 5.0, lambda c: c * 2.0, 1.0)
+    np.testing.assert_allclose(np.asarray(tape.gradient(out, xv)), np.full(3, 8.0))
