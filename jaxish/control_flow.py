@@ -340,6 +340,14 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
                   for a, o in zip(init_avals, avals)] if len(avals) == len(init_avals) else init_avals
         _check_same("fori_loop", "body_fun's result", tree, avals, "init_val", init_tree, expect)
         return out
+    if lo is not None and hi is not None and hi - lo > _IOTA_MAX:  # a scan carrying i (memory O(1) in hi - lo)
+        dtype = _bounds_dtype(lower, upper, (lo, hi - 1))
+
+        def count(c, _):
+            i, x = c
+            return (i + 1, checked(i, x)), None
+        (_, out), _ = scan(count, (Tensor(np.asarray(lo, dtype.np)), init_val), None, length=hi - lo)
+        return out
     if lo is not None and hi is not None:  # a scan over the indices (no counter to carry)
         dtype = _bounds_dtype(lower, upper, (lo, hi - 1) if hi > lo else ())   # the values i takes
         idx = _so.iota_p.bind(n=max(hi - lo, 0), dtype=dtype)
@@ -362,6 +370,11 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         i, u, x = c
         return i + 1, u, checked(i, x)
     return while_loop(cond_fun, body, (lo_t, hi_t, init_val))[2]
+
+
+# the most iterations of a fori_loop with static bounds that scans an iota of its indices (4 MiB of int32);
+# above, it carries i instead (a little slower per iteration, but memory that does not grow with the trip count)
+_IOTA_MAX = 1 << 20
 
 
 def _bounds_dtype(lower, upper, values: tuple = ()) -> _dt.DType:

@@ -96,3 +96,37 @@ def test_grad_through_a_while_loop_that_does_not_depend_on_the_input(backend, mo
         tape.watch(xv)
         out = tf.reduce_sum(xv) * tf.while_loop(lambda c: c < 5.0, lambda c: c * 2.0, 1.0)
     np.testing.assert_allclose(np.asarray(tape.gradient(out, xv)), np.full(3, 8.0))
+
+
+def test_long_fori_loop_does_not_allocate_its_indices():
+    # fori_loop(0, n) with static bounds scanned an iota of all n indices: memory grew with the trip count
+    # (fori_loop(0, 10**9, ...) using i allocated 4 GB of indices; JAX's loop carries i)
+    n = (1 << 20) + 5
+    g = tf.make_graph(lambda x: tf.fori_loop(0, n, lambda i, c: c + tf.cast(i % 3, tf.float32), x))(np.float32(0))
+    big = [o.aval for node in g.nodes for o in node.outvars if o.aval.shape and o.aval.shape[0] >= n]
+    assert not big, big
+
+
+@pytest.mark.parametrize("mode", ["eager", "traced"])
+def test_fori_loop_carrying_its_index_values_and_grad(backend, mode, monkeypatch):
+    # the counter-carrying form of a long fori_loop (forced here for a short loop): values and gradient
+    import jaxish.control_flow as cf
+    monkeypatch.setattr(cf, "_IOTA_MAX", 2)
+
+    def f(a):
+        return tf.fori_loop(2, 7, lambda i, c: c * a + tf.cast(i, tf.float32), a)
+    c = 0.7
+    for i in range(2, 7):
+        c = c * 0.7 + i
+    out = run(mode, f, np.float32(0.7))
+    np.testing.assert_allclose(float(out), c, rtol=1e-6)
+    g = run(mode, tf.grad(f), np.float32(0.7))
+    eps = 1e-6
+    fd = 0.0
+    for s in (1, -1):
+        c = 0.7 + s * eps
+        a = c
+        for i in range(2, 7):
+            c = c * a + i
+        fd += s * c / (2 * eps)
+    np.testing.assert_allclose(float(g), fd, rtol=1e-4)
