@@ -10,6 +10,7 @@ once after the loop (in a ``cond``, after the chosen branch).
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -81,7 +82,9 @@ def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str) -> _Body
     """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``."""
     with GraphTrace(name=f"the {what} of {op}") as t:
         tracers = [t.new_arg(a, f"{what} argument {i}") for i, a in enumerate(avals)]
-        out = fn(*tree_unflatten(in_tree, tracers))
+        args = tree_unflatten(in_tree, tracers)
+        _check_arity(fn, args, op, what)
+        out = fn(*args)
         leaves, out_tree = tree_flatten(out)
         vals = [_leaf(o, op, f"the {what}'s result") for o in leaves]
         graph, variables, assigned = t.finish(vals)
@@ -89,6 +92,20 @@ def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str) -> _Body
         raise _error(NotImplementedError, op, f"the {what} draws random numbers; random ops inside control flow "
                                               f"are not supported yet (draw them outside and pass them in)")
     return _Body(graph, len(avals), len(vals), variables, assigned, out_tree)
+
+
+def _check_arity(fn: Callable, args: tuple, op: str, what: str) -> None:
+    """A ``TypeError`` naming ``op`` and the user's line if ``fn`` cannot take ``len(args)`` arguments."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind(*args)
+    except TypeError as ex:
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        raise _error(TypeError, op, f"{what} {name}{sig} cannot be called with {len(args)} argument(s): "
+                                    f"{ex}") from None
 
 
 def _strengthen(graph: Graph, positions) -> Graph:
@@ -106,10 +123,6 @@ def _strengthen(graph: Graph, positions) -> Graph:
             nodes.append(Node(_ew.convert_p, [o], {"dtype": aval.dtype, "weak_type": False}, [v]))
             outs[i] = v
     return Graph(graph.invars, nodes, outs, graph.constvars, graph.consts)
-
-
-def _strong(x: Tensor) -> Tensor:
-    return _ew.convert(x, x.dtype, False) if x.aval.weak_type else x
 
 
 def _tree_str(tree) -> str:
@@ -214,8 +227,9 @@ def _trace_carry(fn: Callable, in_tree, carry_avals: list, other_avals: list, op
             break  # the caller reports the structure
         changed = False
         for k, (a, o) in enumerate(zip(avals, outs)):
-            if a.weak_type and not o.weak_type and _cf.same_type(a, o):
-                avals[k], changed = a.strip_weak(), True
+            p = _promoted(a, o)
+            if p is not None:
+                avals[k], changed = p, True
         if not changed:
             break
     body.graph = _strengthen(body.graph, [k for k, (a, o) in enumerate(zip(avals, body.out_avals[:len(avals)]))
@@ -223,8 +237,18 @@ def _trace_carry(fn: Callable, in_tree, carry_avals: list, other_avals: list, op
     return body, avals
 
 
+def _promoted(a: ShapedArray, o: ShapedArray) -> ShapedArray | None:
+    """The strong type a weakly typed carry ``a`` takes when the body returns ``o`` for it (JAX promotes it to
+    the join of both types, e.g. a Python ``0`` carry to float32 when the body adds a float32), or None."""
+    if not a.weak_type or tuple(a.shape) != tuple(o.shape) or (a.dtype is o.dtype and o.weak_type):
+        return None
+    dtype, _ = _dt.result_type((a.dtype, True), (o.dtype, o.weak_type))
+    return ShapedArray(tuple(a.shape), dtype, False)
+
+
 def _as_carry(init: list, avals: list) -> list:
-    return [_strong(x) if x.aval.weak_type and not a.weak_type else x for x, a in zip(init, avals)]
+    return [_ew.convert(x, a.dtype, False) if x.aval.weak_type and not a.weak_type else x
+            for x, a in zip(init, avals)]
 
 
 @api_boundary
@@ -311,13 +335,25 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     init_avals = [_leaf(x, "fori_loop", "init_val").aval for x in init_leaves]
 
     def checked(i, x):
+        _check_arity(body_fun, (i, x), "fori_loop", "body_fun")
         out = body_fun(i, x)
         leaves, tree = tree_flatten(out)
-        _check_same("fori_loop", "body_fun's result", tree, [_leaf(o, "fori_loop", "body_fun's result").aval
-                                                             for o in leaves], "init_val", init_tree, init_avals)
+        avals = [_leaf(o, "fori_loop", "body_fun's result").aval for o in leaves]
+        # a weakly typed init the body promotes is promoted by the loop (and the body traced again)
+        expect = [o if getattr(_promoted(a, o), "dtype", None) is o.dtype else a
+                  for a, o in zip(init_avals, avals)] if len(avals) == len(init_avals) else init_avals
+        _check_same("fori_loop", "body_fun's result", tree, avals, "init_val", init_tree, expect)
+        return out
+    if lo is not None and hi is not None and hi - lo > _IOTA_MAX:  # a scan carrying i (memory O(1) in hi - lo)
+        dtype = _bounds_dtype(lower, upper, (lo, hi - 1))
+
+        def count(c, _):
+            i, x = c
+            return (i + 1, checked(i, x)), None
+        (_, out), _ = scan(count, (Tensor(np.asarray(lo, dtype.np)), init_val), None, length=hi - lo)
         return out
     if lo is not None and hi is not None:  # a scan over the indices (no counter to carry)
-        dtype = _bounds_dtype(lower, upper)
+        dtype = _bounds_dtype(lower, upper, (lo, hi - 1) if hi > lo else ())   # the values i takes
         idx = _so.iota_p.bind(n=max(hi - lo, 0), dtype=dtype)
         if lo:
             idx = _ew.add_p.bind(idx, Tensor(np.asarray(lo, dtype.np)))
@@ -328,7 +364,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         if tuple(b.aval.shape) != () or not b.dtype.is_integer:
             raise _error(TypeError, "fori_loop", f"{name} must be a scalar integer, got shape "
                                                  f"{tuple(b.aval.shape)} and dtype {b.dtype.name}")
-    dtype = _bounds_dtype(lo_t, hi_t)
+    dtype = _bounds_dtype(lo_t, hi_t, tuple(v for v in (lo, hi) if v is not None))
     lo_t, hi_t = _ew.convert(lo_t, dtype), _ew.convert(hi_t, dtype)
 
     def cond_fun(c):
@@ -340,11 +376,24 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     return while_loop(cond_fun, body, (lo_t, hi_t, init_val))[2]
 
 
-def _bounds_dtype(lower, upper) -> _dt.DType:
+# the most iterations of a fori_loop with static bounds that scans an iota of its indices (4 MiB of int32);
+# above, it carries i instead (a little slower per iteration, but memory that does not grow with the trip count)
+_IOTA_MAX = 1 << 20
+
+
+def _bounds_dtype(lower, upper, values: tuple = ()) -> _dt.DType:
+    """The dtype of ``i``: that of the (strongly typed) tensor bounds, which must agree (as in JAX), else int32;
+    ``values`` (the bounds, when known) must fit in it."""
     dts = [b.dtype for b in (lower, upper) if isinstance(b, Tensor) and not b.aval.weak_type]
-    if not dts:
-        return _dt.int32
-    return _dt.int64 if any(d is _dt.int64 for d in dts) else dts[0]
+    if len(dts) == 2 and dts[0] is not dts[1]:
+        raise _error(TypeError, "fori_loop", f"lower and upper must have the same dtype, got {dts[0].name} and "
+                                             f"{dts[1].name} (cast one of them)")
+    dtype = dts[0] if dts else _dt.int32
+    info = np.iinfo(dtype.np)
+    for v in values:
+        if not info.min <= v <= info.max:
+            raise _error(TypeError, "fori_loop", f"the bound {v} does not fit in the index dtype {dtype.name}")
+    return dtype
 
 
 @api_boundary
@@ -396,6 +445,7 @@ def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False
     trees: list = []
 
     def body_fn(c, x):
+        _check_arity(f, (c, x), op, "f")
         out = f(c, x)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise _error(TypeError, op, f"f must return a pair (carry, y), got {type(out).__name__}")

@@ -36,7 +36,7 @@ from .. import dtypes as _dt
 from ..ir import Graph, ShapedArray, Var
 from .call import closed
 from .primitive import Primitive
-from .trace import bind
+from .trace import bind, user_line
 
 
 # ---------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def _while_vjp(cts, *args, **params):
                      "known only at run time, so the values of every iteration cannot be saved for the backward "
                      "pass (forward mode, jvp and jacfwd, works; hessian and jacrev need reverse mode). Use "
                      "fori_loop with static (Python int) bounds, or scan, which have a trip count known when "
-                     "tracing.")
+                     f"tracing.\n  At {user_line()}")
 
 
 def _while_jvp(ins, tangents, cond_graph, body_graph, cond_nconsts, body_nconsts):

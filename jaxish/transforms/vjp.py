@@ -74,13 +74,15 @@ def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs:
 
         for i, ct in zip(ct_outs, cts):
             accumulate(graph.outvars[i], ct)
+        needed = _depends_on(graph, {v.id for v in wrt_vars})
         for n in reversed(graph.nodes):
             gs = [ct_env.pop(o.id, None) for o in n.outvars]
             for o, g in zip(n.outvars, gs):
                 if o.id in tapped:  # every consumer has been processed: g is complete
                     tapped_cts[o.id] = g
-            if all(g is None for g in gs):
-                continue
+            if all(g is None for g in gs) or id(n) not in needed:
+                continue  # (a node none of whose inputs depends on ``wrt`` passes no cotangent on: a while_loop
+                #            on constants is no error)
             if n.prim.vjp is None:
                 raise NotImplementedError(f"grad: no differentiation rule for the primitive {n.prim.name!r}")
             ins = [read(a) for a in n.invars]
@@ -104,6 +106,16 @@ def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs:
     if not graph.consts and not result.consts:
         _VJP_CACHE[key] = result
     return result
+
+
+def _depends_on(graph: Graph, ids: set) -> set:
+    """The ids (``id(node)``) of the nodes of ``graph`` with an input that depends on the values ``ids``."""
+    ids, nodes = set(ids), set()
+    for n in graph.nodes:
+        if any(not isinstance(a, Literal) and a.id in ids for a in n.invars):
+            nodes.add(id(n))
+            ids.update(o.id for o in n.outvars)
+    return nodes
 
 
 def _forward(node, ins: list, residuals: dict) -> list:
