@@ -1,0 +1,33 @@
+"""Adversarial review of ``vmap``, forward mode and the batched Jacobians: regressions found by comparing
+against JAX's semantics (references here are NumPy loops of the unbatched function)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jaxish as jx
+
+
+@pytest.fixture
+def interp():
+    old = jx.config.get_backend()
+    jx.config.set_backend("interpreter")
+    yield
+    jx.config.set_backend(old)
+
+
+def _rand(seed, *shape):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("a_shape, b_shape, in_axes", [
+    ((2, 4, 1), (1, 4, 5), (2, 0)),   # batch of size 1 on a's last axis (the contraction is 4, not 1)
+    ((2, 4, 1), (4, 5, 1), (2, 2)),
+])
+def test_vmap_matmul_size_one_batch_on_last_axis(interp, a_shape, b_shape, in_axes):
+    """The outer-product shortcut looked at a's last axis before moving the batch axis first: with a batch of
+    size 1 there, a real product was taken for a contraction of length 1 (a broadcasting error)."""
+    a, b = _rand(0, *a_shape), _rand(1, *b_shape)
+    out = jx.vmap(jx.matmul, in_axes=in_axes)(a, b)
+    am, bm = np.moveaxis(a, in_axes[0], 0), np.moveaxis(b, in_axes[1], 0)
+    np.testing.assert_allclose(np.asarray(out), np.stack([x @ y for x, y in zip(am, bm)]), rtol=1e-5, atol=1e-5)
