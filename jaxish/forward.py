@@ -35,7 +35,7 @@ def jvp(fun: Callable, primals, tangents) -> tuple:
         The positional arguments (pytrees allowed).
     tangents : tuple or list
         One tangent per primal, with its structure, shapes and dtypes
-        (integer primals take any tangent of their shape; it is ignored).
+        (the tangent of an integer primal is ignored but must have its shape: ValueError otherwise).
 
     Returns
     -------
@@ -59,6 +59,7 @@ def jvp(fun: Callable, primals, tangents) -> tuple:
     wrt = [i for i in range(len(p_leaves)) if g.invars[i].aval.dtype.is_floating]
     tans = [check_cotangent(t_leaves[i], g.invars[i].aval.strip_weak(), f"jvp: tangent {i}", f"primal {i}")
             for i in wrt]
+    _check_ignored_tangents(t_leaves, g, wrt, "jvp")
     n_out = len(g.outvars) - len(traced.assigned)
     touts = [k for k in range(n_out) if g.outvars[k].aval.dtype.is_floating]
     fwd = jvp_graph(g, wrt, touts)
@@ -95,11 +96,26 @@ def linearize(fun: Callable, *primals) -> tuple:
             raise TypeError(f"linearize: the tangents have structure {t_tree}, but the primals {p_tree}")
         tans = [check_cotangent(t_leaves[i], g.invars[i].aval.strip_weak(), f"linearize: tangent {i}",
                                 f"primal {i}") for i in wrt]
+        _check_ignored_tangents(t_leaves, g, wrt, "linearize")
         outs = _run(jvp_graph(g, wrt, touts), traced, inputs, tans)
         by_out = dict(zip(touts, outs[len(g.outvars):]))
         return tree_unflatten(traced.out_tree, [by_out[k] if k in by_out else _zeros_like(primal_out[k])
                                                 for k in range(n_out)])
     return tree_unflatten(traced.out_tree, primal_out), f_jvp
+
+
+def _check_ignored_tangents(t_leaves: list, g, wrt: list, name: str) -> None:
+    """The tangents of non-float primals are ignored, but must still have their primal's shape."""
+    skip = set(wrt)
+    for i, t in enumerate(t_leaves):
+        if i in skip or i >= len(g.invars):
+            continue
+        want = tuple(g.invars[i].aval.shape)
+        got = tuple(np.shape(t)) if not hasattr(t, "shape") else tuple(t.shape)
+        if got != want:
+            raise ValueError(f"{name}: tangent {i} has shape {got}, but primal {i} (dtype "
+                             f"{g.invars[i].aval.dtype.name}) has shape {want}; the tangent of a non-float primal "
+                             f"is ignored but must have its shape")
 
 
 def _zeros_like(x):

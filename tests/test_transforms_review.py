@@ -31,3 +31,22 @@ def test_vmap_matmul_size_one_batch_on_last_axis(interp, a_shape, b_shape, in_ax
     out = jx.vmap(jx.matmul, in_axes=in_axes)(a, b)
     am, bm = np.moveaxis(a, in_axes[0], 0), np.moveaxis(b, in_axes[1], 0)
     np.testing.assert_allclose(np.asarray(out), np.stack([x @ y for x, y in zip(am, bm)]), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["jvp", "linearize"])
+def test_jvp_integer_primal_tangent_must_have_its_shape(interp, how):
+    """The tangent of an integer primal is ignored, but (as documented) must have the primal's shape: a tangent
+    of the wrong shape was silently accepted (JAX rejects anything but a float0 of that shape)."""
+    a, n = _rand(2, 3), np.arange(3, dtype=np.int32)
+
+    def f(a, n):
+        return a * jx.cast(n, jx.float32)
+    bad = (a, np.zeros(5, np.float32))
+    with pytest.raises(ValueError, match=r"tangent 1 has shape \(5,\).*primal 1 .*int32.* shape \(3,\)"):
+        if how == "jvp":
+            jx.jvp(f, (a, n), bad)
+        else:
+            jx.linearize(f, a, n)[1](*bad)
+    # a tangent of the right shape (any dtype) is accepted and ignored
+    _, t = jx.jvp(f, (a, n), (a, np.ones(3, np.int32)))
+    np.testing.assert_allclose(np.asarray(t), a * n, rtol=1e-6)
