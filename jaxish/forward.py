@@ -123,13 +123,16 @@ def _zeros_like(x):
     return zeros_like(x)
 
 
-def _select(fun, args, nums):
-    """``fun`` as a function of the arguments in ``nums`` only (the others fixed to ``args``)."""
+def _select(fun, args, nums, kwargs=None):
+    """``fun`` as a function of the arguments in ``nums`` only (the others fixed to ``args``; keyword arguments,
+    never differentiated, fixed to ``kwargs``)."""
+    kwargs = kwargs or {}
+
     def f(*sel):
         full = list(args)
         for i, a in zip(nums, sel):
             full[i] = a
-        return fun(*full)
+        return fun(*full, **kwargs)
     f.__name__ = getattr(fun, "__name__", "f")
     return f
 
@@ -169,19 +172,19 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
 
     Each output leaf holds, for each argument in ``argnums`` (a tuple of them
     unless ``argnums`` is an int), a pytree of that argument's structure with
-    leaves of shape ``out.shape + in.shape``.
+    leaves of shape ``out.shape + in.shape``. Keyword arguments are passed through, not differentiated (JAX).
     """
     _check_callable(fun, "jacfwd")
 
     @functools.wraps(fun)
-    def jac(*args):
+    def jac(*args, **kwargs):
         nums, single = _argnums(argnums, len(args), "jacfwd")
         args = _values(args)
         sel = tuple(args[i] for i in nums)
         s_vals, s_tree = _float_leaves(sel, "jacfwd", "inputs")
         avals = [v.aval for v in s_vals]
         n = sum(a.size for a in avals)
-        f = _select(fun, args, nums)
+        f = _select(fun, args, nums, kwargs)
         sel_vals = tree_unflatten(s_tree, s_vals)
 
         def push(*basis):
@@ -215,16 +218,16 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
 
     Each output leaf holds, for each argument in ``argnums`` (a tuple of them
     unless ``argnums`` is an int), a pytree of that argument's structure with
-    leaves of shape ``out.shape + in.shape``.
+    leaves of shape ``out.shape + in.shape``. Keyword arguments are passed through, not differentiated (JAX).
     """
     _check_callable(fun, "jacrev (jacobian)")
 
     @functools.wraps(fun)
-    def jac(*args):
+    def jac(*args, **kwargs):
         nums, single = _argnums(argnums, len(args), "jacobian")
         args = tuple(args)
         sel = tuple(args[i] for i in nums)
-        f = _select(fun, args, nums)
+        f = _select(fun, args, nums, kwargs)
         y, pullback = vjp(f, *sel)
         y_vals, y_tree = _float_leaves(y, "jacobian", "outputs")
         avals = [v.aval for v in y_vals]

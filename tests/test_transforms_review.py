@@ -50,3 +50,16 @@ def test_jvp_integer_primal_tangent_must_have_its_shape(interp, how):
     # a tangent of the right shape (any dtype) is accepted and ignored
     _, t = jx.jvp(f, (a, n), (a, np.ones(3, np.int32)))
     np.testing.assert_allclose(np.asarray(t), a * n, rtol=1e-6)
+
+
+@pytest.mark.parametrize("transform", ["jacfwd", "jacrev", "hessian"])
+def test_jacobians_pass_keyword_arguments_through(interp, transform):
+    """As in JAX, ``jacfwd(f)(x, b=2.0)`` passes ``b`` to ``f`` (not differentiated); it raised TypeError from
+    inside the wrapper."""
+    x = _rand(3, 4).astype(np.float64)
+
+    def f(a, b=1.0):
+        return jx.reduce_sum(a * a * b) if transform == "hessian" else a * a * b
+    got = np.asarray(getattr(jx, transform)(f)(x, b=3.0))
+    want = np.diag(6.0 * x) if transform != "hessian" else np.diag(np.full(4, 6.0))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
