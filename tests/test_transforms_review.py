@@ -63,3 +63,32 @@ def test_jacobians_pass_keyword_arguments_through(interp, transform):
     got = np.asarray(getattr(jx, transform)(f)(x, b=3.0))
     want = np.diag(6.0 * x) if transform != "hessian" else np.diag(np.full(4, 6.0))
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_custom_rules_accept_keyword_arguments(interp):
+    """JAX resolves keyword arguments of a custom_vjp/custom_jvp call to positions (defaults filled in); both
+    raised TypeError on any keyword argument."""
+    @jx.custom_vjp
+    def scale(a, k=2.0):
+        return a * k
+
+    def fwd(a, k):
+        return scale(a, k), k
+    scale.defvjp(fwd, lambda k, g: (g * k * 10.0, None))   # a deliberately different rule: it must be used
+
+    @jx.custom_jvp
+    def cube(a, k=1.0):
+        return a * a * a * k
+
+    @cube.defjvp
+    def _(primals, tangents):
+        a, k = primals
+        return cube(a, k), 3.0 * a * a * k * tangents[0] + a * a * a * tangents[1]
+    a = _rand(4, 3).astype(np.float64)
+    np.testing.assert_allclose(np.asarray(scale(a, k=3.0)), 3.0 * a)
+    np.testing.assert_allclose(np.asarray(jx.grad(lambda x: jx.reduce_sum(scale(x, k=3.0)))(a)), np.full(3, 30.0))
+    np.testing.assert_allclose(np.asarray(jx.grad(lambda x: jx.reduce_sum(scale(a=x)))(a)), np.full(3, 20.0))
+    np.testing.assert_allclose(np.asarray(jx.vmap(lambda x: cube(x, k=2.0))(a)), 2.0 * a ** 3)
+    np.testing.assert_allclose(np.asarray(jx.grad(lambda x: jx.reduce_sum(cube(x, k=2.0)))(a)), 6.0 * a * a)
+    with pytest.raises(TypeError, match="custom_vjp scale"):
+        scale(a, q=1.0)
