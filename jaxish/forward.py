@@ -173,6 +173,7 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
     Each output leaf holds, for each argument in ``argnums`` (a tuple of them
     unless ``argnums`` is an int), a pytree of that argument's structure with
     leaves of shape ``out.shape + in.shape``. Keyword arguments are passed through, not differentiated (JAX).
+    A ``fun`` that assigns Variables is applied once (assignments written once), as in ``jacrev``.
     """
     _check_callable(fun, "jacfwd")
 
@@ -187,8 +188,16 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
         f = _select(fun, args, nums, kwargs)
         sel_vals = tree_unflatten(s_tree, s_vals)
 
-        def push(*basis):
-            return jvp(f, sel_vals, tree_unflatten(s_tree, list(basis)))[1]
+        if trace_to_graph(f, sel_vals, {}, f"jacfwd({getattr(fun, '__name__', 'f')})")[0].assigned:
+            # f assigns Variables: apply it once (its assignments written once, as jacrev does) and push the
+            # basis through its linearization (a vmap of jvp would trace the assignment per example)
+            f_jvp = linearize(f, *sel_vals)[1]
+
+            def push(*basis):
+                return f_jvp(*tree_unflatten(s_tree, list(basis)))
+        else:
+            def push(*basis):
+                return jvp(f, sel_vals, tree_unflatten(s_tree, list(basis)))[1]
         # the basis on the last axis, and the results there: the batched loops run over it innermost, and the
         # blocks are reshapes (no transposes)
         out = _vmap(push, -1, -1, None, shared_random=True)(*_basis(avals, n, last=True))  # (*out shape, n)

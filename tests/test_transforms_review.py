@@ -92,3 +92,23 @@ def test_custom_rules_accept_keyword_arguments(interp):
     np.testing.assert_allclose(np.asarray(jx.grad(lambda x: jx.reduce_sum(cube(x, k=2.0)))(a)), 6.0 * a * a)
     with pytest.raises(TypeError, match="custom_vjp scale"):
         scale(a, q=1.0)
+
+
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("transform", ["jacfwd", "hessian"])
+def test_jacfwd_of_function_assigning_a_variable(interp, transform, traced):
+    """``jacrev`` applies a function that assigns a Variable once; ``jacfwd`` (and so ``hessian``) raised
+    "vmap: push assigns the Variable(s)" (an internal function, and a vmap the user never called)."""
+    a = _rand(5, 4).astype(np.float64)
+    v0 = _rand(6, 4).astype(np.float64)
+    v = jx.Variable(v0)
+
+    def f(x):
+        out = jx.sin(x) * v
+        v.assign(v + 1.0)
+        return jx.reduce_sum(out) if transform == "hessian" else out
+    t = getattr(jx, transform)(f)
+    got = np.asarray((jx.trace(t) if traced else t)(a))
+    want = np.diag(-np.sin(a) * v0) if transform == "hessian" else np.diag(np.cos(a) * v0)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(v.numpy(), v0 + 1.0)   # assigned once
