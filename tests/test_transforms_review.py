@@ -112,3 +112,29 @@ def test_jacfwd_of_function_assigning_a_variable(interp, transform, traced):
     want = np.diag(-np.sin(a) * v0) if transform == "hessian" else np.diag(np.cos(a) * v0)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(v.numpy(), v0 + 1.0)   # assigned once
+
+
+def test_vmap_errors_inside_trace_name_the_line_and_function(interp):
+    """vmap's own errors (mismatched sizes, out_axes None for a batched output) said neither where vmap was
+    called nor, for out_axes, whose output it was."""
+    x, y = np.ones((3, 4), np.float32), np.ones((5, 4), np.float32)
+
+    def add_rows(p, q):
+        return p + q
+
+    @jx.trace
+    def f(a, b):
+        return jx.vmap(add_rows)(a, b)
+    with pytest.raises(ValueError, match=r"(?s)argument 'p' has size 3.*argument 'q' has size 5.*vmap called "
+                                         r"at .*test_transforms_review.py:\d+: \"return jx.vmap\(add_rows\)"):
+        f(x, y)
+
+    def double(p):
+        return p * 2.0
+
+    @jx.trace
+    def g(a):
+        return jx.vmap(double, out_axes=None)(a)
+    with pytest.raises(ValueError, match=r"(?s)vmap\(double\): output 0 .*out_axes.*None.*vmap called at .*"
+                                         r"test_transforms_review.py"):
+        g(x)
