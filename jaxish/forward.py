@@ -80,12 +80,20 @@ def linearize(fun: Callable, *primals) -> tuple:
     """
     _check_callable(fun, "linearize")
     fname = getattr(fun, "__name__", "f")
+    return _linearize(fun, primals, f"linearize({fname})", run_primal=True)
+
+
+def _linearize(fun: Callable, primals: tuple, name: str, run_primal: bool) -> tuple:
+    """``linearize``: ``(primal output, f_jvp)``; with ``run_primal=False`` the primal output is None and
+    ``fun``'s graph runs only if it assigns Variables (written back once, as ``jacrev`` does)."""
     primals = _values(tuple(primals))
     p_leaves, p_tree = tree_flatten(primals)
-    traced, leaves = trace_to_graph(fun, primals, {}, f"linearize({fname})")
+    traced, leaves = trace_to_graph(fun, primals, {}, name)
     g = traced.graph
     inputs = _bind_inputs(traced, leaves)
-    primal_out = _write_back(traced, _run(g, traced, inputs))
+    primal_out = None
+    if run_primal or traced.assigned:
+        primal_out = _write_back(traced, _run(g, traced, inputs))
     wrt = [i for i in range(len(p_leaves)) if g.invars[i].aval.dtype.is_floating]
     n_out = len(g.outvars) - len(traced.assigned)
     touts = [k for k in range(n_out) if g.outvars[k].aval.dtype.is_floating]
@@ -99,9 +107,9 @@ def linearize(fun: Callable, *primals) -> tuple:
         _check_ignored_tangents(t_leaves, g, wrt, "linearize")
         outs = _run(jvp_graph(g, wrt, touts), traced, inputs, tans)
         by_out = dict(zip(touts, outs[len(g.outvars):]))
-        return tree_unflatten(traced.out_tree, [by_out[k] if k in by_out else _zeros_like(primal_out[k])
+        return tree_unflatten(traced.out_tree, [by_out[k] if k in by_out else _zeros_of(g.outvars[k].aval)
                                                 for k in range(n_out)])
-    return tree_unflatten(traced.out_tree, primal_out), f_jvp
+    return (None if primal_out is None else tree_unflatten(traced.out_tree, primal_out)), f_jvp
 
 
 def _check_ignored_tangents(t_leaves: list, g, wrt: list, name: str) -> None:
@@ -116,6 +124,11 @@ def _check_ignored_tangents(t_leaves: list, g, wrt: list, name: str) -> None:
             raise ValueError(f"{name}: tangent {i} has shape {got}, but primal {i} (dtype "
                              f"{g.invars[i].aval.dtype.name}) has shape {want}; the tangent of a non-float primal "
                              f"is ignored but must have its shape")
+
+
+def _zeros_of(aval):
+    from .creation import zeros
+    return zeros(tuple(aval.shape), aval.dtype)
 
 
 def _zeros_like(x):
@@ -188,16 +201,12 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
         f = _select(fun, args, nums, kwargs)
         sel_vals = tree_unflatten(s_tree, s_vals)
 
-        if trace_to_graph(f, sel_vals, {}, f"jacfwd({getattr(fun, '__name__', 'f')})")[0].assigned:
-            # f assigns Variables: apply it once (its assignments written once, as jacrev does) and push the
-            # basis through its linearization (a vmap of jvp would trace the assignment per example)
-            f_jvp = linearize(f, *sel_vals)[1]
+        # f traced and linearized once (a function that assigns Variables is applied once, as jacrev does);
+        # its forward-mode graph pushes the whole basis as one batch
+        f_jvp = _linearize(f, tuple(sel_vals), f"jacfwd({getattr(fun, '__name__', 'f')})", run_primal=False)[1]
 
-            def push(*basis):
-                return f_jvp(*tree_unflatten(s_tree, list(basis)))
-        else:
-            def push(*basis):
-                return jvp(f, sel_vals, tree_unflatten(s_tree, list(basis)))[1]
+        def push(*basis):
+            return f_jvp(*tree_unflatten(s_tree, list(basis)))
         # the basis on the last axis, and the results there: the batched loops run over it innermost, and the
         # blocks are reshapes (no transposes)
         out = _vmap(push, -1, -1, None, shared_random=True)(*_basis(avals, n, last=True))  # (*out shape, n)
