@@ -16,6 +16,7 @@ import numpy as np
 import optree
 
 from .core import is_variable
+from .core.trace import user_line
 from .traceback_util import transform_boundary
 from .tracing import _arg_labels, _rng_input, leaf_value, run_graph, trace_to_graph
 from .transforms.batching import batch_graph
@@ -97,71 +98,87 @@ def _vmap(fun: Callable, in_axes: Any, out_axes: Any, axis_size: int | None, sha
 
     @functools.wraps(fun)
     def batched(*args, **kwargs):
-        name = f"vmap({fname})"
-        if isinstance(in_axes, (tuple, list)):
-            if len(in_axes) != len(args):
-                raise ValueError(f"vmap: in_axes has {len(in_axes)} entries but {fname} was called with "
-                                 f"{len(args)} positional arguments")
-            specs = list(in_axes)
-        else:
-            specs = [in_axes] * len(args)
-        axes = []
-        for i, (a, spec) in enumerate(zip(args, specs)):
-            axes += _leaf_axes(spec, a, f"in_axes[{i}]" if isinstance(in_axes, (tuple, list)) else "in_axes")
-        for k in sorted(kwargs):
-            axes += [0] * len(tree_flatten(kwargs[k])[0])
-        leaves, _ = tree_flatten((args, kwargs))
-        labels = _arg_labels(fun, args, kwargs)
-        values, avals, dims, sizes = [], [], [], []
-        for i, (x, ax) in enumerate(zip(leaves, axes)):
-            label = labels[i] if i < len(labels) else f"argument {i}"
-            if is_variable(x):
-                if ax is not None:
-                    raise ValueError(f"vmap: {label} is a Variable and cannot be mapped over; give it in_axes "
-                                     f"None (it is then the same for every example) or pass its value")
-                values.append(x)
-                avals.append(None)
-                continue
-            v = leaf_value(x)
-            values.append(v)
-            if ax is None:
-                avals.append(v.aval)
-                dims.append(None)
-                continue
-            nd = v.aval.ndim
-            if not -nd <= ax < nd:
-                raise ValueError(f"vmap: in_axes {ax} is out of range for {label} of shape {tuple(v.shape)} "
-                                 f"(rank {nd})")
-            ax %= nd
-            sizes.append((label, int(v.aval.shape[ax]), ax))
-            shape = tuple(d for j, d in enumerate(v.aval.shape) if j != ax)
-            avals.append(type(v.aval)(shape, v.aval.dtype, v.aval.weak_type))
-            dims.append(ax)
-        size = _batch_size(sizes, axis_size, fname)
-        traced, _ = trace_to_graph(fun, args, kwargs, name, avals=avals)
-        if traced.assigned:
-            names = ", ".join(repr(v.name) for v in traced.assigned)
-            raise ValueError(f"vmap: {fname} assigns the Variable(s) {names}; inside vmap each example would "
-                             f"assign its own value. Return the new value and assign it outside vmap")
-        graph = traced.graph
-        in_dims = dims + [None] * (len(graph.invars) - len(dims))
-        out_leaves = tree_unflatten(traced.out_tree, list(range(len(graph.outvars))))
-        want = _leaf_axes(out_axes, out_leaves, "out_axes")
-        out_dims = []
-        for k, d in enumerate(want):
-            if d is not None:
-                nd = graph.outvars[k].aval.ndim + 1
-                if not -nd <= d < nd:
-                    raise ValueError(f"vmap: out_axes {d} is out of range for output {k} of {fname}, of batched "
-                                     f"rank {nd}")
-                d %= nd
-            out_dims.append(d)
-        bgraph, _ = batch_graph(graph, in_dims, size, out_dims, shared_random=shared_random)
-        inputs = [x for x in values if not is_variable(x)] + list(traced.variables)
-        if traced.uses_rng:
-            inputs.append(_rng_input())
-        return tree_unflatten(traced.out_tree, run_graph(bgraph, inputs))
+        try:
+            return _batched_call(fun, fname, in_axes, out_axes, axis_size, shared_random, args, kwargs)
+        except (ValueError, TypeError) as e:   # vmap's own errors: say where vmap was called (once)
+            msg = str(e)
+            if type(e) not in (ValueError, TypeError) or not msg.startswith("vmap") or "\n  (vmap called at " in msg:
+                raise
+            raise type(e)(f"{msg}\n  (vmap called at {user_line()})") from None
     return batched
+
+
+def _batched_call(fun, fname: str, in_axes, out_axes, axis_size, shared_random: bool, args: tuple, kwargs: dict):
+    """One call of ``vmap(fun)``: trace one example, batch the graph, run it."""
+    name = f"vmap({fname})"
+    if isinstance(in_axes, (tuple, list)):
+        if len(in_axes) != len(args):
+            raise ValueError(f"vmap: in_axes has {len(in_axes)} entries but {fname} was called with "
+                             f"{len(args)} positional arguments")
+        specs = list(in_axes)
+    else:
+        specs = [in_axes] * len(args)
+    axes = []
+    for i, (a, spec) in enumerate(zip(args, specs)):
+        axes += _leaf_axes(spec, a, f"in_axes[{i}]" if isinstance(in_axes, (tuple, list)) else "in_axes")
+    for k in sorted(kwargs):
+        axes += [0] * len(tree_flatten(kwargs[k])[0])
+    leaves, _ = tree_flatten((args, kwargs))
+    labels = _arg_labels(fun, args, kwargs)
+    values, avals, dims, sizes = [], [], [], []
+    for i, (x, ax) in enumerate(zip(leaves, axes)):
+        label = labels[i] if i < len(labels) else f"argument {i}"
+        if is_variable(x):
+            if ax is not None:
+                raise ValueError(f"vmap: {label} is a Variable and cannot be mapped over; give it in_axes "
+                                 f"None (it is then the same for every example) or pass its value")
+            values.append(x)
+            avals.append(None)
+            continue
+        v = leaf_value(x)
+        values.append(v)
+        if ax is None:
+            avals.append(v.aval)
+            dims.append(None)
+            continue
+        nd = v.aval.ndim
+        if not -nd <= ax < nd:
+            raise ValueError(f"vmap: in_axes {ax} is out of range for {label} of shape {tuple(v.shape)} "
+                             f"(rank {nd})")
+        ax %= nd
+        sizes.append((label, int(v.aval.shape[ax]), ax))
+        shape = tuple(d for j, d in enumerate(v.aval.shape) if j != ax)
+        avals.append(type(v.aval)(shape, v.aval.dtype, v.aval.weak_type))
+        dims.append(ax)
+    size = _batch_size(sizes, axis_size, fname)
+    traced, _ = trace_to_graph(fun, args, kwargs, name, avals=avals)
+    if traced.assigned:
+        names = ", ".join(repr(v.name) for v in traced.assigned)
+        raise ValueError(f"vmap: {fname} assigns the Variable(s) {names}; inside vmap each example would "
+                         f"assign its own value. Return the new value and assign it outside vmap")
+    graph = traced.graph
+    in_dims = dims + [None] * (len(graph.invars) - len(dims))
+    out_leaves = tree_unflatten(traced.out_tree, list(range(len(graph.outvars))))
+    want = _leaf_axes(out_axes, out_leaves, "out_axes")
+    out_dims = []
+    for k, d in enumerate(want):
+        if d is not None:
+            nd = graph.outvars[k].aval.ndim + 1
+            if not -nd <= d < nd:
+                raise ValueError(f"vmap: out_axes {d} is out of range for output {k} of {fname}, of batched "
+                                 f"rank {nd}")
+            d %= nd
+        out_dims.append(d)
+    try:
+        bgraph, _ = batch_graph(graph, in_dims, size, out_dims, shared_random=shared_random)
+    except ValueError as e:
+        if str(e).startswith("vmap: output "):   # name the function whose output it is
+            raise ValueError(f"vmap({fname}): {str(e)[len('vmap: '):]}") from None
+        raise
+    inputs = [x for x in values if not is_variable(x)] + list(traced.variables)
+    if traced.uses_rng:
+        inputs.append(_rng_input())
+    return tree_unflatten(traced.out_tree, run_graph(bgraph, inputs))
 
 
 def _batch_size(sizes: list, axis_size, fname: str) -> int:

@@ -13,6 +13,7 @@ transposed for reverse mode (it must be linear in the tangents, as JAX requires)
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from typing import Callable
 
@@ -51,6 +52,21 @@ def _inside_own_rule(obj) -> bool:
 
 def _values(tree):
     return tree_map(lambda x: read_variable(x) if is_variable(x) else x, tree)
+
+
+def _positional(fun: Callable, args: tuple, kwargs: dict, what: str) -> tuple:
+    """``args`` and ``kwargs`` as positional arguments of ``fun`` (defaults filled in), as JAX's custom rules
+    resolve them: the rules then see one argument per parameter."""
+    if not kwargs:
+        return args
+    try:
+        bound = inspect.signature(fun).bind(*args, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what}: {e}") from None
+    bound.apply_defaults()
+    if bound.kwargs:
+        raise TypeError(f"{what}: keyword arguments {sorted(bound.kwargs)} could not be resolved to positions")
+    return tuple(bound.args)
 
 
 def _zeros(aval) -> Tensor:
@@ -107,7 +123,8 @@ class custom_vjp:
 
     ``fwd(*args)`` returns ``(output, residuals)``; ``bwd(residuals, ct)`` returns
     a tuple with one cotangent per argument (its structure; ``None`` for zero).
-    The function, ``fwd`` and ``bwd`` must be pure functions of their arguments.
+    The function, ``fwd`` and ``bwd`` must be pure functions of their arguments. Keyword arguments of a call
+    are resolved to positions (defaults filled in), as in JAX: ``fwd`` and ``bwd`` see positional ones only.
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: tuple = ()):
@@ -124,12 +141,13 @@ class custom_vjp:
         self.fwd, self.bwd = fwd, bwd
         return self
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         name = getattr(self.fun, "__name__", "f")
         if self.fwd is None:
             raise TypeError(f"custom_vjp {name}: define the rule with {name}.defvjp(fwd, bwd) before calling it")
         if _inside_own_rule(self):
-            return self.fun(*args)
+            return self.fun(*args, **kwargs)
+        args = _positional(self.fun, args, kwargs, f"custom_vjp {name}")
         args = _values(args)
         leaves, in_tree = tree_flatten(args)
         vals = [leaf_value(x) for x in leaves]
@@ -213,7 +231,7 @@ class custom_jvp:
 
     The rule ``jvp(primals, tangents) -> (primal_out, tangent_out)`` must be
     linear in ``tangents`` (reverse mode transposes it). Integer arguments get
-    zero tangents.
+    zero tangents. Keyword arguments of a call are resolved to positions (defaults filled in), as in JAX.
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: tuple = ()):
@@ -230,12 +248,13 @@ class custom_jvp:
         self.jvp = jvp
         return jvp
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         name = getattr(self.fun, "__name__", "f")
         if self.jvp is None:
             raise TypeError(f"custom_jvp {name}: define the rule with {name}.defjvp(rule) before calling it")
         if _inside_own_rule(self):
-            return self.fun(*args)
+            return self.fun(*args, **kwargs)
+        args = _positional(self.fun, args, kwargs, f"custom_jvp {name}")
         args = _values(args)
         leaves, in_tree = tree_flatten(args)
         vals = [leaf_value(x) for x in leaves]

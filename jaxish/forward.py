@@ -37,7 +37,7 @@ def jvp(fun: Callable, primals, tangents) -> tuple:
         The positional arguments (pytrees allowed).
     tangents : tuple or list
         One tangent per primal, with its structure, shapes and dtypes
-        (integer primals take any tangent of their shape; it is ignored).
+        (the tangent of an integer primal is ignored but must have its shape: ValueError otherwise).
 
     Returns
     -------
@@ -61,6 +61,7 @@ def jvp(fun: Callable, primals, tangents) -> tuple:
     wrt = [i for i in range(len(p_leaves)) if g.invars[i].aval.dtype.is_floating]
     tans = [check_cotangent(t_leaves[i], g.invars[i].aval.strip_weak(), f"jvp: tangent {i}", f"primal {i}")
             for i in wrt]
+    _check_ignored_tangents(t_leaves, g, wrt, "jvp")
     n_out = len(g.outvars) - len(traced.assigned)
     touts = [k for k in range(n_out) if g.outvars[k].aval.dtype.is_floating]
     fwd = jvp_graph(g, wrt, touts)
@@ -82,12 +83,20 @@ def linearize(fun: Callable, *primals) -> tuple:
     """
     _check_callable(fun, "linearize")
     fname = getattr(fun, "__name__", "f")
+    return _linearize(fun, primals, f"linearize({fname})", run_primal=True)
+
+
+def _linearize(fun: Callable, primals: tuple, name: str, run_primal: bool) -> tuple:
+    """``linearize``: ``(primal output, f_jvp)``; with ``run_primal=False`` the primal output is None and
+    ``fun``'s graph runs only if it assigns Variables (written back once, as ``jacrev`` does)."""
     primals = _values(tuple(primals))
     p_leaves, p_tree = tree_flatten(primals)
-    traced, leaves = trace_to_graph(fun, primals, {}, f"linearize({fname})")
+    traced, leaves = trace_to_graph(fun, primals, {}, name)
     g = traced.graph
     inputs = _bind_inputs(traced, leaves)
-    primal_out = _write_back(traced, _run(g, traced, inputs))
+    primal_out = None
+    if run_primal or traced.assigned:
+        primal_out = _write_back(traced, _run(g, traced, inputs))
     wrt = [i for i in range(len(p_leaves)) if g.invars[i].aval.dtype.is_floating]
     n_out = len(g.outvars) - len(traced.assigned)
     touts = [k for k in range(n_out) if g.outvars[k].aval.dtype.is_floating]
@@ -98,11 +107,31 @@ def linearize(fun: Callable, *primals) -> tuple:
             raise TypeError(f"linearize: the tangents have structure {t_tree}, but the primals {p_tree}")
         tans = [check_cotangent(t_leaves[i], g.invars[i].aval.strip_weak(), f"linearize: tangent {i}",
                                 f"primal {i}") for i in wrt]
+        _check_ignored_tangents(t_leaves, g, wrt, "linearize")
         outs = _run(jvp_graph(g, wrt, touts), traced, inputs, tans)
         by_out = dict(zip(touts, outs[len(g.outvars):]))
-        return tree_unflatten(traced.out_tree, [by_out[k] if k in by_out else _zeros_like(primal_out[k])
+        return tree_unflatten(traced.out_tree, [by_out[k] if k in by_out else _zeros_of(g.outvars[k].aval)
                                                 for k in range(n_out)])
-    return tree_unflatten(traced.out_tree, primal_out), f_jvp
+    return (None if primal_out is None else tree_unflatten(traced.out_tree, primal_out)), f_jvp
+
+
+def _check_ignored_tangents(t_leaves: list, g, wrt: list, name: str) -> None:
+    """The tangents of non-float primals are ignored, but must still have their primal's shape."""
+    skip = set(wrt)
+    for i, t in enumerate(t_leaves):
+        if i in skip or i >= len(g.invars):
+            continue
+        want = tuple(g.invars[i].aval.shape)
+        got = tuple(np.shape(t)) if not hasattr(t, "shape") else tuple(t.shape)
+        if got != want:
+            raise ValueError(f"{name}: tangent {i} has shape {got}, but primal {i} (dtype "
+                             f"{g.invars[i].aval.dtype.name}) has shape {want}; the tangent of a non-float primal "
+                             f"is ignored but must have its shape")
+
+
+def _zeros_of(aval):
+    from .creation import zeros
+    return zeros(tuple(aval.shape), aval.dtype)
 
 
 def _zeros_like(x):
@@ -110,13 +139,16 @@ def _zeros_like(x):
     return zeros_like(x)
 
 
-def _select(fun, args, nums):
-    """``fun`` as a function of the arguments in ``nums`` only (the others fixed to ``args``)."""
+def _select(fun, args, nums, kwargs=None):
+    """``fun`` as a function of the arguments in ``nums`` only (the others fixed to ``args``; keyword arguments,
+    never differentiated, fixed to ``kwargs``)."""
+    kwargs = kwargs or {}
+
     def f(*sel):
         full = list(args)
         for i, a in zip(nums, sel):
             full[i] = a
-        return fun(*full)
+        return fun(*full, **kwargs)
     f.__name__ = getattr(fun, "__name__", "f")
     return f
 
@@ -157,23 +189,28 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
 
     Each output leaf holds, for each argument in ``argnums`` (a tuple of them
     unless ``argnums`` is an int), a pytree of that argument's structure with
-    leaves of shape ``out.shape + in.shape``.
+    leaves of shape ``out.shape + in.shape``. Keyword arguments are passed through, not differentiated (JAX).
+    A ``fun`` that assigns Variables is applied once (assignments written once), as in ``jacrev``.
     """
     _check_callable(fun, "jacfwd")
 
     @functools.wraps(fun)
-    def jac(*args):
+    def jac(*args, **kwargs):
         nums, single = _argnums(argnums, len(args), "jacfwd")
         args = _values(args)
         sel = tuple(args[i] for i in nums)
         s_vals, s_tree = _float_leaves(sel, "jacfwd", "inputs")
         avals = [v.aval for v in s_vals]
         n = sum(a.size for a in avals)
-        f = _select(fun, args, nums)
+        f = _select(fun, args, nums, kwargs)
         sel_vals = tree_unflatten(s_tree, s_vals)
 
+        # f traced and linearized once (a function that assigns Variables is applied once, as jacrev does);
+        # its forward-mode graph pushes the whole basis as one batch
+        f_jvp = _linearize(f, tuple(sel_vals), f"jacfwd({getattr(fun, '__name__', 'f')})", run_primal=False)[1]
+
         def push(*basis):
-            return jvp(f, sel_vals, tree_unflatten(s_tree, list(basis)))[1]
+            return f_jvp(*tree_unflatten(s_tree, list(basis)))
         # the basis on the last axis, and the results there: the batched loops run over it innermost, and the
         # blocks are reshapes (no transposes)
         out = _vmap(push, -1, -1, None, shared_random=True)(*_basis(avals, n, last=True))  # (*out shape, n)
@@ -204,16 +241,16 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
 
     Each output leaf holds, for each argument in ``argnums`` (a tuple of them
     unless ``argnums`` is an int), a pytree of that argument's structure with
-    leaves of shape ``out.shape + in.shape``.
+    leaves of shape ``out.shape + in.shape``. Keyword arguments are passed through, not differentiated (JAX).
     """
     _check_callable(fun, "jacrev (jacobian)")
 
     @functools.wraps(fun)
-    def jac(*args):
+    def jac(*args, **kwargs):
         nums, single = _argnums(argnums, len(args), "jacobian")
         args = tuple(args)
         sel = tuple(args[i] for i in nums)
-        f = _select(fun, args, nums)
+        f = _select(fun, args, nums, kwargs)
         y, pullback = vjp(f, *sel)
         y_vals, y_tree = _float_leaves(y, "jacobian", "outputs")
         avals = [v.aval for v in y_vals]

@@ -68,7 +68,7 @@ def _matmul_batch(args, dims, size):
         return so.reshape_p.bind(out, shape=(a.aval.shape[0], size, n)), 1
     rank = example_rank(args, dims)
     ins = [x if d is None else front(x, d, size, rank) for x, d in zip(args, dims)]
-    if a.aval.shape[-1] == 1 and a.aval.dtype.is_floating:
+    if ins[0].aval.shape[-1] == 1 and a.aval.dtype.is_floating:  # the contraction (batch axes now first)
         # a batch of outer products (contraction of length 1): a broadcast multiply, fused with its neighbours
         from . import elementwise as ew
         return ew.mul(*ins), 0
