@@ -79,8 +79,9 @@ def _exec_lines(lines, env):
     exec("\n".join(lines), env)
 
 
-def test_inline_call_computes_what_the_call_computes():
-    _, fn = helper_parts("_mm2_loop")
+@pytest.mark.parametrize("helper", ["_mm2_dot", "_mm2_axpy"])
+def test_inline_call_computes_what_the_call_computes(helper):
+    _, fn = helper_parts(helper)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
     out = np.empty((3, 5))
@@ -88,6 +89,25 @@ def test_inline_call_computes_what_the_call_computes():
     assert lines[:3] == ["q7_a = a_", "q7_b = b_", "q7_out = out_"]
     _exec_lines(lines, {"np": np, "a_": a.T.copy().T, "b_": b, "out_": out})
     np.testing.assert_allclose(out, a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cols", [1, 7, 8, 9])
+def test_loop_matmul_form_is_chosen_by_the_static_column_count(cols):
+    """Only the loop nest the graph runs is generated (dot products below ``DOT_COLUMNS`` columns, axpy rows
+    from there on); both add the products in the same order, so the results are bit-identical."""
+    from jaxish.backends.cpu.helpers import DOT_COLUMNS
+    rng = np.random.default_rng(cols)
+    a = rng.standard_normal((6, 5)).astype(np.float32)
+    b = rng.standard_normal((5, cols)).astype(np.float32)
+    f = lambda x, y: tf.linalg.matmul(x, y)  # noqa: E731
+    src = _program(f, tf.constant(a), tf.constant(b)).entry_source
+    dot = cols < DOT_COLUMNS
+    assert ("acc +=" in src) == dot and ("_av * " in src) == (not dot)
+    got = tf.trace(f)(tf.constant(a), tf.constant(b)).numpy()
+    ref = np.zeros((6, cols), np.float32)
+    for k in range(5):   # the loops' order: products added over k, in float32
+        ref += a[:, k:k + 1] * b[k:k + 1, :]
+    assert np.array_equal(got, ref)
 
 
 def test_inline_call_renames_locals_but_not_attributes_or_keywords():

@@ -6,53 +6,68 @@ compiled and cached with the entry; the Numba functions it calls in turn
 from ...primitives import philox
 
 # Few output columns (the matrix-vector products of small models): one dot product per element, accumulated in
-# a register (with one column the axpy loop below runs a vector loop of length 1 per (m, k): 3x slower). Many:
-# rows of ``b`` scaled and added (vectorised along n). Both add the products in the same order, in out's dtype.
-MM_LOOP = '''
-def _mm_loop(a, b, out):
+# a register (with one column the axpy loop runs a vector loop of length 1 per (m, k): 3x slower). Many: rows of
+# ``b`` scaled and added (vectorised along n). Both add the products in the same order, in out's dtype, so the
+# lowering picks one by the graph's static column count (``DOT_COLUMNS``) with the same results: a loop nest
+# the entry does not run is Numba and LLVM time on every cold compile (0.2-0.6 s for the seed's step).
+DOT_COLUMNS = 8
+
+MM_DOT = '''
+def _mm_dot(a, b, out):
     nb, m_, n_ = out.shape
     k_ = a.shape[2]
     for bi in range(nb):
         ia = bi if a.shape[0] > 1 else 0
         ib = bi if b.shape[0] > 1 else 0
-        if n_ < 8:
-            for m in range(m_):
-                for n in range(n_):
-                    out[bi, m, n] = 0
-                    acc = out[bi, m, n]
-                    for k in range(k_):
-                        acc += a[ia, m, k] * b[ib, k, n]
-                    out[bi, m, n] = acc
-        else:
-            for m in range(m_):
-                for n in range(n_):
-                    out[bi, m, n] = 0
+        for m in range(m_):
+            for n in range(n_):
+                out[bi, m, n] = 0
+                acc = out[bi, m, n]
                 for k in range(k_):
-                    av = a[ia, m, k]
-                    for n in range(n_):
-                        out[bi, m, n] += av * b[ib, k, n]
+                    acc += a[ia, m, k] * b[ib, k, n]
+                out[bi, m, n] = acc
 '''
 
-MM2_LOOP = '''
-def _mm2_loop(a, b, out):
+MM_AXPY = '''
+def _mm_axpy(a, b, out):
+    nb, m_, n_ = out.shape
+    k_ = a.shape[2]
+    for bi in range(nb):
+        ia = bi if a.shape[0] > 1 else 0
+        ib = bi if b.shape[0] > 1 else 0
+        for m in range(m_):
+            for n in range(n_):
+                out[bi, m, n] = 0
+            for k in range(k_):
+                av = a[ia, m, k]
+                for n in range(n_):
+                    out[bi, m, n] += av * b[ib, k, n]
+'''
+
+MM2_DOT = '''
+def _mm2_dot(a, b, out):
     m_, n_ = out.shape
     k_ = a.shape[1]
-    if n_ < 8:
-        for m in range(m_):
-            for n in range(n_):
-                out[m, n] = 0
-                acc = out[m, n]
-                for k in range(k_):
-                    acc += a[m, k] * b[k, n]
-                out[m, n] = acc
-    else:
-        for m in range(m_):
-            for n in range(n_):
-                out[m, n] = 0
+    for m in range(m_):
+        for n in range(n_):
+            out[m, n] = 0
+            acc = out[m, n]
             for k in range(k_):
-                av = a[m, k]
-                for n in range(n_):
-                    out[m, n] += av * b[k, n]
+                acc += a[m, k] * b[k, n]
+            out[m, n] = acc
+'''
+
+MM2_AXPY = '''
+def _mm2_axpy(a, b, out):
+    m_, n_ = out.shape
+    k_ = a.shape[1]
+    for m in range(m_):
+        for n in range(n_):
+            out[m, n] = 0
+        for k in range(k_):
+            av = a[m, k]
+            for n in range(n_):
+                out[m, n] += av * b[k, n]
 '''
 
 MM_BLAS = '''
@@ -126,8 +141,8 @@ def _uniform_{dt}(state, out, stream):
 '''
 
 
-_SOURCES = {"_mm_loop": MM_LOOP, "_mm2_loop": MM2_LOOP, "_mm_blas": MM_BLAS, "_gather": GATHER,
-            "_gather_grad": GATHER_GRAD}
+_SOURCES = {"_mm_dot": MM_DOT, "_mm_axpy": MM_AXPY, "_mm2_dot": MM2_DOT, "_mm2_axpy": MM2_AXPY,
+            "_mm_blas": MM_BLAS, "_gather": GATHER, "_gather_grad": GATHER_GRAD}
 
 
 def helper_parts(name: str) -> tuple:

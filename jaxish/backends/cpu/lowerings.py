@@ -29,6 +29,7 @@ from ...primitives.shape_ops import (
     unslice_p,
 )
 from ..codegen.scalar import dtype_ctor
+from .helpers import DOT_COLUMNS
 from .kernels import cshape
 
 KERNEL_FLAGS = 'cache=True, error_model="numpy"'   # the flags of a kernel that needs none of its own
@@ -180,12 +181,13 @@ def _matmul(e, ins, out):
         return
     if not batch:  # any layout: transposed views are read in place
         name = e.alloc(out)
-        e.call("_mm2_loop", e.atom(a), e.atom(b), name)
+        e.call("_mm2_dot" if n < DOT_COLUMNS else "_mm2_axpy", e.atom(a), e.atom(b), name)
         return
     name = e.new(out)
     na = _prod(a.aval.shape[:-2])
     nbb = _prod(b.aval.shape[:-2])
     e.emit(f"{name} = np.empty(({e.size(nb)}, {e.size(m)}, {e.size(n)}), {dtype_ctor(dt)})")
-    e.call("_mm_blas" if blas else "_mm_loop", f"{e.contig(a)}.reshape(({e.size(na)}, {e.size(m)}, {e.size(k)}))",
+    loop = "_mm_dot" if n < DOT_COLUMNS else "_mm_axpy"
+    e.call("_mm_blas" if blas else loop, f"{e.contig(a)}.reshape(({e.size(na)}, {e.size(m)}, {e.size(k)}))",
            f"{e.contig(b)}.reshape(({e.size(nbb)}, {e.size(k)}, {e.size(n)}))", name)
     e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
