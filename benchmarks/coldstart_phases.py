@@ -5,7 +5,9 @@ populated ``JAXISH_CACHE_DIR``, and reports CPU seconds (``time.process_time``,
 which a loaded machine distorts less than the wall clock) per phase, medians
 over the repeats. Numba's and jaxish's functions are wrapped for the
 measurement only (outermost call timed, nested calls of the same phase not
-counted twice); phases nest, so the indented lines are parts of the line above.
+counted twice); phases nest, so the indented lines are parts of the line above
+(siblings may overlap a little: the overloads Numba compiles during type
+inference run lowering and LLVM passes of their own).
 
 Usage::
 
