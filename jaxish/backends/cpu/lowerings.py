@@ -32,7 +32,9 @@ from ..codegen.scalar import dtype_ctor
 from .helpers import DOT_COLUMNS
 from .kernels import cshape
 
-KERNEL_FLAGS = 'cache=True, error_model="numpy"'   # the flags of a kernel that needs none of its own
+# the flags of a kernel (and of the entry) that needs none of its own: no C-callable wrapper (for first-class
+# function use; nothing here takes a kernel's address), one function less for Numba and LLVM per compile
+KERNEL_FLAGS = 'cache=True, error_model="numpy", no_cfunc_wrapper=True'
 
 SMALL_MATMUL = 16 * 16 * 16   # below m*n*k, a generated loop beats the BLAS call overhead
 
