@@ -39,6 +39,7 @@ class Case:
     impls: dict = field(default_factory=dict)   # column -> Impl or a zero-arg factory returning Impl
     check_rtol: float = 1e-3
     check_atol: float = 1e-4
+    per_call: int = 1                      # iterations one step() runs (a whole loop): times are per iteration
 
 
 @dataclass
@@ -156,6 +157,7 @@ def run_case(case: Case, settings: Settings, log: Callable[[str], None] = print)
     for col, ts in times.items():
         m = cells[col]
         if ts and m.error is None:
+            ts = [t / case.per_call for t in ts]
             m.median, m.lo, m.hi, m.blocks = statistics.median(ts), min(ts), max(ts), len(ts)
     return Row(case.key, case.title, case.unit, cells)
 

@@ -6,9 +6,9 @@
     python benchmarks/run.py --markdown benchmarks/RESULTS.md
 
 Workloads: ``linreg`` (1), ``vg`` (2), ``mlp`` (3), ``overhead`` (4),
-``coldstart`` (5); see benchmarks/README.md. Times are medians over timed
-blocks after warm-up; ratios are jaxish time / other time (above 1: jaxish is
-slower). Progress goes to stderr, the tables to stdout.
+``coldstart`` (5), ``loops`` (6: fori_loop and scan), ``transforms`` (7: hessian, per-example gradients);
+see benchmarks/README.md. Times are medians over timed blocks after warm-up;
+ratios are jaxish time / other time (above 1: jaxish is slower). Progress goes to stderr, the tables to stdout.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import warnings
 os.environ.setdefault("JAX_PLATFORMS", "cpu")   # compare CPU with CPU even where JAX could use an accelerator
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-GROUPS = {"linreg": "1", "vg": "2", "mlp": "3", "overhead": "4", "coldstart": "5"}
+GROUPS = {"linreg": "1", "vg": "2", "mlp": "3", "overhead": "4", "coldstart": "5", "loops": "6", "transforms": "7"}
 
 
 def log(msg: str) -> None:
@@ -117,7 +117,7 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="short smoke run: fewer, shorter blocks; workload 2 uses n=1e6 instead of 1e7")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
-                   help=f"run only this workload ({', '.join(GROUPS)} or 1-5); repeatable or comma-separated")
+                   help=f"run only this workload ({', '.join(GROUPS)} or 1-6); repeatable or comma-separated")
     p.add_argument("--markdown", metavar="PATH", help="also write the results as markdown to PATH")
     p.add_argument("--blocks", type=int, help="timed blocks per framework (default 15, --quick 3)")
     p.add_argument("--block-time", type=float, help="target seconds per timed block (default 0.1, --quick 0.02)")
@@ -135,7 +135,7 @@ def parse_args(argv=None):
             inv = {v: k for k, v in GROUPS.items()}
             name = inv.get(name, name)
             if name not in GROUPS:
-                p.error(f"--only: unknown workload {name!r} (choose from {', '.join(GROUPS)} or 1-5)")
+                p.error(f"--only: unknown workload {name!r} (choose from {', '.join(GROUPS)} or 1-6)")
             only.add(name)
     args.only = only or set(GROUPS)
     return args
@@ -184,7 +184,8 @@ def main(argv=None) -> int:
     sizes = (1_000, 1_000_000) if args.quick else (1_000, 10_000_000)
     builders = {"linreg": workloads.build_linreg, "vg": lambda fw: workloads.build_vg(fw, sizes),
                 "mlp": workloads.build_mlp,
-                "overhead": workloads.build_overhead}
+                "overhead": workloads.build_overhead, "loops": workloads.build_loops,
+                "transforms": workloads.build_transforms}
     rows = []
     for group in GROUPS:
         if group not in args.only:

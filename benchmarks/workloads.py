@@ -464,3 +464,245 @@ def build_overhead(fw) -> list:
             impls["PyTorch"] = torch_impl
         cases.append(Case(key, "overhead", title, "us", impls))
     return cases
+
+
+# ---------------------------------------------------------------------------
+# 6. loops inside one traced function: fori_loop and scan (issue 11)
+# ---------------------------------------------------------------------------
+LOOP_STEPS = 1001
+
+
+def loop_linreg_numpy() -> Impl:
+    x, y, w0 = _linreg_data()
+    n = y.size
+
+    def run():
+        w = w0.copy()
+        for _ in range(LOOP_STEPS):
+            w = w - np.float32(LR_LINREG) * ((2.0 / n) * (x.T @ (x @ w - y))).astype(np.float32)
+        return w
+    return Impl(run, label=f"Python loop of {LOOP_STEPS} hand-written gradient steps", check=run)
+
+
+def loop_linreg_jaxish(jaxish) -> Impl:
+    x_, y_, w0_ = _linreg_data()
+    x, y, w0 = jaxish.constant(x_), jaxish.constant(y_), jaxish.constant(w0_)
+
+    def loss_fn(w, x, y):
+        return jaxish.reduce_mean(jaxish.square(y - jaxish.linalg.matmul(x, w)))
+
+    @jaxish.trace
+    def train(w, x, y):
+        return jaxish.fori_loop(0, LOOP_STEPS, lambda i, w: w - LR_LINREG * jaxish.grad(loss_fn)(w, x, y), w)
+    return Impl(lambda: train(w0, x, y), lambda r: r.numpy(), f"@trace(fori_loop(0, {LOOP_STEPS}, grad step))",
+                lambda: train(w0, x, y).numpy())
+
+
+def loop_linreg_jax(jax) -> Impl:
+    jnp = jax.numpy
+    x_, y_, w0_ = _linreg_data()
+    x, y, w0 = jnp.asarray(x_), jnp.asarray(y_), jnp.asarray(w0_)
+
+    def loss_fn(w, x, y):
+        return jnp.mean(jnp.square(y - x @ w))
+
+    @jax.jit
+    def train(w, x, y):
+        return jax.lax.fori_loop(0, LOOP_STEPS, lambda i, w: w - LR_LINREG * jax.grad(loss_fn)(w, x, y), w)
+    return Impl(lambda: train(w0, x, y), jax.block_until_ready, f"jax.jit(lax.fori_loop(0, {LOOP_STEPS}, grad step))",
+                lambda: np.asarray(train(w0, x, y)))
+
+
+RNN_T, RNN_B, RNN_IN, RNN_H = 100, 16, 32, 64
+
+
+def _rnn_data():
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((RNN_H, RNN_H)) / np.sqrt(RNN_H)).astype(np.float32)
+    u = (rng.standard_normal((RNN_IN, RNN_H)) / np.sqrt(RNN_IN)).astype(np.float32)
+    b = (0.1 * rng.standard_normal(RNN_H)).astype(np.float32)
+    xs = rng.standard_normal((RNN_T, RNN_B, RNN_IN)).astype(np.float32)
+    h0 = np.zeros((RNN_B, RNN_H), np.float32)
+    return w, u, b, xs, h0
+
+
+def rnn_numpy() -> Impl:
+    """Forward and hand-written backpropagation through time; loss = mean of the squared hidden states."""
+    w, u, b, xs, h0 = _rnn_data()
+    n = RNN_T * RNN_B * RNN_H
+
+    def run():
+        hs = [h0]
+        for t in range(RNN_T):
+            hs.append(np.tanh(hs[-1] @ w + xs[t] @ u + b))
+        loss = sum(float(np.sum(h * h)) for h in hs[1:]) / n
+        dw, du, db = np.zeros_like(w), np.zeros_like(u), np.zeros_like(b)
+        dnext = np.zeros_like(h0)
+        for t in reversed(range(RNN_T)):
+            h = hs[t + 1]
+            da = (2.0 / n * h + dnext) * (1 - h * h)
+            dw += hs[t].T @ da
+            du += xs[t].T @ da
+            db += da.sum(0)
+            dnext = da @ w.T
+        return [np.float32(loss), dw, du, db]
+    return Impl(run, label="forward loop + hand-written BPTT", check=run)
+
+
+def rnn_jaxish(jaxish) -> Impl:
+    w, u, b, xs, h0 = (jaxish.constant(a) for a in _rnn_data())
+
+    def loss(w, u, b, xs, h0):
+        def cell(h, x):
+            h = jaxish.tanh(jaxish.linalg.matmul(h, w) + jaxish.linalg.matmul(x, u) + b)
+            return h, h
+        _, hs = jaxish.scan(cell, h0, xs)
+        return jaxish.reduce_mean(jaxish.square(hs))
+    vg = jaxish.trace(jaxish.value_and_grad(loss, argnums=(0, 1, 2)))
+
+    def check():
+        v, g = vg(w, u, b, xs, h0)
+        return [v.numpy()] + [t.numpy() for t in g]
+    return Impl(lambda: vg(w, u, b, xs, h0), lambda r: r[0].numpy(), "@trace(value_and_grad(scan(cell)))", check)
+
+
+def rnn_jax(jax) -> Impl:
+    jnp = jax.numpy
+    w, u, b, xs, h0 = (jnp.asarray(a) for a in _rnn_data())
+
+    def loss(w, u, b, xs, h0):
+        def cell(h, x):
+            h = jnp.tanh(h @ w + x @ u + b)
+            return h, h
+        _, hs = jax.lax.scan(cell, h0, xs)
+        return jnp.mean(jnp.square(hs))
+    vg = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))
+
+    def check():
+        v, g = vg(w, u, b, xs, h0)
+        return [np.asarray(v)] + [np.asarray(t) for t in g]
+    return Impl(lambda: vg(w, u, b, xs, h0), jax.block_until_ready, "jax.jit(value_and_grad(lax.scan(cell)))", check)
+
+
+def build_loops(fw) -> list:
+    jaxish, jax = fw["jaxish"], fw.get("jax")
+    lin = {"jaxish": lambda: loop_linreg_jaxish(jaxish), "NumPy": loop_linreg_numpy}
+    rnn = {"jaxish": lambda: rnn_jaxish(jaxish), "NumPy": rnn_numpy}
+    if jax is not None:
+        lin["JAX"] = lambda: loop_linreg_jax(jax)
+        rnn["JAX"] = lambda: rnn_jax(jax)
+    return [
+        Case("6a", "loops", f"seed linear regression {LOOP_STEPS} steps as one fori_loop inside @trace, µs per step",
+             "us", lin, per_call=LOOP_STEPS),
+        Case("6b", "loops", f"RNN cell width {RNN_H} (batch {RNN_B}, input {RNN_IN}) over {RNN_T} steps via scan, "
+             "value and gradient", "us", rnn, check_rtol=2e-3, check_atol=2e-5),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# 7. transforms: trace(hessian(f)) at n = 200; per-example MLP gradients (vmap(grad)) over batch 128
+# ---------------------------------------------------------------------------
+HESS_N = 200
+
+
+def _hess_data():
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((HESS_N, HESS_N), dtype=np.float32) / np.float32(np.sqrt(HESS_N)))
+    x = rng.standard_normal(HESS_N, dtype=np.float32)
+    return w, x
+
+
+def hess_numpy() -> Impl:
+    w, x = _hess_data()
+
+    def step():  # f = sum(tanh(W x)^2) + sum(exp(-x^2)):  H = W^T diag(2(1-t^2)(1-3t^2)) W + diag((4x^2-2) e^{-x^2})
+        t = np.tanh(w @ x)
+        d = np.float32(2) * (1 - t * t) * (1 - np.float32(3) * t * t)
+        h = (w.T * d) @ w
+        h[np.diag_indices(HESS_N)] += (np.float32(4) * x * x - np.float32(2)) * np.exp(-x * x)
+        return h
+    return Impl(step, label="hand-written Hessian", check=step)
+
+
+def hess_jaxish(jaxish) -> Impl:
+    w_, x_ = _hess_data()
+    w, x = jaxish.constant(w_), jaxish.constant(x_)
+
+    def f(x):
+        return jaxish.reduce_sum(jaxish.tanh(jaxish.matmul(w, jaxish.reshape(x, (HESS_N, 1)))) ** 2) + \
+            jaxish.reduce_sum(jaxish.exp(-x * x))
+    h = jaxish.trace(jaxish.hessian(f))
+    return Impl(lambda: h(x), lambda r: r.numpy(), "trace(hessian(f)) (jacfwd(jacrev(f)))", lambda: h(x).numpy())
+
+
+def hess_jax(jax) -> Impl:
+    jnp = jax.numpy
+    w_, x_ = _hess_data()
+    w, x = jnp.asarray(w_), jnp.asarray(x_)
+
+    def f(x):
+        return jnp.sum(jnp.tanh(w @ x) ** 2) + jnp.sum(jnp.exp(-x * x))
+    h = jax.jit(jax.hessian(f))
+    return Impl(lambda: h(x), jax.block_until_ready, "jax.jit(jax.hessian(f))", lambda: np.asarray(h(x)))
+
+
+def _per_example_numpy() -> Impl:
+    x, y, (w1, b1, w2, b2) = _mlp_data()
+
+    def step():  # per-example gradients of -sum(y * log_softmax(logits)) (each example its own loss)
+        h = np.tanh(x @ w1 + b1)
+        logits = h @ w2 + b2
+        z = logits - logits.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        d_logits = p - y
+        d_z1 = (d_logits @ w2.T) * (1 - h * h)
+        return (x[:, :, None] * d_z1[:, None, :], d_z1, h[:, :, None] * d_logits[:, None, :], d_logits)
+    return Impl(step, label="hand-written per-example backward (outer products)", check=lambda: step()[2])
+
+
+def _per_example_loss(tf):
+    def loss(p, x, y):
+        w1, b1, w2, b2 = p
+        h = tf.tanh(tf.matmul(tf.reshape(x, (1, -1)), w1) + b1)
+        logits = tf.matmul(h, w2) + b2
+        return -tf.reduce_sum(y * tf.nn.log_softmax(logits))
+    return loss
+
+
+def per_example_jaxish(jaxish) -> Impl:
+    x_, y_, p0 = _mlp_data()
+    x, y = jaxish.constant(x_), jaxish.constant(y_)
+    p = tuple(jaxish.constant(a) for a in p0)
+    g = jaxish.trace(jaxish.vmap(jaxish.grad(_per_example_loss(jaxish)), in_axes=(None, 0, 0)))
+    return Impl(lambda: g(p, x, y), lambda r: r[0].numpy(), "trace(vmap(grad(loss), in_axes=(None, 0, 0)))",
+                lambda: g(p, x, y)[2].numpy())
+
+
+def per_example_jax(jax) -> Impl:
+    jnp = jax.numpy
+    x_, y_, p0 = _mlp_data()
+    x, y = jnp.asarray(x_), jnp.asarray(y_)
+    p = tuple(jnp.asarray(a) for a in p0)
+
+    def loss(p, x, y):
+        w1, b1, w2, b2 = p
+        h = jnp.tanh(x @ w1 + b1)
+        logits = h @ w2 + b2
+        return -jnp.sum(y * jax.nn.log_softmax(logits))
+    g = jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0, 0)))
+    return Impl(lambda: g(p, x, y), jax.block_until_ready, "jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0, 0)))",
+                lambda: np.asarray(g(p, x, y)[2]))
+
+
+def build_transforms(fw) -> list:
+    jaxish, jax = fw["jaxish"], fw.get("jax")
+    hess = {"jaxish": lambda: hess_jaxish(jaxish), "NumPy": hess_numpy}
+    pex = {"jaxish": lambda: per_example_jaxish(jaxish), "NumPy": _per_example_numpy}
+    if jax is not None:
+        hess["JAX"] = lambda: hess_jax(jax)
+        pex["JAX"] = lambda: per_example_jax(jax)
+    return [Case("7a", "transforms", f"trace(hessian(f)), f = sum(tanh(W@x)**2) + sum(exp(-x*x)), n = {HESS_N}",
+                 "us", hess, check_rtol=2e-3, check_atol=2e-4),
+            Case("7b", "transforms", "per-example MLP gradients: vmap(grad(loss), in_axes=(None, 0, 0)), batch 128",
+                 "us", pex, check_rtol=2e-3, check_atol=2e-5)]

@@ -12,7 +12,12 @@ from . import primitives as _primitives  # noqa: F401  (registers every primitiv
 from . import config, dtypes
 from . import random
 from . import tensor_methods as _tensor_methods  # noqa: F401
-from .autodiff import grad, hessian, jacobian, value_and_grad, vjp
+from .checkpoint import load, save
+from .interop import from_dlpack
+from .autodiff import grad, value_and_grad, vjp
+from .batching import vmap
+from .custom_rules import custom_jvp, custom_vjp
+from .forward import hessian, jacfwd, jacobian, jacrev, jvp, linearize
 from .core import Tensor, Tracer
 from .creation import (constant, convert_to_tensor, eye, fill, linspace, ones, ones_like, range, zeros,
                        zeros_like)
@@ -33,7 +38,8 @@ from .tensor_shape import TensorShape
 from .tape import GradientTape
 from .tracing import function, jit, make_graph, trace
 from .variables import Variable
-from . import math, linalg, nn, testing, tree_util  # noqa: E402
+from .control_flow import cond, fori_loop, scan, while_loop
+from . import math, linalg, nn, optimizers, testing, tree_util  # noqa: E402
 
 bool = bool_  # noqa: A001  (jaxish.bool, as tf.bool)
 newaxis = None
@@ -54,6 +60,10 @@ def clear_cache() -> None:
     clear_traced_caches()
     clear_memory_cache()
     vjp_transform._VJP_CACHE.clear()
+    from .transforms import batching as batch_transform
+    from .transforms import jvp as jvp_transform
+    batch_transform._BATCH_CACHE.clear()
+    jvp_transform._JVP_CACHE.clear()
     gc.collect()  # generated modules are freed through reference cycles (Numba dispatchers)
     try:
         from .backends.cpu.disk_cache import clear_disk_cache

@@ -1,4 +1,4 @@
-"""Reverse-mode autodiff as a graph-to-graph transform, and grad & friends.
+"""Reverse-mode autodiff as a graph-to-graph transform: grad, value_and_grad, vjp (Jacobians: ``forward.py``).
 
 :func:`~jaxish.transforms.vjp.vjp_graph` turns a Graph into one that also
 returns input cotangents; the functions here trace the user's function, build
@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .core import Tensor, is_variable, read_variable
+from .core import Tensor, current_trace, is_variable, read_variable
 from .ir import Graph
 from .primitives import elementwise as ew
 from .tracing import Traced, _rng_input, leaf_value, run_graph, trace_to_graph
@@ -41,10 +41,14 @@ def _run(graph: Graph, traced: Traced, inputs: list, extra: Sequence = ()) -> li
     """Run ``graph`` (``traced``'s forward or backward graph) on ``inputs`` then ``extra``.
 
     A Variable that still holds the value in ``inputs`` is passed as the Variable,
-    so that an outer tape records the read (second derivatives w.r.t. Variables)."""
+    so that an outer tape records the read (second derivatives w.r.t. Variables).
+    That includes a value read eagerly and used inside a trace begun since (a
+    ``vjp_fn`` under ``vmap``: ``jacrev``) that has not assigned the Variable."""
     args = list(inputs)
+    trace = current_trace()
     for i, v in enumerate(traced.variables, traced.n_leaves):
-        if read_variable(v) is args[i]:
+        if read_variable(v) is args[i] or (trace is not None and args[i] is v._value
+                                           and id(v) not in trace.assigned):
             args[i] = v
     return run_graph(graph, args + list(extra))
 
@@ -91,7 +95,7 @@ def check_cotangent(ct, aval, where: str, owner: str = "its output") -> Tensor:
 
 
 # ---------------------------------------------------------------------------
-# grad, value_and_grad, jacobian, hessian, vjp
+# grad, value_and_grad, vjp
 # ---------------------------------------------------------------------------
 def _check_callable(fun, name: str) -> None:
     if not callable(fun):
@@ -242,77 +246,47 @@ def grad(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     return g
 
 
-def jacobian(fun: Callable, argnums=0) -> Callable:
-    """Reverse-mode Jacobian, structured as in JAX's ``jacrev``.
-
-    The result has the structure of ``fun``'s output; each of its leaves holds,
-    for each argument in ``argnums`` (a tuple of them unless ``argnums`` is an
-    int), a pytree of that argument's structure with leaves of shape
-    ``out.shape + in.shape``. ``fun`` is applied once: random numbers are drawn
-    once (the values a call would draw) and Variable assignments happen once.
-    """
-    _check_callable(fun, "jacobian")
-
-    @functools.wraps(fun)
-    def jac(*args, **kwargs):
-        nums, single = _argnums(argnums, len(args), "jacobian")
-        traced, leaves = trace_to_graph(fun, args, kwargs, f"jacobian({getattr(fun, '__name__', 'f')})")
-        sources = _arg_sources(args, nums, traced, "jacobian")
-        g = traced.graph
-        out_avals = [v.aval for v in g.outvars[:len(g.outvars) - len(traced.assigned)]]
-        for a in out_avals:
-            if not a.dtype.is_floating:
-                raise TypeError(f"jacobian requires floating-point outputs, got {a.dtype.name}")
-        wrt = _wrt(sources)
-        bwd = vjp_graph(g, wrt, list(range(len(out_avals))))
-        inputs = _bind_inputs(traced, leaves)
-        zero_cts = [Tensor(np.zeros(a.shape, a.dtype.np)) for a in out_avals]
-        fwd = []
-
-        def row(i, ct):  # the input cotangents for one basis cotangent of output i
-            outs = _run(bwd, traced, inputs, zero_cts[:i] + [ct] + zero_cts[i + 1:])
-            fwd[:] = fwd or outs[:len(g.outvars)]
-            return outs[len(g.outvars):]
-        rows = [jacobian_rows(a, functools.partial(row, i)) for i, a in enumerate(out_avals)]
-        _write_back(traced, fwd or _run(g, traced, inputs))
-        col = {j: k for k, j in enumerate(wrt)}
-
-        def block(i, s):
-            a = out_avals[i]
-            if not isinstance(s, int):
-                return _zeros_for(s, a.shape)
-            return stack_rows([r[col[s]] for r in rows[i]], a, g.invars[s].aval.shape)
-        per_output = [_unflatten_sources(sources, single, functools.partial(block, i)) for i in range(len(out_avals))]
-        return tree_unflatten(traced.out_tree, per_output)
-    return jac
-
-
 def jacobian_rows(out_aval, row: Callable) -> list:
-    """The rows of a reverse-mode Jacobian: ``row(ct)`` for the one-hot cotangent of each element of an output
-    of ``out_aval`` (one all-zero cotangent for an empty output, so that callers still learn the structure)."""
+    """The rows of a reverse-mode Jacobian as ONE batched row: ``vmap(row)`` over the one-hot cotangents of the
+    elements of an output of ``out_aval`` (one graph, every leaf of the result with a leading axis of
+    ``out_aval.size``); for an empty output, ``row`` of an all-zero cotangent (callers still learn the
+    structure). ``GradientTape.jacobian`` and :func:`stack_rows` use it."""
+    from .batching import _vmap
     n, dtype = out_aval.size, out_aval.dtype.np
     if n == 0:
         return [row(Tensor(np.zeros(out_aval.shape, dtype)))]
-    rows = []
-    for k in range(n):
-        e = np.zeros(n, dtype)
-        e[k] = 1
-        rows.append(row(Tensor(e.reshape(out_aval.shape))))
-    return rows
+    basis = np.eye(n, dtype=dtype).reshape((n,) + tuple(out_aval.shape))
+    return [_vmap(row, 0, 0, None, shared_random=True)(Tensor(basis))]
+
+
+def batch_jacobian_rows(t_aval, s_shape: tuple, row: Callable):
+    """``GradientTape.batch_jacobian``: ``row(seed)`` (the gradient of the target with output gradient
+    ``seed`` w.r.t. the source) batched over the seeds ``e_k`` broadcast along the batch axis, for each element
+    ``k`` of ``t_aval.shape[1:]``; the result ``(B, *t_aval.shape[1:], *s_shape[1:])`` (None if unconnected)."""
+    from .batching import _vmap
+    from .ops import reshape, transpose
+    b, inner = t_aval.shape[0], tuple(t_aval.shape[1:])
+    m = int(np.prod(inner, dtype=np.int64))
+    out_shape = (b,) + inner + tuple(s_shape[1:])
+    if m == 0 or b == 0:
+        from .creation import zeros
+        return zeros(out_shape, t_aval.dtype)
+    eye = np.eye(m, dtype=t_aval.dtype.np).reshape((m, 1) + inner)
+    seeds = np.ascontiguousarray(np.broadcast_to(eye, (m, b) + inner))
+    rows = _vmap(row, 0, 0, None, shared_random=True)(Tensor(seeds))   # (m, B, *source inner)
+    if rows is None:
+        return None
+    nd = rows.ndim
+    return reshape(transpose(rows, [1, 0] + list(range(2, nd))), out_shape)
 
 
 def stack_rows(rows: Sequence, out_aval, in_shape) -> Tensor:
-    """One Jacobian block, ``out.shape + in_shape``, from the rows of :func:`jacobian_rows`."""
-    from .ops import reshape, stack
+    """One Jacobian block, ``out.shape + in_shape``, from the batched row of :func:`jacobian_rows`."""
+    from .ops import reshape
     if out_aval.size == 0:
         from .creation import zeros
         return zeros(tuple(out_aval.shape) + tuple(in_shape), rows[0].dtype if rows else out_aval.dtype)
-    return reshape(stack(list(rows)), tuple(out_aval.shape) + tuple(in_shape))
-
-
-def hessian(fun: Callable, argnums=0) -> Callable:
-    """The Hessian of scalar ``fun``: ``jacobian(grad(fun))``."""
-    return jacobian(grad(fun, argnums), argnums)
+    return reshape(rows[0], tuple(out_aval.shape) + tuple(in_shape))
 
 
 def vjp(fun: Callable, *primals):

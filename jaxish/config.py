@@ -17,6 +17,8 @@ environment variable                    default                accessor / setter
 ``JAXISH_CACHE_DIR``                    ``~/.cache/jaxish``    :func:`cache_dir` / :func:`set_cache_dir`
 ``JAXISH_LOG_COMPILES``                 off                    :func:`log_compiles` / :func:`set_log_compiles`
 ``JAXISH_STRICT_BACKEND``               off                    :func:`strict_backend` / :func:`set_strict_backend`
+``JAXISH_TRACEBACK_FILTERING``          on                     :func:`traceback_filtering` /
+                                                               :func:`set_traceback_filtering`
 ``JAXISH_<LIMIT>`` (see below)          see below              :func:`cache_limit` / :func:`set_cache_limits`
 ======================================  =====================  ============================================
 
@@ -65,6 +67,7 @@ _FLAGS = {  # name: (environment variable, default)
     "disk_cache": ("JAXISH_DISK_CACHE", True),
     "log_compiles": ("JAXISH_LOG_COMPILES", False),
     "strict_backend": ("JAXISH_STRICT_BACKEND", False),
+    "traceback_filtering": ("JAXISH_TRACEBACK_FILTERING", True),
 }
 _DEFAULT_TIMEOUT_S = 600.0
 
@@ -279,6 +282,16 @@ def set_strict_backend(enabled: bool) -> None:
 
 def strict_backend() -> bool:
     return _config.strict_backend
+
+
+def set_traceback_filtering(enabled: bool) -> None:
+    """Hide jaxish's own frames in tracebacks of errors raised through ``@trace``d functions and ``make_graph``
+    (``JAXISH_TRACEBACK_FILTERING``, default on; off shows every frame, to debug jaxish itself)."""
+    _config.traceback_filtering = bool(enabled)
+
+
+def traceback_filtering() -> bool:
+    return _config.traceback_filtering
 
 
 def set_cache_limits(executable_cache_size: int | None = None, trace_cache_size: int | None = None,

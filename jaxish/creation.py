@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes as _dt
-from .core import Tensor, Tracer, current_trace, is_variable, register_converter
+from .core import STATE, Tensor, Tracer, current_trace, is_variable, register_converter
 from .devices import place
 from .ops import axis_arg, broadcast_to, cast, dtype_arg, int_list, op_error, reshape
 
@@ -149,6 +149,11 @@ def _like(x, value, dtype, op):
     dt = x.dtype if dtype is None else dtype_arg(op, dtype)
     if isinstance(x, Tracer) or current_trace() is not None:
         return cast(broadcast_to(cast(value, dt), x.aval.shape), dt)
+    if type(x) is not Tensor and STATE.device is None:
+        # on an accelerator: made there, as TensorFlow runs the op on its input's device
+        from .devices import device
+        with device(x.device):
+            return _filled(x.aval.shape, value, dt, op)
     return _filled(x.aval.shape, value, dt, op)
 
 

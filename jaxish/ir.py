@@ -148,10 +148,15 @@ class Graph:
         for n in self.nodes:
             outs = " ".join(decl(v) for v in n.outvars)
             args = " ".join(name(v) for v in n.invars)
-            if any(isinstance(v, Graph) for v in n.params.values()):
+            if any(_has_graph(v) for v in n.params.values()):
                 lines.append(f"{pad}    {outs} = {n.prim.name}[")
                 for k, v in sorted(n.params.items()):
-                    text = v.pretty(indent + 8) if isinstance(v, Graph) else repr(v)
+                    if isinstance(v, Graph):
+                        text = v.pretty(indent + 8)
+                    elif _has_graph(v):  # a tuple of graphs (cond's branches)
+                        text = "(\n" + "".join(f"{pad}        {g.pretty(indent + 8)}\n" for g in v) + f"{pad}      )"
+                    else:
+                        text = repr(v)
                     lines.append(f"{pad}      {k}={text}")
                 lines.append(f"{pad}    ] {args}")
             else:
@@ -189,15 +194,17 @@ class Graph:
         lines.append("}")
         return "\n".join(lines)
 
-    def _repr_svg_(self):  # Jupyter: a picture when the graphviz package is installed
-        try:
-            import graphviz
-        except ImportError:
-            return None
-        try:
-            return graphviz.Source(self.to_dot())._repr_image_svg_xml()
-        except Exception:  # noqa: BLE001 - no dot binary: fall back to text
-            return None
+    def _repr_svg_(self):
+        """Jupyter: the graph drawn by Graphviz's ``dot`` (when it is on PATH; None otherwise)."""
+        if "_svg" not in self.__dict__:
+            from .render import svg
+            self.__dict__["_svg"] = svg(self.to_dot())
+        return self.__dict__["_svg"]
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the picture of :meth:`_repr_svg_`, or the graph's text when ``dot`` is not installed."""
+        from .render import html_of
+        return html_of(self.pretty(), self._repr_svg_())
 
     # ---- fingerprint ------------------------------------------------------
     def key(self) -> tuple:
@@ -343,6 +350,11 @@ def _hashable(v):
     if isinstance(v, (list, tuple)):
         return tuple(_hashable(x) for x in v)
     return v
+
+
+def _has_graph(v) -> bool:
+    """Is ``v`` a Graph or a tuple of them (a graph-valued parameter)?"""
+    return isinstance(v, Graph) or (type(v) is tuple and bool(v) and all(isinstance(g, Graph) for g in v))
 
 
 def _fmt_params(params: dict) -> str:

@@ -168,7 +168,7 @@ def _fast_literal(value, t):
 
 def _count_literal(n: int, dt):
     """The weak float literal ``n`` (NaN for 0) of dtype ``dt``: a Tensor made once per value."""
-    key = (n, dt)
+    key = (n, dt.name)  # (a DType hashes in Python)
     lit = _COUNTS.get(key)
     if lit is None:
         lit = literal_tensor(float(n) if n else float("nan"), dt)
@@ -475,7 +475,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     x = _in(input_tensor, "reduce_mean")
     axes = _axes("reduce_mean", x, axis)
     shape = x.aval.shape
-    n = math.prod([shape[a] for a in axes])
+    n = math.prod(shape) if axis is None else math.prod([shape[a] for a in axes])
     dt = x.dtype
     if dt is _dt.float16:  # float16 means are computed in float32 (the sum would overflow)
         return cast(reduce_mean(cast(x, _dt.float32), axes, keepdims), _dt.float16)

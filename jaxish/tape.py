@@ -66,6 +66,7 @@ class GradientTape(Trace):
         self._watched: set = set()       # ids of the tensors given to watch (the only tensor sources)
         self._var_reads: dict = {}       # key -> (Variable, value Tensor)
         self._keep: list = []            # keeps recorded tensors alive so ids stay unique
+        self._plain = True               # every graph input recorded is a plain (host) Tensor
         self._used = False
 
     # -- context --
@@ -115,8 +116,16 @@ class GradientTape(Trace):
             result = eval_binary(prim, a, b)
         else:
             result = STATE.stack[depth - 1].process_binary(prim, a, b, depth - 1)
-        if self._recording:
-            self._record_binary(prim, a, b, result)
+        if self._recording:  # _record for two Tensors and no parameters, inline (a call fewer per op)
+            known = self._slots
+            sa, sb = known.get(id(a)), known.get(id(b))
+            if sa is None:
+                if sb is None:
+                    return result
+                sa = self._new_leaf(id(a), a)
+            elif sb is None:
+                sb = self._new_leaf(id(b), b)
+            self._add_node(prim, _NO_PARAMS, (sa, sb), result)
         return result
 
     def _leaf(self, key, value) -> int:
@@ -133,6 +142,8 @@ class GradientTape(Trace):
         avals.append(aval)
         self._leaves[slot] = (key, value)
         self._keep.append(value)
+        if type(value) is not Tensor:
+            self._plain = False
         token = (type(key) is tuple, aval)  # (a Variable read?, aval)
         nxt = self._shape.next.get(token)
         self._shape = nxt if nxt is not None else _SHAPES.step(self._shape, token)
@@ -149,7 +160,8 @@ class GradientTape(Trace):
                     hit = True
             else:
                 watched = self._watched_vars
-                if id(raw) not in watched and self._watch_accessed and raw.trainable and raw.dtype.is_floating:
+                if id(raw) not in watched and self._watch_accessed and raw.trainable \
+                        and (v._aval or v.aval).dtype.is_floating:  # (the value read has the Variable's dtype)
                     watched[id(raw)] = raw
                 k = ("v", id(raw), id(v))
                 if id(raw) in watched:
@@ -164,18 +176,6 @@ class GradientTape(Trace):
         for i, k, v in new:  # graph inputs, in operand order
             ins[i] = self._new_leaf(k, v)
         self._add_node(prim, params, tuple(ins), result)
-
-    def _record_binary(self, prim, a: Tensor, b: Tensor, result) -> None:
-        """``_record`` of a primitive without parameters on two Tensors."""
-        known = self._slots
-        sa, sb = known.get(id(a)), known.get(id(b))
-        if sa is None:
-            if sb is None:
-                return
-            sa = self._new_leaf(id(a), a)
-        elif sb is None:
-            sb = self._new_leaf(id(b), b)
-        self._add_node(prim, _NO_PARAMS, (sa, sb), result)
 
     def _add_node(self, prim, params, ins: tuple, result) -> None:
         known, avals = self._slots, self._avals
@@ -355,9 +355,18 @@ class GradientTape(Trace):
             slot = self._slots[id(target)]
             plan = self._shape.plans.get((slot,)) or self._plan([target])
             recorded, vid = self._leaves, id(var)
-            wrt = tuple([i for i, s in plan.var_inputs if recorded[s][0][1] == vid])  # its reads, in input order
+            wrt = ()  # its reads, in input order
+            for i, s in plan.var_inputs:
+                if recorded[s][0][1] == vid:
+                    wrt += (i,)
             if wrt:
-                outs = self._backward(plan, [target], wrt, [None])
+                entry = plan.backward.get(wrt) if self._plain and plan.leaf_slots is not None else None
+                if entry is not None and entry.eager:  # every input a recorded Tensor: _backward's eager case
+                    values = [recorded[s][1] for s in plan.leaf_slots]
+                    values.append(plan.ones(0))
+                    outs = entry.run(values)
+                else:
+                    outs = self._backward(plan, [target], wrt, [None])
                 grad = outs[0]
                 for g in outs[1:]:
                     grad = grad + g
@@ -405,7 +414,8 @@ class GradientTape(Trace):
         """Jacobian ``target.shape + source.shape`` for each source (needs a persistent tape or one call).
 
         ``parallel_iterations`` and ``experimental_use_pfor`` are accepted for
-        TensorFlow compatibility and ignored (rows are computed one by one).
+        TensorFlow compatibility and ignored: the rows are one batched backward
+        pass (``vmap`` over the one-hot seeds, ``autodiff.jacobian_rows``).
         """
         from .autodiff import jacobian_rows, stack_rows
         if self._used and not self._persistent:
@@ -432,12 +442,43 @@ class GradientTape(Trace):
         return tree_unflatten(s_tree, out)
 
 
+    def batch_jacobian(self, target, source, unconnected_gradients="none", parallel_iterations=None,
+                       experimental_use_pfor=True):
+        """Per-example Jacobians ``target.shape + source.shape[1:]`` (TensorFlow's ``batch_jacobian``).
+
+        ``target[b]`` must depend only on ``source[b]`` (as TensorFlow requires);
+        the result ``[b, ...]`` is then ``d target[b] / d source[b]``: one batched
+        backward pass over the seeds of ``target.shape[1:]``
+        (``autodiff.batch_jacobian_rows``).
+        """
+        from .autodiff import batch_jacobian_rows
+        if self._used and not self._persistent:
+            raise RuntimeError("GradientTape.batch_jacobian can only be called once on non-persistent tapes.")
+        t = target.read_value() if _is_var(target) else target
+        s = source.read_value() if _is_var(source) else source
+        if not isinstance(t, Tensor) or not isinstance(s, Tensor):
+            raise TypeError("GradientTape.batch_jacobian: the target and the source must be tensors")
+        if t.ndim < 1 or s.ndim < 1 or t.shape[0] != s.shape[0]:
+            raise ValueError(f"GradientTape.batch_jacobian: the target (shape {tuple(t.shape)}) and the source "
+                             f"(shape {tuple(s.shape)}) need the same first (batch) dimension")
+        persistent, self._persistent = self._persistent, True
+
+        def row(seed):
+            self._used = False
+            return self.gradient(target, source, output_gradients=seed, unconnected_gradients=unconnected_gradients)
+        try:
+            return batch_jacobian_rows(t.aval, tuple(s.shape), row)
+        finally:
+            self._persistent = persistent
+            self._used = True
+
+
 class _Plan:
     """The recorded graph of some targets, for one recorded structure, and what ``gradient`` needs of it
     (built once per structure, shared by every tape that records it: nothing per call is stored here but the
     backward graphs by ``wrt``)."""
 
-    __slots__ = ("graph", "in_slots", "position", "node_pos", "live", "var_inputs", "backward", "_ones")
+    __slots__ = ("graph", "in_slots", "leaf_slots", "position", "node_pos", "live", "var_inputs", "backward", "_ones")
 
     def __init__(self, avals: list, records: list, leaves: dict, tkey: tuple):
         vs = [Var(a) for a in avals]
@@ -458,6 +499,8 @@ class _Plan:
         slot_of.update((v.id, ("x", j)) for j, v in extra.items())
         self.graph = graph
         self.in_slots = tuple(slot_of[v.id] for v in graph.invars)           # slot, or ("x", target) of each input
+        # the inputs' slots when every input is a recorded leaf (no target the tape did not record), else None
+        self.leaf_slots = self.in_slots if all(type(s) is int for s in self.in_slots) else None
         self.position = {s: i for i, s in enumerate(self.in_slots) if type(s) is int}   # slot -> input position
         self.node_pos = {slot_of[o.id]: ("node", k, j) if j else ("node", k)            # slot -> wrt entry
                          for k, n in enumerate(nodes) for j, o in enumerate(n.outvars)}
@@ -502,10 +545,11 @@ def _param_token(params: dict) -> tuple:
 class _Backward:
     """A backward graph of a plan, and its executable while the executable cache holds it."""
 
-    __slots__ = ("graph", "_exe", "_call")
+    __slots__ = ("graph", "eager", "_exe", "_call")
 
     def __init__(self, graph: Graph):
         self.graph = graph
+        self.eager = not graph.consts  # eagerly, ``run`` takes the inputs' Tensors as they are
         self._exe = self._call = None
 
     def run(self, values: list) -> list:

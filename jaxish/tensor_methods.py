@@ -1,5 +1,7 @@
-"""Operator overloads shared by Tensor (and tracers) and Variable."""
+"""Operator overloads and array methods shared by Tensor (and tracers) and Variable."""
 from __future__ import annotations
+
+import numpy as np
 
 from . import ops
 from .core import Tensor
@@ -34,7 +36,8 @@ def _xor(x, y):
 
 
 def _is_bool(x):
-    return getattr(x, "dtype", None) is not None and x.dtype.is_bool
+    dt = getattr(x, "dtype", None)  # a DType, or a NumPy dtype (np.bool_(True) & t calls t.__rand__)
+    return dt is not None and (dt.is_bool if hasattr(dt, "is_bool") else dt == np.bool_)
 
 
 def _getitem(self, key):
@@ -61,11 +64,63 @@ OPERATORS = {
 }
 
 
+# -- array methods JAX and NumPy users expect (x.T, x.reshape(2, 3), x.sum(axis=0), x.item()) --
+def _reshape(self, *shape):
+    """``x.reshape(2, 3)`` or ``x.reshape((2, 3))`` (``-1`` infers one dimension)."""
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = shape[0]
+    return ops.reshape(self, shape)
+
+
+def _astype(self, dtype):
+    """``x.astype(dtype)``: ``jaxish.cast(x, dtype)``."""
+    return ops.cast(self, dtype)
+
+
+def _reduction(fn, name):
+    def method(self, axis=None, keepdims=False, dtype=None, out=None):
+        if out is not None:
+            raise TypeError(f"{name}: out= is not supported (Tensors are immutable)")
+        x = self if dtype is None else ops.cast(self, dtype)
+        return fn(x, axis=axis, keepdims=keepdims)
+    method.__name__ = name
+    method.__doc__ = (f"``x.{name}(axis=None, keepdims=False, dtype=None)``: ``jaxish.{fn.__name__}`` (of ``x`` cast "
+                      f"to ``dtype`` when given). ``np.{name}(x)`` calls it too and returns a Tensor.")
+    return method
+
+
+def _item(self, *args):
+    """The value of a one-element tensor (or of the element at ``args``) as a Python number."""
+    v = self.numpy()
+    if not args and v.size != 1:
+        raise ValueError(f"item: only a Tensor with one element converts to a Python scalar, got shape {v.shape}")
+    return v.item(*args)
+
+
+def _tolist(self):
+    """The values as nested Python lists (a number for a 0-d tensor)."""
+    return self.numpy().tolist()
+
+
+METHODS = {
+    "reshape": _reshape, "astype": _astype, "item": _item, "tolist": _tolist,
+    "sum": _reduction(ops.reduce_sum, "sum"), "mean": _reduction(ops.reduce_mean, "mean"),
+    "max": _reduction(ops.reduce_max, "max"), "min": _reduction(ops.reduce_min, "min"),
+    "T": property(lambda self: ops.transpose(self), doc="The transpose (axes reversed), as NumPy's ``.T``."),
+}
+
+
 def install(cls) -> None:
-    """Attach the operator overloads to ``cls``."""
-    for name, fn in OPERATORS.items():
+    """Attach the operator overloads and array methods to ``cls``.
+
+    ``cls`` defines no ``__array_ufunc__``: a NumPy function on a concrete tensor converts it with ``__array__``
+    and returns a NumPy array (``np.sin(t)``), while ``ndarray + t`` calls our reflected operator, because
+    ``__array_priority__`` is higher than ndarray's (as with TensorFlow's tensors). Tracers define
+    ``__array_ufunc__`` and ``__array_function__`` to say which jaxish function to use (``jaxish/interop.py``).
+    """
+    for name, fn in {**OPERATORS, **METHODS}.items():
         setattr(cls, name, fn)
-    cls.__array_ufunc__ = None  # NumPy defers to our reflected operators
+    cls.__array_priority__ = 100
     cls.__hash__ = None
 
 

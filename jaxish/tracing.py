@@ -13,6 +13,7 @@ import itertools
 import logging
 import sys
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -29,6 +30,7 @@ from .devices import resolve_current
 from .ir import Graph, ShapedArray
 from .lru import LRU, KeyedLocks
 from .primitives.elementwise import read_after_assign_p
+from .traceback_util import filtered as _filtered
 from .tree_util import tree_flatten, tree_unflatten
 
 log = logging.getLogger("jaxish")
@@ -80,6 +82,8 @@ class Traced:
     executable: Any = None
     fast: Any = None         # args -> outputs for eager calls with positional Tensors, once compiled (_fast_call);
                              # False: never
+    name: str = "<function>"  # the traced function's name and its arguments' (``x: f32[2,3], y: i32[]``), for
+    signature: str = ""       # the note after a slow compile
 
     @functools.cached_property
     def reread(self) -> frozenset:
@@ -90,11 +94,13 @@ class Traced:
 
 
 def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrace: bool = False,
-                   arg_names: Sequence[str] | None = None) -> tuple:
+                   arg_names: Sequence[str] | None = None, avals: Sequence | None = None) -> tuple:
     """Run ``fn`` on tracers; returns ``(Traced, in_leaves)``.
 
     Leaves of ``args``/``kwargs`` that are tensors, arrays or scalars become
-    graph inputs; Variables become implicit inputs.
+    graph inputs; Variables become implicit inputs. ``avals`` (one per leaf,
+    ignored for Variables) gives the inputs' abstract values instead of the
+    leaves' own (``vmap`` traces on one example's shapes).
     """
     leaves, treedef = tree_flatten((args, kwargs))
     with GraphTrace(name=name, device=resolve_current()) as t:
@@ -104,7 +110,7 @@ def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrac
             if is_variable(x):
                 tracers.append(x)
                 continue
-            aval = leaf_aval(x, name)
+            aval = leaf_aval(x, name) if avals is None else avals[i]
             label = arg_names[i] if arg_names and i < len(arg_names) else f"argument {i}"
             tracers.append(t.new_arg(aval, label))
         targs, tkwargs = tree_unflatten(treedef, tracers)
@@ -172,7 +178,12 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
         inputs += [v._value for v in traced.variables]
         if traced.uses_rng:
             inputs.append(_rng_input())
-        outs = _executable(traced).call_tensors(inputs)
+        if traced.executable is None:  # the first call compiles
+            t0 = time.perf_counter()
+            outs = _executable(traced).call_tensors(inputs)
+            _note_compile(traced, time.perf_counter() - t0)
+        else:
+            outs = traced.executable.call_tensors(inputs)
         n = len(outs) - len(traced.assigned)
         for v, val in zip(traced.assigned, outs[n:]):  # shape and dtype were checked when it was traced
             v._value = val._with_weak(False)
@@ -194,6 +205,18 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
     for v, val in zip(traced.assigned, outs[n:]):
         v.assign(val)
     return outs[:n]
+
+
+SLOW_COMPILE_S = 1.0
+"""A first call (compile and first run) that takes longer logs a one-line WARNING on the ``jaxish`` logger."""
+
+
+def _note_compile(traced: Traced, seconds: float) -> None:
+    """One line after a slow first call (always) or after every first call (``JAXISH_LOG_COMPILES``)."""
+    if seconds > SLOW_COMPILE_S or log_compiles():
+        log.warning("jaxish: compiling %s(%s) and its first run took %.2f s%s", traced.name, traced.signature,
+                    seconds, "; later calls with these shapes and dtypes reuse it, and the kernel cache on disk keeps "
+                    "it for later processes" if seconds > SLOW_COMPILE_S else "")
 
 
 def _fast_call(traced: Traced):
@@ -220,6 +243,23 @@ def tensor_call(exe, n: int):
     return call
 
 
+_FREE: list = []
+
+
+def _free_refcount() -> int:
+    """What ``sys.getrefcount`` says, in a generated call, of an array that only a local variable refers to
+    (2 on CPython 3.11-3.13: the local and getrefcount's argument), measured once with the same code; 0
+    (never reuse a buffer) where the count is no proof: free-threaded builds, or an interpreter that counts
+    fewer references than that."""
+    if not _FREE:
+        ns = {"rc": sys.getrefcount}
+        exec("def probe(B):\n    d = B.pop(0)\n    return rc(d)\n", ns)
+        n = ns["probe"]([np.empty(1)])
+        gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+        _FREE.append(n if gil and n >= 2 else 0)
+    return _FREE[0]
+
+
 def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequence = (), out_tree=None):
     """A Python function ``call(args)`` generated for one executable: it runs ``exe`` on the values of the
     ``n_args`` Tensors ``args`` and of ``variables``, writes the last outputs to ``assigned`` (as strong
@@ -244,7 +284,8 @@ def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequenc
         return None
     fn, sizes, plan, dests, consts = spec
     ns = {"fn": fn, "S": sizes, "asc": np.ascontiguousarray, "Tensor": Tensor, "DEV": CPU_DEVICE, "EXE": exe,
-          "unflatten": tree_unflatten, "TREE": out_tree, "rc": sys.getrefcount, "empty": np.empty}
+          "unflatten": tree_unflatten, "TREE": out_tree, "rc": sys.getrefcount, "empty": np.empty,
+          "FREE": _free_refcount()}
     lines = ["def call(args):"]
     ins = [f"i{k}" for k in range(n_args + len(variables))]
     if n_args:
@@ -261,7 +302,7 @@ def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequenc
                   f"        d{j} = B{j}.pop(0)",
                   "    except IndexError:",
                   f"        d{j} = None",
-                  f"    if d{j} is None or rc(d{j}) != 2:",  # (this local and getrefcount's argument)
+                  f"    if d{j} is None or rc(d{j}) != FREE:",  # only this local refers to it
                   f"        if d{j} is not None:",
                   f"            B{j}.append(d{j})",  # in use: a Variable's value is free after the next call
                   f"        d{j} = empty(DS{j}, DT{j})"]
@@ -339,15 +380,18 @@ def make_graph(fn: Callable, static_argnums: Sequence[int] = (), optimize: bool 
     """
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        static = _static_args.resolve(tuple(static_argnums), len(args))
-        f = _bind_static(fn, args, static)
-        dyn = tuple(a for i, a in enumerate(args) if i not in static)
-        traced, _ = trace_to_graph(f, dyn, kwargs, getattr(fn, "__name__", "<function>"))
-        g = traced.graph
-        if optimize:
-            from .passes import optimize as opt
-            g = opt(g)
-        return g
+        try:
+            static = _static_args.resolve(tuple(static_argnums), len(args))
+            f = _bind_static(fn, args, static)
+            dyn = tuple(a for i, a in enumerate(args) if i not in static)
+            traced, _ = trace_to_graph(f, dyn, kwargs, getattr(fn, "__name__", "<function>"))
+            g = traced.graph
+            if optimize:
+                from .passes import optimize as opt
+                g = opt(g)
+            return g
+        except Exception as e:  # the API boundary (traceback_util)
+            raise _filtered(e)
     return wrapper
 
 
@@ -384,7 +428,7 @@ class TracedFunction:
         self._static_argnums, self._static_argnames = _static_args.normalize(fn, static_argnums, static_argnames)
         self._cache = LRU(_trace_cache_size)   # signature -> Traced (bounded, least recently used dropped)
         self._fast: dict = {}                   # shortcut for positional-Tensor calls, cleared when full:
-                                                # (*avals, device, backend) -> Traced
+                                                # (*hashes of the avals, device, backend) -> (Traced, avals)
         self._bound: dict = {}
         self._has_static = bool(self._static_argnums or self._static_argnames)
         # counters that threads increment without a lock (``next`` of an itertools.count is atomic)
@@ -425,43 +469,58 @@ class TracedFunction:
         dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_argnames}
         return static_pos, static_kw, dyn_args, dyn_kwargs
 
+    def __repr__(self) -> str:
+        n = len(self._cache)
+        return f"<jaxish.trace {getattr(self, '__name__', self._name)} ({n} signature{'' if n == 1 else 's'} cached)>"
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython
+        p.text(repr(self))
+
     def __call__(self, *args, **kwargs):
-        if not kwargs and not self._has_static:
-            # fast path: positional tensors only (the common case in a training loop)
-            if len(args) == 1 and type(args[0]) is Tensor:  # (an aval is never false)
-                key = (args[0]._aval or args[0].aval, STATE.device, _config._backend)
-            elif len(args) == 2 and type(args[0]) is Tensor and type(args[1]) is Tensor:
-                key = (args[0]._aval or args[0].aval, args[1]._aval or args[1].aval, STATE.device, _config._backend)
-            else:
-                key = []
-                for a in args:
-                    if type(a) is not Tensor:
-                        key = None
-                        break
-                    key.append(a._aval or a.aval)
-                if key is not None:
-                    key.append(STATE.device)
-                    key.append(_config._backend)
-                    key = tuple(key)
-            if key is not None:
-                traced = self._fast.get(key)
-                if traced is not None:
-                    next(self._hit_count)
-                    if len(STATE.stack) == 1:
-                        fast = traced.fast
-                        if fast:
-                            return fast(args)
-                        outs = call_traced(traced, args)
-                        if fast is None:
-                            traced.fast = _fast_call(traced)
-                        return tree_unflatten(traced.out_tree, outs)
-                    return tree_unflatten(traced.out_tree, call_traced(traced, args))
-                traced, out = self._call_slow(args, kwargs)
-                if len(self._fast) >= _trace_cache_size():
-                    self._fast.clear()
-                self._fast[key] = traced
-                return out
-        return self._call_slow(args, kwargs)[1]
+        try:  # (no cost unless something raises)
+            if not kwargs and not self._has_static:
+                # fast path: positional tensors only (the common case in a training loop)
+                # keyed by the avals' cached hashes (ints: ShapedArray.__hash__ is a Python call), the avals compared
+                # on a hit
+                if len(args) == 1 and type(args[0]) is Tensor:  # (an aval is never false)
+                    avals = (args[0]._aval or args[0].aval,)
+                    key = (avals[0]._hash, STATE.device, _config._backend)
+                elif len(args) == 2 and type(args[0]) is Tensor and type(args[1]) is Tensor:
+                    avals = (args[0]._aval or args[0].aval, args[1]._aval or args[1].aval)
+                    key = (avals[0]._hash, avals[1]._hash, STATE.device, _config._backend)
+                else:
+                    avals = []
+                    for a in args:
+                        if type(a) is not Tensor:
+                            avals = None
+                            break
+                        avals.append(a._aval or a.aval)
+                    if avals is not None:
+                        avals = tuple(avals)
+                        key = (*[a._hash for a in avals], STATE.device, _config._backend)
+                if avals is not None:
+                    hit = self._fast.get(key)
+                    # (tuples compare their items by identity first: no ShapedArray.__eq__ call for interned avals)
+                    traced = hit[0] if hit is not None and hit[1] == avals else None
+                    if traced is not None:
+                        next(self._hit_count)
+                        if len(STATE.stack) == 1:
+                            fast = traced.fast
+                            if fast:
+                                return fast(args)
+                            outs = call_traced(traced, args)
+                            if fast is None:
+                                traced.fast = _fast_call(traced)
+                            return tree_unflatten(traced.out_tree, outs)
+                        return tree_unflatten(traced.out_tree, call_traced(traced, args))
+                    traced, out = self._call_slow(args, kwargs)
+                    if len(self._fast) >= _trace_cache_size():
+                        self._fast.clear()
+                    self._fast[key] = (traced, avals)
+                    return out
+            return self._call_slow(args, kwargs)[1]
+        except Exception as e:  # the API boundary: jaxish's own frames leave the traceback (traceback_util)
+            raise _filtered(e)
 
     def _call_slow(self, args, kwargs) -> tuple:
         """Trace (on a new signature) and run; returns ``(Traced, outputs)``."""
@@ -487,11 +546,13 @@ class TracedFunction:
             traced = self._trace(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
             self._cache[key] = traced
             next(self._miss_count)
+            next(TRACES)
             return traced
 
     def _trace(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs) -> Traced:
+        labels = _arg_labels(self._fn, args, dyn_kwargs, skip={i for i, _ in static_pos})
         if log_compiles():
-            log.warning("jaxish: tracing %s (%s)", self._name, self._reason(key))
+            log.warning("jaxish: tracing %s (%s)", self._name, self._reason(key, labels))
         fn = self._fn
         if static_pos or static_kw:
             fixed = dict(static_pos)
@@ -502,17 +563,22 @@ class TracedFunction:
                 it = iter(dyn)
                 full = [fixed[i] if i in fixed else next(it) for i in range(n_total)]
                 return self._fn(*full, **kw, **skw)
-        labels = _arg_labels(self._fn, args, dyn_kwargs, skip={i for i, _ in static_pos})
         traced, _ = trace_to_graph(fn, dyn_args, dyn_kwargs, self._name, is_retrace=bool(self._cache),
                                    arg_names=labels)
         from .passes import optimize
         traced.graph = optimize(traced.graph)
+        traced.name = self._name
+        traced.signature = ", ".join(f"{_short_label(label)}: {aval}" for label, aval in zip(labels, key[1])
+                                     if isinstance(aval, ShapedArray))
         return traced
 
-    def _reason(self, key) -> str:
+    def _reason(self, key, labels: Sequence[str] = ()) -> str:
         if not self._cache:
             return "first call"
         treedef, avals, sp, sk, dev, backend = key
+
+        def leaf(i: int) -> str:
+            return labels[i] if i < len(labels) else f"leaf {i}"
         for k in self._cache:
             if k[0] != treedef:
                 continue
@@ -521,10 +587,10 @@ class TracedFunction:
             for i, (a, b) in enumerate(zip(k[1], avals)):
                 if a != b and isinstance(a, ShapedArray) and isinstance(b, ShapedArray):
                     if a.shape != b.shape:
-                        return f"new shape for leaf {i}: {a.shape} -> {b.shape}"
+                        return f"new shape for {leaf(i)}: {a.shape} -> {b.shape}"
                     if a.dtype != b.dtype:
-                        return f"new dtype for leaf {i}: {a.dtype} -> {b.dtype}"
-                    return f"new weak type for leaf {i}"
+                        return f"new dtype for {leaf(i)}: {a.dtype} -> {b.dtype}"
+                    return f"new weak type for {leaf(i)}"
             if k[4] != dev:
                 return f"new device {dev}"
             if k[5] != backend:
@@ -544,6 +610,18 @@ class TracedFunction:
     def graph(self, *args, **kwargs) -> Graph:
         """The optimised graph of the function at these arguments (a fresh trace; the cache is untouched)."""
         return make_graph(self._fn, self._static_argnums)(*args, **kwargs)
+
+
+def _short_label(label: str) -> str:
+    """``argument 'batch'['x']`` -> ``batch['x']``; ``argument 2`` -> ``args[2]``."""
+    if label.startswith("argument '"):
+        return label[len("argument '"):].replace("'", "", 1)
+    return f"args[{label[len('argument '):]}]" if label.startswith("argument ") else label
+
+
+TRACES = itertools.count()
+"""Signatures traced by every ``@trace``d function of the process (``_counted(TRACES)``; the pytest plugin's
+``--jaxish-compile-counts`` reads it)."""
 
 
 def _counted(counter: itertools.count) -> int:

@@ -140,11 +140,22 @@ class Variable(VariableBase):
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         """``self += delta``."""
-        return self.assign(self._checked_binop(_ops.add, delta, "assign_add"))
+        return self._assign_result(self._checked_binop(_ops.add, delta, "assign_add"))
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         """``self -= delta``."""
-        return self.assign(self._checked_binop(_ops.subtract, delta, "assign_sub"))
+        return self._assign_result(self._checked_binop(_ops.subtract, delta, "assign_sub"))
+
+    def _assign_result(self, value):
+        """``assign(value)`` for the result of an op on this Variable's value: eagerly, a Tensor with the very
+        aval object of the current value (so the same shape and dtype, strong) on its device is stored as it is
+        (the checks ``assign`` would make, by identity)."""
+        cur = self._value
+        a = value._aval if type(value) is Tensor else None
+        if a is not None and a is cur._aval and value._device == cur._device and STATE.main is None:
+            self._value = value
+            return self
+        return self.assign(value)
 
     def _checked_binop(self, fn, delta, op):
         d = read_variable(delta) if isinstance(delta, Variable) else delta

@@ -10,6 +10,7 @@ Entries that make sense inside a traced function are run again under ``@trace`` 
 from __future__ import annotations
 
 import inspect
+import os
 import types
 from dataclasses import dataclass
 from typing import Callable
@@ -318,7 +319,42 @@ CATALOGUE["jacobian"] = [
     bad(lambda x: tf.jacobian(lambda x: x * 2, argnums=2)(x), F23, words=("argnums", "2"), label="argnums"),
 ]
 CATALOGUE["hessian"] = [bad(lambda x: tf.hessian(lambda x: x * 2)(x), F23, exc=TypeError,
-                            words=("scalar", "(2, 3)"), op="grad")]
+                            words=("scalar", "(2, 3)"))]
+CATALOGUE["jacrev"] = [
+    bad(lambda x: tf.jacrev(lambda x: x * 2)(x), I23, exc=TypeError, words=("int32",), op="jacobian",
+        label="int input"),
+]
+CATALOGUE["jacfwd"] = [
+    bad(lambda x: tf.jacfwd(lambda x: x * 2)(x), I23, exc=TypeError, words=("int32",), label="int input"),
+    bad(lambda x: tf.jacfwd(lambda x: x * 2, argnums=2)(x), F23, words=("argnums", "2"), label="argnums"),
+]
+CATALOGUE["jvp"] = [
+    bad(lambda: tf.jvp(5, (1.0,), (1.0,)), exc=TypeError, words=("5",), traced=False, label="not callable"),
+    bad(lambda x: tf.jvp(lambda x: x * 2, (x,), (x, x)), F23, words=("1 primals", "2 tangents"), label="count"),
+    bad(lambda x: tf.jvp(lambda x: x * 2, (x,), (tf.ones((3, 2)),)), F23, words=("tangent 0", "(3, 2)", "(2, 3)"),
+        label="tangent shape"),
+]
+CATALOGUE["linearize"] = [
+    bad(lambda: tf.linearize(5, 1.0), exc=TypeError, words=("5",), traced=False, label="not callable"),
+    bad(lambda x: tf.linearize(lambda x: x * 2, x)[1](tf.ones((3, 2))), F23, words=("tangent 0", "(3, 2)"),
+        label="tangent shape"),
+]
+CATALOGUE["vmap"] = [
+    bad(lambda: tf.vmap(5), exc=TypeError, words=("5",), traced=False, label="not callable"),
+    bad(lambda x: tf.vmap(lambda a, b: a + b)(x, tf.ones((3, 3))), F23,
+        words=("different sizes", "size 2", "size 3"), label="sizes"),
+    bad(lambda x: tf.vmap(lambda a: a, in_axes=2)(x), F23, words=("in_axes", "out of range", "(2, 3)"),
+        label="axis"),
+    bad(lambda x: tf.vmap(lambda a: a * 2, out_axes=None)(x), F23, words=("out_axes", "batched"), label="out_axes"),
+]
+CATALOGUE["custom_vjp"] = [
+    bad(lambda x: tf.custom_vjp(lambda x: x * 2)(x), F23, exc=TypeError, words=("defvjp",), label="no rule"),
+    bad(lambda x: tf.custom_vjp(lambda x: x * 2).defvjp(lambda x: x, lambda r, g: (g,))(x), F23, exc=TypeError,
+        words=("fwd", "pair"), label="fwd output"),
+]
+CATALOGUE["custom_jvp"] = [
+    bad(lambda x: tf.custom_jvp(lambda x: x * 2)(x), F23, exc=TypeError, words=("defjvp",), label="no rule"),
+]
 CATALOGUE["vjp"] = [
     bad(lambda: tf.vjp(5, 1.0), exc=TypeError, words=("5",), traced=False, label="not callable"),
     bad(lambda: tf.jacobian(5), exc=TypeError, words=("5",), traced=False, op="jacobian", label="not callable"),
@@ -419,7 +455,60 @@ CATALOGUE["Variable.__index__"] = [bad(lambda: V23.__index__(), exc=TypeError, w
                                        traced=False)]
 CATALOGUE["Variable.__format__"] = [bad(lambda: format(V23, "d"), exc=TypeError, words=("'d'", "(2, 3)"),
                                         op="format", traced=False)]
+CATALOGUE["cond"] = [
+    bad(lambda x: tf.cond(x, lambda v: v, lambda v: v, x), F23, exc=TypeError, words=("scalar", "(2, 3)")),
+    bad(lambda x: tf.cond(True, lambda v: v, lambda v: v[0], x), F23, exc=TypeError,
+        words=("float32[2,3]", "float32[3]")),
+    bad(lambda x: tf.cond(True, lambda v: (v, v), lambda v: v, x), F23, exc=TypeError, words=("(*, *)",)),
+]
+CATALOGUE["fori_loop"] = [
+    bad(lambda x: tf.fori_loop(0, 2, lambda i, v: v[0], x), F23, exc=TypeError, words=("float32[2,3]", "float32[3]")),
+    bad(lambda x: tf.fori_loop(0.5, 2, lambda i, v: v, x), F23, exc=TypeError, words=("lower", "float32")),
+]
+CATALOGUE["while_loop"] = [
+    bad(lambda x: tf.while_loop(lambda v: v < 1.0, lambda v: v, x), F23, exc=TypeError, words=("bool", "[2,3]")),
+    bad(lambda x: tf.while_loop(lambda v: True, lambda v: tf.cast(v, tf.int32), x), F23, exc=TypeError,
+        words=("int32[2,3]", "float32[2,3]")),
+]
+CATALOGUE["scan"] = [
+    bad(lambda x: tf.scan(lambda c, e: (c, None), x, None), F23, exc=TypeError, words=("length",)),
+    bad(lambda x, y: tf.scan(lambda c, e: (c, None), 0.0, (x, y)), F23, F4, words=("(2, 3)", "(4,)")),
+    bad(lambda x: tf.scan(lambda c, e: c, x, x), F23, exc=TypeError, words=("pair",)),
+]
 
+
+# array methods (issue 13)
+CATALOGUE["Tensor.reshape"] = [bad(lambda x: x.reshape(4, 2), F23, words=("(2, 3)", "(4, 2)"), op="reshape")]
+CATALOGUE["Tensor.astype"] = [bad(lambda x: x.astype("foo"), F23, exc=TypeError, words=("'foo'",), op="cast")]
+for _m, _op in [("sum", "reduce_sum"), ("mean", "reduce_mean"), ("max", "reduce_max"), ("min", "reduce_min")]:
+    CATALOGUE[f"Tensor.{_m}"] = [bad(lambda x, m=_m: getattr(x, m)(axis=5), F23, words=("5",), op=_op)]
+CATALOGUE["Tensor.item"] = [bad(lambda x: x.item(), F23, words=("(2, 3)",), op="item", traced=False)]
+CATALOGUE["from_dlpack"] = [bad(lambda: tf.from_dlpack([1.0]), exc=TypeError, words=("list", "__dlpack__"),
+                                traced=False)]
+
+
+# -- nn: losses, dropout, l2_normalize (issue 13) ----------------------------------------------------------------
+CATALOGUE["nn.mean_squared_error"] = [bad(tf.nn.mean_squared_error, F23, F4, words=("(2, 3)", "(4,)"), op="subtract"),
+                                      bad(tf.nn.mean_squared_error, FS, FS, words=("shape ()",))]
+CATALOGUE["nn.softmax_cross_entropy"] = [
+    bad(tf.nn.softmax_cross_entropy, F23, I23, words=("(2,)", "(2, 3)"), label="label shape"),
+    bad(tf.nn.softmax_cross_entropy, F23, F4, words=("(2, 3)", "(4,)"), label="probability shape"),
+    bad(tf.nn.softmax_cross_entropy, I23, I23, exc=TypeError, words=("int32",), label="int logits"),
+    bad(lambda x: tf.nn.softmax_cross_entropy(x, tf.constant([0, 5])), F23, words=("[0, 3)", "5"), traced=False,
+        label="label range"),
+]
+CATALOGUE["nn.sigmoid_binary_cross_entropy"] = [
+    bad(tf.nn.sigmoid_binary_cross_entropy, F23, F4, words=("(2, 3)", "(4,)")),
+    bad(tf.nn.sigmoid_binary_cross_entropy, I23, I23, exc=TypeError, words=("int32",), label="int logits")]
+CATALOGUE["nn.dropout"] = [bad(lambda x: tf.nn.dropout(x, 1.5), F23, words=("1.5",)),
+                           bad(lambda x: tf.nn.dropout(x, 0.5), I23, exc=TypeError, words=("int32",), label="int"),
+                           bad(lambda x: tf.nn.dropout(x, "a"), F23, exc=TypeError, words=("str",), label="rate")]
+CATALOGUE["nn.l2_normalize"] = [bad(tf.nn.l2_normalize, I23, exc=TypeError, words=("int32",)),
+                                bad(lambda x: tf.nn.l2_normalize(x, axis=5), F23, words=("5",), op="reduce_sum")]
+
+CATALOGUE["save"] = [bad(lambda: tf.save(os.devnull, {"a": "text"}), exc=TypeError, words=("['a']", "str"),
+                         traced=False)]
+CATALOGUE["load"] = [bad(lambda: tf.load(__file__), words=("not a jaxish checkpoint",), traced=False)]
 
 # -- functions that take no input that could be wrong, and names that are not functions --------------------------
 NO_BAD_INPUT = {
@@ -428,7 +517,7 @@ NO_BAD_INPUT = {
     "Variable.read_value": "takes no arguments", "Variable.value": "takes no arguments",
     "Variable.numpy": "takes no arguments", "Variable.ref": "takes no arguments",
     "Variable.experimental_ref": "takes no arguments",
-    "Tensor.numpy": "takes no arguments", "Tensor.ref": "takes no arguments",
+    "Tensor.numpy": "takes no arguments", "Tensor.ref": "takes no arguments", "Tensor.tolist": "takes no arguments",
     "Tensor.experimental_ref": "takes no arguments", "Tensor.__pos__": "the identity",
     "Tensor.__array__": "NumPy's protocol; NumPy checks its dtype argument",
     "Tensor.__repr__": "takes no arguments", "Tensor.__str__": "takes no arguments",

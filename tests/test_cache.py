@@ -118,3 +118,31 @@ def test_kernels_are_reused_across_batch_sizes(cpu_backend):
     assert f.cache_info().traces == 2
     assert mid - before and after == mid
     np.testing.assert_allclose(out.numpy(), np.full(5, 4 * (np.exp(1) * 0.5 + 1)), rtol=1e-6)
+
+
+PARALLEL_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import jaxish as tf
+    n = (1 << 18) + 3                   # parallel kernels
+    x = tf.constant(np.linspace(-2, 2, n, dtype=np.float32))
+    which = sys.argv[1]
+    if which == "a":
+        f = tf.trace(lambda x: tf.reduce_sum(tf.exp(-x * x)))
+    else:                               # another graph (another entry) with the same reduction kernel
+        f = tf.trace(lambda x: tf.reshape(tf.reduce_sum(tf.exp(-x * x)), [1]))
+    val = float(f(x).numpy().reshape(-1)[0])
+    ref = float(np.sum(np.exp(-np.linspace(-2, 2, n, dtype=np.float32).astype(np.float64) ** 2)))
+    assert abs(val - ref) <= 1e-5 * ref, (val, ref)
+    print("ok")
+""")
+
+
+def test_entry_compiled_after_its_parallel_kernel_was_loaded_from_disk(tmp_path):
+    # process 1 caches the parallel kernel; process 2 compiles another entry calling it (the kernel's machine code
+    # loaded from disk); process 3 loads that entry from disk and runs it (it crashed: numba/numba#8578)
+    env = dict(os.environ, JAXISH_CACHE_DIR=str(tmp_path), JAXISH_BACKEND="cpu", JAXISH_COMPILE_WORKER="0")
+    for which in ("a", "b", "b"):
+        out = subprocess.run([sys.executable, "-c", PARALLEL_SCRIPT, which], env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0 and out.stdout.strip().endswith("ok"), (which, out.returncode, out.stderr[-2000:])

@@ -22,11 +22,12 @@ print(json.dumps({"backend": config.get_backend(), "compile_worker": config.get_
                   "compile_worker_timeout": config.compile_worker_timeout(),
                   "disk_cache": config.disk_cache_enabled(), "cache_dir": config.cache_dir(),
                   "log_compiles": config.log_compiles(), "strict_backend": config.strict_backend(),
-                  **config.get_cache_limits()}))
+                  "traceback_filtering": config.traceback_filtering(), **config.get_cache_limits()}))
 """
 
 DEFAULTS = {"backend": "cpu", "compile_worker": True, "compile_worker_timeout": 600.0, "disk_cache": True,
-            "log_compiles": False, "strict_backend": False, "executable_cache_size": 512, "trace_cache_size": 256,
+            "log_compiles": False, "strict_backend": False, "traceback_filtering": True, "executable_cache_size": 512,
+            "trace_cache_size": 256,
             "vjp_cache_size": 512, "aval_cache_size": 50_000,
             "disk_cache_max_bytes": 1 << 30}
 
@@ -39,6 +40,7 @@ CASES = [
     ("JAXISH_CACHE_DIR", "/tmp/jaxish-config-test", "cache_dir", "/tmp/jaxish-config-test"),
     ("JAXISH_LOG_COMPILES", "1", "log_compiles", True),
     ("JAXISH_STRICT_BACKEND", "True", "strict_backend", True),
+    ("JAXISH_TRACEBACK_FILTERING", "off", "traceback_filtering", False),
     ("JAXISH_EXECUTABLE_CACHE_SIZE", "7", "executable_cache_size", 7),
     ("JAXISH_TRACE_CACHE_SIZE", "3", "trace_cache_size", 3),
     ("JAXISH_VJP_CACHE_SIZE", "2", "vjp_cache_size", 2),

@@ -152,6 +152,37 @@ def test_float32_product_and_sum_agree_between_eager_and_compiled(cpu_backend):
     assert tf.reduce_prod(tf.constant(over)).numpy() == 0.0
 
 
+@pytest.mark.parametrize("length", [1, 7, 8, 9, 255, 257, 511, 512, 513, 1000, 1537])
+def test_blocked_float_sums_and_products_across_block_sizes(cpu_backend, length):
+    # kernels.py: blocks of BLOCK values added into column accumulators, folded in halves down to LANES at the
+    # end of each row; every row length around those sizes, rows of several reduced axes, a full reduction
+    from jaxish.backends.cpu.kernels import BLOCK, LANES
+    assert (BLOCK, LANES) == (512, 8)   # the lengths above straddle these
+    rng = np.random.default_rng(length)
+    x = rng.standard_normal((3, length)).astype(np.float32)
+    p = rng.uniform(0.99, 1.01, (3, 2, length)).astype(np.float32)
+    f = tf.trace(lambda a, b: [tf.reduce_sum(a, axis=1), tf.reduce_sum(a), tf.reduce_prod(b, axis=[1, 2]),
+                               tf.reduce_sum(b * 2.0 - 1.0, axis=2), tf.reduce_sum(-a, axis=0)])
+    got = f(tf.constant(x), tf.constant(p))
+    xd, pd = x.astype(np.float64), p.astype(np.float64)
+    want = [xd.sum(1), xd.sum(), pd.prod((1, 2)), (pd * 2.0 - 1.0).sum(2), (-xd).sum(0)]
+    for g, w in zip(got, want):   # float64 accumulators: the float32 result is the rounded float64 value
+        np.testing.assert_allclose(g.numpy(), np.asarray(w, np.float32), rtol=2e-7, atol=1e-6)
+
+
+def test_parallel_chunked_sum_matches_float64(cpu_backend):
+    from jaxish.backends.cpu.kernels import PARALLEL_THRESHOLD
+    n = PARALLEL_THRESHOLD + 12345
+    x = np.random.default_rng(7).standard_normal(n).astype(np.float32)
+    m = n // 7 * 7
+    got = tf.trace(lambda a: [tf.reduce_sum(a * a), tf.reduce_sum(tf.reshape(a[:m], [7, -1]), axis=1)])(
+        tf.constant(x))
+    xd = x.astype(np.float64)
+    np.testing.assert_allclose(got[0].numpy(), np.float32((xd * xd).sum()), rtol=2e-7)
+    np.testing.assert_allclose(got[1].numpy(), xd[:m].reshape(7, -1).sum(1).astype(np.float32), rtol=2e-7,
+                               atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8"])
 def test_integer_mean_is_exact_and_truncates_toward_zero(backend, dtype):
     info = np.iinfo(dtype)

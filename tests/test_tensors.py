@@ -179,6 +179,16 @@ def test_variable_semantics():
         v.assign(tf.ones((1, 2), tf.float64))
     with pytest.raises(TypeError, match="float64"):
         v.assign_add(tf.ones((1, 2), tf.float64))
+    held = [v.read_value()]
+    for _ in range(3):  # the second update on takes assign_add's shortcut (the result has the value's aval)
+        v.assign_add([[0.5, 1.0]])
+        held.append(v.read_value())
+    with pytest.raises(ValueError, match=r"shape \(3, 2\)"):
+        v.assign_add(tf.ones((3, 2)))   # broadcasts to a new shape
+    with pytest.raises(ValueError, match=r"shape \(3, 2\)"):
+        v.assign_sub(tf.ones((3, 1)))
+    assert [h.numpy().tolist() for h in held] == [[[3.0, 4.0]], [[3.5, 5.0]], [[4.0, 6.0]], [[4.5, 7.0]]]
+    assert v.numpy().tolist() == [[4.5, 7.0]] and v.read_value()._weak is False
     assert tf.Variable(1.0, trainable=False).trainable is False
     assert tf.Variable(lambda: tf.zeros((2,))).shape == (2,)
     assert tf.Variable(3, dtype=tf.float64).dtype == tf.float64

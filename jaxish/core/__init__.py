@@ -9,6 +9,7 @@
 ``graph_trace.py``     :class:`GraphTrace`: records nodes into a Graph
 ``interpret.py``       the one graph-walking loop (``interpret``, ``eval_graph``)
 ``call.py``            ``call_p``: a primitive whose parameter is a closed Graph
+``control_flow.py``    ``cond_p``, ``while_p``, ``scan_p``: graph-valued parameters, loops and branches
 =====================  ====================================================
 """
 from .convert import is_variable, literal_tensor, read_variable, register_converter, to_tensor_arg

@@ -171,4 +171,4 @@ class GraphTrace(Trace):
                 f"  At {user_line()}\n"
                 f"  Python control flow cannot depend on traced values. Instead use jaxish.where(cond, a, b) "
                 f"to select values, mark the argument static with static_argnums/static_argnames, "
-                f"or use a control-flow primitive (cond, while_loop) when available.")
+                f"or use the control-flow primitives jaxish.cond, jaxish.while_loop, jaxish.fori_loop or jaxish.scan.")

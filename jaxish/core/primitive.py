@@ -99,12 +99,32 @@ class Primitive:
         The ``scalar`` template applied to float operands of the output's dtype
         yields that dtype (Numba keeps ``float32 + float32`` in float32), so code
         generators need not wrap it in a dtype constructor.
+    vjp_forward : callable, optional
+        ``(ins, **params) -> (outputs, residuals)``: how ``transforms.vjp`` evaluates the node in the forward
+        pass of a backward graph when the primitive saves values for its VJP (``scan`` stacks per-iteration
+        residuals); ``vjp`` then receives ``residuals=`` too.
+    batch : callable, optional
+        The batching rule (``vmap``): ``(args, dims, size, **params) -> (out, dim)`` (lists of outputs and
+        dims with ``multiple_results``), where ``dims[i]`` is the batch axis of ``args[i]`` (``None``: not
+        batched, at least one is batched) and ``size`` the batch size; written with other primitives, like
+        ``vjp``. ``dim`` is the batch axis of the result (``None``: the same for every example).
+        ``transforms/batching.py`` calls it; a primitive without one cannot be batched (an error names it).
+    jvp : callable, optional
+        ``(ins, tangents, **params) -> (outputs, output tangents)`` (``None``: a zero tangent): a forward-mode
+        rule, for primitives without reverse mode (``reverse=False``: ``while``) and for the primitives whose
+        sub-graphs may contain one (``cond``, ``scan``). Forward mode uses these rules only in a graph that
+        contains a primitive without reverse mode; otherwise it transposes the VJP rules twice
+        (``transforms/jvp.py``).
+    reverse : bool
+        False: the primitive has no reverse mode (its VJP rule raises an error that says why: ``while``).
     """
 
     def __init__(self, name: str, abstract_eval: Callable, impl: Callable, vjp: Callable | None = None,
                  kind: str = "other", scalar: str | Callable | None = None, multiple_results: bool = False, *,
                  effects: frozenset = frozenset(), fusible: bool | None = None, may_warn: bool | None = None,
-                 reduce: ReduceSpec | None = None, scalar_keeps_dtype: bool = False):
+                 reduce: ReduceSpec | None = None, scalar_keeps_dtype: bool = False,
+                 vjp_forward: Callable | None = None, batch: Callable | None = None, jvp: Callable | None = None,
+                 reverse: bool = True):
         if (kind == "reduce") != (reduce is not None):
             raise TypeError(f"Primitive {name!r}: a reduction (kind='reduce') needs a ReduceSpec, and only a "
                             f"reduction has one")
@@ -123,6 +143,10 @@ class Primitive:
         self.may_warn = kind in ("elementwise", "reduce") if may_warn is None else bool(may_warn)
         self.reduce = reduce
         self.scalar_keeps_dtype = scalar_keeps_dtype
+        self.vjp_forward = vjp_forward
+        self.batch = batch
+        self.jvp = jvp
+        self.reverse = bool(reverse)
         if self.fusible and scalar is None:
             raise TypeError(f"Primitive {name!r}: a fusible primitive needs a scalar template")
         PRIMITIVES[name] = self

@@ -84,7 +84,8 @@ def remove(trace, above: bool = False) -> None:
             s.traces = s.traces[:-1]
             s.main = s.traces[-1] if s.traces else None
         elif trace.is_tape:
-            s.tapes = [t for t in s.tapes if t is not trace]
+            tapes = s.tapes
+            s.tapes = tapes[:-1] if tapes and tapes[-1] is trace else [t for t in tapes if t is not trace]
         return
     if trace in stack:
         i = stack.index(trace)

@@ -29,7 +29,14 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def bind(prim, args: Sequence, params: dict):
     """Process one primitive call in the current context; returns a Tensor (a list for multiple results)."""
-    vals = [a if type(a) is Tensor else to_tensor_arg(a) for a in args]
+    if len(args) == 2:  # (no list comprehension: in Python 3.11 it is a function call)
+        a, b = args
+        vals = [a if type(a) is Tensor else to_tensor_arg(a), b if type(b) is Tensor else to_tensor_arg(b)]
+    elif len(args) == 1:
+        a = args[0]
+        vals = [a if type(a) is Tensor else to_tensor_arg(a)]
+    else:
+        vals = [a if type(a) is Tensor else to_tensor_arg(a) for a in args]
     stack = STATE.stack
     if len(stack) == 1:
         return eval_primitive(prim, vals, params)
@@ -87,12 +94,54 @@ def eval_binary(prim, a: Tensor, b: Tensor) -> Tensor:
     return Tensor(out, out_aval.weak_type, device, out_aval if out.shape == out_aval.shape else None)
 
 
+def eval_unary(prim, x: Tensor, params: dict) -> Tensor:
+    """``eval_primitive(prim, [x], params)`` for one Tensor and one result (reductions, shape ops, casts; keep
+    it flat)."""
+    device = STATE.device
+    if device is not None and device != CPU_DEVICE:
+        return eval_on_device(prim, [x], params)  # a device scope places it on an accelerator
+    a = x._aval
+    if a is None:
+        a = x.aval
+    key = (prim, tuple(params.items()), id(a)) if params else (prim, (), id(a))
+    try:
+        hit = _AVAL_BY_ID.get(key)
+    except TypeError:  # unhashable params
+        out_aval = abstract_eval(prim, (x,), params, None)
+    else:
+        if hit is not None and hit[1] is a:
+            out_aval = hit[0]
+        else:
+            out_aval = _aval_by_id(key, (a,), abstract_eval(prim, (x,), params, None))
+    if prim.may_warn:  # floating-point warnings are silenced (as in TensorFlow)
+        if _EXTOBJ is not None:
+            quiet = _QUIET.get(_EXTOBJ.get())
+            token = _EXTOBJ.set(_quiet_extobj() if quiet is None else quiet)
+            try:
+                out = prim.impl(x._value, **params)
+            finally:
+                _EXTOBJ.reset(token)
+        else:
+            with np.errstate(all="ignore"):
+                out = prim.impl(x._value, **params)
+    else:
+        out = prim.impl(x._value, **params)
+    if device is None:
+        device = CPU_DEVICE if x._weak else x._device
+    dtype = out_aval.dtype.np
+    if type(out) is not np.ndarray or out.dtype != dtype:
+        out = np.asarray(out, dtype=dtype)
+    return Tensor(out, out_aval.weak_type, device, out_aval if out.shape == out_aval.shape else None)
+
+
 def eval_primitive(prim, vals: list, params: dict):
     """Run ``prim`` eagerly on concrete tensors (the hot path of eager code: keep it flat)."""
     if len(vals) == 2 and not params and not prim.multiple_results:
         a, b = vals
         if type(a) is Tensor and type(b) is Tensor:
             return eval_binary(prim, a, b)
+    elif len(vals) == 1 and type(vals[0]) is Tensor and not prim.multiple_results:
+        return eval_unary(prim, vals[0], params)
     avals = []
     for v in vals:
         if type(v) is not Tensor:

@@ -122,7 +122,8 @@ def partition(graph: Graph) -> list:
         else:
             step = new_step(LibraryStep(n))
             add_reads(step, n)
-            step_of[out.id] = step
+            for o in n.outvars:  # (a control-flow node has several results)
+                step_of[o.id] = step
 
     # inputs and outputs of each group
     consumers: dict = {}
@@ -160,7 +161,7 @@ def _schedule(order: list) -> list:
     def writes(s):
         if isinstance(s, FusedGroup):
             return [m.outvars[0].id for m in s.members]
-        return [s.node.outvars[0].id]
+        return [o.id for o in s.node.outvars]
 
     producer = {}
     for i, s in enumerate(order):

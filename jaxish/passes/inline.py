@@ -6,13 +6,17 @@ with the forward pass once inlined.
 """
 from __future__ import annotations
 
-from ..core.call import call_p
+from ..core.call import call_p, is_custom
 from ..ir import Graph, Literal, Node, Var
 
 
-def inline_calls(graph: Graph) -> Graph:
-    """``graph`` with every ``call`` node replaced by its graph's nodes."""
-    if not any(n.prim is call_p for n in graph.nodes):
+def inline_calls(graph: Graph, keep_custom: bool = False) -> Graph:
+    """``graph`` with every ``call`` node replaced by its graph's nodes; with ``keep_custom``, calls that carry
+    a user's differentiation rule (``custom_vjp``/``custom_jvp``) stay (transforms need the rule; they are
+    inlined for execution)."""
+    def inlined(n):
+        return n.prim is call_p and not (keep_custom and is_custom(n.params))
+    if not any(inlined(n) for n in graph.nodes):
         return graph
     subst: dict = {}
 
@@ -22,10 +26,10 @@ def inline_calls(graph: Graph) -> Graph:
     nodes: list = []
     for n in graph.nodes:
         ins = [rd(a) for a in n.invars]
-        if n.prim is not call_p:
+        if not inlined(n):
             nodes.append(Node(n.prim, ins, n.params, n.outvars))
             continue
-        sub = inline_calls(n.params["graph"])
+        sub = inline_calls(n.params["graph"], keep_custom)
         env = {v.id: a for v, a in zip(sub.invars, ins)}
 
         def srd(a, env=env):

@@ -17,6 +17,7 @@ from ..core import Primitive, literal_tensor
 from ..core.primitive import VARIABLE
 from ..dtypes import bool_
 from ..ir import ShapedArray
+from ._batching import elementwise_batch
 from ._rules import broadcast_shapes, check_kinds, same_dtype, unbroadcast
 
 _FLOAT, _NUM, _INT, _BOOLINT = "f", "iuf", "iu", "biu"
@@ -33,7 +34,13 @@ def unary(name, impl, scalar, vjp=None, kinds=_NUM, what="a numeric", keeps_dtyp
     def abstract(x):
         check_kinds(name, x, kinds, what)
         return ShapedArray(x.shape, x.dtype, x.weak_type)
-    return Primitive(name, abstract, impl, vjp, "elementwise", scalar, scalar_keeps_dtype=keeps_dtype)
+    return _elementwise(Primitive(name, abstract, impl, vjp, "elementwise", scalar, scalar_keeps_dtype=keeps_dtype))
+
+
+def _elementwise(p: Primitive) -> Primitive:
+    """``p`` with the generic elementwise batching rule (``_batching.elementwise_batch``)."""
+    p.batch = elementwise_batch(p)
+    return p
 
 
 def _f(what="a floating-point"):
@@ -121,8 +128,9 @@ stop_gradient_p = unary("stop_gradient", lambda x: x, "{0}", lambda g, x, out: (
 # A read of a Variable after the traced function assigned it: ``index`` is the Variable's position among the
 # graph's assigned Variables (core.GraphTrace.read_variable). The identity everywhere (data flow, dropped before
 # execution); tracing.call_traced evaluates it as an assignment and a read of the Variable under a tape.
-read_after_assign_p = Primitive("read_after_assign", lambda x, index: x, lambda x, index: x,
-                                lambda g, x, out, index: (g,), "elementwise", "{0}", effects=frozenset({VARIABLE}))
+read_after_assign_p = _elementwise(Primitive("read_after_assign", lambda x, index: x, lambda x, index: x,
+                                             lambda g, x, out, index: (g,), "elementwise", "{0}",
+                                             effects=frozenset({VARIABLE})))
 
 
 def _not_scalar(args, avals, out):
@@ -144,7 +152,7 @@ def binary(name, impl, scalar, vjp=None, kinds=_NUM, what="numeric", out_bool=Fa
         if out_bool:
             return ShapedArray(shape, bool_, False)
         return ShapedArray(shape, dt, x.weak_type and y.weak_type)
-    return Primitive(name, abstract, impl, vjp, "elementwise", scalar, scalar_keeps_dtype=keeps_dtype)
+    return _elementwise(Primitive(name, abstract, impl, vjp, "elementwise", scalar, scalar_keeps_dtype=keeps_dtype))
 
 
 def _ub(g, x):
@@ -253,8 +261,8 @@ def _select_vjp(g, p, a, b, out):
     return None, _ub(select(p, g, z), a), _ub(select(p, z, g), b)
 
 
-select_p = Primitive("select", _select_abstract, np.where, _select_vjp, "elementwise", "({1} if {0} else {2})",
-                     scalar_keeps_dtype=True)
+select_p = _elementwise(Primitive("select", _select_abstract, np.where, _select_vjp, "elementwise",
+                                  "({1} if {0} else {2})", scalar_keeps_dtype=True))
 
 
 def _convert_abstract(x, dtype, weak_type=False):
@@ -278,7 +286,8 @@ def _convert_vjp(g, x, out, dtype, weak_type=False):
     return (None,)
 
 
-convert_p = Primitive("convert", _convert_abstract, _convert_impl, _convert_vjp, "elementwise", _convert_scalar)
+convert_p = _elementwise(Primitive("convert", _convert_abstract, _convert_impl, _convert_vjp, "elementwise",
+                                   _convert_scalar))
 
 
 # ---------------------------------------------------------------------------

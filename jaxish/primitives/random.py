@@ -33,5 +33,15 @@ def _impl(state, shape, dtype, stream):
     return np.asarray(UNIT[dtype.name](w0, w1), dtype=dtype.np).reshape(shape)
 
 
+def _batch(args, dims, size, shape, dtype, stream):
+    """Under ``vmap`` every example draws its own numbers: one draw of ``(size, *shape)`` from the same state
+    (so the examples' numbers are independent, as in a loop, though not the loop's values). This rule runs
+    even when nothing is batched. A state that differs per example cannot be batched."""
+    if dims[0] is not None:
+        raise NotImplementedError("vmap: random_uniform with a random state that differs per example (a batched "
+                                  "state) is not supported")
+    return random_uniform_p.bind(args[0], shape=(size,) + tuple(shape), dtype=dtype, stream=stream), 0
+
+
 random_uniform_p = Primitive("random_uniform", _abstract, _impl, lambda g, state, out, **p: (None,),
-                             effects=frozenset({RANDOM}))
+                             effects=frozenset({RANDOM}), batch=_batch)

@@ -20,6 +20,7 @@ from ..dtypes import ALL_DTYPES, DType, float64, from_numpy, int32, int64
 from ..ir import ShapedArray
 from . import elementwise as ew
 from . import shape_ops as so
+from ._batching import axis_batch, reduce_batch
 from ._rules import check_kinds
 
 
@@ -105,14 +106,16 @@ def _np_reduce(fn, spec: ReduceSpec, identity_if_empty: bool = False):
             return np.asarray(fn(x, axis=axes, initial=init)).astype(x.dtype, copy=False)
         acc = wider.get(x.dtype)
         if acc is not None:
-            return np.asarray(fn(x, axis=axes, dtype=acc)).astype(x.dtype)
+            return np.array(fn(x, axis=axes, dtype=acc), dtype=x.dtype)  # (a NumPy scalar for a full reduction)
         return np.asarray(fn(x, axis=axes)).astype(x.dtype, copy=False)
     return impl
 
 
 def _reduction(name, kinds, fn, vjp, spec, identity_if_empty=False):
-    return Primitive(name, _reduce_abstract(name, kinds), _np_reduce(fn, spec, identity_if_empty), vjp, "reduce",
-                     reduce=spec)
+    p = Primitive(name, _reduce_abstract(name, kinds), _np_reduce(fn, spec, identity_if_empty), vjp, "reduce",
+                  reduce=spec)
+    p.batch = reduce_batch(p)
+    return p
 
 
 def _no_vjp(g, x, out, axes):
@@ -153,5 +156,7 @@ def _arg_impl(fn):
 
 argmax_p = Primitive("argmax", _arg_abstract("argmax"), _arg_impl(np.argmax), lambda g, x, out, **p: (None,))
 argmin_p = Primitive("argmin", _arg_abstract("argmin"), _arg_impl(np.argmin), lambda g, x, out, **p: (None,))
+argmax_p.batch = axis_batch(argmax_p)
+argmin_p.batch = axis_batch(argmin_p)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core import Primitive
 from ..ir import ShapedArray
+from ._batching import front, move_axis, move_to_front, no_operands
 from ._rules import broadcast_shapes, unbroadcast
 
 
@@ -171,3 +172,108 @@ def _iota_abstract(*, n, dtype):
 
 
 iota_p = Primitive("iota", _iota_abstract, lambda *, n, dtype: np.arange(n, dtype=dtype.np), lambda g, out, **p: ())
+
+
+# -- batching rules (vmap; see _batching.py) ------------------------------
+def _reshape_batch(args, dims, size, shape):
+    """A batch axis at ``d`` splits the per-example shape into the axes before it and after it; when a prefix
+    of the new shape has as many elements as the axes before it, the batch axis can stay between the two parts
+    (a reshape, no copy). Otherwise it goes first."""
+    x, d = args[0], dims[0]
+    shape = tuple(shape)
+    if d:
+        before = _size(x.aval.shape[:d])
+        for j in range(len(shape), -1, -1):
+            if _size(shape[:j]) == before:
+                return reshape_p.bind(x, shape=shape[:j] + (size,) + shape[j:]), j
+    return reshape_p.bind(move_to_front(x, d), shape=(size,) + shape), 0
+
+
+def _transpose_batch(args, dims, size, perm):
+    """One transpose with the batch axis first; a reshape when it only moves axes of length 1 (the order of the
+    others kept: no data moves)."""
+    x, d = args[0], dims[0]
+    full = (d,) + tuple(p if p < d else p + 1 for p in perm)
+    shape = tuple(x.aval.shape)
+    moved = [p for p in full if shape[p] != 1]
+    if moved == sorted(moved):
+        return reshape_p.bind(x, shape=tuple(shape[p] for p in full)), 0
+    return transpose_p.bind(x, perm=full), 0
+
+
+def _broadcast_batch(args, dims, size, shape):
+    x = front(args[0], dims[0], size, len(shape))
+    return broadcast_to_p.bind(x, shape=(size,) + tuple(shape)), 0
+
+
+def _concat_batch(args, dims, size, axis):
+    return concatenate_p.bind(*[front(a, d, size) for a, d in zip(args, dims)], axis=axis + 1), 0
+
+
+def _slice_batch(args, dims, size, index):
+    return slice_p.bind(move_to_front(args[0], dims[0]), index=((0, size, 1),) + tuple(index)), 0
+
+
+def _unslice_batch(args, dims, size, shape, index):
+    g = move_to_front(args[0], dims[0])
+    return unslice_p.bind(g, shape=(size,) + tuple(shape), index=((0, size, 1),) + tuple(index)), 0
+
+
+def _flat_indices(idx, d, size, n):
+    """Per-example indices ``idx`` (batch axis ``d``) into an axis of length ``n``, as indices into the
+    examples' axes laid end to end (``b * n + i``, negatives wrapped first): shape ``(size, *idx shape)``."""
+    from ..core import literal_tensor
+    from . import elementwise as ew
+    idx = move_to_front(idx, d)
+    dt = idx.aval.dtype
+    if dt.kind != "u":
+        idx = ew.select(ew.lt_p.bind(idx, literal_tensor(0, dt)), ew.add(idx, literal_tensor(n, dt)), idx)
+    off = ew.mul(iota_p.bind(n=size, dtype=dt), literal_tensor(n, dt))
+    off = reshape_p.bind(off, shape=(size,) + (1,) * (idx.aval.ndim - 1))
+    return ew.add(idx, off)
+
+
+def _gather_batch(args, dims, size, axis):
+    (x, idx), (dx, di) = args, dims
+    if di is None:
+        return gather_p.bind(move_to_front(x, dx), idx, axis=axis + 1), 0
+    if dx is None:
+        return gather_p.bind(x, idx, axis=axis), axis + di
+    # both batched: gather from the examples' axes laid end to end
+    x = move_axis(move_to_front(x, dx), axis + 1, 1)             # (B, n, pre, post)
+    n, rest = x.aval.shape[1], tuple(x.aval.shape[2:])
+    flat = _flat_indices(idx, di, size, n)                        # (B, *is)
+    out = gather_p.bind(reshape_p.bind(x, shape=(size * n,) + rest), flat, axis=0)   # (B, *is, pre, post)
+    k = flat.aval.ndim - 1
+    perm = (0,) + tuple(range(1 + k, 1 + k + axis)) + tuple(range(1, 1 + k)) + \
+        tuple(range(1 + k + axis, out.aval.ndim))
+    return transpose_p.bind(out, perm=perm), 0
+
+
+def _gather_grad_batch(args, dims, size, shape, axis):
+    (g, idx), (dg, di) = args, dims
+    g = front(g, dg, size)
+    if di is None:
+        return gather_grad_p.bind(g, idx, shape=(size,) + tuple(shape), axis=axis + 1), 0
+    n = shape[axis]
+    flat = _flat_indices(idx, di, size, n)                        # (B, *is)
+    k = flat.aval.ndim - 1
+    # g: (B, pre, *is, post) -> (B, *is, pre, post)
+    perm = (0,) + tuple(range(1 + axis, 1 + axis + k)) + tuple(range(1, 1 + axis)) + \
+        tuple(range(1 + axis + k, g.aval.ndim))
+    g = transpose_p.bind(g, perm=perm)
+    rest = tuple(shape[:axis]) + tuple(shape[axis + 1:])
+    out = gather_grad_p.bind(g, flat, shape=(size * n,) + rest, axis=0)    # (B*n, pre, post)
+    out = reshape_p.bind(out, shape=(size, n) + rest)
+    return move_axis(out, 1, 1 + axis), 0
+
+
+reshape_p.batch = _reshape_batch
+transpose_p.batch = _transpose_batch
+broadcast_to_p.batch = _broadcast_batch
+concatenate_p.batch = _concat_batch
+slice_p.batch = _slice_batch
+unslice_p.batch = _unslice_batch
+gather_p.batch = _gather_batch
+gather_grad_p.batch = _gather_grad_batch
+iota_p.batch = no_operands

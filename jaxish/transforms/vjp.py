@@ -47,7 +47,7 @@ def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs:
         return hit
     if all(isinstance(i, int) for i in wrt):  # differentiate the flat graph: one backward sweep per value
         from ..passes.inline import inline_calls  # (second derivatives through calls cost no extra sweeps)
-        graph = inline_calls(graph)
+        graph = inline_calls(graph, keep_custom=True)  # a call with a user's rule is differentiated by the rule
     wrt_vars = [graph.invars[i] if isinstance(i, int) else graph.nodes[i[1]].outvars[i[2] if len(i) > 2 else 0]
                 for i in wrt]
     tapped = {v.id for i, v in zip(wrt, wrt_vars) if not isinstance(i, int)}
@@ -55,7 +55,8 @@ def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs:
         args = [t.new_arg(v.aval, f"input {i}") for i, v in enumerate(graph.invars)]
         cts = [t.new_arg(graph.outvars[i].aval.strip_weak(), f"output cotangent {i}") for i in ct_outs]
         env: dict = {}
-        interpret(graph, args, _forward, literal_value, env=env)
+        residuals: dict = {}  # id(node) -> what its primitive's vjp_forward saved for its VJP
+        interpret(graph, args, lambda node, ins: _forward(node, ins, residuals), literal_value, env=env)
 
         def read(a):
             return literal_value(a) if isinstance(a, Literal) else env[a.id]
@@ -83,7 +84,10 @@ def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs:
             if n.prim.vjp is None:
                 raise NotImplementedError(f"grad: no differentiation rule for the primitive {n.prim.name!r}")
             ins = [read(a) for a in n.invars]
-            if n.prim.multiple_results:
+            if id(n) in residuals:
+                in_cts = n.prim.vjp(gs, *ins, [env[o.id] for o in n.outvars], residuals=residuals[id(n)],
+                                    **n.params)
+            elif n.prim.multiple_results:
                 in_cts = n.prim.vjp(gs, *ins, [env[o.id] for o in n.outvars], **n.params)
             else:
                 in_cts = n.prim.vjp(gs[0], *ins, env[n.outvars[0].id], **n.params)
@@ -102,9 +106,14 @@ def vjp_graph(graph: Graph, wrt: Sequence, ct_outs: Sequence[int], keep_outputs:
     return result
 
 
-def _forward(node, ins: list) -> list:
+def _forward(node, ins: list, residuals: dict) -> list:
     """The forward pass re-evaluated in the backward trace; a read after an assignment is data flow here
-    (as in JAX)."""
+    (as in JAX). A primitive with a ``vjp_forward`` (scan) computes its outputs and the residuals its VJP
+    reads (kept in ``residuals`` by node)."""
     if node.prim is ew.read_after_assign_p:
         return [ins[0]]
+    fwd = node.prim.vjp_forward
+    if fwd is not None:
+        outs, residuals[id(node)] = fwd(ins, **node.params)
+        return outs
     return bind_node(node, ins)

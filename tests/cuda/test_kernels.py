@@ -69,6 +69,8 @@ def test_float_specials():
 # reductions: every axis, each strategy
 # ---------------------------------------------------------------------------
 AXES = [None, 0, 1, 2, (0, 1), (0, 2), (1, 2)]
+#: serial rows; few rows: a tree per row (innermost axis reduced) or coalesced threads (innermost axes kept),
+#: with one pass (long runs per thread) or partial results and a second pass
 STRATEGIES = {"serial": dict(serial_rows=1), "tree": dict(serial_rows=10 ** 9, items=10 ** 6),
               "chunked": dict(serial_rows=10 ** 9, items=1)}
 
@@ -93,6 +95,26 @@ def test_reduction_kinds(strategy, launch):
     check(lambda t, n, c: (tf.reduce_min(t, 1), tf.reduce_prod(t, 1), tf.reduce_sum(n, 1), tf.reduce_max(n),
                            tf.reduce_all(c, 1), tf.reduce_any(c), tf.reduce_mean(t)), x, i, b, rtol=1e-5,
           traced=False)
+
+
+@pytest.mark.parametrize("items", [1, 10 ** 6], ids=["partials", "one-pass"])
+@pytest.mark.parametrize("shape,axis", [((300, 5), 0), ((7, 40, 3), 1), ((40, 2, 3), 0), ((6, 30, 2), (0, 1))],
+                         ids=str)
+def test_coalesced_reductions(shape, axis, items, launch):
+    """Innermost axes kept, few rows: consecutive threads read consecutive elements (each every nc-th of its
+    row), several blocks, partial results combined by a second pass, elementwise outputs written on the way."""
+    from jaxish.backends.cuda import kernels
+    launch(serial_rows=10 ** 9, items=items)
+    x = rng(12).standard_normal(shape).astype(np.float32)
+    sources = []
+    real = kernels.coalesced_source
+    try:
+        kernels.coalesced_source = lambda g, partial: sources.append(partial) or real(g, partial)
+        check(lambda t: (tf.reduce_sum(t, axis=axis), tf.reduce_max(t, axis=axis), tf.exp(t) * 2.0,
+                         tf.reduce_sum(tf.exp(t), axis=axis)), x, rtol=1e-5, traced=True)
+    finally:
+        kernels.coalesced_source = real
+    assert sources and all(sources) == (items == 1)
 
 
 def test_reduction_with_elementwise_outputs():

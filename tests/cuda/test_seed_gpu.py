@@ -13,6 +13,44 @@ import jaxish as tf
 from jaxish.backends.cuda.runtime import driver_copies, simulator
 
 
+def _tensors_section(device):
+    """Section 1 (Tensors) as the chapter writes it, in a ``device`` scope; returns what it prints and the
+    tensors it made."""
+    import io
+    from pprint import pprint
+    out = io.StringIO()
+    tf.random.set_seed(42)
+    with tf.device(device):
+        scalar = tf.constant(1, dtype=tf.int8)
+        vector = tf.constant([1, 2, 3], dtype=tf.float32)
+        matrix = tf.constant(np.array([[1, 2], [3, 4]]), dtype=tf.float32)
+        pprint([scalar, vector, matrix], stream=out)
+        print(matrix.shape, file=out)
+        pprint(tf.shape(matrix), stream=out)
+        matrix = tf.cast(matrix, dtype=tf.int8)
+        pprint(matrix, stream=out)
+        o = tf.zeros((2, 2))
+        x = tf.random.uniform((3, 2))
+        pprint(o, stream=out)
+        pprint(x, stream=out)
+        pprint(tf.ones_like(o), stream=out)
+        x_numpy = x.numpy()
+        print(type(x_numpy), file=out)
+    return out.getvalue(), [scalar, vector, matrix, o, x, tf.ones_like(o)]  # (ones_like: made on o's device)
+
+
+def test_tensors_section_on_the_gpu():
+    """Section 1 in a GPU scope prints what it prints on the CPU (the seed's values), its tensors on the GPU."""
+    text_gpu, ts_gpu = _tensors_section('/gpu:0')
+    text_cpu, ts_cpu = _tensors_section('/cpu:0')
+    assert text_gpu == text_cpu
+    for line in ("shape=(), dtype=int8, numpy=1>", "(2, 2)\n", "shape=(2,), dtype=int32, numpy=array([2, 2], "
+                 "dtype=int32)>", "dtype=int8, numpy=\narray([[1, 2],\n       [3, 4]], dtype=int8)>", "<class "
+                 "'numpy.ndarray'>"):
+        assert line in text_gpu, line
+    assert all(t.device == GPU for t in ts_gpu) and all(t.device == CPU for t in ts_cpu)
+
+
 def test_device_section(capsys):
     tf.random.set_seed(42)
     x = tf.random.uniform((3, 2))
@@ -50,7 +88,9 @@ def test_variables_on_the_gpu():
     sq = tf.square(v)
     assert v.device == GPU and sq.device == GPU
     v.assign(tf.square(v))
-    v.assign_sub(1 * tf.ones_like(v, dtype=v.dtype))
+    ones = tf.ones_like(v, dtype=v.dtype)
+    assert ones.device == GPU  # made on v's device (as TensorFlow places the op with its input)
+    v.assign_sub(1 * ones)
     assert v.device == GPU
     np.testing.assert_allclose(v.numpy(), x.numpy() ** 2 - 1, rtol=1e-6)
     assert "tf.Variable" not in repr(v) and "shape=(3, 2)" in repr(v)

@@ -23,7 +23,9 @@ from ...config import log_compiles, strict_backend
 from ...ir import Graph
 from .. import count, interpreter
 from . import compile_worker, disk_cache
+from . import control_flow as _control_flow  # noqa: F401  (registers the loop lowerings)
 from .argtypes import array_type
+from .buffers import BufferPool, pooled_call
 from .codegen import digest, generate
 from .disk_cache import load_module
 
@@ -59,10 +61,15 @@ class _Runner:
     def __init__(self, graph: Graph, prog, handle):
         self.graph = graph
         self.handle = handle  # keeps the entry module and its kernels loaded
-        self.fn = handle.module.entry
+        self.entry = handle.module.entry
         self.sizes = prog.sizes
         self.outputs = prog.outputs
         self.dests = prog.dests
+        # large arrays other than destinations are buffers from pools (buffers.py): fn(*inputs, *dests, S) adds
+        # them before S; a graph without any calls the entry directly
+        self.pools = [BufferPool(shape, dtype) for shape, dtype in prog.buffers]
+        n_args = len(graph.invars) + len(graph.constvars) + len(self.dests)
+        self.fn = pooled_call(self.entry, n_args, self.pools) if self.pools else self.entry
         self.out_shapes = [tuple(o.aval.shape) for o in graph.outvars]
         self.checked = False
         self.ready = False  # compiled, no fallback, no serialisation: the fast path
@@ -123,8 +130,11 @@ class _Runner:
         return self.fn, self.sizes, plan, self.dests
 
     def _first_call(self, args) -> None:
-        fn = self.fn
-        sig = tuple(array_type(a) for a in args) + (array_type(self.sizes),)
+        fn = self.entry
+        sig = tuple(array_type(a) for a in args) + tuple(array_type(p.take()) for p in self.pools) \
+            + (array_type(self.sizes),)
+        if self.serial is not None:
+            _launch_threads()
         in_worker = _compile_in_worker(self.handle, sig)
         try:
             fn.compile(sig)  # loads the machine code from disk when the worker (or an earlier process) made it
@@ -170,6 +180,20 @@ def _compile_in_worker(handle, sig: tuple) -> bool | None:
     if done:
         disk_cache.note_write()
     return done
+
+
+def _launch_threads() -> None:
+    """Start Numba's threading layer before an entry that calls a parallel kernel runs.
+
+    Numba records that a function needs it (``reload_init``) on the compile
+    result of the parallel function, and passes it on to a caller compiled in
+    the same process. When the kernel's machine code came from the disk cache
+    and the entry was compiled afterwards, the entry's cache entry lacks it:
+    loaded in a later process, the entry called ``parallel_for`` through a null
+    pointer (numba/numba#8578).
+    """
+    from numba.np.ufunc.parallel import _launch_threads as launch
+    launch()
 
 
 def _forget_failure(fn) -> None:

@@ -16,6 +16,11 @@ its shape and dtype), instead of a new array the entry returns: Numba's boxing
 of a returned array costs about as much as the rest of a small graph, and the
 caller may pass a buffer it reuses (``tracing.generated_call``). The caller
 guarantees that a destination aliases no input and nothing else.
+
+Any other array of at least ``buffers.POOL_BYTES`` (an intermediate, or a
+result of another shape, e.g. reshaped) is not allocated here either: it is a
+parameter ``p<k>`` after the destinations (``Program.buffers``), for which the
+runner's ``fn`` passes a pooled buffer (``buffers.pooled_call``).
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ from ...passes.fusion import FusedGroup, partition
 from ...primitives.linalg import matmul_p
 from ...primitives.shape_ops import broadcast_to_p
 from ..codegen.scalar import dtype_ctor, literal_expr
+from .buffers import POOL_BYTES
 from .helpers import helper_parts
 from .kernels import PARALLEL_THRESHOLD, cshape, kernel_source
 from .lowerings import KERNEL_FLAGS, LOWERINGS
@@ -207,6 +213,7 @@ class Program:
     outputs: list                       # per graph output: ('res', k) | ('dst', j) | ('in', i) | ('lit', array)
     dests: list = field(default_factory=list)  # per destination parameter: (shape, NumPy dtype), C-contiguous
     kernel_sources: dict = field(default_factory=dict)  # every kernel's ``def kernel(...)``, by its entry name
+    buffers: list = field(default_factory=list)  # per pooled buffer parameter (after the destinations): (shape, dtype)
 
 
 def module_source(body: str, flags: str) -> tuple:
@@ -258,6 +265,7 @@ class _Entry:
         self.fviews: set = set()  # ... of which F-contiguous (2-D transposes of C arrays)
         self.out_ids: set = set()   # var ids of the graph's outputs (they may go to destinations)
         self.dests: dict = {}       # var id -> (destination number, shape, NumPy dtype); parameter d<number>
+        self.buffers: list = []     # (shape, NumPy dtype) of each pooled buffer parameter p<k> (``alloc``)
 
     def size(self, v: int) -> str:
         self.S.append(int(v))
@@ -282,15 +290,23 @@ class _Entry:
         self.names[v.id] = name
         return name
 
-    def alloc(self, v) -> str:
-        """Name ``v`` and give it a new C-contiguous array of its (compiled) shape: a destination parameter when
-        ``v`` is an output of the graph, else ``np.empty``."""
-        if v.id in self.out_ids and v.id not in self.dests:
-            self.dests[v.id] = (len(self.dests), tuple(cshape(v.aval)), v.aval.dtype.np)
+    def alloc(self, v, shape: tuple | None = None) -> str:
+        """Name ``v`` and give it a new C-contiguous array of ``shape`` (default: its compiled shape), contents
+        undefined: a destination parameter when ``v`` is an output of the graph of that shape; else, from
+        ``buffers.POOL_BYTES`` on, a buffer parameter ``p<k>`` the runner passes from a pool
+        (``Program.buffers``, ``buffers.BufferPool``: reused once nothing refers to it); else ``np.empty``."""
+        full = tuple(cshape(v.aval))
+        shape = full if shape is None else tuple(int(d) for d in shape)
+        if shape == full and v.id in self.out_ids and v.id not in self.dests:
+            self.dests[v.id] = (len(self.dests), full, v.aval.dtype.np)
             name = self.names[v.id] = f"d{self.dests[v.id][0]}"
             return name
         name = self.new(v)
-        self.emit(f"{name} = np.empty({self.shape(cshape(v.aval))}, {dtype_ctor(v.aval.dtype)})")
+        if int(np.prod(shape, dtype=np.int64)) * v.aval.dtype.np.itemsize >= POOL_BYTES:
+            self.emit(f"{name} = p{len(self.buffers)}")
+            self.buffers.append((shape, v.aval.dtype.np))
+        else:
+            self.emit(f"{name} = np.empty({self.shape(shape)}, {dtype_ctor(v.aval.dtype)})")
         return name
 
     def emit(self, line: str) -> None:
@@ -344,7 +360,7 @@ class _Entry:
         lower = LOWERINGS.get(n.prim)
         if lower is None:
             raise NotImplementedError(f"cpu backend: no lowering for the primitive {n.prim.name!r}")
-        lower(self, n.invars, n.outvars[0], **n.params)
+        lower(self, n.invars, n.outvars if n.prim.multiple_results else n.outvars[0], **n.params)
 
 
 def generate(graph: Graph) -> Program:
@@ -386,11 +402,13 @@ def generate(graph: Graph) -> Program:
     body = "\n".join(e.lines) or "    pass"
     dests = list(e.dests.values())
     params += [f"d{j}" for j, _, _ in dests]
+    params += [f"p{k}" for k in range(len(e.buffers))]
     src = _module(f"{functions}@njit({KERNEL_FLAGS})\ndef entry({', '.join(params + ['S'])}):\n{body}\n"
                   f"    return {ret}\n", imports)
     sizes = np.array(e.S or [0], dtype=np.int64)
     sizes.flags.writeable = False
-    return Program(src, e.kernels, sizes, outputs, [(shape, dt) for _, shape, dt in dests], e.kernel_sources)
+    return Program(src, e.kernels, sizes, outputs, [(shape, dt) for _, shape, dt in dests], e.kernel_sources,
+                   e.buffers)
 
 
 def legalize(graph: Graph) -> Graph:

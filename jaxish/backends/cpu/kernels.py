@@ -28,7 +28,7 @@ from ..codegen.scalar import (
 PARALLEL_THRESHOLD = 1 << 18   # elements; below this prange costs more than it saves
 N_CHUNKS = 64                  # chunks of a parallel full reduction
 BLOCK = 512                    # elements per block of a blocked reduction loop
-LANES = 8                      # partial results per block
+LANES = 8                      # column accumulators left after folding, summed in order
 _REASSOCIABLE = ("{acc} + {0}", "{acc} * {0}")   # reductions whose blocked order only changes the rounding
 
 
@@ -148,7 +148,9 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
 
     # A float sum or product carries its accumulator from one iteration to the next, and LLVM may not reorder
     # float additions: such a loop does not vectorise. Blocked, the loop stores each block's values in a buffer
-    # (a loop that vectorises: the elementwise work) and sums the buffer in LANES partial sums.
+    # b (a loop that vectorises: the elementwise work), and a second loop adds the buffer element-wise into the
+    # BLOCK column accumulators v (no carried dependency: it vectorises too). At the end of a row, v is folded
+    # in halves (vectorised) down to LANES values, which are summed in order.
     def acc_dt(r):
         return r.prim.reduce.accumulator_dtype(in_dt(r))
 
@@ -165,22 +167,38 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
         return [f"b{k}[j{ax}] = {value(r)}" for k, (r, _, _) in enumerate(reds)]
 
     def buffers():
-        return [f"b{k} = np.empty({BLOCK}, {dtype_ctor(in_dt(r))})" for k, (r, _, _) in enumerate(reds)] \
-            if block else []
-
-    def block_tail(ax):
-        """Sums the block's buffered values into the accumulators (``_nest``'s ``tail``)."""
         if not block:
             return []
-        out = [(1, f"m{ax} = n{ax} - (n{ax} & {LANES - 1})")]
-        for k, (r, acc, _) in enumerate(reds):
-            lanes = [f"a{k}_{q}" for q in range(LANES)]
-            out += [(1, f"{a} = {init(r)}") for a in lanes]
-            out += [(1, f"for j{ax} in range(0, m{ax}, {LANES}):")]
-            out += [(2, update(r, a, f"b{k}[j{ax} + {q}]")) for q, a in enumerate(lanes)]
-            out += [(1, update(r, acc, a)) for a in lanes]
-            out += [(1, f"for j{ax} in range(m{ax}, n{ax}):"), (2, update(r, acc, f"b{k}[j{ax}]"))]
+        return [f"b{k} = np.empty({BLOCK}, {dtype_ctor(in_dt(r))})" for k, (r, _, _) in enumerate(reds)] + \
+            [f"v{k} = np.empty({BLOCK}, {accumulator_dtype(r.prim, in_dt(r))})" for k, (r, _, _) in enumerate(reds)]
+
+    def columns_init(length):
+        """Lines starting the column accumulators of a row whose blocked axis has ``length`` elements."""
+        if not block:
+            return []
+        return [f"w_ = min({length}, {BLOCK})"] + [f"v{k}[:w_] = {init(r)}" for k, (r, _, _) in enumerate(reds)]
+
+    def block_tail(ax):
+        """Adds the block's buffered values into the column accumulators (``_nest``'s ``tail``)."""
+        if not block:
+            return []
+        out = [(1, f"for j{ax} in range(n{ax}):")]
+        out += [(2, update(r, f"v{k}[j{ax}]", f"b{k}[j{ax}]")) for k, (r, _, _) in enumerate(reds)]
         return out
+
+    def fold(r, k, acc):
+        """Lines combining the ``w_`` column accumulators of reduction ``k`` into ``acc``: halves folded onto
+        each other down to LANES columns (each fold a loop that vectorises), then those in order."""
+        if not block:
+            return []
+        h = BLOCK // 2
+        return ["f_ = w_", f"h_ = {h}", f"while h_ >= {LANES}:", "    if f_ > h_:",
+                "        for j_ in range(f_ - h_):", "            " + update(r, f"v{k}[j_]", f"v{k}[j_ + h_]"),
+                "        f_ = h_", "    h_ = h_ >> 1",
+                "for j_ in range(f_):", "    " + update(r, acc, f"v{k}[j_]")]
+
+    def folds():
+        return [line for k, (r, acc, _) in enumerate(reds) for line in fold(r, k, acc)]
 
     params = ", ".join(["dims"] + [f"{in_names[a.id]}_" for a in g.inputs] + [out_names[v.id] for v in g.outputs])
     lines = [f"def kernel({params}):"]
@@ -190,12 +208,14 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
         nk = len(kept)
         inner_ax = sorted(red_axes)[-1]
         acc_init = [(frozenset(kept), f"{acc} = {init(r)}") for r, acc, _ in reds]
+        acc_init += [(frozenset(kept), line) for line in columns_init(f"dims[{inner_ax}]")]
         # the accumulators start in the innermost kept loop; the buffers (one per thread) in the outermost one
         bufs = [(frozenset(kept[:1]) if parallel else frozenset(), b) for b in buffers()]
         body = _nest(loops(kept + sorted(red_axes), parallel, block=block), bufs + acc_init + stmts,
                      writes + updates(inner_ax), 1, block_tail(inner_ax))
         kidx = ", ".join(f"i{j}" for j in kept)
-        lines += body + ["    " * (1 + nk) + f"{o}[{kidx}] = {result(r, acc)}" for r, acc, o in reds]
+        lines += body + ["    " * (1 + nk) + line for line in folds()]
+        lines += ["    " * (1 + nk) + f"{o}[{kidx}] = {result(r, acc)}" for r, acc, o in reds]
     elif not kept and parallel:  # a full reduction in chunks
         for r, acc, _ in reds:
             lines.append(f"    {acc}_p = np.empty({N_CHUNKS}, {accumulator_dtype(r.prim, in_dt(r))})")
@@ -204,8 +224,10 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
                   f"        hi = (dims[0] * (c + 1)) // {N_CHUNKS}"]
         lines += [f"        {acc} = {init(r)}" for r, acc, _ in reds]
         lines += ["        " + b for b in buffers()]
+        lines += ["        " + line for line in columns_init("hi - lo" if d == 1 else f"dims[{d - 1}]")]
         lines += _nest(loops(range(d), first_range="lo, hi", block=block), stmts, writes + updates(d - 1), 2,
                        block_tail(d - 1))
+        lines += ["        " + line for line in folds()]
         lines += [f"        {acc}_p[c] = {acc}" for r, acc, _ in reds]
         for r, acc, o in reds:
             lines += [f"    {acc} = {init(r)}", f"    for c in range({N_CHUNKS}):",
@@ -213,7 +235,9 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
     elif not kept:  # a full reduction to a scalar
         lines += [f"    {acc} = {init(r)}" for r, acc, _ in reds]
         lines += ["    " + b for b in buffers()]
+        lines += ["    " + line for line in columns_init(f"dims[{d - 1}]")]
         lines += _nest(loops(range(d), block=block), stmts, writes + updates(d - 1), 1, block_tail(d - 1))
+        lines += ["    " + line for line in folds()]
         lines += [f"    {o}[0] = {result(r, acc)}" for r, acc, o in reds]
     else:  # partial reduction over non-trailing axes: accumulate into arrays in row-major order
         kdims = ", ".join(f"dims[{j}]" for j in kept)

@@ -71,8 +71,7 @@ def _transpose(e, ins, out, perm):
     out_idx = ", ".join(f"i{k}" for k in range(d))
     in_idx = ", ".join(f"i{j}" for j in inv)
     body = "    " * (d + 1) + f"o0[{out_idx}] = x0_[{in_idx}]\n"
-    name = e.new(out)
-    e.emit(f"{name} = np.empty({e.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
+    name = e.alloc(out)
     e.kernel(f"def kernel(dims, x0_, o0):\n{loops}{body}", KERNEL_FLAGS,
              [e.shape(cshape(out.aval)), e.atom(ins[0]), name])
 
@@ -116,9 +115,8 @@ def _three(e, value: str, axis, shape) -> str:
 def _gather(e, ins, out, axis):
     x, idx = ins
     shape = tuple(x.aval.shape)
-    name = e.new(out)
     m = _prod(idx.aval.shape)
-    e.emit(f"{name} = np.empty({e.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
+    name = e.alloc(out)
     pre, post = _prod(shape[:axis]), _prod(shape[axis + 1:])
     e.call("_gather", _three(e, e.contig(x), axis, shape), f"{e.contig(idx)}.reshape(({e.size(m)},))",
            f"{name}.reshape(({e.size(pre)}, {e.size(m)}, {e.size(post)}))", str(axis))
@@ -138,9 +136,8 @@ def _gather_grad(e, ins, out, shape, axis):
 def _arg(e, ins, out, axis, kind):
     x = ins[0]
     shape = tuple(x.aval.shape)
-    name = e.new(out)
+    name = e.alloc(out)
     pre, post = _prod(shape[:axis]), _prod(shape[axis + 1:])
-    e.emit(f"{name} = np.empty({e.shape(cshape(out.aval))}, {dtype_ctor(out.aval.dtype)})")
     e.call("_arg" + kind, _three(e, e.contig(x), axis, shape), f"{name}.reshape(({e.size(pre)}, {e.size(post)}))")
 
 
@@ -161,11 +158,18 @@ def _iota(e, ins, out, n, dtype):
 
 @register_lowering(random_uniform_p)
 def _random_uniform(e, ins, out, shape, dtype, stream):
-    name = e.new(out)
     n = _prod(shape)
-    e.emit(f"{name} = np.empty(({e.size(n)},), {dtype_ctor(dtype)})")
+    name = e.alloc(out, (n,))
     e.call("_uniform_" + dtype.name, e.atom(ins[0]), name, str(stream))
     e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
+
+
+def _mm2_form(m: int, n: int, k: int) -> str:
+    """The 2-D loop matmul for an (m, k) @ (k, n) product (``helpers``): chosen here from the graph's shape, so
+    that the entry carries one loop nest, not all three behind run-time branches."""
+    if n >= DOT_COLUMNS:
+        return "_mm2_axpy"
+    return "_mm2_rows" if k < m else "_mm2_dot4"
 
 
 @register_lowering(matmul_p)
@@ -183,12 +187,11 @@ def _matmul(e, ins, out):
         return
     if not batch:  # any layout: transposed views are read in place
         name = e.alloc(out)
-        e.call("_mm2_dot" if n < DOT_COLUMNS else "_mm2_axpy", e.atom(a), e.atom(b), name)
+        e.call(_mm2_form(m, n, k), e.atom(a), e.atom(b), name)
         return
-    name = e.new(out)
+    name = e.alloc(out, (nb, m, n))
     na = _prod(a.aval.shape[:-2])
     nbb = _prod(b.aval.shape[:-2])
-    e.emit(f"{name} = np.empty(({e.size(nb)}, {e.size(m)}, {e.size(n)}), {dtype_ctor(dt)})")
     loop = "_mm_dot" if n < DOT_COLUMNS else "_mm_axpy"
     e.call("_mm_blas" if blas else loop, f"{e.contig(a)}.reshape(({e.size(na)}, {e.size(m)}, {e.size(k)}))",
            f"{e.contig(b)}.reshape(({e.size(nbb)}, {e.size(k)}, {e.size(n)}))", name)

@@ -6,6 +6,7 @@
 ``kernels.py``         kernel source of fused groups (elementwise, reductions)
 ``lowerings.py``       the lowering table of the other primitives (matmul, shape ops, gather, random …)
 ``codegen.py``         ``Program``: a graph as kernels plus host steps that allocate and launch
+``control_flow.py``    cond / while / scan: sub-programs driven from the host, carries on the device
 ``placement.py``       where ops run: eager ops and compiled graphs on device tensors, soft placement
 =====================  ====================================================
 

@@ -114,10 +114,12 @@ class Program:
     when some node has no CUDA lowering yet."""
 
     def __init__(self, graph: Graph):
+        from . import control_flow  # noqa: F401  (registers the loop lowerings)
         from .lowerings import LOWERINGS
-        for v in graph.invars + graph.constvars + [o for n in graph.nodes for o in n.outvars]:
-            if v.aval.dtype.name == "float16":
-                raise Unsupported("cuda backend: float16 is not supported yet")
+        for n in graph.nodes:
+            if any(a.aval.dtype.name == "float16" for a in list(n.invars) + list(n.outvars)):
+                ins, outs = (", ".join(a.aval.str_short() for a in vs) for vs in (n.invars, n.outvars))
+                raise Unsupported(f"cuda backend: float16 is not supported yet ({n.prim.name} of {ins} -> {outs})")
         graph = legalize(graph)
         self.graph = graph
         self.cfg = rt.launch_config()
@@ -138,7 +140,7 @@ class Program:
                 lower = LOWERINGS.get(n.prim)
                 if lower is None:
                     raise Unsupported(f"cuda backend: no lowering for the primitive {n.prim.name!r} yet")
-                lower(self, n.invars, n.outvars[0], **n.params)
+                lower(self, n.invars, n.outvars if n.prim.multiple_results else n.outvars[0], **n.params)
         self.out_slots = [self.atom(o) for o in graph.outvars]
         self.out_shapes = [tuple(o.aval.shape) for o in graph.outvars]
 
@@ -244,6 +246,10 @@ class Program:
                 launch(nk, nr, kdims, rdims, *[_view(env[k], s) for k, s in ins], *out_views(env))
             self.step(fn)
             return
+        inner = K.inner_axes(g)
+        if inner:
+            self._coalesced_reduction(g, kept, red, inner, ins, out_views)
+            return
         rb = cfg.reduce_block
         chunks = max(1, min(math.ceil(nr / (rb * cfg.items)), cfg.max_blocks // nk))
         chunk = math.ceil(nr / chunks)
@@ -255,6 +261,11 @@ class Program:
                 launch(nk, nr, chunk, kdims, rdims, *[_view(env[k], s) for k, s in ins], *out_views(env))
             self.step(fn)
             return
+        self._finish(g, lambda *a: launch(nk, nr, chunk, kdims, rdims, *a), nk, chunks, ins, out_views)
+
+    def _finish(self, g, launch, nk: int, chunks: int, ins, out_views) -> None:
+        """A step: ``launch`` writes ``[nk, chunks]`` partial accumulators of each reduction, a second kernel per
+        reduction combines them into its result."""
         finish = []
         for r in g.reductions:
             acc_dt = r.prim.reduce.accumulator_dtype(r.invars[0].aval.dtype).np
@@ -263,7 +274,30 @@ class Program:
 
         def fn2(env):
             parts = [rt.empty((nk, chunks), dt) for dt, _, _ in finish]
-            launch(nk, nr, chunk, kdims, rdims, *[_view(env[k], s) for k, s in ins], *out_views(env, list(parts)))
+            launch(*[_view(env[k], s) for k, s in ins], *out_views(env, list(parts)))
             for p, (_, fin, k) in zip(parts, finish):
                 fin(nk, chunks, p, _view(env[k], (nk,)))
         self.step(fn2)
+
+    def _coalesced_reduction(self, g, kept, red, inner, ins, out_views) -> None:
+        """Rows whose innermost axes are kept (``kernels.coalesced_source``): ``nc`` threads per row, each
+        reducing every ``nc``-th element, consecutive inner indices on consecutive threads."""
+        cfg = self.cfg
+        dom = tuple(g.domain) or (1,)
+        outer = [a for a in kept if a not in inner]
+        kodims, idims = tuple(dom[a] for a in outer), tuple(dom[a] for a in inner)
+        rdims = tuple(dom[a] for a in red)
+        nko, ni, nr = _size(kodims), _size(idims), _size(rdims)
+        # enough threads to fill the device, each with at least ``items`` elements; at most 4 blocks' worth of
+        # partials per row, which the finishing pass combines serially
+        nc = max(1, min(math.ceil(nr / cfg.items), math.ceil(cfg.max_blocks * cfg.block / (ni * nko)),
+                        4 * cfg.block))
+        kern = self.kernel(K.coalesced_source(g, partial=nc > 1))
+        launch = kern[(math.ceil(ni * nc / cfg.block), min(nko, 65535)), cfg.block]
+        sizes = (nko, nr, ni, nc, kodims, rdims, idims)
+        if nc == 1:
+            def fn(env):
+                launch(*sizes, *[_view(env[k], s) for k, s in ins], *out_views(env))
+            self.step(fn)
+            return
+        self._finish(g, lambda *a: launch(*sizes, *a), nko * ni, nc, ins, out_views)

@@ -12,10 +12,13 @@ the CPU generator); only the loops around them are CUDA's:
 * a group with reductions splits its domain into kept rows (``nk``) and the
   reduced elements of a row (``nr``). With many rows, each thread reduces
   whole rows in a loop (``serial``: no shared memory, coalesced for
-  reductions over leading axes). Otherwise each block reduces a row, or a
-  chunk of one (``chunks`` blocks per row, when rows are few and long), in a
-  shared-memory tree; chunked rows get a second pass (``finish_source``)
-  that combines the chunks' partial accumulators.
+  reductions over leading axes). Otherwise, when the innermost axis is
+  reduced, each block reduces a row, or a chunk of one (``chunks`` blocks per
+  row, when rows are few and long), in a shared-memory tree; when the
+  innermost axes are kept, threads of consecutive inner indices read
+  consecutive elements in a grid-stride loop (``coalesced_source``), each
+  over every ``nc``-th element of its row. Partial accumulators get a second
+  pass (``finish_source``) that combines them.
 
 Kernels take their sizes at run time (``n``, ``dims``, ``nk``, …), so one
 compiled kernel serves every size with the same dtypes, ranks and broadcast
@@ -243,6 +246,50 @@ def tree_source(g: FusedGroup, block: int, partial: bool) -> str:
         else:
             lines.append(f"            {o}[k] = {dtype_ctor(r.outvars[0].aval.dtype)}({acc}_s[0])")
     lines.append("        cuda.syncthreads()  # the shared arrays are reused for the next row")
+    return "\n".join(lines) + "\n"
+
+
+def inner_axes(g: FusedGroup) -> list:
+    """The kept axes after the last reduced axis (innermost in memory); empty when the innermost axis is
+    reduced (then a tree's threads read consecutive elements)."""
+    kept, red = split_axes(g)
+    return [a for a in kept if a > max(red)]
+
+
+def coalesced_source(g: FusedGroup, partial: bool) -> str:
+    """``kernel(nko, nr, ni, nc, kodims, rdims, idims, *inputs, *outputs)`` for groups whose innermost axes
+    are kept (``inner_axes``), where a block per row would read its row with a stride: the kept index splits
+    into an outer part ``ko`` (``nko`` values, over ``blockIdx.y``) and the inner axes ``ki`` (``ni``); thread
+    ``t = c * ni + ki`` of the x dimension reduces the elements ``r = c, c + nc, c + 2 nc, ...`` of row
+    ``(ko, ki)``. Consecutive threads read consecutive addresses at every step (a grid-stride loop over the
+    row-major domain), with no shared memory. With ``partial``, each thread's accumulator goes to
+    ``[nk, nc]`` (combined by :func:`finish_source`), else ``nc`` is 1 and it is the result."""
+    b, kept, red, reds, ewrites, update = _reduction_parts(g)
+    inner = inner_axes(g)
+    outer = [a for a in kept if a not in inner]
+    params = ["nko", "nr", "ni", "nc", "kodims", "rdims", "idims"] + [f"{b.in_names[a.id]}_" for a in g.inputs] + \
+        [b.out_names[v.id] for v in g.outputs]
+    lines = [f"def kernel({', '.join(params)}):"] + b.const_lines("    ")
+    lines += ["    t = cuda.grid(1)",
+              "    if t >= ni * nc:",
+              "        return",
+              "    ki = t % ni",
+              "    c = t // ni"]
+    lines += _decompose("ki", [f"idims[{j}]" for j in range(len(inner))], [f"i{a}" for a in inner], "    ")
+    lines.append("    for ko in range(cuda.blockIdx.y, nko, cuda.gridDim.y):")
+    lines += _decompose("ko", [f"kodims[{j}]" for j in range(len(outer))], [f"i{a}" for a in outer], "        ")
+    lines += [f"        {acc} = {reduction_init(r.prim, r.invars[0].aval.dtype)}" for r, acc, _ in reds]
+    hoisted, looped = _row_statements(b, kept, "        ")
+    lines += hoisted
+    lines.append("        for r in range(c, nr, nc):")
+    lines += _decompose("r", [f"rdims[{j}]" for j in range(len(red))], [f"i{a}" for a in red], "            ")
+    lines += looped + ["            " + w for w in ewrites] + ["            " + update(r, acc) for r, acc, _ in reds]
+    lines.append("        k = ko * ni + ki")
+    for r, acc, o in reds:
+        if partial:
+            lines.append(f"        {o}[k, c] = {acc}")
+        else:
+            lines.append(f"        {o}[k] = {dtype_ctor(r.outvars[0].aval.dtype)}({acc})")
     return "\n".join(lines) + "\n"
 
 

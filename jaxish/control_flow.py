@@ -1,0 +1,417 @@
+"""Control flow with JAX's semantics and argument order: ``cond``, ``fori_loop``, ``while_loop``, ``scan``.
+
+Each branch or body is traced once into a sub-graph (a ``GraphTrace`` above
+the caller's context: values it closes over, concrete or traced, become
+captured constants) and bound as one primitive of ``core/control_flow.py``:
+eagerly it runs now, inside ``@trace`` it is one node, under a tape one
+recorded op. Carries and operands are pytrees. Variables read inside are
+operands; Variables assigned inside a loop body are carried and written back
+once after the loop (in a ``cond``, after the chosen branch).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from . import dtypes as _dt
+from .core import GraphTrace, Tensor, Tracer, is_variable, to_tensor_arg, user_line
+from .core import control_flow as _cf
+from .ir import Graph, Literal, Node, ShapedArray, Var
+from .primitives import elementwise as _ew
+from .primitives import shape_ops as _so
+from .tree_util import tree_flatten, tree_unflatten
+
+__all__ = ["cond", "fori_loop", "while_loop", "scan"]
+
+
+def _error(cls, op: str, msg: str):
+    return cls(f"{op}: {msg}\n  At {user_line()}")
+
+
+def _leaf(x, op: str, what: str) -> Tensor:
+    if is_variable(x):
+        return x.read_value()
+    try:
+        return to_tensor_arg(x)
+    except TypeError:
+        raise _error(TypeError, op, f"{what} has a leaf of type {type(x).__name__} ({x!r:.60}); use tensors, "
+                                    f"arrays, Python scalars or pytrees of them") from None
+
+
+def _types(avals) -> str:
+    return "(" + ", ".join(a.str_short() for a in avals) + ")"
+
+
+@dataclass
+class _Body:
+    """A function traced at some input avals: ``graph`` takes the explicit leaves, then the Variables it reads
+    (``variables``), and returns its output leaves, then the new values of the Variables it assigns."""
+
+    graph: Graph
+    n_in: int
+    n_out: int
+    variables: list
+    assigned: list
+    out_tree: Any
+    extra: Any = None   # what the wrapper recorded (scan: the carry's and ys' structures)
+
+    @property
+    def out_avals(self) -> list:
+        return [v.aval for v in self.graph.outvars[:self.n_out]]
+
+    def var_inputs(self, variables: list) -> list:
+        """For each Variable in ``variables``: the graph's input for it, or a new (unused) Var."""
+        pos = {id(v): self.graph.invars[self.n_in + k] for k, v in enumerate(self.variables)}
+        return [pos.get(id(v)) or Var(_var_aval(v)) for v in variables]
+
+    def var_outputs(self, variables: list, inputs: list) -> list:
+        """For each Variable in ``variables``: its new value if the function assigns it, else ``inputs``'."""
+        new = {id(v): self.graph.outvars[self.n_out + k] for k, v in enumerate(self.assigned)}
+        return [new.get(id(v), i) for v, i in zip(variables, inputs)]
+
+
+def _var_aval(v) -> ShapedArray:
+    return v._value.aval.strip_weak()
+
+
+def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str) -> _Body:
+    """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``."""
+    with GraphTrace(name=f"the {what} of {op}") as t:
+        tracers = [t.new_arg(a, f"{what} argument {i}") for i, a in enumerate(avals)]
+        out = fn(*tree_unflatten(in_tree, tracers))
+        leaves, out_tree = tree_flatten(out)
+        vals = [_leaf(o, op, f"the {what}'s result") for o in leaves]
+        graph, variables, assigned = t.finish(vals)
+    if t.rng_var is not None:
+        raise _error(NotImplementedError, op, f"the {what} draws random numbers; random ops inside control flow "
+                                              f"are not supported yet (draw them outside and pass them in)")
+    return _Body(graph, len(avals), len(vals), variables, assigned, out_tree)
+
+
+def _strengthen(graph: Graph, positions) -> Graph:
+    """``graph`` with the outputs at ``positions`` converted to strong types."""
+    if not positions:
+        return graph
+    nodes, outs = list(graph.nodes), list(graph.outvars)
+    for i in positions:
+        o = outs[i]
+        aval = o.aval.strip_weak()
+        if isinstance(o, Literal):
+            outs[i] = Literal(o.val, aval)
+        else:
+            v = Var(aval)
+            nodes.append(Node(_ew.convert_p, [o], {"dtype": aval.dtype, "weak_type": False}, [v]))
+            outs[i] = v
+    return Graph(graph.invars, nodes, outs, graph.constvars, graph.consts)
+
+
+def _strong(x: Tensor) -> Tensor:
+    return _ew.convert(x, x.dtype, False) if x.aval.weak_type else x
+
+
+def _tree_str(tree) -> str:
+    """A pytree structure as Python-like text with ``*`` for each leaf: ``{'k': *, 'v': (*, *)}``."""
+    class Leaf:
+        def __repr__(self):
+            return "*"
+    return repr(tree_unflatten(tree, [Leaf()] * tree.num_leaves))
+
+
+def _check_same(op: str, a_name: str, a_tree, a_avals, b_name: str, b_tree, b_avals) -> None:
+    if a_tree != b_tree:
+        raise _error(TypeError, op, f"{a_name} has the structure {_tree_str(a_tree)}, but {b_name} has the "
+                                    f"structure {_tree_str(b_tree)}; they must be the same")
+    for k, (a, b) in enumerate(zip(a_avals, b_avals)):
+        if not _cf.same_type(a, b):
+            raise _error(TypeError, op, f"{a_name} is {_types(a_avals)}, but {b_name} is {_types(b_avals)}: leaf "
+                                        f"{k} has shape {tuple(a.shape)} and dtype {a.dtype.name} in one and shape "
+                                        f"{tuple(b.shape)} and dtype {b.dtype.name} in the other; they must be the "
+                                        f"same")
+
+
+def _union(*lists) -> list:
+    seen, out = set(), []
+    for lst in lists:
+        for v in lst:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# cond
+# ---------------------------------------------------------------------------
+def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
+    """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``, with the branch chosen at run time.
+
+    Parameters
+    ----------
+    pred : scalar tensor (bool or number; nonzero is true)
+    true_fun, false_fun : callable
+        Traced once each; they must return the same pytree structure with the same shapes and dtypes.
+    *operands : pytrees of tensors passed to the branch.
+
+    Returns
+    -------
+    The chosen branch's result. Differentiable (a ``cond`` of the branches' VJPs). Variables assigned in
+    either branch are written after it (unchanged where the chosen branch does not assign them).
+
+    Examples
+    --------
+    >>> jaxish.cond(x > 0, lambda v: v * 2.0, lambda v: -v, x)
+    """
+    op = "cond"
+    p = _leaf(pred, op, "pred")
+    if tuple(p.aval.shape) != ():
+        raise _error(TypeError, op, f"pred must be a scalar, got shape {tuple(p.aval.shape)}")
+    if not (p.dtype.is_bool or p.dtype.is_integer or p.dtype.is_floating):
+        raise _error(TypeError, op, f"pred must be a bool or a number, got dtype {p.dtype.name}")
+    if not p.dtype.is_bool:
+        p = _ew.ne_p.bind(p, Tensor(np.zeros((), p.dtype.np)))
+    index = _ew.convert(p, _dt.int32)
+    leaves, in_tree = tree_flatten(operands)
+    args = [_leaf(x, op, "an operand") for x in leaves]
+    avals = [a.aval for a in args]
+    bodies = [_trace_body(fn, in_tree, avals, op, what) for fn, what in ((false_fun, "false_fun"),
+                                                                           (true_fun, "true_fun"))]
+    f, t = bodies
+    _check_same(op, "true_fun's result", t.out_tree, t.out_avals, "false_fun's result", f.out_tree, f.out_avals)
+    weak = [i for i, (a, b) in enumerate(zip(t.out_avals, f.out_avals)) if a.weak_type != b.weak_type]
+    variables = _union(f.variables, t.variables)
+    assigned = _union(f.assigned, t.assigned)
+    graphs = []
+    for b in bodies:
+        g = _strengthen(b.graph, weak)
+        var_in = b.var_inputs(variables)
+        outs = list(g.outvars[:b.n_out]) + b.var_outputs(assigned, [var_in[variables.index(v)] for v in assigned])
+        graphs.append(Graph(list(g.invars[:b.n_in]) + var_in, g.nodes, outs, g.constvars, g.consts))
+    outs = _cf.cond(index, graphs, args + variables)
+    n = t.n_out
+    for v, val in zip(assigned, outs[n:]):
+        v.assign(val)
+    return tree_unflatten(t.out_tree, outs[:n])
+
+
+# ---------------------------------------------------------------------------
+# loops
+# ---------------------------------------------------------------------------
+def _trace_carry(fn: Callable, in_tree, carry_avals: list, other_avals: list, op: str, what: str,
+                 n_carry_out: Callable) -> tuple:
+    """Trace a loop body whose first ``len(carry_avals)`` inputs are the carry; a weakly typed carry the
+    body makes strong is made strong and the body traced again (as JAX does). Returns ``(body, carry avals)``;
+    the body's carry outputs have the carry's types."""
+    avals = list(carry_avals)
+    for _ in range(3):
+        body = _trace_body(fn, in_tree, avals + other_avals, op, what)
+        nc = n_carry_out(body)
+        outs = body.out_avals[:nc]
+        if nc != len(avals):
+            break  # the caller reports the structure
+        changed = False
+        for k, (a, o) in enumerate(zip(avals, outs)):
+            if a.weak_type and not o.weak_type and _cf.same_type(a, o):
+                avals[k], changed = a.strip_weak(), True
+        if not changed:
+            break
+    body.graph = _strengthen(body.graph, [k for k, (a, o) in enumerate(zip(avals, body.out_avals[:len(avals)]))
+                                          if o.weak_type and not a.weak_type])
+    return body, avals
+
+
+def _as_carry(init: list, avals: list) -> list:
+    return [_strong(x) if x.aval.weak_type and not a.weak_type else x for x, a in zip(init, avals)]
+
+
+def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
+    """``val = init_val; while cond_fun(val): val = body_fun(val)``, as one node (a loop in compiled code).
+
+    Parameters
+    ----------
+    cond_fun : callable
+        ``carry -> scalar bool``.
+    body_fun : callable
+        ``carry -> carry`` with the same pytree structure, shapes and dtypes.
+    init_val : pytree of tensors
+
+    Returns
+    -------
+    The final carry. Not differentiable in reverse mode (the trip count is known only at run time): use
+    :func:`fori_loop` with static bounds or :func:`scan`. Variables assigned in ``body_fun`` are carried and
+    written once after the loop.
+    """
+    op = "while_loop"
+    leaves, tree = tree_flatten(init_val)
+    init = [_leaf(x, op, "init_val") for x in leaves]
+    _, args_tree = tree_flatten((init_val,))
+    body, avals = _trace_carry(body_fun, args_tree, [x.aval for x in init], [], op, "body_fun",
+                               lambda b: b.n_out)
+    _check_same(op, "body_fun's result", body.out_tree, body.out_avals, "init_val", tree, avals)
+    init = _as_carry(init, avals)
+    c = _trace_body(cond_fun, args_tree, avals, op, "cond_fun")
+    ca = c.out_avals
+    if c.n_out != 1 or tuple(ca[0].shape) != () or not ca[0].dtype.is_bool:
+        raise _error(TypeError, op, f"cond_fun must return a scalar bool, got {_types(ca)}")
+    if c.assigned:
+        raise _error(TypeError, op, f"cond_fun assigns the Variable {c.assigned[0].name!r}; assign Variables in "
+                                    f"body_fun")
+    carried = list(body.assigned)
+    readonly = [v for v in _union(body.variables, c.variables) if id(v) not in {id(a) for a in carried}]
+    n = len(init)
+    b_ro, b_car = body.var_inputs(readonly), body.var_inputs(carried)
+    g = body.graph
+    body_graph = Graph(b_ro + list(g.invars[:n]) + b_car, g.nodes,
+                       list(g.outvars[:n]) + body.var_outputs(carried, b_car), g.constvars, g.consts)
+    c_ro, c_car = c.var_inputs(readonly), c.var_inputs(carried)
+    cg = c.graph
+    cond_graph = Graph(c_ro + list(cg.invars[:n]) + c_car, cg.nodes, list(cg.outvars[:1]), cg.constvars,
+                       cg.consts)
+    # the read-only Variables are leading constants of both graphs
+    cgc, cc = _cf.closed(cond_graph)
+    bgc, bc = _cf.closed(body_graph)
+    outs = _cf.bind(_cf.while_p, [*cc, *readonly, *bc, *readonly, *init, *carried],
+                {"cond_graph": cgc, "body_graph": bgc, "cond_nconsts": len(cc) + len(readonly),
+                 "body_nconsts": len(bc) + len(readonly)})
+    for v, val in zip(carried, outs[n:]):
+        v.assign(val)
+    return tree_unflatten(tree, outs[:n])
+
+
+def _static_int(x):
+    """``x`` as a Python int if it is known now (a Python or NumPy integer, a concrete integer tensor)."""
+    if isinstance(x, (bool, np.bool_)):
+        return None
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, Tensor) and not isinstance(x, Tracer) and type(x) is Tensor and x.dtype.is_integer \
+            and tuple(x.aval.shape) == ():
+        return int(x._value)
+    return None
+
+
+def fori_loop(lower, upper, body_fun: Callable, init_val):
+    """``val = init_val; for i in range(lower, upper): val = body_fun(i, val)``, as one node.
+
+    With bounds known when tracing (Python ints, concrete tensors) the loop is a :func:`scan`, differentiable
+    in reverse mode; with traced bounds it is a :func:`while_loop` (not differentiable in reverse mode).
+    ``i`` is an int32 tensor (the bounds' dtype when they are tensors).
+
+    Examples
+    --------
+    >>> jaxish.fori_loop(0, 10, lambda i, x: x * 2.0, x)
+    """
+    lo, hi = _static_int(lower), _static_int(upper)
+    init_leaves, init_tree = tree_flatten(init_val)
+    init_avals = [_leaf(x, "fori_loop", "init_val").aval for x in init_leaves]
+
+    def checked(i, x):
+        out = body_fun(i, x)
+        leaves, tree = tree_flatten(out)
+        _check_same("fori_loop", "body_fun's result", tree, [_leaf(o, "fori_loop", "body_fun's result").aval
+                                                             for o in leaves], "init_val", init_tree, init_avals)
+        return out
+    if lo is not None and hi is not None:  # a scan over the indices (no counter to carry)
+        dtype = _bounds_dtype(lower, upper)
+        idx = _so.iota_p.bind(n=max(hi - lo, 0), dtype=dtype)
+        if lo:
+            idx = _ew.add_p.bind(idx, Tensor(np.asarray(lo, dtype.np)))
+        out, _ = scan(lambda x, i: (checked(i, x), None), init_val, idx)
+        return out
+    lo_t, hi_t = _leaf(lower, "fori_loop", "lower"), _leaf(upper, "fori_loop", "upper")
+    for name, b in (("lower", lo_t), ("upper", hi_t)):
+        if tuple(b.aval.shape) != () or not b.dtype.is_integer:
+            raise _error(TypeError, "fori_loop", f"{name} must be a scalar integer, got shape "
+                                                 f"{tuple(b.aval.shape)} and dtype {b.dtype.name}")
+    dtype = _bounds_dtype(lo_t, hi_t)
+    lo_t, hi_t = _ew.convert(lo_t, dtype), _ew.convert(hi_t, dtype)
+
+    def cond_fun(c):
+        return c[0] < c[1]
+
+    def body(c):
+        i, u, x = c
+        return i + 1, u, checked(i, x)
+    return while_loop(cond_fun, body, (lo_t, hi_t, init_val))[2]
+
+
+def _bounds_dtype(lower, upper) -> _dt.DType:
+    dts = [b.dtype for b in (lower, upper) if isinstance(b, Tensor) and not b.aval.weak_type]
+    if not dts:
+        return _dt.int32
+    return _dt.int64 if any(d is _dt.int64 for d in dts) else dts[0]
+
+
+def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False):
+    """Loop ``f(carry, x) -> (carry, y)`` over the leading axis of ``xs``, stacking the ``y``\\ s.
+
+    Parameters
+    ----------
+    f : callable
+        ``(carry, x) -> (carry, y)``; the carry keeps its pytree structure, shapes and dtypes.
+    init : pytree of tensors
+        The initial carry.
+    xs : pytree of tensors (or None)
+        Sliced along axis 0; every leaf has the same leading length.
+    length : int, optional
+        The number of iterations; required when ``xs`` is None.
+    reverse : bool
+        Run from the last slice to the first (ys are still stored at their slice's position).
+
+    Returns
+    -------
+    ``(final carry, stacked ys)``. Differentiable in reverse mode (the forward pass saves the residuals of
+    each iteration). Variables assigned in ``f`` are carried and written once after the loop.
+    """
+    op = "scan"
+    c_leaves, c_tree = tree_flatten(init)
+    carry = [_leaf(x, op, "init") for x in c_leaves]
+    x_leaves, _ = tree_flatten(xs)
+    xs_t = [_leaf(x, op, "xs") for x in x_leaves]
+    for k, x in enumerate(xs_t):
+        if not x.aval.shape:
+            raise _error(TypeError, op, f"xs leaf {k} is a scalar; every xs leaf needs a leading axis to scan over")
+    lengths = sorted({int(x.aval.shape[0]) for x in xs_t})
+    if len(lengths) > 1:
+        raise _error(ValueError, op, f"the xs leaves have different leading lengths "
+                                     f"{[tuple(x.aval.shape) for x in xs_t]}; they must be the same")
+    if length is not None:
+        if not isinstance(length, (int, np.integer)) or isinstance(length, bool) or length < 0:
+            raise _error(TypeError, op, f"length must be a non-negative Python int, got {length!r}")
+        if lengths and lengths[0] != int(length):
+            raise _error(ValueError, op, f"length={length} but the xs leaves have leading length {lengths[0]}")
+        n = int(length)
+    elif lengths:
+        n = lengths[0]
+    else:
+        raise _error(TypeError, op, "length must be given when xs is None (or has no leaves)")
+    x_avals = [ShapedArray(tuple(x.aval.shape[1:]), x.dtype, x.aval.weak_type) for x in xs_t]
+    _, args_tree = tree_flatten((init, xs))
+    trees: list = []
+
+    def body_fn(c, x):
+        out = f(c, x)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise _error(TypeError, op, f"f must return a pair (carry, y), got {type(out).__name__}")
+        trees[:] = [tree_flatten(out[0])[1]]
+        return tuple(out)
+
+    body, avals = _trace_carry(body_fn, args_tree, [x.aval for x in carry], x_avals, op, "f",
+                               lambda b: trees[0].num_leaves)
+    nc = len(carry)
+    _check_same(op, "the carry f returns", trees[0], body.out_avals[:trees[0].num_leaves], "init", c_tree, avals)
+    carry = _as_carry(carry, avals)
+    carried = list(body.assigned)
+    readonly = [v for v in body.variables if id(v) not in {id(a) for a in carried}]
+    ro, car = body.var_inputs(readonly), body.var_inputs(carried)
+    g = body.graph
+    outs_v = list(g.outvars[:body.n_out])
+    graph = Graph(ro + list(g.invars[:nc]) + car + list(g.invars[nc:body.n_in]), g.nodes,
+                  outs_v[:nc] + body.var_outputs(carried, car) + outs_v[nc:], g.constvars, g.consts)
+    outs = _cf.scan(graph, readonly, carry + carried, xs_t, n, reverse)
+    na = len(carried)
+    for v, val in zip(carried, outs[nc:nc + na]):
+        v.assign(val)
+    final = tree_unflatten(body.out_tree, outs[:nc] + outs[nc + na:])  # (carry, y)
+    return final[0], final[1]
