@@ -79,8 +79,9 @@ def _exec_lines(lines, env):
     exec("\n".join(lines), env)
 
 
-def test_inline_call_computes_what_the_call_computes():
-    _, fn = helper_parts("_mm2_loop")
+@pytest.mark.parametrize("helper", ["_mm2_axpy", "_mm2_rows", "_mm2_dot4"])
+def test_inline_call_computes_what_the_call_computes(helper):
+    _, fn = helper_parts(helper)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 5))
     out = np.empty((3, 5))
@@ -88,6 +89,40 @@ def test_inline_call_computes_what_the_call_computes():
     assert lines[:3] == ["q7_a = a_", "q7_b = b_", "q7_out = out_"]
     _exec_lines(lines, {"np": np, "a_": a.T.copy().T, "b_": b, "out_": out})
     np.testing.assert_allclose(out, a @ b, rtol=1e-12)
+
+
+def _mm_in_order(a, b, partial_sums):
+    """(m, k) @ (k, n) in float32, products added over k in the order of the loop forms: ascending
+    (``partial_sums=1``) or in four interleaved partial sums combined as (s0 + s1) + (s2 + s3)."""
+    k = a.shape[1]
+    if partial_sums == 1:
+        out = np.zeros((a.shape[0], b.shape[1]), np.float32)
+        for j in range(k):
+            out += a[:, j:j + 1] * b[j:j + 1, :]
+        return out
+    k4 = k - k % 4
+    acc = [np.zeros((a.shape[0], b.shape[1]), np.float32) for _ in range(4)]
+    for j in range(0, k4, 4):
+        for p in range(4):
+            acc[p] += a[:, j + p:j + p + 1] * b[j + p:j + p + 1, :]
+    for j in range(k4, k):
+        acc[0] += a[:, j:j + 1] * b[j:j + 1, :]
+    return (acc[0] + acc[1]) + (acc[2] + acc[3])
+
+
+@pytest.mark.parametrize("m, k, n, form", [(6, 5, 1, "_mm2_rows"), (32, 5, 7, "_mm2_rows"), (5, 32, 1, "_mm2_dot4"),
+                                           (3, 9, 7, "_mm2_dot4"), (6, 5, 8, "_mm2_axpy"), (5, 32, 9, "_mm2_axpy")])
+def test_loop_matmul_form_is_chosen_by_the_static_shape(m, k, n, form):
+    """Only the loop nest the graph runs is generated (``lowerings._mm2_form``), and it adds in its order."""
+    rng = np.random.default_rng(m * 100 + k * 10 + n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    f = lambda x, y: tf.linalg.matmul(x, y)  # noqa: E731
+    src = _program(f, tf.constant(a), tf.constant(b)).entry_source
+    markers = {"_mm2_rows": "_bv = ", "_mm2_dot4": "_acc3 += ", "_mm2_axpy": "_av = "}
+    assert [name for name, mark in markers.items() if mark in src] == [form]
+    got = tf.trace(f)(tf.constant(a), tf.constant(b)).numpy()
+    assert np.array_equal(got, _mm_in_order(a, b, 4 if form == "_mm2_dot4" else 1))
 
 
 def test_inline_call_renames_locals_but_not_attributes_or_keywords():

@@ -58,7 +58,7 @@ def _header() -> str:
 HEADER = _header()
 
 
-SCALAR_DECORATOR = '@njit(error_model="numpy")'
+SCALAR_DECORATOR = '@njit(error_model="numpy", no_cfunc_wrapper=True)'   # see lowerings.KERNEL_FLAGS
 # a kernel the graph runs once is spelled out in the entry function, up to this many lines in all; later ones,
 # and kernels the graph runs several times (compiled once as a module, called from each place), are modules of
 # their own. One Numba compilation saves the fixed cost of several, but Numba's and LLVM's passes take

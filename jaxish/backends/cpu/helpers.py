@@ -5,72 +5,96 @@ compiled and cached with the entry; the Numba functions it calls in turn
 (Philox) are emitted into the entry's module."""
 from ...primitives import philox
 
-# Few output columns (the matrix-vector products of small models): one dot product per element, accumulated in
-# a register (with one column the axpy loop below runs a vector loop of length 1 per (m, k): 3x slower). Many:
-# rows of ``b`` scaled and added (vectorised along n). Both add the products in the same order, in out's dtype.
-MM_LOOP = '''
-def _mm_loop(a, b, out):
+# Loop matmuls come in forms the lowering picks from the graph's static shape (``lowerings``), so that the
+# entry carries only the loop nest it runs: each one more is Numba and LLVM time on every cold compile (two
+# unused nests per matmul were 0.65 s of the seed step's 1.6 s). Batched, few output columns (the matrix-vector
+# products of small models): one dot product per element, accumulated in a register (with one column the axpy
+# loop runs a vector loop of length 1 per (m, k): 3x slower); many: rows of ``b`` scaled and added (vectorised
+# along n). Both add the products in the same order, in out's dtype.
+DOT_COLUMNS = 8
+
+MM_DOT = '''
+def _mm_dot(a, b, out):
     nb, m_, n_ = out.shape
     k_ = a.shape[2]
     for bi in range(nb):
         ia = bi if a.shape[0] > 1 else 0
         ib = bi if b.shape[0] > 1 else 0
-        if n_ < 8:
-            for m in range(m_):
-                for n in range(n_):
-                    out[bi, m, n] = 0
-                    acc = out[bi, m, n]
-                    for k in range(k_):
-                        acc += a[ia, m, k] * b[ib, k, n]
-                    out[bi, m, n] = acc
-        else:
-            for m in range(m_):
-                for n in range(n_):
-                    out[bi, m, n] = 0
+        for m in range(m_):
+            for n in range(n_):
+                out[bi, m, n] = 0
+                acc = out[bi, m, n]
                 for k in range(k_):
-                    av = a[ia, m, k]
-                    for n in range(n_):
-                        out[bi, m, n] += av * b[ib, k, n]
+                    acc += a[ia, m, k] * b[ib, k, n]
+                out[bi, m, n] = acc
 '''
 
-MM2_LOOP = '''
-def _mm2_loop(a, b, out):
-    # the loop order follows the shape; the sum over k is in ascending order, except in the last case
+MM_AXPY = '''
+def _mm_axpy(a, b, out):
+    nb, m_, n_ = out.shape
+    k_ = a.shape[2]
+    for bi in range(nb):
+        ia = bi if a.shape[0] > 1 else 0
+        ib = bi if b.shape[0] > 1 else 0
+        for m in range(m_):
+            for n in range(n_):
+                out[bi, m, n] = 0
+            for k in range(k_):
+                av = a[ia, m, k]
+                for n in range(n_):
+                    out[bi, m, n] += av * b[ib, k, n]
+'''
+
+# 2-D loop matmuls: the loop order follows the shape (``lowerings._mm2_form``); the sum over k is in ascending
+# order, except in ``_mm2_dot4``. Many columns: a loop over a row of b and out inside.
+MM2_AXPY = '''
+def _mm2_axpy(a, b, out):
     m_, n_ = out.shape
     k_ = a.shape[1]
-    if n_ >= 8:  # a loop over a row of b and out inside
-        for m in range(m_):
-            for n in range(n_):
-                out[m, n] = 0
-            for k in range(k_):
-                av = a[m, k]
-                for n in range(n_):
-                    out[m, n] += av * b[k, n]
-    elif k_ < m_:  # few columns, short sums (x @ w): a loop over the rows inside
+    for m in range(m_):
         for n in range(n_):
-            for m in range(m_):
-                out[m, n] = 0
-            for k in range(k_):
-                bv = b[k, n]
-                for m in range(m_):
-                    out[m, n] += a[m, k] * bv
-    else:  # few columns, long sums (x.T @ r): each element a dot product in four partial sums (registers)
-        k4 = k_ - k_ % 4
-        for m in range(m_):
+            out[m, n] = 0
+        for k in range(k_):
+            av = a[m, k]
             for n in range(n_):
-                out[m, n] = 0
-                acc0 = out[m, n]
-                acc1 = acc0
-                acc2 = acc0
-                acc3 = acc0
-                for k in range(0, k4, 4):
-                    acc0 += a[m, k] * b[k, n]
-                    acc1 += a[m, k + 1] * b[k + 1, n]
-                    acc2 += a[m, k + 2] * b[k + 2, n]
-                    acc3 += a[m, k + 3] * b[k + 3, n]
-                for k in range(k4, k_):
-                    acc0 += a[m, k] * b[k, n]
-                out[m, n] = (acc0 + acc1) + (acc2 + acc3)
+                out[m, n] += av * b[k, n]
+'''
+
+# few columns, short sums (x @ w): a loop over the rows inside
+MM2_ROWS = '''
+def _mm2_rows(a, b, out):
+    m_, n_ = out.shape
+    k_ = a.shape[1]
+    for n in range(n_):
+        for m in range(m_):
+            out[m, n] = 0
+        for k in range(k_):
+            bv = b[k, n]
+            for m in range(m_):
+                out[m, n] += a[m, k] * bv
+'''
+
+# few columns, long sums (x.T @ r): each element a dot product in four partial sums (registers)
+MM2_DOT4 = '''
+def _mm2_dot4(a, b, out):
+    m_, n_ = out.shape
+    k_ = a.shape[1]
+    k4 = k_ - k_ % 4
+    for m in range(m_):
+        for n in range(n_):
+            out[m, n] = 0
+            acc0 = out[m, n]
+            acc1 = acc0
+            acc2 = acc0
+            acc3 = acc0
+            for k in range(0, k4, 4):
+                acc0 += a[m, k] * b[k, n]
+                acc1 += a[m, k + 1] * b[k + 1, n]
+                acc2 += a[m, k + 2] * b[k + 2, n]
+                acc3 += a[m, k + 3] * b[k + 3, n]
+            for k in range(k4, k_):
+                acc0 += a[m, k] * b[k, n]
+            out[m, n] = (acc0 + acc1) + (acc2 + acc3)
 '''
 
 MM_BLAS = '''
@@ -144,8 +168,8 @@ def _uniform_{dt}(state, out, stream):
 '''
 
 
-_SOURCES = {"_mm_loop": MM_LOOP, "_mm2_loop": MM2_LOOP, "_mm_blas": MM_BLAS, "_gather": GATHER,
-            "_gather_grad": GATHER_GRAD}
+_SOURCES = {"_mm_dot": MM_DOT, "_mm_axpy": MM_AXPY, "_mm2_axpy": MM2_AXPY, "_mm2_rows": MM2_ROWS,
+            "_mm2_dot4": MM2_DOT4, "_mm_blas": MM_BLAS, "_gather": GATHER, "_gather_grad": GATHER_GRAD}
 
 
 def helper_parts(name: str) -> tuple:

@@ -29,9 +29,12 @@ from ...primitives.shape_ops import (
     unslice_p,
 )
 from ..codegen.scalar import dtype_ctor
+from .helpers import DOT_COLUMNS
 from .kernels import cshape
 
-KERNEL_FLAGS = 'cache=True, error_model="numpy"'   # the flags of a kernel that needs none of its own
+# the flags of a kernel (and of the entry) that needs none of its own: no C-callable wrapper (for first-class
+# function use; nothing here takes a kernel's address), one function less for Numba and LLVM per compile
+KERNEL_FLAGS = 'cache=True, error_model="numpy", no_cfunc_wrapper=True'
 
 SMALL_MATMUL = 16 * 16 * 16   # below m*n*k, a generated loop beats the BLAS call overhead
 
@@ -161,6 +164,14 @@ def _random_uniform(e, ins, out, shape, dtype, stream):
     e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
 
 
+def _mm2_form(m: int, n: int, k: int) -> str:
+    """The 2-D loop matmul for an (m, k) @ (k, n) product (``helpers``): chosen here from the graph's shape, so
+    that the entry carries one loop nest, not all three behind run-time branches."""
+    if n >= DOT_COLUMNS:
+        return "_mm2_axpy"
+    return "_mm2_rows" if k < m else "_mm2_dot4"
+
+
 @register_lowering(matmul_p)
 def _matmul(e, ins, out):
     a, b = ins
@@ -176,11 +187,12 @@ def _matmul(e, ins, out):
         return
     if not batch:  # any layout: transposed views are read in place
         name = e.alloc(out)
-        e.call("_mm2_loop", e.atom(a), e.atom(b), name)
+        e.call(_mm2_form(m, n, k), e.atom(a), e.atom(b), name)
         return
     name = e.alloc(out, (nb, m, n))
     na = _prod(a.aval.shape[:-2])
     nbb = _prod(b.aval.shape[:-2])
-    e.call("_mm_blas" if blas else "_mm_loop", f"{e.contig(a)}.reshape(({e.size(na)}, {e.size(m)}, {e.size(k)}))",
+    loop = "_mm_dot" if n < DOT_COLUMNS else "_mm_axpy"
+    e.call("_mm_blas" if blas else loop, f"{e.contig(a)}.reshape(({e.size(na)}, {e.size(m)}, {e.size(k)}))",
            f"{e.contig(b)}.reshape(({e.size(nbb)}, {e.size(k)}, {e.size(n)}))", name)
     e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
