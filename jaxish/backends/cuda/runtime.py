@@ -159,7 +159,9 @@ def to_device(array: np.ndarray):
     """A device copy of a host array (a counted host-to-device transfer). With :func:`to_host`, the only copies
     between the host and the device the backend makes (``core.tensor.TRANSFERS`` counts them)."""
     count_transfer("to_device")
-    return cuda().to_device(np.ascontiguousarray(array))
+    array = np.asarray(array)
+    # (np.ascontiguousarray makes a 0-d array 1-d: the device array has the host array's exact shape)
+    return cuda().to_device(np.ascontiguousarray(array).reshape(array.shape))
 
 
 def to_host(dev) -> np.ndarray:
