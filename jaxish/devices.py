@@ -38,7 +38,7 @@ def _gpu_reason(idx: int) -> str:
     if not gpu_available():
         return gpu_unavailable_reason()
     if idx != 0:
-        return f"jaxish computes on GPU 0 only so far (GPU {idx} was requested)"
+        return f"jaxish computes on GPU 0 only so far, GPU {idx} was requested"
     return ""
 
 
@@ -59,11 +59,11 @@ def canonical(name: str) -> str:
         return _GPU_DEVICE.format(idx)
     from . import config
     if not config.get_soft_device_placement():
-        raise RuntimeError(f"device: {name!r} was requested but no GPU is available ({why}), and soft device "
+        raise RuntimeError(f"device: {name!r} was requested but no GPU is usable for it ({why}), and soft device "
                            f"placement is off (jaxish.config.set_soft_device_placement(True) places it on the CPU)")
     if name not in _warned:
         _warned.add(name)
-        warnings.warn(f"No GPU is available ({why}): ops placed on {name!r} run on the CPU (soft device "
+        warnings.warn(f"No usable GPU for {name!r} ({why}): ops placed on it run on the CPU (soft device "
                       f"placement).", RuntimeWarning, stacklevel=3)
     return CPU_DEVICE
 

@@ -28,7 +28,7 @@ from .config import _config, cache_limit, log_compiles
 from .core import CPU_DEVICE, STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
 from .core.call import call
 from .core.interpret import bind_node
-from .devices import resolve_current
+from .devices import copy_to, resolve_current
 from .ir import Graph, ShapedArray
 from .lru import LRU, KeyedLocks
 from .primitives.elementwise import read_after_assign_p
@@ -190,6 +190,8 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
             outs = traced.executable.call_tensors(inputs)
         n = len(outs) - len(traced.assigned)
         for v, val in zip(traced.assigned, outs[n:]):  # shape and dtype were checked when it was traced
+            if val._device != v._value._device:  # as TensorFlow: the Variable stays on its device
+                val = copy_to(val, v._value._device)
             v._value = val._with_weak(False)
         return outs[:n]
     # inside a trace too, whether or not a tape is active: the caller's graph then has the read_after_assign
@@ -226,6 +228,8 @@ def _fast_call(traced: Traced):
     if exe is None:
         return None
     if traced.uses_rng or not hasattr(exe.run, "fast_spec"):
+        return False
+    if any(type(v._value) is not Tensor for v in traced.variables):  # on a GPU (Variables keep their device)
         return False
     return generated_call(exe, traced.n_leaves, traced.variables, traced.assigned, traced.out_tree)
 

@@ -1,7 +1,7 @@
 """The CUDA backend: the same graphs on ``'/gpu:0'``, as kernels generated for ``numba.cuda``.
 
 =====================  ====================================================
-``runtime.py``         numba.cuda (imported on first use), availability, launch sizes, device memory
+``runtime.py``         numba.cuda (imported on first use), availability, launch sizes, simulated launches, device memory
 ``npshim.py``          ``np`` for generated kernels: NumPy's scalar functions numba-cuda lacks
 ``kernels.py``         kernel source of fused groups (elementwise, reductions)
 ``lowerings.py``       the lowering table of the other primitives (matmul, shape ops, gather, random …)

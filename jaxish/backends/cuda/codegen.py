@@ -165,7 +165,7 @@ class Program:
     def kernel(self, body: str, extra: str = ""):
         handle, kern = load_kernel(body, extra)  # (looked up here: the PTX test replaces it)
         self.handles.append(handle)
-        return kern
+        return rt.launchable(kern)
 
     def step(self, fn) -> None:
         self.steps.append(fn)

@@ -23,6 +23,8 @@ scope, on the GPU when one of its inputs is a GPU tensor, else on the CPU.
 """
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import warnings
 
@@ -137,9 +139,20 @@ def _unsupported(err: Unsupported, what: str) -> None:
         _WARNED.add(str(err))
     if first:
         warnings.warn(f"{err}: the {what} runs on the CPU (soft device placement), its inputs and results are "
-                      f"copied between the GPU and the host", RuntimeWarning, stacklevel=5)
+                      f"copied between the GPU and the host", RuntimeWarning, stacklevel=_user_stacklevel())
     from ...backends import count
     count(STATS, "cpu_fallbacks")
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # .../jaxish
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside jaxish, for a ``warnings.warn`` in the caller."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _cached(cache: LRU, key, build):

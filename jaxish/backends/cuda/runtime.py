@@ -117,6 +117,37 @@ def grid(n: int, block: int | None = None) -> tuple:
     return max(1, min(cfg.max_blocks, math.ceil(n / block))), block
 
 
+_SIM_LAUNCH = threading.Lock()
+
+
+class SimulatedKernel:
+    """A simulator kernel whose launch configuration is bound per launch.
+
+    The simulator's ``kernel[grid, block]`` sets the configuration on the kernel object itself and returns it,
+    and kernel modules are shared by every program with the same source: a program's ``kern[...]`` made when it
+    was built would launch with the configuration of the last program built on the same module. Its launches
+    are not thread-safe either (one launch's fake ``cuda`` module and kernel context are seen by a concurrent
+    one). ``self[config]`` returns a launcher that configures and runs the kernel under one lock, so simulated
+    launches are serialised (as a GPU's stream orders them)."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+
+    def __getitem__(self, config):
+        kernel = self.kernel
+
+        def launch(*args):
+            with _SIM_LAUNCH:
+                return kernel[config](*args)
+        return launch
+
+
+def launchable(kernel):
+    """``kernel`` (a numba-cuda kernel) as the backend launches it: itself on a GPU, a
+    :class:`SimulatedKernel` under the simulator."""
+    return SimulatedKernel(kernel) if simulator() else kernel
+
+
 # ---------------------------------------------------------------------------
 # device memory
 # ---------------------------------------------------------------------------
@@ -128,7 +159,9 @@ def to_device(array: np.ndarray):
     """A device copy of a host array (a counted host-to-device transfer). With :func:`to_host`, the only copies
     between the host and the device the backend makes (``core.tensor.TRANSFERS`` counts them)."""
     count_transfer("to_device")
-    return cuda().to_device(np.ascontiguousarray(array))
+    array = np.asarray(array)
+    # (np.ascontiguousarray makes a 0-d array 1-d: the device array has the host array's exact shape)
+    return cuda().to_device(np.ascontiguousarray(array).reshape(array.shape))
 
 
 def to_host(dev) -> np.ndarray:
