@@ -29,6 +29,7 @@ from ...primitives.shape_ops import (
     unslice_p,
 )
 from ..codegen.scalar import dtype_ctor
+from . import blas as _blas
 from .helpers import DOT_COLUMNS
 from .kernels import cshape
 
@@ -180,6 +181,10 @@ def _matmul(e, ins, out):
     k = a.aval.shape[-1]
     nb = _prod(batch)
     blas = dt.name in ("float32", "float64") and m * n * k >= SMALL_MATMUL
+    if not batch and blas and _blas.AVAILABLE:  # NumPy's BLAS, operands as they lie (``blas``)
+        name = e.alloc(out)
+        e.call("_gemm", *(e.atom(x) if x.id in e.fviews else e.contig(x) for x in (a, b)), name)
+        return
     if not batch and blas:
         name = e.new(out)
         ops = [e.atom(x) if x.id in e.fviews else e.contig(x) for x in (a, b)]
