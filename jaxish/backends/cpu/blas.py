@@ -4,9 +4,9 @@ Numba's ``np.dot`` calls the BLAS SciPy bundles (through ``scipy.linalg.cython_b
 OpenBLAS than NumPy's: on the benchmark machine (Zen 4) SciPy's 0.3.30 ``sgemm`` took 555 us for a
 (128, 784) @ (784, 256) product where NumPy's 0.3.31 took 515 us. When NumPy's wheel carries its OpenBLAS
 (``numpy.libs/libscipy_openblas64_*.so``, 64-bit integers), this module loads it into LLVM's symbol table and
-declares its ``cblas_?gemm`` as Numba external functions; ``GEMM`` is the source of the helper the matmul
-lowering emits for them (``helpers``). Generated modules call the functions by symbol name, so their cached
-machine code stays valid in another process once this module is imported (the helper's support line does).
+declares its ``cblas_?gemm`` as Numba external functions; ``gemm_lines`` spells out a call for the matmul
+lowering. Generated modules call the functions by symbol name, so their cached machine code stays valid in
+another process once this module is imported (``IMPORT``, a line of every module that calls them).
 Elsewhere (another BLAS, another NumPy build) ``AVAILABLE`` is False and the lowering keeps ``np.dot``.
 """
 from __future__ import annotations
@@ -52,40 +52,21 @@ DGEMM = _FUNCTIONS.get("float64")
 # the module-level line a generated module needs (``helpers.helper_parts``)
 IMPORT = "from jaxish.backends.cpu.blas import SGEMM as _sgemm, DGEMM as _dgemm"
 
-# out = a @ b for 2-D a (m, k), b (k, n) and a C-contiguous out (m, n), all float32 or float64: each operand
-# row-major (its rows contiguous) or column-major (a transposed view), passed to BLAS as it lies (another
-# layout goes to np.dot). A leading dimension is at least the row length BLAS checks against (a 1-row or
-# 1-column operand may have either stride). The check after the call is a last use of the operands: Numba
-# releases an array after its last use, which must not come before BLAS has read it.
-GEMM = '''
-def _gemm(a, b, out):
-    m_, k_ = a.shape
-    n_ = out.shape[1]
-    isz = out.itemsize
-    ta = 0
-    tb = 0
-    lda = 1
-    ldb = 1
-    if a.strides[1] == isz or m_ == 1:
-        ta = 111
-        lda = max(a.strides[0] // isz, k_, 1)
-    elif a.strides[0] == isz or k_ == 1:
-        ta = 112
-        lda = max(a.strides[1] // isz, m_, 1)
-    if b.strides[1] == isz or k_ == 1:
-        tb = 111
-        ldb = max(b.strides[0] // isz, n_, 1)
-    elif b.strides[0] == isz or n_ == 1:
-        tb = 112
-        ldb = max(b.strides[1] // isz, k_, 1)
-    if ta == 0 or tb == 0:
-        out[:, :] = np.dot(a, b)
-    elif isz == 4:
-        _sgemm(101, ta, tb, m_, n_, k_, np.float32(1.0), a.ctypes.data, lda, b.ctypes.data, ldb, np.float32(0.0),
-               out.ctypes.data, max(n_, 1))
-    else:
-        _dgemm(101, ta, tb, m_, n_, k_, np.float64(1.0), a.ctypes.data, lda, b.ctypes.data, ldb, np.float64(0.0),
-               out.ctypes.data, max(n_, 1))
-    if a.shape[0] != m_ or b.shape[1] != n_:
-        raise ValueError("_gemm: operands changed shape")
-'''
+
+
+def gemm_lines(dtype_name: str, a: str, a_cols: bool, b: str, b_cols: bool, out: str, m: str, n: str,
+               k: str) -> list:
+    """Lines of an entry function that compute ``out = a @ b`` (names of 2-D arrays; ``out`` C-contiguous,
+    (m, n)) with one BLAS call: ``a`` (m, k) and ``b`` (k, n) each C-contiguous, or F-contiguous when
+    ``*_cols`` (a transposed C array, read as it lies); ``m``, ``n``, ``k`` are size expressions. The layouts
+    are static (the lowering knows them), so the call has no run-time branches. The check after the call is
+    the operands' last use: Numba releases an array after its last use, which must not come before BLAS has
+    read it."""
+    fn, one, zero = ("_sgemm", "np.float32(1.0)", "np.float32(0.0)") if dtype_name == "float32" else \
+        ("_dgemm", "np.float64(1.0)", "np.float64(0.0)")
+    lda = f"max({m if a_cols else k}, 1)"
+    ldb = f"max({k if b_cols else n}, 1)"
+    return [f"{fn}(101, {112 if a_cols else 111}, {112 if b_cols else 111}, {m}, {n}, {k}, {one}, {a}.ctypes.data, "
+            f"{lda}, {b}.ctypes.data, {ldb}, {zero}, {out}.ctypes.data, max({n}, 1))",
+            f"if {a}.shape[0] < 0 or {b}.shape[0] < 0 or {out}.shape[0] < 0:",
+            "    raise ValueError('matmul: BLAS operands released early')"]

@@ -4,7 +4,6 @@ call of one out in the entry function (``codegen.inline_call``), so it is
 compiled and cached with the entry; the Numba functions it calls in turn
 (Philox) are emitted into the entry's module."""
 from ...primitives import philox
-from . import blas
 
 # Loop matmuls come in forms the lowering picks from the graph's static shape (``lowerings``), so that the
 # entry carries only the loop nest it runs: each one more is Numba and LLVM time on every cold compile (two
@@ -178,8 +177,6 @@ def helper_parts(name: str) -> tuple:
     pieces of source (a tuple) of the Numba functions it calls, to emit once each at module level."""
     if name in _SOURCES:
         return (), _SOURCES[name]
-    if name == "_gemm":
-        return (blas.IMPORT,), blas.GEMM
     if name in ("_argmax", "_argmin"):
         return (), ARG.format(name=name[4:], op=">" if name == "_argmax" else "<")
     if name.startswith("_uniform_"):

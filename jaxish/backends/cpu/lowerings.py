@@ -183,7 +183,12 @@ def _matmul(e, ins, out):
     blas = dt.name in ("float32", "float64") and m * n * k >= SMALL_MATMUL
     if not batch and blas and _blas.AVAILABLE:  # NumPy's BLAS, operands as they lie (``blas``)
         name = e.alloc(out)
-        e.call("_gemm", *(e.atom(x) if x.id in e.fviews else e.contig(x) for x in (a, b)), name)
+        if _blas.IMPORT not in e.support:
+            e.support.append(_blas.IMPORT)
+        ops = [e.atom(x) if x.id in e.fviews else e.contig(x) for x in (a, b)]
+        for line in _blas.gemm_lines(dt.name, ops[0], a.id in e.fviews, ops[1], b.id in e.fviews, name,
+                                     e.size(m), e.size(n), e.size(k)):
+            e.emit(line)
         return
     if not batch and blas:
         name = e.new(out)
