@@ -29,6 +29,7 @@ from ...primitives.shape_ops import (
     unslice_p,
 )
 from ..codegen.scalar import dtype_ctor
+from . import blas as _blas
 from .helpers import DOT_COLUMNS
 from .kernels import cshape
 
@@ -180,6 +181,15 @@ def _matmul(e, ins, out):
     k = a.aval.shape[-1]
     nb = _prod(batch)
     blas = dt.name in ("float32", "float64") and m * n * k >= SMALL_MATMUL
+    if not batch and blas and _blas.AVAILABLE:  # NumPy's BLAS, operands as they lie (``blas``)
+        name = e.alloc(out)
+        if _blas.IMPORT not in e.support:
+            e.support.append(_blas.IMPORT)
+        ops = [e.atom(x) if x.id in e.fviews else e.contig(x) for x in (a, b)]
+        for line in _blas.gemm_lines(dt.name, ops[0], a.id in e.fviews, ops[1], b.id in e.fviews, name,
+                                     e.size(m), e.size(n), e.size(k)):
+            e.emit(line)
+        return
     if not batch and blas:
         name = e.new(out)
         ops = [e.atom(x) if x.id in e.fviews else e.contig(x) for x in (a, b)]
