@@ -181,6 +181,15 @@ def test_parallel_chunked_sum_matches_float64(cpu_backend):
     np.testing.assert_allclose(got[0].numpy(), np.float32((xd * xd).sum()), rtol=2e-7)
     np.testing.assert_allclose(got[1].numpy(), xd[:m].reshape(7, -1).sum(1).astype(np.float32), rtol=2e-7,
                                atol=1e-5)
+    # value and gradient: the flat chunked sum whose blocks' elementwise loop is a function of its own
+    # (``kernel_block``), also writing the gradient
+    f = lambda a: tf.reduce_sum(tf.tanh(0.5 * a + 1) ** 2)  # noqa: E731
+    g = optimize(tf.make_graph(tf.value_and_grad(f))(tf.constant(x)), for_execution=True)
+    assert "def kernel_block(" in "\n".join(codegen.generate(g).kernel_sources.values())
+    v, d = tf.trace(tf.value_and_grad(f))(tf.constant(x))
+    t = np.tanh(0.5 * xd + 1)
+    np.testing.assert_allclose(v.numpy(), np.float32((t * t).sum()), rtol=2e-6)
+    np.testing.assert_allclose(d.numpy(), t * (1 - t * t), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8"])
