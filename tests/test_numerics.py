@@ -181,6 +181,15 @@ def test_parallel_chunked_sum_matches_float64(cpu_backend):
     np.testing.assert_allclose(got[0].numpy(), np.float32((xd * xd).sum()), rtol=2e-7)
     np.testing.assert_allclose(got[1].numpy(), xd[:m].reshape(7, -1).sum(1).astype(np.float32), rtol=2e-7,
                                atol=1e-5)
+    # value and gradient: the flat chunked sum whose blocks' elementwise loop is a function of its own
+    # (``kernel_block``), also writing the gradient
+    f = lambda a: tf.reduce_sum(tf.tanh(0.5 * a + 1) ** 2)  # noqa: E731
+    g = optimize(tf.make_graph(tf.value_and_grad(f))(tf.constant(x)), for_execution=True)
+    assert "def kernel_block(" in "\n".join(codegen.generate(g).kernel_sources.values())
+    v, d = tf.trace(tf.value_and_grad(f))(tf.constant(x))
+    t = np.tanh(0.5 * xd + 1)
+    np.testing.assert_allclose(v.numpy(), np.float32((t * t).sum()), rtol=2e-6)
+    np.testing.assert_allclose(d.numpy(), t * (1 - t * t), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8"])
@@ -350,10 +359,31 @@ def test_scalar_kernels_have_no_loop():
 def test_loop_invariant_values_are_computed_outside_the_inner_loops():
     f = lambda x, s: tf.exp(s) * x + tf.sin(s)  # noqa: E731
     g = optimize(tf.make_graph(f)(tf.ones((3, 4)), tf.ones((3, 1))), for_execution=True)
-    body = next(iter(codegen.generate(g).kernel_sources.values())).split("def kernel(")[1]
-    lines = body.splitlines()
-    inner = next(i for i, s in enumerate(lines) if "for i1 " in s)
-    assert any("_exp_f32(" in s for s in lines[:inner]) and any("_sin_f32(" in s for s in lines[:inner]), body
+    bodies = [b.split("def kernel(")[1] for b in codegen.generate(g).kernel_sources.values()]
+    text = "\n".join(bodies)
+    assert "_exp_f32(" in text and "_sin_f32(" in text, text
+    for body in bodies:   # exp(s), sin(s) vary along axis 0 only: never inside a loop over axis 1
+        lines = body.splitlines()
+        inner = next((i for i, s in enumerate(lines) if "for i1 " in s), len(lines))
+        assert not any("_exp_f32(" in s or "_sin_f32(" in s for s in lines[inner:]), body
+
+
+def test_length_1_axes_get_no_loop_and_short_sums_are_plain(cpu_backend):
+    # the seed's mean over a (32, 1) array: one loop over axis 0, added in order (no blocks: 32 <= BLOCK)
+    x = np.random.default_rng(1).standard_normal((32, 1)).astype(np.float32)
+    f = lambda a: tf.reduce_mean(tf.square(a))  # noqa: E731
+    g = optimize(tf.make_graph(f)(tf.constant(x)), for_execution=True)
+    text = "\n".join(codegen.generate(g).kernel_sources.values())
+    assert "for i0 " in text and "for i1 " not in text and "np.empty(" not in text, text
+    np.testing.assert_allclose(float(tf.trace(f)(tf.constant(x))), np.mean(x.astype(np.float64) ** 2), rtol=1e-6)
+    # a (1, n, 1) row sum with n > BLOCK is still blocked, and exact to float64 rounding of float32 values
+    y = np.random.default_rng(2).standard_normal((1, 1000, 1))
+    g = optimize(tf.make_graph(lambda a: tf.reduce_sum(a, axis=1))(tf.constant(y)), for_execution=True)
+    text = "\n".join(codegen.generate(g).kernel_sources.values())
+    assert "for s1_ in range(0, dims[1], " in text and "for i0 " not in text and "for i2 " not in text, text
+    got = tf.trace(lambda a: tf.reduce_sum(a, axis=1))(tf.constant(y)).numpy()
+    assert got.shape == (1, 1)
+    np.testing.assert_allclose(got, y.sum(axis=1), rtol=1e-13)
 
 
 @pytest.mark.parametrize("n", [1, 40])

@@ -219,7 +219,8 @@ class Program:
 def module_source(body: str, flags: str) -> tuple:
     """``(module name, source)`` of a kernel module: the function ``body`` under ``@njit(flags)``, named by
     the hash of its content."""
-    src = _module(f"@njit({flags})\n{body}")
+    head, sep, tail = body.rpartition("def kernel(")   # after the kernel's own functions, if any
+    src = _module(f"{head}@njit({flags})\n{sep}{tail}")
     return f"_jx_k_{digest(src)}", src
 
 

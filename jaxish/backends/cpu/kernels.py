@@ -77,11 +77,18 @@ def _blocked_header(ax: int, start: str, end: str) -> list:
 
 def kernel_source(g: FusedGroup, parallel: bool) -> str:
     """Python source of ``kernel(dims, *inputs, *outputs)`` for group ``g``."""
-    scalar = not g.domain
     d = len(g.domain) or 1
-    red_axes = (set(g.axes or ()) if g.domain else {0}) if g.reductions else set()
-    kept = [i for i in range(d) if i not in red_axes]
-    trailing = not red_axes or sorted(red_axes) == list(range(d - len(red_axes), d))
+    # Axes of static length 1 (the shape is known when the source is generated: a broadcast or keepdims fact,
+    # like the operands' length-1 axes below) get no loop: their index is 0. Only the other, ``live``, axes loop.
+    unit = {j for j, n in enumerate(tuple(g.domain) or (1,)) if n == 1}
+    live = [j for j in range(d) if j not in unit]
+    scalar = not live
+    all_red = (set(g.axes or ()) if g.domain else {0}) if g.reductions else set()
+    red_axes = all_red - unit
+    kept = [i for i in live if i not in red_axes]
+    # the reduction outputs' index: every axis not reduced (0 on the length-1 ones)
+    oidx = ", ".join("0" if j in unit else f"i{j}" for j in range(d) if j not in all_red) or "0"
+    trailing = not red_axes or sorted(red_axes) == live[len(live) - len(red_axes):]
     in_names = {a.id: f"x{k}" for k, a in enumerate(g.inputs)}
     out_names = {v.id: f"o{k}" for k, v in enumerate(g.outputs)}
     member_names = {m.outvars[0].id: f"t{k}" for k, m in enumerate(g.nodes)}
@@ -89,7 +96,7 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
 
     def read(aval) -> tuple:
         shp = cshape(aval)
-        axes = [None if shp[j] == 1 else d - len(shp) + j for j in range(len(shp))]
+        axes = [None if shp[j] == 1 or d - len(shp) + j in unit else d - len(shp) + j for j in range(len(shp))]
         return ", ".join("0" if a is None else f"i{a}" for a in axes), frozenset(a for a in axes if a is not None)
 
     stmts = []
@@ -115,7 +122,7 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
         # a 0-d group has no loop to vectorise: its transcendentals are calls (cheaper to compile than inlined)
         expr = elementwise_expr(m, [arg(a) for a in m.invars], inline=not scalar)
         stmts.append((deps[m.outvars[0].id], f"{member_names[m.outvars[0].id]} = {expr}"))
-    full_idx = "0" if scalar else ", ".join(f"i{j}" for j in range(d))
+    full_idx = ", ".join("0" if j in unit else f"i{j}" for j in range(d))
     writes = [f"{out_names[v.id]}[{full_idx}] = {member_names[v.id]}" for v in g.outputs if v.id in member_names]
 
     reds = [(r, f"acc{k}", out_names[r.outvars[0].id]) for k, r in enumerate(g.reductions)]
@@ -154,7 +161,13 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
     def acc_dt(r):
         return r.prim.reduce.accumulator_dtype(in_dt(r))
 
-    block = bool(reds) and not scalar and any(acc_dt(r).is_floating for r, _, _ in reds) and \
+    # Only when one accumulator can take more than BLOCK values: the length is known statically, and a short
+    # sum is a plain loop, added in order (an exact float64 order; blocked, even a short row is added in folded
+    # halves) that compiles in a fraction of the blocked loop's time.
+    summands = 1
+    for j in red_axes:
+        summands *= g.domain[j]
+    block = bool(reds) and summands > BLOCK and any(acc_dt(r).is_floating for r, _, _ in reds) and \
         all(r.prim.reduce.combine in _REASSOCIABLE for r, _, _ in reds if acc_dt(r).is_floating)
 
     def value(r):
@@ -203,49 +216,81 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
     params = ", ".join(["dims"] + [f"{in_names[a.id]}_" for a in g.inputs] + [out_names[v.id] for v in g.outputs])
     lines = [f"def kernel({params}):"]
     if not reds:
-        lines += _nest(loops(range(d), parallel), stmts, writes, 1)
+        lines += _nest(loops(live, parallel), stmts, writes, 1)
     elif trailing and kept:
         nk = len(kept)
-        inner_ax = sorted(red_axes)[-1]
+        inner_ax = max(red_axes, default=None)
         acc_init = [(frozenset(kept), f"{acc} = {init(r)}") for r, acc, _ in reds]
         acc_init += [(frozenset(kept), line) for line in columns_init(f"dims[{inner_ax}]")]
         # the accumulators start in the innermost kept loop; the buffers (one per thread) in the outermost one
         bufs = [(frozenset(kept[:1]) if parallel else frozenset(), b) for b in buffers()]
         body = _nest(loops(kept + sorted(red_axes), parallel, block=block), bufs + acc_init + stmts,
                      writes + updates(inner_ax), 1, block_tail(inner_ax))
-        kidx = ", ".join(f"i{j}" for j in kept)
         lines += body + ["    " * (1 + nk) + line for line in folds()]
-        lines += ["    " * (1 + nk) + f"{o}[{kidx}] = {result(r, acc)}" for r, acc, o in reds]
-    elif not kept and parallel:  # a full reduction in chunks
+        lines += ["    " * (1 + nk) + f"{o}[{oidx}] = {result(r, acc)}" for r, acc, o in reds]
+    elif not kept and parallel and block and len(live) == 1:  # a flat full reduction in chunks of blocks
+        # Each block's elementwise loop is a function of its own, over one contiguous run of indices: in a loop
+        # nested in the chunk and block loops, LLVM reloads the constants (the transcendentals' coefficients)
+        # on every vector iteration; alone in a function it keeps them in registers (a quarter fewer
+        # instructions per element). Only here, in a kernel that is a module of its own (``prange``), where the
+        # arrays are long enough for that to outweigh a second function's compile time.
+        ax = live[0]
+        arrays = [f"{in_names[a.id]}_" for a in g.inputs] + [out_names[v.id] for v in g.outputs if v.id in member_names]
+        bnames = [f"b{k}" for k in range(len(reds))]
+        blk_params = ", ".join([f"s{ax}_", f"n{ax}"] + arrays + bnames)
+        pre = ["@njit(error_model=\"numpy\", no_cfunc_wrapper=True)", f"def kernel_block({blk_params}):",
+               f"    s{ax} = s{ax}_ & 0x7FFFFFFFFFFFFFFF"]
+        pre += _nest([(ax, [(0, f"for j{ax} in range(n{ax}):"), (1, f"i{ax} = s{ax} + j{ax}")])], stmts,
+                     writes + updates(ax), 1)
+        lines = pre + ["", ""] + lines
         for r, acc, _ in reds:
             lines.append(f"    {acc}_p = np.empty({N_CHUNKS}, {accumulator_dtype(r.prim, in_dt(r))})")
         lines += [f"    for c in prange({N_CHUNKS}):",
-                  f"        lo = (dims[0] * c) // {N_CHUNKS}",
-                  f"        hi = (dims[0] * (c + 1)) // {N_CHUNKS}"]
+                  f"        lo = (dims[{ax}] * c) // {N_CHUNKS}",
+                  f"        hi = (dims[{ax}] * (c + 1)) // {N_CHUNKS}"]
         lines += [f"        {acc} = {init(r)}" for r, acc, _ in reds]
         lines += ["        " + b for b in buffers()]
-        lines += ["        " + line for line in columns_init("hi - lo" if d == 1 else f"dims[{d - 1}]")]
-        lines += _nest(loops(range(d), first_range="lo, hi", block=block), stmts, writes + updates(d - 1), 2,
-                       block_tail(d - 1))
+        lines += ["        " + line for line in columns_init("hi - lo")]
+        lines += [f"        for s{ax} in range(lo, hi, {BLOCK}):",
+                  f"            n{ax} = min(hi - s{ax}, {BLOCK})",
+                  f"            kernel_block({blk_params.replace(f's{ax}_', f's{ax}')})"]
+        lines += ["    " * (depth + 2) + line for depth, line in block_tail(ax)]
         lines += ["        " + line for line in folds()]
         lines += [f"        {acc}_p[c] = {acc}" for r, acc, _ in reds]
         for r, acc, o in reds:
             lines += [f"    {acc} = {init(r)}", f"    for c in range({N_CHUNKS}):",
-                      f"        {update(r, acc, f'{acc}_p[c]')}", f"    {o}[0] = {result(r, acc)}"]
+                      f"        {update(r, acc, f'{acc}_p[c]')}", f"    {o}[{oidx}] = {result(r, acc)}"]
+    elif not kept and parallel:  # a full reduction in chunks
+        for r, acc, _ in reds:
+            lines.append(f"    {acc}_p = np.empty({N_CHUNKS}, {accumulator_dtype(r.prim, in_dt(r))})")
+        lines += [f"    for c in prange({N_CHUNKS}):",
+                  f"        lo = (dims[{live[0]}] * c) // {N_CHUNKS}",
+                  f"        hi = (dims[{live[0]}] * (c + 1)) // {N_CHUNKS}"]
+        lines += [f"        {acc} = {init(r)}" for r, acc, _ in reds]
+        lines += ["        " + b for b in buffers()]
+        lines += ["        " + line for line in columns_init("hi - lo" if len(live) == 1 else f"dims[{live[-1]}]")]
+        lines += _nest(loops(live, first_range="lo, hi", block=block), stmts, writes + updates(live[-1]), 2,
+                       block_tail(live[-1]))
+        lines += ["        " + line for line in folds()]
+        lines += [f"        {acc}_p[c] = {acc}" for r, acc, _ in reds]
+        for r, acc, o in reds:
+            lines += [f"    {acc} = {init(r)}", f"    for c in range({N_CHUNKS}):",
+                      f"        {update(r, acc, f'{acc}_p[c]')}", f"    {o}[{oidx}] = {result(r, acc)}"]
     elif not kept:  # a full reduction to a scalar
         lines += [f"    {acc} = {init(r)}" for r, acc, _ in reds]
         lines += ["    " + b for b in buffers()]
-        lines += ["    " + line for line in columns_init(f"dims[{d - 1}]")]
-        lines += _nest(loops(range(d), block=block), stmts, writes + updates(d - 1), 1, block_tail(d - 1))
+        last = live[-1] if live else None
+        lines += ["    " + line for line in columns_init(f"dims[{last}]")]
+        lines += _nest(loops(live, block=block), stmts, writes + updates(last), 1, block_tail(last))
         lines += ["    " + line for line in folds()]
-        lines += [f"    {o}[0] = {result(r, acc)}" for r, acc, o in reds]
+        lines += [f"    {o}[{oidx}] = {result(r, acc)}" for r, acc, o in reds]
     else:  # partial reduction over non-trailing axes: accumulate into arrays in row-major order
         kdims = ", ".join(f"dims[{j}]" for j in kept)
         kidx = ", ".join(f"i{j}" for j in kept)
         lines += [f"    {acc} = np.full(({kdims},), {init(r)}, {accumulator_dtype(r.prim, in_dt(r))})"
                   for r, acc, _ in reds]
-        lines += _nest(loops(range(d)), stmts, writes + [update(r, f"{acc}[{kidx}]") for r, acc, _ in reds], 1)
-        lines += _nest(loops(kept), [], [f"{o}[{kidx}] = {result(r, f'{acc}[{kidx}]')}" for r, acc, o in reds], 1)
+        lines += _nest(loops(live), stmts, writes + [update(r, f"{acc}[{kidx}]") for r, acc, _ in reds], 1)
+        lines += _nest(loops(kept), [], [f"{o}[{oidx}] = {result(r, f'{acc}[{kidx}]')}" for r, acc, o in reds], 1)
     if len(lines) == 1:
         lines.append("    pass")
     return "\n".join(lines) + "\n"
