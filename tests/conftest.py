@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 # jaxish.config reads JAXISH_* variables once, when jaxish is imported: set them before the import below
-# (one directory per pytest-xdist worker: tests that count compiles and disk loads see only their own process's)
+# (pytest-xdist workers share it, as any processes may: modules and machine code are written atomically)
 os.environ.setdefault("JAXISH_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache",
-                                                       "jaxish-kernels" + os.environ.get("PYTEST_XDIST_WORKER", "")))
+                                                       "jaxish-kernels"))
 
 os.environ.setdefault("JAXISH_STRICT_BACKEND", "1")  # a cpu-backend compile failure fails the test
 
