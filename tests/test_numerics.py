@@ -369,7 +369,7 @@ def test_loop_invariant_values_are_computed_outside_the_inner_loops():
 
 
 def test_length_1_axes_get_no_loop_and_short_sums_are_plain(cpu_backend):
-    # the seed's mean over a (32, 1) array: one loop over axis 0, added in order (no blocks: 32 <= BLOCK)
+    # the seed's mean over a (32, 1) array: one loop over axis 0, added in order (no blocks: 32 <= SHORT_SUM)
     x = np.random.default_rng(1).standard_normal((32, 1)).astype(np.float32)
     f = lambda a: tf.reduce_mean(tf.square(a))  # noqa: E731
     g = optimize(tf.make_graph(f)(tf.constant(x)), for_execution=True)

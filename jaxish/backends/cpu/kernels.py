@@ -28,6 +28,7 @@ from ..codegen.scalar import (
 PARALLEL_THRESHOLD = 1 << 18   # elements; below this prange costs more than it saves
 N_CHUNKS = 64                  # chunks of a parallel full reduction
 BLOCK = 512                    # elements per block of a blocked reduction loop
+SHORT_SUM = 32                 # a float sum of at most this many values is a plain loop (not blocked)
 LANES = 8                      # column accumulators left after folding, summed in order
 _REASSOCIABLE = ("{acc} + {0}", "{acc} * {0}")   # reductions whose blocked order only changes the rounding
 
@@ -161,13 +162,14 @@ def kernel_source(g: FusedGroup, parallel: bool) -> str:
     def acc_dt(r):
         return r.prim.reduce.accumulator_dtype(in_dt(r))
 
-    # Only when one accumulator can take more than BLOCK values: the length is known statically, and a short
-    # sum is a plain loop, added in order (an exact float64 order; blocked, even a short row is added in folded
-    # halves) that compiles in a fraction of the blocked loop's time.
+    # Only when one accumulator can take more than SHORT_SUM values: the length is known statically, and a
+    # short sum is a plain loop, added in order (an exact float64 order; blocked, even a short row is added in
+    # folded halves) that compiles in a fraction of the blocked loop's time. Longer sums stay blocked even below
+    # BLOCK: a plain loop would not vectorise its elementwise work (64 tanh's cost more scalar than blocked).
     summands = 1
     for j in red_axes:
         summands *= g.domain[j]
-    block = bool(reds) and summands > BLOCK and any(acc_dt(r).is_floating for r, _, _ in reds) and \
+    block = bool(reds) and summands > SHORT_SUM and any(acc_dt(r).is_floating for r, _, _ in reds) and \
         all(r.prim.reduce.combine in _REASSOCIABLE for r, _, _ in reds if acc_dt(r).is_floating)
 
     def value(r):
