@@ -363,6 +363,21 @@ class _Entry:
             raise NotImplementedError(f"cpu backend: no lowering for the primitive {n.prim.name!r}")
         lower(self, n.invars, n.outvars if n.prim.multiple_results else n.outvars[0], **n.params)
 
+    def steps(self, graph: Graph) -> None:
+        """Emit the steps of ``graph`` (the entry's own graph, or a loop body's): its fused groups as kernels
+        (a kernel used more than once in this entry becomes a module of its own), the other nodes by their
+        lowerings."""
+        steps = partition(graph)
+        bodies = [kernel_body(s) if isinstance(s, FusedGroup) else None for s in steps]
+        for body in bodies:
+            if body is not None:
+                self.uses[body] = self.uses.get(body, 0) + 1
+        for step, body in zip(steps, bodies):
+            if body is not None:
+                self.group(step, body)
+            else:
+                self.library(step.node)
+
 
 def generate(graph: Graph) -> Program:
     """Generate the entry function and kernels for an optimised graph."""
@@ -373,16 +388,7 @@ def generate(graph: Graph) -> Program:
         e.names[v.id] = f"a{i}"
         params.append(f"a{i}")
     e.out_ids = {o.id for o in graph.outvars if isinstance(o, Var)} - {v.id for v in graph.invars + graph.constvars}
-    steps = partition(graph)
-    bodies = [kernel_body(s) if isinstance(s, FusedGroup) else None for s in steps]
-    for body in bodies:
-        if body is not None:
-            e.uses[body] = e.uses.get(body, 0) + 1
-    for step, body in zip(steps, bodies):
-        if body is not None:
-            e.group(step, body)
-        else:
-            e.library(step.node)
+    e.steps(graph)
     # outputs
     in_index = {v.id: i for i, v in enumerate(graph.invars + graph.constvars)}
     outputs, results = [], []

@@ -16,7 +16,6 @@ import re
 
 from ...core.control_flow import cond_p, scan_p, while_p
 from ...ir import Graph, Literal
-from ...passes.fusion import FusedGroup, partition
 from ..codegen.scalar import dtype_ctor, literal_expr
 from .kernels import cshape
 from .lowerings import register_lowering
@@ -41,7 +40,6 @@ def _block(e, graph: Graph, in_names: list, depth: int, hoist: set | None = None
     before its first line ``e.lines[header]``): the next iteration overwrites them only after this one is done
     with them. A value outlives its iteration if it is carried, or may be a view of one (through any step that
     is not a fused kernel, which always writes a new buffer)."""
-    from .codegen import kernel_body
     g = _prepare(graph)
     for v, name in zip(g.invars, in_names):
         e.names[v.id] = name
@@ -49,16 +47,7 @@ def _block(e, graph: Graph, in_names: list, depth: int, hoist: set | None = None
         e.fviews.discard(v.id)
     saved, e.lines = e.lines, []
     try:
-        steps = partition(g)
-        bodies = [kernel_body(s) if isinstance(s, FusedGroup) else None for s in steps]
-        for body in bodies:
-            if body is not None:
-                e.uses[body] = e.uses.get(body, 0) + 1
-        for step, body in zip(steps, bodies):
-            if body is not None:
-                e.group(step, body)
-            else:
-                e.library(step.node)
+        e.steps(g)
         outs = [_out_expr(e, o) for o in g.outvars]
     finally:
         lines, e.lines = e.lines, saved
