@@ -14,7 +14,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .core import STATE, Tensor, Tracer, VariableBase, is_variable, literal_tensor, read_variable, to_tensor_arg
-from .core.trace import bind, bind_binary
+from .core.trace import bind, bind_binary, bind_unary
 from .primitives import elementwise as ew
 from .primitives import linalg as la
 from .primitives import reductions as rd
@@ -480,7 +480,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     if dt is _dt.float16:  # float16 means are computed in float32 (the sum would overflow)
         return cast(reduce_mean(cast(x, _dt.float32), axes, keepdims), _dt.float16)
     if dt.kind == "f":  # reduce_sum(x, axes, keepdims), its checks passed
-        s = _keep(x, axes, bind(rd.reduce_sum_p, (x,), {"axes": axes}) if axes else _unchanged(x), keepdims)
+        s = _keep(x, axes, bind_unary(rd.reduce_sum_p, x, {"axes": axes}) if axes else _unchanged(x), keepdims)
         return bind_binary(ew.div_p, s, _count_literal(n, dt))
     if x.dtype.kind not in "iu":
         raise TypeError(f"reduce_mean: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
@@ -532,6 +532,14 @@ argmin = _arg(rd.argmin_p, "argmin")
 @_named("matmul")
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     """Matrix product ``a @ b`` (batched, with broadcast batch dimensions)."""
+    if not (transpose_a or transpose_b):  # two strong operands (Tensors or Variables) of one dtype, rank >= 2
+        va = a if type(a) is Tensor else a._value if isinstance(a, VariableBase) else None
+        vb = b if type(b) is Tensor else b._value if isinstance(b, VariableBase) else None
+        if va is not None and vb is not None:
+            sa, sb = va.aval, vb.aval
+            if sa.dtype is sb.dtype and not sa.weak_type and not sb.weak_type and len(sa.shape) > 1 \
+                    and len(sb.shape) > 1:
+                return bind_binary(la.matmul_p, a, b)  # promote and the rank checks have nothing to do
     a, b = promote("matmul", a, b)
     ra, rb = len(a.aval.shape), len(b.aval.shape)
     if ra == 0 or rb == 0:

@@ -23,13 +23,13 @@ import optree
 
 from .backends import get_executable
 from .config import cache_limit
-from .core import STATE, Tensor, Trace, is_variable, read_variable
+from .core import STATE, Tensor, Trace, VariableBase, is_variable, read_variable
 from .core.call import call_p
 from .core.state import push, remove
-from .core.trace import eval_binary, eval_primitive
+from .core.trace import eval_binary, eval_primitive, eval_unary
 from .dtypes import DType
 from .ir import Graph, Node, Var, free_inputs, needed_nodes, param_key
-from .traceback_util import api_boundary
+from .traceback_util import BARE_RAISE_KEEPS_FILTERING, api_boundary, filtered
 from .tracing import on_clear_cache, run_graph, tensor_call
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
@@ -129,6 +129,17 @@ class GradientTape(Trace):
             self._add_node(prim, _NO_PARAMS, (sa, sb), result)
         return result
 
+    def process_unary(self, prim, x, params, depth):
+        if depth == 1:
+            result = eval_unary(prim, x, params)
+        else:
+            result = STATE.stack[depth - 1].process_unary(prim, x, params, depth - 1)
+        if self._recording:  # _record for one Tensor, inline
+            slot = self._slots.get(id(x))
+            if slot is not None:
+                self._add_node(prim, params, (slot,), result)
+        return result
+
     def _leaf(self, key, value) -> int:
         """The slot of the graph input for ``value`` (a watched tensor, a Variable read, a constant operand)."""
         slot = self._slots.get(key)
@@ -152,9 +163,11 @@ class GradientTape(Trace):
 
     def _record(self, prim, params, raw_args, vals, result) -> None:
         known = self._slots
-        ins, new, hit = [], [], False
-        for raw, v in zip(raw_args, vals):
-            if type(raw) is Tensor or not _is_var(raw):
+        ins, new, hit = [], None, False
+        i = 0
+        for v in vals:
+            raw = raw_args[i]
+            if raw is v or not isinstance(raw, VariableBase):
                 k = id(v)
                 slot = known.get(k)
                 if slot is not None:
@@ -170,12 +183,16 @@ class GradientTape(Trace):
                     self._var_reads[k] = (raw, v)
                 slot = known.get(k)
             if slot is None:
-                new.append((len(ins), k, v))
+                if new is None:
+                    new = []
+                new.append((i, k, v))
             ins.append(slot)
+            i += 1
         if not hit:
             return
-        for i, k, v in new:  # graph inputs, in operand order
-            ins[i] = self._new_leaf(k, v)
+        if new is not None:
+            for i, k, v in new:  # graph inputs, in operand order
+                ins[i] = self._new_leaf(k, v)
         self._add_node(prim, params, tuple(ins), result)
 
     def _add_node(self, prim, params, ins: tuple, result) -> None:
@@ -274,7 +291,6 @@ class GradientTape(Trace):
         i = plan.position.get(slot)
         return [i] if i is not None and id(s) in self._watched else []
 
-    @api_boundary
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """Gradient of ``target`` (summed over a list of targets) w.r.t. ``sources``.
 
@@ -291,10 +307,20 @@ class GradientTape(Trace):
         Returns the same structure as ``sources``; an unconnected source gives
         None (or zeros with ``unconnected_gradients='zero'``).
         """
-        if (type(target) is Tensor and output_gradients is None and unconnected_gradients == "none"
-                and _is_var(sources) and len(STATE.stack) == 1 and id(target) in self._slots
-                and target.aval.dtype.kind == "f" and not (self._used and not self._persistent)):
-            return self._variable_gradient(target, sources)
+        __tracebackhide__ = True  # (an API boundary, as ``traceback_util.api_boundary`` makes one, inline)
+        try:
+            if (type(target) is Tensor and output_gradients is None and unconnected_gradients == "none"
+                    and isinstance(sources, VariableBase) and len(STATE.stack) == 1 and id(target) in self._slots
+                    and (self._persistent or not self._used) and (target._aval or target.aval).dtype.kind == "f"):
+                return self._variable_gradient(target, sources)
+            return self._gradient(target, sources, output_gradients, unconnected_gradients)
+        except Exception as e:
+            filtered(e)
+            if BARE_RAISE_KEEPS_FILTERING:
+                raise
+            raise e
+
+    def _gradient(self, target, sources, output_gradients, unconnected_gradients):
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
         if self._used and not self._persistent:

@@ -8,6 +8,8 @@ import numpy as np
 from . import dtypes as _dt
 from . import ops as _ops
 from .core import STATE, Tensor, Tracer, VariableBase, current_trace, read_variable, to_tensor_arg
+from .core.trace import bind_binary
+from .primitives.elementwise import add_p, sub_p
 from .tensor_methods import install
 
 
@@ -140,11 +142,30 @@ class Variable(VariableBase):
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         """``self += delta``."""
+        if type(delta) is Tensor:
+            out = self._same_type_binop(add_p, delta, "assign_add")
+            if out is not None:
+                return self._assign_result(out)
         return self._assign_result(self._checked_binop(_ops.add, delta, "assign_add"))
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         """``self -= delta``."""
+        if type(delta) is Tensor:
+            out = self._same_type_binop(sub_p, delta, "assign_sub")
+            if out is not None:
+                return self._assign_result(out)
         return self._assign_result(self._checked_binop(_ops.subtract, delta, "assign_sub"))
+
+    def _same_type_binop(self, prim, delta: Tensor, op: str):
+        """``_checked_binop`` for a Tensor ``delta`` of this Variable's dtype and weak type (the training-loop
+        case: nothing to check or promote, as ``ops.add`` would find), else None."""
+        da, ca = delta._aval, self._value._aval
+        if da is None or ca is None or da.dtype is not ca.dtype or da.weak_type != ca.weak_type:
+            return None
+        try:
+            return bind_binary(prim, read_variable(self), delta)
+        except (TypeError, ValueError) as e:
+            raise _ops.op_error(e, op) from None
 
     def _assign_result(self, value):
         """``assign(value)`` for the result of an op on this Variable's value: eagerly, a Tensor with the very

@@ -27,6 +27,11 @@ class Trace:
         may override it with a shorter path."""
         return self.process(prim, [a, b], {}, (a, b), depth)
 
+    def process_unary(self, prim, x, params: dict, depth: int):
+        """``process`` of a primitive with one result on one Tensor (``core.trace.bind_unary``); traces may
+        override it with a shorter path."""
+        return self.process(prim, [x], params, (x,), depth)
+
     def process_below(self, prim, vals: list, params: dict, raw: Sequence, depth: int):
         """Hand the call to the trace below this one on the stack (for traces that observe, like tapes)."""
         return STATE.stack[depth - 1].process(prim, vals, params, raw, depth - 1)

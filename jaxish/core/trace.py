@@ -54,6 +54,17 @@ def bind_binary(prim, a, b):
     return bind(prim, (a, b), {})
 
 
+def bind_unary(prim, x, params: dict):
+    """``bind(prim, (x,), params)`` for a primitive with one result, with the eager case of a Tensor handled
+    first (reductions and shape ops of eager code)."""
+    if type(x) is Tensor:
+        stack = STATE.stack
+        if len(stack) == 1:
+            return eval_unary(prim, x, params)
+        return stack[-1].process_unary(prim, x, params, len(stack) - 1)
+    return bind(prim, (x,), params)
+
+
 def eval_binary(prim, a: Tensor, b: Tensor) -> Tensor:
     """``eval_primitive(prim, [a, b], {})`` for two Tensors and a primitive with one result and no parameters
     (keep it flat)."""
