@@ -14,7 +14,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .core import STATE, Tensor, Tracer, VariableBase, is_variable, literal_tensor, read_variable, to_tensor_arg
-from .core.trace import bind, bind_binary, bind_unary
+from .core.trace import bind_binary, bind_unary
 from .primitives import elementwise as ew
 from .primitives import linalg as la
 from .primitives import reductions as rd
