@@ -14,6 +14,7 @@ again: second derivatives).
 """
 from __future__ import annotations
 
+import operator
 import warnings
 import weakref
 from typing import Any
@@ -57,16 +58,16 @@ class GradientTape(Trace):
 
     def _reset_records(self):
         # what was recorded, by slot: every value the tape has seen (a graph input or a node's result) gets the
-        # next slot number; graphs are built from these only when a gradient needs a new one
+        # next slot number. The structure (each input's aval, each node's primitive, parameters, input slots
+        # and result avals) is the path of self._shape in the structure trie, not kept here: recording a step
+        # is a walk of one edge, and graphs are built from the path only when a gradient needs a new one
         self._slots: dict = {}           # key of a watched or recorded value -> its slot
-        self._avals: list = []           # slot -> aval
-        self._leaves: dict = {}          # slot of a graph input -> (key, value)
-        self._records: list = []         # (prim, params, input slots, first output slot, number of outputs)
+        self._keep: list = []            # slot -> its value (keeps recorded tensors alive so ids stay unique)
+        self._var_keys: dict = {}        # slot of a Variable read -> its key ("v", id(Variable), id(value))
         self._shape = _SHAPES.root       # the structure recorded so far (a node of the structure trie)
         self._watched_vars: dict = {}    # id(Variable) -> Variable
         self._watched: set = set()       # ids of the tensors given to watch (the only tensor sources)
         self._var_reads: dict = {}       # key -> (Variable, value Tensor)
-        self._keep: list = []            # keeps recorded tensors alive so ids stay unique
         self._plain = True               # every graph input recorded is a plain (host) Tensor
         self._used = False
 
@@ -146,19 +147,32 @@ class GradientTape(Trace):
         return self._new_leaf(key, value) if slot is None else slot
 
     def _new_leaf(self, key, value) -> int:
-        avals = self._avals
-        slot = self._slots[key] = len(avals)
+        keep = self._keep
+        slot = self._slots[key] = len(keep)
+        keep.append(value)
         aval = value._aval
         if aval is None:
             aval = value.aval
-        avals.append(aval)
-        self._leaves[slot] = (key, value)
-        self._keep.append(value)
         if type(value) is not Tensor:
             self._plain = False
-        token = (type(key) is tuple, aval)  # (a Variable read?, aval)
-        nxt = self._shape.next.get(token)
-        self._shape = nxt if nxt is not None else _SHAPES.step(self._shape, token)
+        shape = self._shape
+        h = shape.hint  # the step taken from here last time: compared by identity, no token hashed
+        if type(key) is tuple:  # a Variable read
+            self._var_keys[slot] = key
+            if h is not None and h[0] is True and h[1] is aval:
+                self._shape = h[2]
+                return slot
+            token = (True, aval)
+        else:
+            if h is not None and h[0] is False and h[1] is aval:
+                self._shape = h[2]
+                return slot
+            token = (False, aval)
+        nxt = shape.next.get(token)
+        if nxt is None:
+            nxt = _SHAPES.step(shape, token, token)
+        shape.hint = (token[0], aval, nxt)
+        self._shape = nxt
         return slot
 
     def _record(self, prim, params, raw_args, vals, result) -> None:
@@ -196,25 +210,39 @@ class GradientTape(Trace):
         self._add_node(prim, params, tuple(ins), result)
 
     def _add_node(self, prim, params, ins: tuple, result) -> None:
-        known, avals = self._slots, self._avals
-        first = len(avals)
+        known, keep = self._slots, self._keep
         if prim.multiple_results:
             out = tuple([r.aval for r in result])
             for r in result:
-                known[id(r)] = len(avals)
-                avals.append(r.aval)
-            self._keep.extend(result)
+                known[id(r)] = len(keep)
+                keep.append(r)
         else:
             out = result._aval
             if out is None:
                 out = result.aval
-            known[id(result)] = first
-            avals.append(out)
-            self._keep.append(result)
-        self._records.append((prim, params, ins, first, len(avals) - first))
-        token = (prim, _param_token(params) if params else (), ins, out)
-        nxt = self._shape.next.get(token)
-        self._shape = nxt if nxt is not None else _SHAPES.step(self._shape, token)
+            known[id(result)] = len(keep)
+            keep.append(result)
+        shape = self._shape
+        if params:
+            token = (prim, _param_token(params), ins, out)
+        else:  # the step taken from here last time, compared by identity (no token hashed), else the trie's
+            h = shape.hint
+            if h is not None and h[0] is prim and h[1] == ins and h[2] is out:
+                self._shape = h[3]
+                return
+            token = (prim, (), ins, out)
+        nxt = shape.next.get(token)
+        if nxt is None:
+            nxt = _SHAPES.step(shape, token, (prim, params, ins, out))
+        if not params:
+            shape.hint = (prim, ins, out, nxt)
+        self._shape = nxt
+
+    @property
+    def _records(self) -> list:
+        """What was recorded, as ``(prim, params, input slots, first output slot, number of outputs)`` per node
+        (read from the structure trie; for introspection)."""
+        return _structure(self._shape)[1]
 
     def stop_recording(self):
         """Context manager that pauses recording."""
@@ -255,7 +283,7 @@ class GradientTape(Trace):
             tkey = tuple(tkey)
         plan = self._shape.plans.get(tkey)
         if plan is None:
-            plan = _SHAPES.add_plan(self._shape, tkey, _Plan(self._avals, self._records, self._leaves, tkey))
+            plan = _SHAPES.add_plan(self._shape, tkey, _Plan(self._shape, tkey))
         return plan
 
     @staticmethod
@@ -340,10 +368,10 @@ class GradientTape(Trace):
         float_targets = [i for i, t in enumerate(targets) if t.aval.dtype.kind == "f"]
         float_t = [targets[i] for i in float_targets]
         plan = self._plan(float_t)
-        recorded = self._leaves
+        var_keys = self._var_keys
         reads: dict = {}  # id(Variable) -> the graph inputs of its reads the targets depend on, in input order
         for i, slot in plan.var_inputs:
-            reads.setdefault(recorded[slot][0][1], []).append(i)
+            reads.setdefault(var_keys[slot][1], []).append(i)
         wrt_of = [self._source_inputs(s, plan, reads) for s in s_leaves]
         wrt = tuple(dict.fromkeys(wrt_of[0] if len(wrt_of) == 1 else [w for ws in wrt_of for w in ws]))
         grads: list = [None] * len(s_leaves)
@@ -382,15 +410,15 @@ class GradientTape(Trace):
         if id(var) in self._watched_vars:  # only watched Variables get gradients (as in TensorFlow)
             slot = self._slots[id(target)]
             plan = self._shape.plans.get((slot,)) or self._plan([target])
-            recorded, vid = self._leaves, id(var)
+            var_keys, vid = self._var_keys, id(var)
             wrt = ()  # its reads, in input order
             for i, s in plan.var_inputs:
-                if recorded[s][0][1] == vid:
+                if var_keys[s][1] == vid:
                     wrt += (i,)
             if wrt:
                 entry = plan.backward.get(wrt) if self._plain and plan.leaf_slots is not None else None
                 if entry is not None and entry.eager:  # every input a recorded Tensor: _backward's eager case
-                    values = [recorded[s][1] for s in plan.leaf_slots]
+                    values = plan.leaf_values(self._keep)
                     values.append(plan.ones(0))
                     outs = entry.run(values)
                 else:
@@ -415,20 +443,20 @@ class GradientTape(Trace):
             entry = plan.backward[wrt] = _Backward(vjp_graph(plan.graph, list(wrt), list(range(len(targets))),
                                                              keep_outputs=False))
         bwd = entry.graph
-        recorded = self._leaves
+        keep = self._keep
         if len(STATE.stack) == 1:
-            values = [recorded[s][1] if type(s) is int else targets[s[1]] for s in plan.in_slots]
+            values = [keep[s] if type(s) is int else targets[s[1]] for s in plan.in_slots]
             values += [plan.ones(j) if c is None else c for j, c in enumerate(seeds)]
             if not bwd.consts and set(map(type, values)) == _TENSOR:
                 return entry.run(values)  # eager (``run_graph``'s first case)
             return run_graph(bwd, values)
         # evaluated under an outer tape or trace: read Variables through the Variable so that outer tapes
         # connect the backward pass to it (nested tapes -> second derivatives)
-        reads = self._var_reads
+        reads, var_keys = self._var_reads, self._var_keys
         values = []
         for s in plan.in_slots:
             if type(s) is int:
-                k, v = recorded[s]
+                k, v = var_keys.get(s), keep[s]
                 if k in reads and reads[k][0]._value is v:
                     v = reads[k][0]
             else:
@@ -507,9 +535,11 @@ class _Plan:
     (built once per structure, shared by every tape that records it: nothing per call is stored here but the
     backward graphs by ``wrt``)."""
 
-    __slots__ = ("graph", "in_slots", "leaf_slots", "position", "node_pos", "live", "var_inputs", "backward", "_ones")
+    __slots__ = ("graph", "in_slots", "leaf_slots", "leaf_values", "position", "node_pos", "live", "var_inputs",
+                 "backward", "_ones")
 
-    def __init__(self, avals: list, records: list, leaves: dict, tkey: tuple):
+    def __init__(self, shape: "_Shape", tkey: tuple):
+        avals, records, var_leaves = _structure(shape)
         vs = [Var(a) for a in avals]
         nodes = [Node(prim, [vs[i] for i in ins], params, vs[first:first + n])
                  for prim, params, ins, first, n in records]
@@ -530,6 +560,11 @@ class _Plan:
         self.in_slots = tuple(slot_of[v.id] for v in graph.invars)           # slot, or ("x", target) of each input
         # the inputs' slots when every input is a recorded leaf (no target the tape did not record), else None
         self.leaf_slots = self.in_slots if all(type(s) is int for s in self.in_slots) else None
+        # the tape's values of leaf_slots, as a new list (one C call): leaf_values(tape._keep)
+        ls = self.leaf_slots or ()
+        take = operator.itemgetter(*ls) if len(ls) > 1 else None
+        self.leaf_values = ((lambda keep: list(take(keep))) if take is not None else
+                            (lambda keep: [keep[ls[0]]]) if ls else (lambda keep: []))
         self.position = {s: i for i, s in enumerate(self.in_slots) if type(s) is int}   # slot -> input position
         self.node_pos = {slot_of[o.id]: ("node", k, j) if j else ("node", k)            # slot -> wrt entry
                          for k, n in enumerate(nodes) for j, o in enumerate(n.outvars)}
@@ -538,7 +573,7 @@ class _Plan:
         # (input position, slot) of the Variable reads the targets depend on, in input order (the leaf tokens
         # of the structure say which leaves are Variable reads)
         self.var_inputs = [(i, s) for i, (s, v) in enumerate(zip(self.in_slots, graph.invars))
-                           if v.id in live and type(s) is int and type(leaves[s][0]) is tuple]
+                           if v.id in live and type(s) is int and s in var_leaves]
         self.backward: dict = {}   # wrt -> backward graph
         self._ones: list = [None] * len(outvars)
 
@@ -604,11 +639,43 @@ class _Shape:
     """A node of the structure trie: a structure a tape recorded (its path from the root: each graph input's
     aval and each node's primitive, parameters, input slots and result avals), with the plans made for it."""
 
-    __slots__ = ("next", "plans")
+    __slots__ = ("next", "plans", "hint", "parent", "step")
 
-    def __init__(self):
-        self.next: dict = {}    # the next recorded step -> _Shape
+    def __init__(self, parent: "_Shape | None" = None, step: tuple | None = None):
+        self.next: dict = {}    # the next recorded step's token -> _Shape
         self.plans: dict = {}   # targets -> _Plan
+        # the step last taken from here, for a comparison by identity before the token is built and hashed:
+        # (is_variable_read, aval, _Shape) for a graph input, (prim, input slots, out aval, _Shape) for a node
+        # without parameters
+        self.hint: tuple | None = None
+        self.parent = parent    # the structure one step shorter (None at the root)
+        self.step = step        # the step from parent: (is_variable_read, aval) or (prim, params, ins, out)
+
+
+def _structure(shape: _Shape) -> tuple:
+    """The structure recorded along ``shape``'s path: ``(avals by slot, records, slots of the Variable reads)``,
+    a record being ``(prim, params, input slots, first output slot, number of outputs)``."""
+    steps = []
+    while shape.parent is not None:
+        steps.append(shape.step)
+        shape = shape.parent
+    avals: list = []
+    records: list = []
+    var_leaves: set = set()
+    for st in reversed(steps):
+        if len(st) == 2:  # a graph input
+            if st[0]:
+                var_leaves.add(len(avals))
+            avals.append(st[1])
+        else:
+            prim, params, ins, out = st
+            first = len(avals)
+            if prim.multiple_results:
+                avals.extend(out)
+            else:
+                avals.append(out)
+            records.append((prim, params, ins, first, len(avals) - first))
+    return avals, records, var_leaves
 
 
 class _ShapeTrie:
@@ -621,13 +688,15 @@ class _ShapeTrie:
         self.root = _Shape()
         self.nodes = self.plans = 0
 
-    def step(self, shape: _Shape, token) -> _Shape:
+    def step(self, shape: _Shape, token, step: tuple) -> _Shape:
+        """The node one ``token`` below ``shape`` (made when new; ``step`` is what it records: ``token``
+        with the node's own parameters)."""
         nxt = shape.next.get(token)
         if nxt is None:
             if self.nodes >= 64 * cache_limit("vjp_cache_size"):
                 self.clear()
             self.nodes += 1
-            nxt = shape.next.setdefault(token, _Shape())
+            nxt = shape.next.setdefault(token, _Shape(shape, step))
         return nxt
 
     def add_plan(self, shape: _Shape, tkey: tuple, plan: _Plan) -> _Plan:
