@@ -223,8 +223,20 @@ def _binary(prim, opname):
             return bind_binary(prim, a, b)
         except (TypeError, ValueError) as e:
             raise op_error(e, opname) from None
+
+    def reflected(y, x):
+        """``op(x, y)`` called as ``y.__rop__(x)``: a Python scalar with a Tensor (``0.5 * t``) first."""
+        if (type(x) is float or type(x) is int) and type(y) is Tensor:
+            lit = _fast_literal(x, y)  # promote's case for them
+            if lit is not None:
+                try:
+                    return bind_binary(prim, lit, y)
+                except (TypeError, ValueError) as e:
+                    raise op_error(e, opname) from None
+        return op(x, y)
     op.__name__ = opname
     op.__doc__ = f"Elementwise ``{opname}`` with broadcasting and dtype promotion."
+    op.reflected = reflected
     return op
 
 
@@ -342,11 +354,14 @@ floor = _unary(ew.floor_p, "floor")
 neg = negative
 
 
-@_named("square")
 def square(x, name=None):
     """``x * x`` elementwise."""
-    x = _in(x, "square")
-    return bind_binary(ew.mul_p, x, x)
+    try:  # (the errors of _named("square"), without its wrapper's call)
+        if type(x) is not Tensor:
+            x = _in(x, "square")
+        return bind_binary(ew.mul_p, x, x)
+    except (TypeError, ValueError, IndexError) as e:
+        raise op_error(e, "square") from None
 
 
 @_named("relu")
@@ -466,12 +481,28 @@ reduce_all = _reducer(rd.reduce_and_p, "reduce_all", "b")
 reduce_any = _reducer(rd.reduce_or_p, "reduce_any", "b")
 
 
-@_named("reduce_mean")
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """Mean over ``axis``; integer tensors give an integer mean truncated toward zero (exact, as in TensorFlow).
 
     The mean of no elements is NaN for floating dtypes and 0 for integer ones, as in TensorFlow.
     """
+    try:  # (the errors of _named("reduce_mean"), without its wrapper's call)
+        if axis is None and not keepdims and type(input_tensor) is Tensor:
+            a = input_tensor._aval
+            m = _FULL_MEANS.get(id(a))
+            if m is not None and m[0] is a:  # a float Tensor's mean of every element, its checks passed before
+                return bind_binary(ew.div_p, bind_unary(rd.reduce_sum_p, input_tensor, {"axes": m[1]}), m[2])
+        return _reduce_mean(input_tensor, axis, keepdims)
+    except (TypeError, ValueError, IndexError) as e:
+        raise op_error(e, "reduce_mean") from None
+
+
+# id(aval) -> (aval, axes, count literal): what reduce_mean computed for the mean of every element of a float
+# Tensor with that aval (the entry keeps the aval alive, so the id names it); emptied at 256 entries
+_FULL_MEANS: dict = {}
+
+
+def _reduce_mean(input_tensor, axis, keepdims):
     x = _in(input_tensor, "reduce_mean")
     axes = _axes("reduce_mean", x, axis)
     shape = x.aval.shape
@@ -480,8 +511,13 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     if dt is _dt.float16:  # float16 means are computed in float32 (the sum would overflow)
         return cast(reduce_mean(cast(x, _dt.float32), axes, keepdims), _dt.float16)
     if dt.kind == "f":  # reduce_sum(x, axes, keepdims), its checks passed
+        lit = _count_literal(n, dt)
+        if axis is None and axes and not keepdims and type(x) is Tensor and x._aval is not None:
+            if len(_FULL_MEANS) >= 256:
+                _FULL_MEANS.clear()
+            _FULL_MEANS[id(x._aval)] = (x._aval, axes, lit)
         s = _keep(x, axes, bind_unary(rd.reduce_sum_p, x, {"axes": axes}) if axes else _unchanged(x), keepdims)
-        return bind_binary(ew.div_p, s, _count_literal(n, dt))
+        return bind_binary(ew.div_p, s, lit)
     if x.dtype.kind not in "iu":
         raise TypeError(f"reduce_mean: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
     return _integer_mean(x, axes, keepdims, n)
@@ -529,17 +565,23 @@ argmin = _arg(rd.argmin_p, "argmin")
 # ---------------------------------------------------------------------------
 # linear algebra
 # ---------------------------------------------------------------------------
-@_named("matmul")
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
     """Matrix product ``a @ b`` (batched, with broadcast batch dimensions)."""
-    if not (transpose_a or transpose_b):  # two strong operands (Tensors or Variables) of one dtype, rank >= 2
-        va = a if type(a) is Tensor else a._value if isinstance(a, VariableBase) else None
-        vb = b if type(b) is Tensor else b._value if isinstance(b, VariableBase) else None
-        if va is not None and vb is not None:
-            sa, sb = va.aval, vb.aval
-            if sa.dtype is sb.dtype and not sa.weak_type and not sb.weak_type and len(sa.shape) > 1 \
-                    and len(sb.shape) > 1:
-                return bind_binary(la.matmul_p, a, b)  # promote and the rank checks have nothing to do
+    try:  # (the errors of _named("matmul"), without its wrapper's call)
+        if not (transpose_a or transpose_b):  # two strong operands (Tensors or Variables) of one dtype, rank >= 2
+            va = a if type(a) is Tensor else a._value if isinstance(a, VariableBase) else None
+            vb = b if type(b) is Tensor else b._value if isinstance(b, VariableBase) else None
+            if va is not None and vb is not None:
+                sa, sb = va.aval, vb.aval
+                if sa.dtype is sb.dtype and not sa.weak_type and not sb.weak_type and len(sa.shape) > 1 \
+                        and len(sb.shape) > 1:
+                    return bind_binary(la.matmul_p, a, b)  # promote and the rank checks have nothing to do
+        return _matmul(a, b, transpose_a, transpose_b)
+    except (TypeError, ValueError, IndexError) as e:
+        raise op_error(e, "matmul") from None
+
+
+def _matmul(a, b, transpose_a, transpose_b):
     a, b = promote("matmul", a, b)
     ra, rb = len(a.aval.shape), len(b.aval.shape)
     if ra == 0 or rb == 0:

@@ -407,31 +407,37 @@ class GradientTape(Trace):
         lists and loops."""
         self._used = True
         grad = None
-        if id(var) in self._watched_vars:  # only watched Variables get gradients (as in TensorFlow)
+        vid = id(var)
+        if vid in self._watched_vars:  # only watched Variables get gradients (as in TensorFlow)
             slot = self._slots[id(target)]
             plan = self._shape.plans.get((slot,)) or self._plan([target])
-            var_keys, vid = self._var_keys, id(var)
-            wrt = ()  # its reads, in input order
-            for i, s in plan.var_inputs:
-                if var_keys[s][1] == vid:
-                    wrt += (i,)
+            var_keys = self._var_keys
+            var_inputs = plan.var_inputs
+            if len(var_inputs) == 1:  # one Variable read (a tuple made once per plan)
+                wrt = plan.wrt_one if var_keys[var_inputs[0][1]][1] == vid else ()
+            else:
+                wrt = tuple([i for i, s in var_inputs if var_keys[s][1] == vid])  # its reads, in input order
             if wrt:
                 entry = plan.backward.get(wrt) if self._plain and plan.leaf_slots is not None else None
                 if entry is not None and entry.eager:  # every input a recorded Tensor: _backward's eager case
                     values = plan.leaf_values(self._keep)
-                    values.append(plan.ones(0))
-                    outs = entry.run(values)
+                    seed = plan._ones[0]
+                    values.append(seed if seed is not None else plan.ones(0))
+                    call = entry._call
+                    call = call() if call is not None else None
+                    outs = call(values) if call is not None else entry.run(values)
                 else:
                     outs = self._backward(plan, [target], wrt, [None])
                 grad = outs[0]
-                for g in outs[1:]:
-                    grad = grad + g
-                if var._value.aval.dtype.kind != "f":
+                if len(outs) > 1:
+                    for g in outs[1:]:
+                        grad = grad + g
+                value = var._value
+                if (value._aval or value.aval).dtype.kind != "f":
                     grad = None
-        if not self._persistent:  # release what was recorded; stale ids would record new tensors
-            watched = self._watched_vars
-            self._reset_records()
-            self._used, self._watched_vars = True, watched
+        if not self._persistent:  # release what was recorded (_reset_records but the watched Variables)
+            self._slots, self._keep, self._var_keys, self._var_reads = {}, [], {}, {}
+            self._shape, self._watched, self._plain = _SHAPES.root, set(), True
         return grad
 
     def _backward(self, plan: "_Plan", targets, wrt: tuple, seeds) -> list:
@@ -536,7 +542,7 @@ class _Plan:
     backward graphs by ``wrt``)."""
 
     __slots__ = ("graph", "in_slots", "leaf_slots", "leaf_values", "position", "node_pos", "live", "var_inputs",
-                 "backward", "_ones")
+                 "wrt_one", "backward", "_ones")
 
     def __init__(self, shape: "_Shape", tkey: tuple):
         avals, records, var_leaves = _structure(shape)
@@ -574,6 +580,7 @@ class _Plan:
         # of the structure say which leaves are Variable reads)
         self.var_inputs = [(i, s) for i, (s, v) in enumerate(zip(self.in_slots, graph.invars))
                            if v.id in live and type(s) is int and s in var_leaves]
+        self.wrt_one = (self.var_inputs[0][0],) if len(self.var_inputs) == 1 else None  # (its wrt, made once)
         self.backward: dict = {}   # wrt -> backward graph
         self._ones: list = [None] * len(outvars)
 

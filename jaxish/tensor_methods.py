@@ -8,7 +8,10 @@ from .core import Tensor
 
 
 def _r(fn):
-    return lambda self, other: fn(other, self)
+    """The reflected operator of ``fn`` (``__rsub__``: ``fn(other, self)``); an op of ``ops._binary`` has its
+    own, with the Python-scalar case first."""
+    r = getattr(fn, "reflected", None)
+    return r if r is not None else (lambda self, other: fn(other, self))
 
 
 def _eq(self, other):
