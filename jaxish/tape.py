@@ -127,7 +127,20 @@ class GradientTape(Trace):
                 sa = self._new_leaf(id(a), a)
             elif sb is None:
                 sb = self._new_leaf(id(b), b)
-            self._add_node(prim, _NO_PARAMS, (sa, sb), result)
+            ins = (sa, sb)
+            out = result._aval if type(result) is not list else None
+            if out is None:
+                self._add_node(prim, _NO_PARAMS, ins, result)
+                return result
+            keep = self._keep  # _add_node for one result, inline, with the hint's case first
+            known[id(result)] = len(keep)
+            keep.append(result)
+            shape = self._shape
+            h = shape.hint
+            if h is not None and h[0] is prim and h[1] == ins and h[2] is out:
+                self._shape = h[3]
+            else:
+                self._step(shape, (prim, (), ins, out), (prim, _NO_PARAMS, ins, out))
         return result
 
     def process_unary(self, prim, x, params, depth):
@@ -231,11 +244,16 @@ class GradientTape(Trace):
                 self._shape = h[3]
                 return
             token = (prim, (), ins, out)
+        self._step(shape, token, (prim, params, ins, out))
+
+    def _step(self, shape, token: tuple, step: tuple) -> None:
+        """Walk the trie from ``shape`` along a node's ``token`` (``step``: the token with the node's own
+        parameters); a node without parameters becomes ``shape``'s hint."""
         nxt = shape.next.get(token)
         if nxt is None:
-            nxt = _SHAPES.step(shape, token, (prim, params, ins, out))
-        if not params:
-            shape.hint = (prim, ins, out, nxt)
+            nxt = _SHAPES.step(shape, token, step)
+        if not step[1]:
+            shape.hint = (step[0], step[2], step[3], nxt)
         self._shape = nxt
 
     @property
