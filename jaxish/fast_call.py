@@ -121,7 +121,7 @@ def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequenc
         raise AssertionError(f"Tensor's fields changed ({Tensor.__slots__}): update fast_call.generated_call")
     gen = _Generator(exe, spec, n_args, variables, assigned)
     body = gen.body(out_tree)
-    lines = ["def call(args):"] + body
+    lines = gen.helpers + ["def call(args):"] + body
     ns = gen.ns
     if guard is not None:
         avals, backend, hits = guard
@@ -154,6 +154,7 @@ class _Generator:
         self.exe, self.plan, self.dests, self.consts = exe, plan, dests, consts
         self.n_args, self.variables, self.assigned = n_args, variables, assigned
         self.n_out = len(plan) - len(assigned)
+        self.helpers: list = []  # module-level functions the call uses (lines)
         # the destinations that exactly one output is: their Tensors are pooled (by output index k, dest j)
         uses = [[k for k, p in enumerate(plan) if p[0] == "dst" and p[1] == j] for j in range(len(dests))]
         self.pooled = [(ks[0], j) for j, ks in enumerate(uses) if len(ks) == 1]
@@ -181,22 +182,32 @@ class _Generator:
         return [f"d{j} = empty(DS{j}, DT{j})"] + self.tensor(k, f"d{j}")
 
     def member(self, k: int, j: int) -> list:
-        """The Tensor of output ``k`` on destination ``j``, from its pool ``P{j}`` (the last two written, oldest
-        first) when nothing but this local refers to it, its array or the array's base (each of those is referred
-        to by its container, a local and getrefcount's argument when it is free: F1); else a new one, and the
-        busy one goes back, with those older than it dropped."""
+        """The Tensor of output ``k`` on destination ``j`` (``t{k}``, its buffer ``d{j}``, the view ``v{j}``
+        when it holds one): from its pool ``P{j}`` when nothing but this local refers to it, its array or the
+        array's base (each of those is referred to by its container, a local and getrefcount's argument when
+        it is free: F1); else ``take{j}`` (generated beside the call) tries the others."""
         self.ns[f"P{j}"] = []
         if self.plan[k][2]:  # the Tensor holds a view of the buffer
             load = [f"v{j} = t{k}._value", f"d{j} = v{j}.base"]
             busy = f"rc(t{k}) != FREE or wr(t{k}) or rc(v{j}) != F1 or rc(d{j}) != F1"
+            got = f"t{k}, v{j}, d{j}"
         else:
             load = [f"d{j} = t{k}._value"]
             busy = f"rc(t{k}) != FREE or wr(t{k}) or rc(d{j}) != F1"
+            got = f"t{k}, d{j}"
         fresh = self.fresh(k, j)
+        # the slow path: the busy Tensor goes to the back of the pool and each other one is tried (a result held
+        # for good must not make every later call allocate); if all are busy, a new one, and of the busy ones
+        # only the newest stays (with the new one, the pool keeps two)
+        self.helpers += ([f"def take{j}(t{k}):", f"    P{j}.append(t{k})", f"    for _ in range(len(P{j}) - 1):",
+                          "        try:", f"            t{k} = P{j}.pop(0)", "        except IndexError:",
+                          "            break"]
+                         + ["        " + s for s in load]
+                         + [f"        if not ({busy}):", f"            return {got}", f"        P{j}.append(t{k})",
+                            f"    del P{j}[:-1]"]
+                         + ["    " + s for s in fresh] + [f"    return {got}"])
         return (["try:", f"    t{k} = P{j}.pop(0)", "except IndexError:"] + ["    " + s for s in fresh]
-                + ["else:"] + ["    " + s for s in load] + [f"    if {busy}:", f"        P{j}.append(t{k})",
-                                                            f"        del P{j}[:-1]"]
-                + ["        " + s for s in fresh])
+                + ["else:"] + ["    " + s for s in load] + [f"    if {busy}:", f"        {got} = take{j}(t{k})"])
 
     def buffer(self, j: int) -> list:
         """A buffer for a destination that is not pooled with a Tensor (several outputs are that array): the
