@@ -123,7 +123,8 @@ class _Runner:
         inputs, then one new C-contiguous array of each destination's shape and dtype (one that nothing else
         refers to: the entry writes it), then ``sizes``. None until a call has compiled the machine code, and
         for a graph that falls back to the interpreter or runs serialised. The caller passes every array
-        C-contiguous."""
+        C-contiguous and of the graph's shapes and dtypes: ``fn`` may be the compiled entry point, which does not
+        check them (``_compiled``)."""
         if not self.ready or self.res_shapes is None:
             return None
         plan = [(kind, x, kind == "res" and self.res_shapes[x] != shape
