@@ -210,7 +210,7 @@ def interned(aval: ShapedArray) -> ShapedArray:
         if len(_AVALS) >= 4096:
             _AVALS.clear()
         a = _AVALS.setdefault(key, aval)
-    return a
+    return a if a.dtype is aval.dtype else aval
 
 
 class Tracer(Tensor):
