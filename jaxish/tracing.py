@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import sys
 import threading
 import time
 import weakref
@@ -25,10 +24,11 @@ from . import dtypes as _dt
 from . import static_args as _static_args
 from .backends import describing
 from .config import _config, cache_limit, log_compiles
-from .core import CPU_DEVICE, STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
+from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
 from .core.call import call
 from .core.interpret import bind_node
 from .devices import copy_to, resolve_current
+from .fast_call import MISS, generated_call
 from .ir import Graph, ShapedArray
 from .lru import LRU, KeyedLocks
 from .primitives.elementwise import read_after_assign_p
@@ -85,6 +85,7 @@ class Traced:
     executable: Any = None
     fast: Any = None         # args -> outputs for eager calls with positional Tensors, once compiled (_fast_call);
                              # False: never
+    guarded: Any = None      # the same behind the checks that make it apply (generated_call's guard), or None
     name: str = "<function>"  # the traced function's name and its arguments' (``x: f32[2,3], y: i32[]``), for
     signature: str = ""       # the note after a slow compile
 
@@ -220,10 +221,11 @@ def _note_compile(traced: Traced, seconds: float) -> None:
         log.warning("jaxish: compiling %s(%s) and its first run took %.2f s", traced.name, traced.signature, seconds)
 
 
-def _fast_call(traced: Traced):
+def _fast_call(traced: Traced, guard: tuple):
     """``args -> outputs`` of an eager call of ``traced`` with positional Tensors, as ``call_traced`` and
-    ``tree_unflatten`` would compute them; None until its executable has run once (and while its backend
-    cannot give a fast spec), False for good (a function that draws random numbers, a backend without one)."""
+    ``tree_unflatten`` would compute them, and the same behind ``guard`` (see ``generated_call``), as a pair;
+    None until its executable has run once (and while its backend cannot give a fast spec), False for good (a
+    function that draws random numbers, a backend without one)."""
     exe = traced.executable
     if exe is None:
         return None
@@ -231,7 +233,7 @@ def _fast_call(traced: Traced):
         return False
     if any(type(v._value) is not Tensor for v in traced.variables):  # on a GPU (Variables keep their device)
         return False
-    return generated_call(exe, traced.n_leaves, traced.variables, traced.assigned, traced.out_tree)
+    return generated_call(exe, traced.n_leaves, traced.variables, traced.assigned, traced.out_tree, guard)
 
 
 def tensor_call(exe, n: int):
@@ -244,101 +246,6 @@ def tensor_call(exe, n: int):
         if call is not None:
             calls[n] = call
     return call
-
-
-_FREE: list = []
-
-
-def _free_refcount() -> int:
-    """What ``sys.getrefcount`` says, in a generated call, of an array that only a local variable refers to
-    (2 on CPython 3.11-3.13: the local and getrefcount's argument), measured once with the same code; 0
-    (never reuse a buffer) where the count is no proof: free-threaded builds, or an interpreter that counts
-    fewer references than that."""
-    if not _FREE:
-        ns = {"rc": sys.getrefcount}
-        exec("def probe(B):\n    d = B.pop(0)\n    return rc(d)\n", ns)
-        n = ns["probe"]([np.empty(1)])
-        gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-        _FREE.append(n if gil and n >= 2 else 0)
-    return _FREE[0]
-
-
-def generated_call(exe, n_args: int, variables: Sequence = (), assigned: Sequence = (), out_tree=None):
-    """A Python function ``call(args)`` generated for one executable: it runs ``exe`` on the values of the
-    ``n_args`` Tensors ``args`` and of ``variables``, writes the last outputs to ``assigned`` (as strong
-    Tensors) and returns the others as Tensors, unflattened with ``out_tree`` (a list without one) -- what
-    ``Executable.call_tensors`` and ``call_traced`` compute, with every decision taken once: no per-call
-    lists, loops or checks (the signature, including each input's shape and dtype, is the caller's key).
-
-    None for backends without ``fast_spec`` and before the executable has run. The function holds ``exe``
-    (its machine code stays loaded while the function lives); it keeps no per-call state but the buffers it
-    reuses.
-
-    Destinations (outputs the compiled code writes into arrays it is given) come from a small pool per
-    destination, the last two arrays written, oldest first: one is reused only when ``sys.getrefcount``
-    shows that nothing but this call refers to it any more (no Tensor, view, memoryview or Variable), and
-    it is taken out of the pool (``list.pop``, atomic) before that check, so no other thread can reach it
-    meanwhile. A training step whose results are dropped, and a Variable assigned each call (its previous
-    value is free once the next value is assigned), then write into the same buffers each call; a result
-    someone holds is never written.
-    """
-    spec = exe.fast_spec()
-    if spec is None:
-        return None
-    fn, sizes, plan, dests, consts = spec
-    ns = {"fn": fn, "S": sizes, "asc": np.ascontiguousarray, "Tensor": Tensor, "DEV": CPU_DEVICE, "EXE": exe,
-          "unflatten": tree_unflatten, "TREE": out_tree, "rc": sys.getrefcount, "empty": np.empty,
-          "FREE": _free_refcount()}
-    lines = ["def call(args):"]
-    ins = [f"i{k}" for k in range(n_args + len(variables))]
-    if n_args:
-        lines.append(f"    {''.join(f'a{k}, ' for k in range(n_args))}= args")
-        lines += [f"    i{k} = a{k}._value" for k in range(n_args)]
-    for j, v in enumerate(variables):
-        ns[f"V{j}"] = v
-        lines.append(f"    i{n_args + j} = V{j}._value._value")
-    for c, arr in enumerate(consts):
-        ns[f"K{c}"], ns[f"C{c}"] = arr, np.ascontiguousarray(arr)  # (constants never change)
-    for j, (shape, dt) in enumerate(dests):
-        ns[f"B{j}"], ns[f"DS{j}"], ns[f"DT{j}"] = [], shape, dt
-        lines += ["    try:",
-                  f"        d{j} = B{j}.pop(0)",
-                  "    except IndexError:",
-                  f"        d{j} = None",
-                  f"    if d{j} is None or rc(d{j}) != FREE:",  # only this local refers to it
-                  f"        if d{j} is not None:",
-                  f"            B{j}.append(d{j})",  # in use: a Variable's value is free after the next call
-                  f"        d{j} = empty(DS{j}, DT{j})"]
-    args = ([f"asc({i})" for i in ins] + [f"C{c}" for c in range(len(consts))] + [f"d{j}" for j in range(len(dests))]
-            + ["S"])
-    lines.append(f"    {'res = ' if any(p[0] == 'res' for p in plan) else ''}fn({', '.join(args)})")
-    for j in range(len(dests)):
-        lines += [f"    B{j}.append(d{j})", f"    del B{j}[:-2]"]
-    for k, (kind, x, reshape, shape) in enumerate(plan):
-        if kind == "res" or kind == "dst":
-            ns[f"SH{k}"] = shape
-            src = f"res[{x}]" if kind == "res" else f"d{x}"
-            lines.append(f"    o{k} = {src}" + (f".reshape(SH{k})" if reshape else ""))
-        elif kind == "in":
-            lines.append(f"    o{k} = {ins[x] if x < len(ins) else f'K{x - len(ins)}'}")
-        else:
-            ns[f"L{k}"] = x
-            lines.append(f"    o{k} = L{k}")
-    n = len(plan) - len(assigned)
-    for k, aval in enumerate(exe.out_avals):
-        ns[f"AV{k}"] = aval if k < n or aval is None or not aval.weak_type else None  # assigned values: strong
-    for j, v in enumerate(assigned):  # (shape and dtype were checked when it was traced)
-        ns[f"W{j}"] = v
-        lines.append(f"    W{j}._value = Tensor(o{n + j}, False, DEV, AV{n + j})")
-    outs = [f"Tensor(o{k}, {bool(exe._weak[k])}, DEV, AV{k})" for k in range(n)]
-    if out_tree is None:
-        lines.append(f"    return [{', '.join(outs)}]")
-    elif n == 1 and out_tree.is_leaf():
-        lines.append(f"    return {outs[0]}")
-    else:
-        lines.append(f"    return unflatten(TREE, [{', '.join(outs)}])")
-    exec(compile("\n".join(lines) + "\n", "<jaxish generated call>", "exec"), ns)
-    return ns["call"]
 
 
 def _executable(traced: Traced):
@@ -436,6 +343,8 @@ class TracedFunction:
         self._fast: dict = {}                   # shortcut for positional-Tensor calls, cleared when full:
                                                 # (*hashes of the avals, device, backend) -> (Traced, avals)
         self._bound: dict = {}
+        self._mono = None                       # the guarded generated call of the signature last run through
+                                                # the shortcut without a device scope (Traced.guarded), tried first
         self._has_static = bool(self._static_argnums or self._static_argnames)
         # counters that threads increment without a lock (``next`` of an itertools.count is atomic)
         self._hit_count, self._miss_count = itertools.count(), itertools.count()
@@ -484,6 +393,11 @@ class TracedFunction:
 
     def __call__(self, *args, **kwargs):
         try:  # (no cost unless something raises)
+            mono = self._mono
+            if mono is not None and not kwargs:  # the last signature run through its generated call: that
+                out = mono(args)                  # call checks that it applies (no key is built)
+                if out is not MISS:
+                    return out
             if not kwargs and not self._has_static:
                 # fast path: positional tensors only (the common case in a training loop)
                 # keyed by the avals' cached hashes (ints: ShapedArray.__hash__ is a Python call), the avals compared
@@ -513,15 +427,18 @@ class TracedFunction:
                         if len(STATE.stack) == 1:
                             fast = traced.fast
                             if fast:
+                                if key[-2] is None and traced.guarded is not None:
+                                    self._mono = traced.guarded
                                 return fast(args)
                             outs = call_traced(traced, args)
                             if fast is None:
-                                traced.fast = _fast_call(traced)
+                                self._set_fast(traced, avals, key[-1])
                             return tree_unflatten(traced.out_tree, outs)
                         return tree_unflatten(traced.out_tree, call_traced(traced, args))
                     traced, out = self._call_slow(args, kwargs)
                     if len(self._fast) >= _trace_cache_size():
                         self._fast.clear()
+                        self._mono = None
                     self._fast[key] = (traced, avals)
                     return out
             return self._call_slow(args, kwargs)[1]
@@ -530,6 +447,14 @@ class TracedFunction:
             if _BARE_RAISE:
                 raise  # bare: no traceback entry for this frame
             raise e
+
+    def _set_fast(self, traced: Traced, avals: tuple, backend) -> None:
+        """Give ``traced`` its generated calls, once its executable has run (see ``_fast_call``)."""
+        calls = _fast_call(traced, (avals, backend, self._hit_count))
+        if calls:
+            traced.fast, traced.guarded = calls
+        else:
+            traced.fast = calls
 
     def _call_slow(self, args, kwargs) -> tuple:
         """Trace (on a new signature) and run; returns ``(Traced, outputs)``."""
@@ -615,6 +540,7 @@ class TracedFunction:
         """Forget every traced signature (and with them their compiled executables)."""
         self._cache.clear()
         self._fast.clear()
+        self._mono = None
 
     def graph(self, *args, **kwargs) -> Graph:
         """The optimised graph of the function at these arguments (a fresh trace; the cache is untouched)."""

@@ -49,7 +49,7 @@ def test_traced_assign_keeps_every_held_value(dropped):
 
 
 def test_buffers_are_reused_when_results_are_dropped():
-    from jaxish.tracing import _free_refcount
+    from jaxish.fast_call import free_refcount as _free_refcount
     if not _free_refcount():
         pytest.skip("reference counts prove nothing on this interpreter: buffers are never reused")
     v = tf.Variable(np.ones((4, 5), np.float32))

@@ -201,6 +201,18 @@ def shaped_array_of(value: np.ndarray, weak: bool) -> ShapedArray:
     return a
 
 
+def interned(aval: ShapedArray) -> ShapedArray:
+    """The object :func:`shaped_array_of` gives for arrays of ``aval``'s shape, dtype and weak type (``aval``
+    itself if there is none yet): a Tensor made with it compares by identity with one whose aval was computed."""
+    key = (aval.shape, aval.dtype.np, aval.weak_type)
+    a = _AVALS.get(key)
+    if a is None:
+        if len(_AVALS) >= 4096:
+            _AVALS.clear()
+        a = _AVALS.setdefault(key, aval)
+    return a if a.dtype is aval.dtype else aval
+
+
 class Tracer(Tensor):
     """A symbolic tensor inside a graph trace: it has an abstract value only."""
 

@@ -4,7 +4,7 @@ An array that Numba allocates inside compiled code comes from ``malloc``:
 above glibc's mmap threshold (32 MB at most) every call maps fresh pages, and
 the first write to each 4 KB page faults (some 10-40 ms for 40 MB, more than
 the arithmetic of a fused kernel over it). Graph outputs are written into
-destinations the caller passes (``codegen``; ``tracing.generated_call`` reuses
+destinations the caller passes (``codegen``; ``fast_call.generated_call`` reuses
 them); every other allocation of at least ``POOL_BYTES`` (an intermediate
 between steps, an array returned through a view of another shape) is a
 parameter of the entry function too (``codegen._Entry.alloc``), and the

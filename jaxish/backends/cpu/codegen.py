@@ -14,7 +14,7 @@ A graph output that the entry allocates (a fused group's, a loop matmul's) is
 written into a *destination*, an array the caller passes (``Program.dests``:
 its shape and dtype), instead of a new array the entry returns: Numba's boxing
 of a returned array costs about as much as the rest of a small graph, and the
-caller may pass a buffer it reuses (``tracing.generated_call``). The caller
+caller may pass a buffer it reuses (``fast_call.generated_call``). The caller
 guarantees that a destination aliases no input and nothing else.
 
 Any other array of at least ``buffers.POOL_BYTES`` (an intermediate, or a
