@@ -85,16 +85,9 @@ _M32_L5 = np.float32(-0.1666780263185501)
 _M32_L6 = np.float32(0.20000715553760529)
 _M32_L7 = np.float32(-0.2499999701976776)
 _M32_L8 = np.float32(0.3333333134651184)
-# (tanh(x) - x) / x**3 as a polynomial in z = x**2 on [0, 0.625**2], degree 5
-_M32_T0 = np.float32(0.002292744815349579)
-_M32_T1 = np.float32(-0.008343945257365704)
-_M32_T2 = np.float32(0.02176891826093197)
-_M32_T3 = np.float32(-0.053959257900714874)
-_M32_T4 = np.float32(0.13333304226398468)
-_M32_T5 = np.float32(-0.3333333432674408)
-_M32_TANH_SMALL = np.float32(0.625)
-_M32_TANH_HI = np.float32(10.0)                     # tanh rounds to 1 above 9.01
-_M32_TANH_TINY = np.float32(0.000244140625)         # 2**-12: tanh(x) rounds to x below
+_M32_MAGIC127 = np.float32(12583039.0)              # 1.5 * 2**23 + 127: bits(k + it) << 23 are those of 2**k
+_M32_TANH_HI = np.float32(9.0)                      # tanh rounds to 1 above 9.01 (and within an ulp of it at 9)
+_M32_TANH_TINY = np.float32(0.000244140625)         # 2**-12: tanh(x) rounds to x below (sin's cut too)
 
 
 @scalar_function
@@ -191,16 +184,20 @@ def _log1p_f32(x):
 
 @scalar_function
 def _tanh_f32(x):
+    # tanh|x| = e / (e + 2) with e = expm1(2|x|) = 2**k (e**r - 1) + (2**k - 1), 2|x| = k ln2 + r: one path for
+    # every x (no polynomial for small |x|, no select between two results). e + 2 >= 2, so e's relative error
+    # reaches the result scaled by 2 / (e + 2) <= 1. 2**k - 1 is exact (k <= 26) and 2**k comes from t's bits.
     a = abs(x)
-    z = x * x
-    small = x + x * z * (((((_M32_T0 * z + _M32_T1) * z + _M32_T2) * z + _M32_T3) * z + _M32_T4) * z + _M32_T5)
-    ac = a if a < _M32_TANH_HI else _M32_TANH_HI
-    k, em1 = _expk_f32(ac + ac)
-    big = _M32_1 - _M32_2 / (_scale_f32(em1 + _M32_1, k) + _M32_1)    # 1 - 2 / (e**2a + 1)
-    big = big if x > _M32_0 else -big
-    r = small if a < _M32_TANH_SMALL else big
-    r = r if a >= _M32_TANH_TINY else x               # keeps -0.0
-    return r if x == x else x
+    a = _M32_TANH_HI if a > _M32_TANH_HI else a       # NaN stays NaN (and propagates to the result)
+    a2 = a + a
+    t = a2 * _M32_LOG2E + _M32_MAGIC127
+    k = t - _M32_MAGIC127
+    r = a2 - k * _M32_LN2_HI
+    r = r - k * _M32_LN2_LO
+    p = ((((_M32_E0 * r + _M32_E1) * r + _M32_E2) * r + _M32_E3) * r + _M32_E4) * r + _M32_HALF
+    s = np.int32(np.float32(t).view(np.int32) << 23).view(np.float32)
+    e = s * (r + r * r * p) + (s - _M32_1)
+    return np.copysign(e / (e + _M32_2), x)       # keeps -0.0; subnormal x: e = 2x exactly, the result x
 
 
 @scalar_function
