@@ -64,11 +64,17 @@ _M32_MAGIC = np.float32(12582912.0)                 # 1.5 * 2**23: adding it rou
 _M32_LOG2E = np.float32(1.4426950408889634)
 _M32_LN2_HI = np.float32(0.693359375)               # 9 bits: k * _M32_LN2_HI is exact
 _M32_LN2_LO = np.float32(-2.1219444e-04)
-# (e**r - 1 - r) / r**2 on [-ln2/2, ln2/2], degree 4 (the constant term 1/2 exact); 0.07 ulp of e**r
-_M32_E0 = np.float32(0.0013900863705202937)
-_M32_E1 = np.float32(0.008368676528334618)
-_M32_E2 = np.float32(0.04166683182120323)
-_M32_E3 = np.float32(0.1666652113199234)
+# (e**r - 1 - r) / r**2 on [-ln2/2, ln2/2], degree 5: e**r - 1 to a small relative error (expm1, tanh)
+_M32_E0 = np.float32(0.00019890980911441147)
+_M32_E1 = np.float32(0.0013933641603216529)
+_M32_E2 = np.float32(0.00833331048488617)
+_M32_E3 = np.float32(0.04166646674275398)
+_M32_E4 = np.float32(0.1666666716337204)
+# the same, degree 4 (the constant 1/2 exact), minimising the error of e**r (0.07 ulp): exp's
+_M32_X0 = np.float32(0.0013900863705202937)
+_M32_X1 = np.float32(0.008368676528334618)
+_M32_X2 = np.float32(0.04166683182120323)
+_M32_X3 = np.float32(0.1666652113199234)
 _M32_EXP_HI = np.float32(89.0)                      # exp overflows above 88.73
 _M32_EXP_LO = np.float32(-104.0)                    # and underflows to 0 below -103.98
 _M32_EXPM1_LO = np.float32(-30.0)                   # expm1 is -1 below -17.4
@@ -113,29 +119,37 @@ def _scale_bits_f32(p, t):
 
 
 @scalar_function
-def _expk_f32(x):
-    # (k, e**r - 1, t) with x = k ln2 + r, |r| <= ln2/2, t = k + _M32_MAGIC, for x in [-104, 89] (NaN: NaN)
+def _reduce_f32(x):
+    # (k, r, t) with x = k ln2 + r, |r| <= ln2/2, t = k + _M32_MAGIC, for x in [-104, 89] (NaN: NaN)
     t = x * _M32_LOG2E + _M32_MAGIC
     k = t - _M32_MAGIC
     r = x - k * _M32_LN2_HI
     r = r - k * _M32_LN2_LO
-    p = (((_M32_E0 * r + _M32_E1) * r + _M32_E2) * r + _M32_E3) * r + _M32_HALF
-    return k, r + r * r * p, t
+    return k, r, t
+
+
+@scalar_function
+def _expk_f32(x):
+    # (k, e**r - 1) with x = k ln2 + r, |r| <= ln2/2, for finite x in [-104, 89]
+    k, r, _ = _reduce_f32(x)
+    p = ((((_M32_E0 * r + _M32_E1) * r + _M32_E2) * r + _M32_E3) * r + _M32_E4) * r + _M32_HALF
+    return k, r + r * r * p
 
 
 @scalar_function
 def _exp_f32(x):
     xc = _M32_EXP_HI if x > _M32_EXP_HI else x        # min/max that keep a NaN, which reaches the result
     xc = _M32_EXP_LO if xc < _M32_EXP_LO else xc
-    k, em1, t = _expk_f32(xc)
-    return _scale_bits_f32(em1 + _M32_1, t)
+    k, r, t = _reduce_f32(xc)
+    p = (((_M32_X0 * r + _M32_X1) * r + _M32_X2) * r + _M32_X3) * r + _M32_HALF
+    return _scale_bits_f32((r + r * r * p) + _M32_1, t)
 
 
 @scalar_function
 def _expm1_f32(x):
     xc = x if x < _M32_EXP_HI else _M32_EXP_HI
     xc = xc if xc > _M32_EXPM1_LO else _M32_EXPM1_LO
-    k, em1, _ = _expk_f32(xc)
+    k, em1 = _expk_f32(xc)
     # |k| <= 24: 2**k em1 + (2**k - 1), both terms exact; else (em1 + 1) 2**k - 1
     ka = k if k < _M32_24 else _M32_24
     ka = ka if ka > _M32_M24 else _M32_M24
@@ -205,7 +219,7 @@ def _tanh_f32(x):
     k = t - _M32_MAGIC127
     r = a2 - k * _M32_LN2_HI
     r = r - k * _M32_LN2_LO
-    p = (((_M32_E0 * r + _M32_E1) * r + _M32_E2) * r + _M32_E3) * r + _M32_HALF
+    p = ((((_M32_E0 * r + _M32_E1) * r + _M32_E2) * r + _M32_E3) * r + _M32_E4) * r + _M32_HALF
     s = np.int32(np.float32(t).view(np.int32) << 23).view(np.float32)
     e = s * (r + r * r * p) + (s - _M32_1)
     return np.copysign(e / (e + _M32_2), x)       # keeps -0.0; subnormal x: e = 2x exactly, the result x
@@ -215,7 +229,7 @@ def _tanh_f32(x):
 def _logistic_f32(x):
     a = abs(x)
     a = a if a < -_M32_EXP_LO else -_M32_EXP_LO
-    k, em1, _ = _expk_f32(-a)
+    k, em1 = _expk_f32(-a)
     e = _scale_f32(em1 + _M32_1, k)                   # exp(-|x|)
     d = _M32_1 + e
     r = _M32_1 / d if x >= _M32_0 else e / d
@@ -252,7 +266,7 @@ def _erf_f32(x):
                      + _M32_Q6)
     ac = a if a < _M32_4 else _M32_4
     ac = ac if ac > _M32_1 else _M32_1
-    k, em1, _ = _expk_f32(-(ac * ac))
+    k, em1 = _expk_f32(-(ac * ac))
     v = ac - _M32_2_5
     r = ((((((_M32_R0 * v + _M32_R1) * v + _M32_R2) * v + _M32_R3) * v + _M32_R4) * v + _M32_R5) * v + _M32_R6) * v \
         + _M32_R7
