@@ -25,6 +25,13 @@ Rules the text follows:
 * NaN, infinities, signed zeros, subnormal arguments and results, overflow
   and underflow give NumPy's results: each function computes on a clamped,
   finite argument and selects the special result at the end.
+* One path for every argument wherever the bounds allow: a vectorised loop computes every path and selects, so
+  two paths cost both. Float32 ``tanh`` is ``e / (e + 2)`` with ``e = expm1(2|x|)`` for every ``x`` (``e + 2 >= 2``
+  keeps ``e``'s relative error from growing), not a small-argument polynomial beside ``1 - 2 / (e**2x + 1)``.
+* A clamp written ``HI if x > HI else x`` keeps a NaN (LLVM emits min/max); where the NaN then reaches the
+  result (float32 ``exp``, ``tanh``) there is no final NaN select. A value that may be NaN is never converted to
+  an integer (LLVM makes that poison): ``2**k`` then comes from the bits of ``k + _M32_MAGIC``
+  (``_scale_bits_f32``, ``tanh``).
 * Compiled with ``fastmath={"contract"}`` (``CPU_OPTIONS``): LLVM may
   fuse ``a * b + c`` into an FMA, and the bounds hold with or without one.
   Nothing relies on the rounding of a product that could be fused: the
