@@ -277,6 +277,8 @@ RULES = [  # (jaxish fn, NumPy reference, primitives left after simplification, 
     (lambda x: x ** 1, lambda x: x ** 1, [], False),
     (lambda x: x ** 2, lambda x: x * x, ["mul"], False),
     (lambda x: x - x, lambda x: x - x, ["sub"], False),
+    (lambda x: x * -x, lambda x: x * -x, ["mul", "neg"], False),     # -(x * x): signs, zeros, NaNs; ints wrap
+    (lambda x: -x * -x, lambda x: -x * -x, ["mul"], False),           # x * x
     (lambda x: tf.cast(x, x.dtype), lambda x: x, [], False),
     (lambda x: x + (-0.0), lambda x: x + (-0.0), [], True),
     (lambda x: (-0.0) + x, lambda x: (-0.0) + x, [], True),

@@ -59,6 +59,24 @@ def test_pow_by_two_is_a_multiply():
     assert prims(g) == ["mul"]
 
 
+def test_negations_move_out_of_products():
+    def f(x, y):
+        return [x * -y, -x * y, -x * -y, x * y]
+    y = tf.constant(np.float32([[0.0, -0.0, np.inf], [np.nan, -2.5, 1e-45]]))
+    g = tf.make_graph(f)(X, y)
+    assert sorted(prims(g)) == ["mul", "neg"], str(g)   # one product, one negation, shared by all four
+    got = [o.numpy() for o in tf.trace(f)(X, y)]
+    xs, ys = X.numpy(), y.numpy()
+    with np.errstate(invalid="ignore"):
+        want = [xs * -ys, -xs * ys, -xs * -ys, xs * ys]
+    for a, b in zip(got, want):   # bit for bit: signed zeros and infinities too
+        np.testing.assert_array_equal(a, b)
+        assert np.array_equal(np.signbit(a[~np.isnan(b)]), np.signbit(b[~np.isnan(b)]))
+    # the VJP of -x * x: its cotangent products reuse exp's own, and neg(x) is gone
+    g = optimize(tf.make_graph(tf.grad(lambda x: tf.reduce_sum(tf.exp(-x * x))))(X), for_execution=True)
+    assert prims(g).count("neg") == 2 and prims(g).count("mul") == 2, str(g)
+
+
 def test_seed_backward_graph_prints_compactly():
     x = tf.constant(np.ones((32, 5), np.float32))
     y = tf.constant(np.ones((32, 1), np.float32))

@@ -3,7 +3,9 @@
 ``x*1``, ``1*x``, ``x+(-0.0)``, ``x-(+0.0)``, ``x/1``, ``x**1``, ``--x``,
 identity reshapes, broadcasts, converts and copies disappear; ``x**2`` becomes
 ``x*x`` (both correctly rounded); reshapes of reshapes, broadcasts of
-broadcasts and transposes of transposes collapse into one node. Each rule is
+broadcasts and transposes of transposes collapse into one node; a negation
+moves out of a product (``x * -y`` is ``-(x * y)``, ``-x * -y`` is ``x * y``),
+where CSE may find the product already computed. Each rule is
 exact for every value, NaN, infinities and signed zeros included (``x + 0.0``
 and ``x - (-0.0)`` stay: they turn -0.0 into +0.0), and never changes a dtype
 or weak type (the replacement must have the node's abstract value).
@@ -70,6 +72,12 @@ def simplify(graph: Graph, for_execution: bool = False) -> Graph:
                 repl = ins[0]
             elif _is_lit(ins[0], 1) and ins[1] in same:
                 repl = ins[1]
+            else:
+                negated = _negations_out(ins, out, producer)
+                if negated is not None:
+                    nodes += negated
+                    producer.update((m.outvars[0].id, m) for m in negated)
+                    continue
         elif prim is ew.add_p:  # x + (-0.0) is x for every x; x + 0.0 turns -0.0 into +0.0 (ints: any zero)
             if _is_additive_identity(ins[1]) and ins[0] in same:
                 repl = ins[0]
@@ -121,6 +129,27 @@ def simplify(graph: Graph, for_execution: bool = False) -> Graph:
         producer[out.id] = nn
     outs = [rd(o) for o in graph.outvars]
     return Graph(graph.invars, nodes, outs, graph.constvars, graph.consts)
+
+
+def _negations_out(ins, out, producer):
+    """``x * -y`` -> ``-(x * y)`` and ``-x * -y`` -> ``x * y``: the nodes computing ``out``, or None.
+
+    Exact for every value (a product's sign is its operands' signs combined, its magnitude theirs; for integers
+    the same modulo 2**bits). A VJP writes such products (the cotangent of ``-x * x``); with the negation outside,
+    CSE finds the product the graph computes anyway and the negation of ``y`` may become dead.
+    """
+    inner, flips = list(ins), 0
+    for k, a in enumerate(ins):
+        prev = None if isinstance(a, Literal) else producer.get(a.id)
+        if prev is not None and prev.prim is ew.neg_p and prev.invars[0].aval == a.aval:
+            inner[k] = prev.invars[0]
+            flips += 1
+    if not flips:
+        return None
+    if flips == 2:
+        return [Node(ew.mul_p, inner, {}, [out])]
+    tmp = Var(out.aval)
+    return [Node(ew.mul_p, inner, {}, [tmp]), Node(ew.neg_p, [tmp], {}, [out])]
 
 
 def _scalar_broadcasts_to_literals(ins, out, producer):

@@ -25,6 +25,13 @@ Rules the text follows:
 * NaN, infinities, signed zeros, subnormal arguments and results, overflow
   and underflow give NumPy's results: each function computes on a clamped,
   finite argument and selects the special result at the end.
+* One path for every argument wherever the bounds allow: a vectorised loop computes every path and selects, so
+  two paths cost both. Float32 ``tanh`` is ``e / (e + 2)`` with ``e = expm1(2|x|)`` for every ``x`` (``e + 2 >= 2``
+  keeps ``e``'s relative error from growing), not a small-argument polynomial beside ``1 - 2 / (e**2x + 1)``.
+* A clamp written ``HI if x > HI else x`` keeps a NaN (LLVM emits min/max); where the NaN then reaches the
+  result (float32 ``exp``, ``tanh``) there is no final NaN select. A value that may be NaN is never converted to
+  an integer (LLVM makes that poison): ``2**k`` then comes from the bits of ``k + _M32_MAGIC``
+  (``_scale_bits_f32``, ``tanh``).
 * Compiled with ``fastmath={"contract"}`` (``CPU_OPTIONS``): LLVM may
   fuse ``a * b + c`` into an FMA, and the bounds hold with or without one.
   Nothing relies on the rounding of a product that could be fused: the
@@ -64,12 +71,17 @@ _M32_MAGIC = np.float32(12582912.0)                 # 1.5 * 2**23: adding it rou
 _M32_LOG2E = np.float32(1.4426950408889634)
 _M32_LN2_HI = np.float32(0.693359375)               # 9 bits: k * _M32_LN2_HI is exact
 _M32_LN2_LO = np.float32(-2.1219444e-04)
-# (e**r - 1 - r) / r**2 on [-ln2/2, ln2/2], degree 5
+# (e**r - 1 - r) / r**2 on [-ln2/2, ln2/2], degree 5: e**r - 1 to a small relative error (expm1, tanh)
 _M32_E0 = np.float32(0.00019890980911441147)
 _M32_E1 = np.float32(0.0013933641603216529)
 _M32_E2 = np.float32(0.00833331048488617)
 _M32_E3 = np.float32(0.04166646674275398)
 _M32_E4 = np.float32(0.1666666716337204)
+# the same, degree 4 (the constant 1/2 exact), minimising the error of e**r (0.07 ulp): exp's
+_M32_X0 = np.float32(0.0013900863705202937)
+_M32_X1 = np.float32(0.008368676528334618)
+_M32_X2 = np.float32(0.04166683182120323)
+_M32_X3 = np.float32(0.1666652113199234)
 _M32_EXP_HI = np.float32(89.0)                      # exp overflows above 88.73
 _M32_EXP_LO = np.float32(-104.0)                    # and underflows to 0 below -103.98
 _M32_EXPM1_LO = np.float32(-30.0)                   # expm1 is -1 below -17.4
@@ -85,16 +97,9 @@ _M32_L5 = np.float32(-0.1666780263185501)
 _M32_L6 = np.float32(0.20000715553760529)
 _M32_L7 = np.float32(-0.2499999701976776)
 _M32_L8 = np.float32(0.3333333134651184)
-# (tanh(x) - x) / x**3 as a polynomial in z = x**2 on [0, 0.625**2], degree 5
-_M32_T0 = np.float32(0.002292744815349579)
-_M32_T1 = np.float32(-0.008343945257365704)
-_M32_T2 = np.float32(0.02176891826093197)
-_M32_T3 = np.float32(-0.053959257900714874)
-_M32_T4 = np.float32(0.13333304226398468)
-_M32_T5 = np.float32(-0.3333333432674408)
-_M32_TANH_SMALL = np.float32(0.625)
-_M32_TANH_HI = np.float32(10.0)                     # tanh rounds to 1 above 9.01
-_M32_TANH_TINY = np.float32(0.000244140625)         # 2**-12: tanh(x) rounds to x below
+_M32_MAGIC127 = np.float32(12583039.0)              # 1.5 * 2**23 + 127: bits(k + it) << 23 are those of 2**k
+_M32_TANH_HI = np.float32(9.0)                      # tanh rounds to 1 above 9.01 (and within an ulp of it at 9)
+_M32_TANH_TINY = np.float32(0.000244140625)         # 2**-12: tanh(x) rounds to x below (sin's cut too)
 
 
 @scalar_function
@@ -109,22 +114,42 @@ def _scale_f32(p, k):
 
 
 @scalar_function
-def _expk_f32(x):
-    # (k, e**r - 1) with x = k ln2 + r, |r| <= ln2/2, for finite x in [-104, 89]
-    k = (x * _M32_LOG2E + _M32_MAGIC) - _M32_MAGIC
+def _scale_bits_f32(p, t):
+    # p * 2**k for t = k + _M32_MAGIC, k an integer in [-252, 254], like _scale_f32 but from t's bits, with no
+    # float-to-int conversion (any t gives a defined, finite or infinite, scale: a NaN p stays NaN). t's bits are
+    # 0x4B400000 + k, whose high part vanishes shifted: s1 = 2**(k >> 1), s2 = 2**(k - (k >> 1))
+    i = np.float32(t).view(np.int32)
+    b1 = np.int32(((i >> 1) + 127) << 23)             # (each int32 at once: the vector code stays 32-bit)
+    s1 = b1.view(np.float32)
+    s2 = np.int32(np.int32((i + 254) << 23) - b1).view(np.float32)
+    return p * s1 * s2
+
+
+@scalar_function
+def _reduce_f32(x):
+    # (k, r, t) with x = k ln2 + r, |r| <= ln2/2, t = k + _M32_MAGIC, for x in [-104, 89] (NaN: NaN)
+    t = x * _M32_LOG2E + _M32_MAGIC
+    k = t - _M32_MAGIC
     r = x - k * _M32_LN2_HI
     r = r - k * _M32_LN2_LO
+    return k, r, t
+
+
+@scalar_function
+def _expk_f32(x):
+    # (k, e**r - 1) with x = k ln2 + r, |r| <= ln2/2, for finite x in [-104, 89]
+    k, r, _ = _reduce_f32(x)
     p = ((((_M32_E0 * r + _M32_E1) * r + _M32_E2) * r + _M32_E3) * r + _M32_E4) * r + _M32_HALF
     return k, r + r * r * p
 
 
 @scalar_function
 def _exp_f32(x):
-    xc = x if x < _M32_EXP_HI else _M32_EXP_HI        # NaN: any finite value, selected away at the end
-    xc = xc if xc > _M32_EXP_LO else _M32_EXP_LO
-    k, em1 = _expk_f32(xc)
-    r = _scale_f32(em1 + _M32_1, k)
-    return r if x == x else x
+    xc = _M32_EXP_HI if x > _M32_EXP_HI else x        # min/max that keep a NaN, which reaches the result
+    xc = _M32_EXP_LO if xc < _M32_EXP_LO else xc
+    k, r, t = _reduce_f32(xc)
+    p = (((_M32_X0 * r + _M32_X1) * r + _M32_X2) * r + _M32_X3) * r + _M32_HALF
+    return _scale_bits_f32((r + r * r * p) + _M32_1, t)
 
 
 @scalar_function
@@ -191,16 +216,20 @@ def _log1p_f32(x):
 
 @scalar_function
 def _tanh_f32(x):
+    # tanh|x| = e / (e + 2) with e = expm1(2|x|) = 2**k (e**r - 1) + (2**k - 1), 2|x| = k ln2 + r: one path for
+    # every x (no polynomial for small |x|, no select between two results). e + 2 >= 2, so e's relative error
+    # reaches the result scaled by 2 / (e + 2) <= 1. 2**k - 1 is exact (k <= 26) and 2**k comes from t's bits.
     a = abs(x)
-    z = x * x
-    small = x + x * z * (((((_M32_T0 * z + _M32_T1) * z + _M32_T2) * z + _M32_T3) * z + _M32_T4) * z + _M32_T5)
-    ac = a if a < _M32_TANH_HI else _M32_TANH_HI
-    k, em1 = _expk_f32(ac + ac)
-    big = _M32_1 - _M32_2 / (_scale_f32(em1 + _M32_1, k) + _M32_1)    # 1 - 2 / (e**2a + 1)
-    big = big if x > _M32_0 else -big
-    r = small if a < _M32_TANH_SMALL else big
-    r = r if a >= _M32_TANH_TINY else x               # keeps -0.0
-    return r if x == x else x
+    a = _M32_TANH_HI if a > _M32_TANH_HI else a       # NaN stays NaN (and propagates to the result)
+    a2 = a + a
+    t = a2 * _M32_LOG2E + _M32_MAGIC127
+    k = t - _M32_MAGIC127
+    r = a2 - k * _M32_LN2_HI
+    r = r - k * _M32_LN2_LO
+    p = ((((_M32_E0 * r + _M32_E1) * r + _M32_E2) * r + _M32_E3) * r + _M32_E4) * r + _M32_HALF
+    s = np.int32(np.float32(t).view(np.int32) << 23).view(np.float32)
+    e = s * (r + r * r * p) + (s - _M32_1)
+    return np.copysign(e / (e + _M32_2), x)       # keeps -0.0; subnormal x: e = 2x exactly, the result x
 
 
 @scalar_function
