@@ -354,9 +354,10 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         return out
     if lo is not None and hi is not None:  # a scan over the indices (no counter to carry)
         dtype = _bounds_dtype(lower, upper, (lo, hi - 1) if hi > lo else ())   # the values i takes
-        idx = _so.iota_p.bind(n=max(hi - lo, 0), dtype=dtype)
-        if lo:
-            idx = _ew.add_p.bind(idx, Tensor(np.asarray(lo, dtype.np)))
+        with _operands_device(init_leaves):
+            idx = _so.iota_p.bind(n=max(hi - lo, 0), dtype=dtype)
+            if lo:
+                idx = _ew.add_p.bind(idx, Tensor(np.asarray(lo, dtype.np)))
         out, _ = scan(lambda x, i: (checked(i, x), None), init_val, idx)
         return out
     lo_t, hi_t = _leaf(lower, "fori_loop", "lower"), _leaf(upper, "fori_loop", "upper")
@@ -374,6 +375,31 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         i, u, x = c
         return i + 1, u, checked(i, x)
     return while_loop(cond_fun, body, (lo_t, hi_t, init_val))[2]
+
+
+def _operands_device(leaves):
+    """The device scope for the indices an eager loop makes: that of an operand on an accelerator (as
+    ``zeros_like`` makes its result on its input's device), so that they need no implicit copy there (refused
+    without soft device placement); none when tracing, inside a device scope, or on the CPU."""
+    from .core import CPU_DEVICE, STATE
+    from .devices import device
+    if STATE.device is None and STATE.main is None:
+        for x in leaves:
+            dev = x.device if isinstance(x, Tensor) or is_variable(x) else CPU_DEVICE
+            if dev != CPU_DEVICE:
+                return device(dev)
+    return _NO_SCOPE
+
+
+class _NoScope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_SCOPE = _NoScope()
 
 
 # the most iterations of a fori_loop with static bounds that scans an iota of its indices (4 MiB of int32);

@@ -53,3 +53,20 @@ def test_scan_gradient_on_gpu():
         c, ys = tf.scan(lambda c, e: (tf.sin(c * w + e), c * c), tf.zeros((2,)), xs)
         return tf.reduce_sum(ys) + tf.reduce_sum(c)
     _both(tf.grad(loss), w, xs)
+
+
+def test_eager_fori_loop_makes_its_indices_on_the_gpu():
+    # an eager fori_loop with static bounds scans an iota of its indices: it was made on the CPU, so GPU operands
+    # raised DevicePlacementError without soft placement (and were copied implicitly with it)
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    old = tf.config.get_soft_device_placement()
+    tf.config.set_soft_device_placement(False)
+    try:
+        out = tf.fori_loop(2, 5, lambda i, c: c * 0.5 + tf.cast(i, tf.float32), on_gpu(x))
+    finally:
+        tf.config.set_soft_device_placement(old)
+    want = x
+    for i in range(2, 5):
+        want = want * np.float32(0.5) + np.float32(i)
+    assert out.device == GPU
+    assert_allclose(out.numpy(), want, rtol=1e-6)
