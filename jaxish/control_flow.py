@@ -80,7 +80,7 @@ def _var_aval(v) -> ShapedArray:
 
 def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str) -> _Body:
     """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``."""
-    with GraphTrace(name=f"the {what} of {op}") as t:
+    with GraphTrace(name=f"the {what} of {op}", capture_tracked=True) as t:
         tracers = [t.new_arg(a, f"{what} argument {i}") for i, a in enumerate(avals)]
         args = tree_unflatten(in_tree, tracers)
         _check_arity(fn, args, op, what)
