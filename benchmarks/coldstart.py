@@ -30,12 +30,28 @@ import time
 
 from harness import Measurement, Row
 
-_DATA = """
+# The seed step's child-script snippets, shared with coldstart_phases.py (which times the same step by phase).
+SEED_DATA = """
 import numpy as np
 rng = np.random.default_rng(0)
 X = rng.random((32, 5), dtype=np.float32)
 Y = (X @ np.arange(5, dtype=np.float32)[:, None]).astype(np.float32)
 W0 = rng.random((5, 1), dtype=np.float32)
+"""
+
+# jaxish's step, as the seed chapter writes it (expects ``import jaxish as tf`` and SEED_DATA run before it).
+SEED_STEP_JAXISH = """
+x, y = tf.constant(X), tf.constant(Y)
+weights = tf.Variable(W0)
+
+@tf.trace
+def train_step(x, y):
+    with tf.GradientTape() as tape:
+        y_hat = tf.linalg.matmul(x, weights)
+        loss = tf.reduce_mean(tf.square(y - y_hat))
+    gradients = tape.gradient(loss, weights)
+    weights.assign_add(-0.05 * gradients)
+    return loss
 """
 
 _HEAD = "import time, json\nT0 = time.time()\n"
@@ -48,25 +64,13 @@ SCRIPTS = {
     "jaxish": _HEAD + """
 import jaxish as tf
 T1 = time.time()
-""" + _DATA + """
-x, y = tf.constant(X), tf.constant(Y)
-weights = tf.Variable(W0)
-
-@tf.trace
-def train_step(x, y):
-    with tf.GradientTape() as tape:
-        y_hat = tf.linalg.matmul(x, weights)
-        loss = tf.reduce_mean(tf.square(y - y_hat))
-    gradients = tape.gradient(loss, weights)
-    weights.assign_add(-0.05 * gradients)
-    return loss
-
+""" + SEED_DATA + SEED_STEP_JAXISH + """
 T2 = time.time()
 train_step(x, y).numpy(); weights.numpy()
 """ + _TAIL,
     "NumPy": _HEAD + """
 T1 = time.time()
-""" + _DATA + """
+""" + SEED_DATA + """
 w = W0.copy()
 T2 = time.time()
 r = X @ w - Y
@@ -79,7 +83,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax
 import jax.numpy as jnp
 T1 = time.time()
-""" + _DATA + """
+""" + SEED_DATA + """
 x, y, w = jnp.asarray(X), jnp.asarray(Y), jnp.asarray(W0)
 
 @jax.jit
@@ -93,7 +97,7 @@ jax.block_until_ready(train_step(w, x, y))
     "PyTorch": _HEAD + """
 import torch
 T1 = time.time()
-""" + _DATA + """
+""" + SEED_DATA + """
 x, y = torch.tensor(X), torch.tensor(Y)
 w = torch.tensor(W0, requires_grad=True)
 T2 = time.time()

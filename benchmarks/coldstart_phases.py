@@ -9,6 +9,8 @@ counted twice); phases nest, so the indented lines are parts of the line above
 (siblings may overlap a little: the overloads Numba compiles during type
 inference run lowering and LLVM passes of their own).
 
+The child's data and step are ``coldstart.py``'s (``SEED_DATA``, ``SEED_STEP_JAXISH``).
+
 Usage::
 
     python benchmarks/coldstart_phases.py            # 3 repeats
@@ -27,6 +29,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+
+from coldstart import SEED_DATA, SEED_STEP_JAXISH  # the same step as row 5's child script
 
 CHILD = r'''
 import time
@@ -54,22 +58,7 @@ def wrap(obj, attr, name):
             _active.discard(name)
     setattr(obj, attr, w)
 
-rng = np.random.default_rng(0)
-X = rng.random((32, 5), dtype=np.float32)
-Y = (X @ np.arange(5, dtype=np.float32)[:, None]).astype(np.float32)
-W0 = rng.random((5, 1), dtype=np.float32)
-x, y = tf.constant(X), tf.constant(Y)
-weights = tf.Variable(W0)
-
-@tf.trace
-def train_step(x, y):
-    with tf.GradientTape() as tape:
-        y_hat = tf.linalg.matmul(x, weights)
-        loss = tf.reduce_mean(tf.square(y - y_hat))
-    gradients = tape.gradient(loss, weights)
-    weights.assign_add(-0.05 * gradients)
-    return loss
-
+''' + SEED_DATA + SEED_STEP_JAXISH + r'''
 c = pt(); import numba; T["import numba"] = pt() - c
 c = pt(); import jaxish.backends.cpu as cpu; T["import jaxish.backends.cpu"] = pt() - c
 import jaxish.backends as backends

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
 from . import dtypes as _dt
 from .core import Tensor, Tracer, is_variable
+from .fileio import atomic_write
 from .tree_util import NAMESPACE
 
 __all__ = ["save", "load"]
@@ -90,36 +90,8 @@ def save(path: str | os.PathLike, tree: Any) -> None:
     meta = {"format": _FORMAT, "version": 1, "paths": [_path_str(p) for p, _ in leaves],
             "variables": [is_variable(x) for _, x in leaves], "skeleton": skeleton}
     arrays[_META] = np.array(json.dumps(meta))
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private (0600); a checkpoint gets open()'s mode
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    """The process's umask: read from /proc where it can be (setting it to read it, the fallback, changes it for
-    every thread for a moment)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    # created as open() would create it (0666 less the umask), not private as mkstemp's files
+    atomic_write(path, lambda f: np.savez(f, **arrays), "wb", permissions=0o666)
 
 
 class _Corrupt(Exception):

@@ -58,6 +58,17 @@ class _Body:
     assigned: list
     out_tree: Any
     extra: Any = None   # what the wrapper recorded (scan: the carry's and ys' structures)
+    rng: bool = False   # it draws random numbers: its last input is the random state, its last output the next
+
+    @property
+    def rng_in(self) -> list:
+        """``[the random state input]`` of a body that draws random numbers, else ``[]``."""
+        return [self.graph.invars[-1]] if self.rng else []
+
+    @property
+    def rng_out(self) -> list:
+        """``[the next iteration's random state]`` of a body that draws random numbers, else ``[]``."""
+        return [self.graph.outvars[-1]] if self.rng else []
 
     @property
     def out_avals(self) -> list:
@@ -78,20 +89,56 @@ def _var_aval(v) -> ShapedArray:
     return v._value.aval.strip_weak()
 
 
-def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str) -> _Body:
-    """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``."""
-    with GraphTrace(name=f"the {what} of {op}") as t:
+def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, random: bool = False) -> _Body:
+    """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``. With ``random`` (a loop body), random ops are
+    allowed: the body then takes the random state as its last input and returns the next iteration's state
+    (:func:`_next_state`) as its last output."""
+    with GraphTrace(name=f"the {what} of {op}", capture_tracked=True) as t:
         tracers = [t.new_arg(a, f"{what} argument {i}") for i, a in enumerate(avals)]
         args = tree_unflatten(in_tree, tracers)
         _check_arity(fn, args, op, what)
         out = fn(*args)
         leaves, out_tree = tree_flatten(out)
         vals = [_leaf(o, op, f"the {what}'s result") for o in leaves]
+        rng = t.rng_var is not None
+        if rng and random:
+            vals.append(_next_state(Tracer(t, t.rng_var)))
         graph, variables, assigned = t.finish(vals)
-    if t.rng_var is not None:
-        raise _error(NotImplementedError, op, f"the {what} draws random numbers; random ops inside control flow "
-                                              f"are not supported yet (draw them outside and pass them in)")
-    return _Body(graph, len(avals), len(vals), variables, assigned, out_tree)
+    if rng and not random:
+        raise _error(NotImplementedError, op, f"the {what} draws random numbers; random ops are supported in loop "
+                                              f"bodies, not yet in cond branches or a while_loop's cond_fun (draw "
+                                              f"them outside and pass them in)")
+    if rng:  # the next state goes last, after the assigned Variables' values
+        outs = list(graph.outvars)
+        outs.append(outs.pop(len(vals) - 1))
+        graph = Graph(graph.invars, graph.nodes, outs, graph.constvars, graph.consts)
+        vals = vals[:-1]
+    return _Body(graph, len(avals), len(vals), variables, assigned, out_tree, rng=rng)
+
+
+# The random state of a loop whose body draws random numbers is carried: iteration 0 uses the loop's own state
+# (``_loop_state``), each iteration the next one, ``[key * A + C, counter]`` (wrapping int64: an LCG of full
+# period 2**64, so every iteration's Philox key is distinct, and Philox's streams under distinct keys are
+# independent). This is JAX's ``split`` of a carried key, done implicitly.
+_LCG_A = 0x5851F42D4C957F2D   # odd (Knuth's MMIX multiplier; A - 1 divisible by 4)
+_LCG_C = 0x14057B7EF767814F   # odd
+
+
+def _next_state(state):
+    mul = Tensor(np.array([_LCG_A, 1], dtype=np.uint64).view(np.int64))
+    inc = Tensor(np.array([_LCG_C, 0], dtype=np.int64))
+    return _ew.add_p.bind(_ew.mul_p.bind(state, mul), inc)
+
+
+def _loop_state():
+    """The state a loop whose body draws random numbers starts from: a fresh one per eager call (the global
+    generator advances), and inside a trace a key of its own derived from the trace's state and the position
+    of the loop (as a nested random-using traced call gets), so every call of the traced function draws anew."""
+    from . import random as _random
+    from .core import current_trace
+    if current_trace() is None:
+        return Tensor(_random.GENERATOR.next_state())
+    return _random._nested_call_state()
 
 
 def _check_arity(fn: Callable, args: tuple, op: str, what: str) -> None:
@@ -220,7 +267,7 @@ def _trace_carry(fn: Callable, in_tree, carry_avals: list, other_avals: list, op
     the body's carry outputs have the carry's types."""
     avals = list(carry_avals)
     for _ in range(3):
-        body = _trace_body(fn, in_tree, avals + other_avals, op, what)
+        body = _trace_body(fn, in_tree, avals + other_avals, op, what, random=True)
         nc = n_carry_out(body)
         outs = body.out_avals[:nc]
         if nc != len(avals):
@@ -289,16 +336,19 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     n = len(init)
     b_ro, b_car = body.var_inputs(readonly), body.var_inputs(carried)
     g = body.graph
-    body_graph = Graph(b_ro + list(g.invars[:n]) + b_car, g.nodes,
-                       list(g.outvars[:n]) + body.var_outputs(carried, b_car), g.constvars, g.consts)
+    body_graph = Graph(b_ro + list(g.invars[:n]) + b_car + body.rng_in, g.nodes,
+                       list(g.outvars[:n]) + body.var_outputs(carried, b_car) + body.rng_out, g.constvars,
+                       g.consts)
     c_ro, c_car = c.var_inputs(readonly), c.var_inputs(carried)
     cg = c.graph
-    cond_graph = Graph(c_ro + list(cg.invars[:n]) + c_car, cg.nodes, list(cg.outvars[:1]), cg.constvars,
+    c_rng = [Var(v.aval) for v in body.rng_in]  # the carried random state, which the condition does not read
+    cond_graph = Graph(c_ro + list(cg.invars[:n]) + c_car + c_rng, cg.nodes, list(cg.outvars[:1]), cg.constvars,
                        cg.consts)
+    state = [_loop_state()] if body.rng else []
     # the read-only Variables are leading constants of both graphs
     cgc, cc = _cf.closed(cond_graph)
     bgc, bc = _cf.closed(body_graph)
-    outs = _cf.bind(_cf.while_p, [*cc, *readonly, *bc, *readonly, *init, *carried],
+    outs = _cf.bind(_cf.while_p, [*cc, *readonly, *bc, *readonly, *init, *carried, *state],
                 {"cond_graph": cgc, "body_graph": bgc, "cond_nconsts": len(cc) + len(readonly),
                  "body_nconsts": len(bc) + len(readonly)})
     for v, val in zip(carried, outs[n:]):
@@ -354,9 +404,10 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         return out
     if lo is not None and hi is not None:  # a scan over the indices (no counter to carry)
         dtype = _bounds_dtype(lower, upper, (lo, hi - 1) if hi > lo else ())   # the values i takes
-        idx = _so.iota_p.bind(n=max(hi - lo, 0), dtype=dtype)
-        if lo:
-            idx = _ew.add_p.bind(idx, Tensor(np.asarray(lo, dtype.np)))
+        with _operands_device(init_leaves):
+            idx = _so.iota_p.bind(n=max(hi - lo, 0), dtype=dtype)
+            if lo:
+                idx = _ew.add_p.bind(idx, Tensor(np.asarray(lo, dtype.np)))
         out, _ = scan(lambda x, i: (checked(i, x), None), init_val, idx)
         return out
     lo_t, hi_t = _leaf(lower, "fori_loop", "lower"), _leaf(upper, "fori_loop", "upper")
@@ -374,6 +425,31 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
         i, u, x = c
         return i + 1, u, checked(i, x)
     return while_loop(cond_fun, body, (lo_t, hi_t, init_val))[2]
+
+
+def _operands_device(leaves):
+    """The device scope for the indices an eager loop makes: that of an operand on an accelerator (as
+    ``zeros_like`` makes its result on its input's device), so that they need no implicit copy there (refused
+    without soft device placement); none when tracing, inside a device scope, or on the CPU."""
+    from .core import CPU_DEVICE, STATE
+    from .devices import device
+    if STATE.device is None and STATE.main is None:
+        for x in leaves:
+            dev = x.device if isinstance(x, Tensor) or is_variable(x) else CPU_DEVICE
+            if dev != CPU_DEVICE:
+                return device(dev)
+    return _NO_SCOPE
+
+
+class _NoScope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_SCOPE = _NoScope()
 
 
 # the most iterations of a fori_loop with static bounds that scans an iota of its indices (4 MiB of int32);
@@ -462,11 +538,12 @@ def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False
     ro, car = body.var_inputs(readonly), body.var_inputs(carried)
     g = body.graph
     outs_v = list(g.outvars[:body.n_out])
-    graph = Graph(ro + list(g.invars[:nc]) + car + list(g.invars[nc:body.n_in]), g.nodes,
-                  outs_v[:nc] + body.var_outputs(carried, car) + outs_v[nc:], g.constvars, g.consts)
-    outs = _cf.scan(graph, readonly, carry + carried, xs_t, n, reverse)
+    graph = Graph(ro + list(g.invars[:nc]) + car + body.rng_in + list(g.invars[nc:body.n_in]), g.nodes,
+                  outs_v[:nc] + body.var_outputs(carried, car) + body.rng_out + outs_v[nc:], g.constvars, g.consts)
+    state = [_loop_state()] if body.rng else []
+    outs = _cf.scan(graph, readonly, carry + carried + state, xs_t, n, reverse)
     na = len(carried)
     for v, val in zip(carried, outs[nc:nc + na]):
         v.assign(val)
-    final = tree_unflatten(body.out_tree, outs[:nc] + outs[nc + na:])  # (carry, y)
+    final = tree_unflatten(body.out_tree, outs[:nc] + outs[nc + na + len(state):])  # (carry, y)
     return final[0], final[1]

@@ -99,6 +99,10 @@ class GradientTape(Trace):
             else:
                 raise TypeError(f"GradientTape.watch: expected tensors or Variables, got {type(x).__name__}")
 
+    def tracks(self, x) -> bool:
+        """A tensor this tape watches or has recorded (a graph traced above the tape takes it as an input)."""
+        return id(x) in self._slots
+
     def watched_variables(self) -> tuple:
         """The Variables watched so far."""
         return tuple(self._watched_vars.values())

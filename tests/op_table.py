@@ -674,6 +674,90 @@ NORMALIZERS = [
        grad_cases=SOFTMAX_GRAD, mag=True, rejects=FLOAT_ONLY, cpu_dtypes=("float16", "float32")),
 ]
 
-OPS: list = ELEMENTWISE + CASTS + SCALAR_OPERANDS + REDUCTIONS + ARGS + [MATMUL] + SHAPE_OPS + NORMALIZERS
+
+# ---------------------------------------------------------------------------
+# control flow: cond, fori_loop (a scan), while_loop, scan
+# ---------------------------------------------------------------------------
+# The primitives' parameters are graphs (the traced branches and bodies). A row fixes them in its ``fn``, as
+# concat's row fixes the list around its tensors, so every test of the table runs them as it runs any op: the
+# dtype sweep, the cases, NaN/inf, eager and traced on each backend, vmap, gradients. The bodies use + - * and
+# a max only: on the "small" domain no integer result leaves int8/uint8 (the worst case is noted beside each
+# body) and the reference is the same loop in NumPy (float64 for floats). ``mag``: a loop's rounding errors
+# scale with the magnitudes it runs through.
+CF_DTYPES = NUM
+SMALL2 = ("small", "small")
+
+
+def _max_ge(x, y) -> bool:
+    mx, my = _extreme_ref("max", -INF, "min")(x), _extreme_ref("max", -INF, "min")(y)
+    return bool(mx >= my)
+
+
+def _cond(x, y):  # max is exact in every dtype, so the branch is the reference's (ints tie: true)
+    return tf.cond(tf.reduce_max(x) >= tf.reduce_max(y), lambda a, b: a * b + a, lambda a, b: a - b, x, y)
+
+
+def _cond_ref(x, y):
+    return x * y + x if _max_ge(x, y) else x - y
+
+
+def _cond_ok(x, y):  # finite differences stay on one branch
+    return abs(float(np.max(x)) - float(np.max(y))) > 0.1
+
+
+def _fori(x, y):  # |c| <= 2*2+2, 6*2+2+1, 15*2+2+2 = 34
+    return tf.fori_loop(0, 3, lambda i, c: c * y + x + tf.cast(i, c.dtype), x)
+
+
+def _fori_ref(x, y):
+    c = x
+    for i in range(3):
+        c = c * y + x + np.asarray(i, x.dtype)
+    return c
+
+
+def _while(x, n):  # a loop whose trip count is a tensor (0 to 4): |c| <= 2, 5, 11, 23, 47
+    return tf.while_loop(lambda s: s[0] < n, lambda s: (s[0] + 1, s[1] * x + 1), (tf.zeros_like(n), x))[1]
+
+
+def _while_ref(x, n):
+    c = x
+    for _ in range(int(n)):
+        c = c * x + np.asarray(1, x.dtype)
+    return c
+
+
+def _scan(c, xs, reverse=False):  # 4 steps: |c| <= 6, 14, 30, 62; |ys + c| <= 96
+    c, ys = tf.scan(lambda c, x: (c * x + x, c - x), c, xs, reverse=reverse)
+    return ys + c
+
+
+def _scan_ref(c, xs, reverse=False):
+    ys = [None] * len(xs)
+    for t in (reversed(range(len(xs))) if reverse else range(len(xs))):
+        c, ys[t] = c * xs[t] + xs[t], c - xs[t]
+    return (np.stack(ys) if len(xs) else np.zeros(xs.shape, c.dtype)) + c
+
+
+CONTROL_FLOW = [
+    Op("cond", _cond, _cond_ref, CF_DTYPES, SMALL2,
+       (Case(((3, 4), (3, 4))), Case(((), ())), Case(((2, 3), (3,))), Case(((0, 3), (3,)))),
+       grad=True, grad_cases=(Case(((2, 3), (2, 3))), Case(((), ()))), grad_ok=_cond_ok, mag=True,
+       rejects=("bool",)),
+    Op("fori_loop", _fori, _fori_ref, CF_DTYPES, SMALL2,
+       (Case(((3, 4), (3, 4))), Case(((), ())), Case(((3, 4), (4,))), Case(((0, 3), (3,)))),
+       grad=True, grad_cases=(Case(((2, 3), (2, 3))), Case(((3,), ()))), mag=True, rejects=("bool",)),
+    Op("while_loop", _while, _while_ref, CF_DTYPES, ("small", index(0, 5, "int32")),
+       (Case(((3, 4), ())), Case(((), ())), Case(((0, 3), ()))),
+       mag=True, rejects=("bool",)),
+    Op("scan", _scan, _scan_ref, CF_DTYPES, SMALL2,
+       (Case(((4,), (4, 4))), Case(((), (4,))), Case(((4,), (4, 4)), {"reverse": True}), Case(((2, 3), (3, 2, 3))),
+        Case(((4,), (0, 4)))),
+       grad=True, grad_cases=(Case(((3,), (2, 3))), Case(((), (3,)), {"reverse": True})), mag=True,
+       rejects=("bool",)),
+]
+
+OPS: list = ELEMENTWISE + CASTS + SCALAR_OPERANDS + REDUCTIONS + ARGS + [MATMUL] + SHAPE_OPS + NORMALIZERS + \
+    CONTROL_FLOW
 BY_NAME = {op.name: op for op in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate op names in the table"

@@ -130,3 +130,48 @@ def test_fori_loop_carrying_its_index_values_and_grad(backend, mode, monkeypatch
             c = c * a + i
         fd += s * c / (2 * eps)
     np.testing.assert_allclose(float(g), fd, rtol=1e-4)
+
+
+def test_tape_sees_a_watched_scalar_the_bodies_close_over(backend):
+    # a 0-d tensor closed over by a body was inlined as a literal: the tape did not see the dependence and
+    # gave None for it (grad, which traces it, was right); found by the op table's rows on the GPU
+    x = tf.constant(np.array([0.5, -1.0, 0.3]))
+    y = tf.constant(0.7, tf.float64)
+
+    def f(x, y):
+        a = tf.fori_loop(0, 3, lambda i, c: c * y + x, x)
+        b, ys = tf.scan(lambda c, e: (c * y + e, c * y), x, tf.ones((2, 3), tf.float64))
+        c = tf.cond(tf.reduce_max(x) > 0, lambda v: v * y, lambda v: v, x)
+        return tf.reduce_sum(a) + tf.reduce_sum(b) + tf.reduce_sum(ys) + tf.reduce_sum(c)
+    with tf.GradientTape() as tape:
+        tape.watch([x, y])
+        loss = f(x, y)
+    gx, gy = tape.gradient(loss, [x, y])
+    want = tf.grad(f, argnums=(0, 1))(x, y)
+
+    def ref(x, y):  # the same in NumPy, for finite differences in y
+        a = x
+        for _ in range(3):
+            a = a * y + x
+        b, s = x, 0.0
+        for _ in range(2):
+            s += np.sum(b * y)
+            b = b * y + 1
+        return a.sum() + b.sum() + s + (x * y).sum()
+    eps = 1e-6
+    np.testing.assert_allclose(gy.numpy(), (ref(x.numpy(), 0.7 + eps) - ref(x.numpy(), 0.7 - eps)) / (2 * eps),
+                               rtol=1e-6)
+    np.testing.assert_allclose(gy.numpy(), want[1].numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx.numpy(), want[0].numpy(), rtol=1e-12)
+
+
+def test_tape_through_while_closing_over_a_watched_scalar_says_why():
+    # before: None (a silently zero gradient); now the while loop's dependence is seen, and it has no reverse mode
+    x = tf.constant(np.array([1.0, 2.0]))
+    y = tf.constant(1.5, tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(y)
+        out = tf.while_loop(lambda c: tf.reduce_sum(c) < 10.0, lambda c: c * y, x)
+        loss = tf.reduce_sum(out)
+    with pytest.raises(ValueError, match="while_loop"):
+        tape.gradient(loss, y)

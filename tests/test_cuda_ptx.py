@@ -129,6 +129,12 @@ def recorded():
     return rec
 
 
+#: rows left out: cond/while/scan programs are driven from the host (a one-element predicate read per iteration,
+#: sub-programs per branch and body), which ``run_program``'s recorded launches cannot run (nothing computes the
+#: predicate, so a branch or body would never launch); the simulator runs them (tests/cuda/test_op_table_gpu.py)
+CONTROL_FLOW_ROWS = {"cond", "fori_loop", "while_loop", "scan"}
+
+
 def _run_op_table():
     sys.path.insert(0, str(ROOT / "tests" / "cuda"))
     from test_op_table import _rng, grad_inputs, make_inputs, split_diff
@@ -136,6 +142,8 @@ def _run_op_table():
 
     from jaxish.testing import check_grads
     for op in OPS:
+        if op.name in CONTROL_FLOW_ROWS:
+            continue
         entries = [(op.cases[0], dt) for dt in op.dtypes] + [(c, c.dtype or op.main_dtype) for c in op.cases[1:]]
         for case, dt in entries:
             ts = [tf.constant(a) for a in make_inputs(op, case, dt, _rng(op.name, case.id, dt))]

@@ -17,7 +17,7 @@ class GraphTrace(Trace):
 
     is_graph_trace = True
 
-    def __init__(self, name: str = "<function>", device: str = CPU_DEVICE):
+    def __init__(self, name: str = "<function>", device: str = CPU_DEVICE, capture_tracked: bool = False):
         self.name = name
         self.device = device
         self.level = None
@@ -33,6 +33,9 @@ class GraphTrace(Trace):
         self.rng_var = None
         self.rng_count = 0
         self.is_retrace = False
+        # a 0-d tensor an active tape tracks is captured as a constant (an input of the node the graph becomes,
+        # which the tape records), not inlined as a literal the tape cannot see (control-flow bodies)
+        self.capture_tracked = capture_tracked
 
     # -- context management --
     def __enter__(self):
@@ -59,7 +62,7 @@ class GraphTrace(Trace):
             if x._trace.level is not None and x._trace.level < self.level:
                 return self._const(x)
             raise EscapedTracerError(x._trace.escaped_message(x))
-        if not x.aval.shape:
+        if not x.aval.shape and not (self.capture_tracked and any(t.tracks(x) for t in STATE.tapes)):
             return Literal(x._value, x.aval)
         return self._const(x)
 

@@ -32,6 +32,11 @@ class Trace:
         override it with a shorter path."""
         return self.process(prim, [x], params, (x,), depth)
 
+    def tracks(self, x) -> bool:
+        """Whether this trace follows the concrete tensor ``x`` (a tape: watched or recorded), so that a graph
+        traced above it must take ``x`` as an input rather than inline its value."""
+        return False
+
     def process_below(self, prim, vals: list, params: dict, raw: Sequence, depth: int):
         """Hand the call to the trace below this one on the stack (for traces that observe, like tapes)."""
         return STATE.stack[depth - 1].process(prim, vals, params, raw, depth - 1)

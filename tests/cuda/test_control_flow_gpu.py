@@ -53,3 +53,39 @@ def test_scan_gradient_on_gpu():
         c, ys = tf.scan(lambda c, e: (tf.sin(c * w + e), c * c), tf.zeros((2,)), xs)
         return tf.reduce_sum(ys) + tf.reduce_sum(c)
     _both(tf.grad(loss), w, xs)
+
+
+def test_eager_fori_loop_makes_its_indices_on_the_gpu():
+    # an eager fori_loop with static bounds scans an iota of its indices: it was made on the CPU, so GPU operands
+    # raised DevicePlacementError without soft placement (and were copied implicitly with it)
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    old = tf.config.get_soft_device_placement()
+    tf.config.set_soft_device_placement(False)
+    try:
+        out = tf.fori_loop(2, 5, lambda i, c: c * 0.5 + tf.cast(i, tf.float32), on_gpu(x))
+    finally:
+        tf.config.set_soft_device_placement(old)
+    want = x
+    for i in range(2, 5):
+        want = want * np.float32(0.5) + np.float32(i)
+    assert out.device == GPU
+    assert_allclose(out.numpy(), want, rtol=1e-6)
+
+
+def test_random_ops_in_a_loop_body_on_gpu():
+    # the carried random state lives on the device; the draws are the interpreter's, bit for bit
+    def f(x):
+        return tf.scan(lambda c, e: (c + tf.random.uniform((3,)), c), x, None, length=20)
+    tf.random.set_seed(2)
+    c, ys = tf.function(f)(on_gpu(np.zeros(3, np.float32)))
+    old = tf.config.get_backend()
+    tf.config.set_backend("interpreter")
+    try:
+        tf.random.set_seed(2)
+        c2, ys2 = tf.function(f)(tf.constant(np.zeros(3, np.float32)))
+    finally:
+        tf.config.set_backend(old)
+    assert c.device == GPU and ys.device == GPU
+    np.testing.assert_array_equal(ys.numpy(), ys2.numpy())
+    np.testing.assert_array_equal(c.numpy(), c2.numpy())
+    assert len({r.tobytes() for r in np.diff(ys.numpy(), axis=0)}) == 19  # a new draw per iteration

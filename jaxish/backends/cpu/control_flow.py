@@ -4,10 +4,14 @@ A sub-graph (a branch, a loop's condition or body) is optimised for execution,
 partitioned like any graph (its fused groups stay fused) and its steps are
 emitted into the entry function, indented into the ``if``/``while``/``for``
 that runs it: no Python runs per iteration. Its sizes go to the same ``S``
-array. The carry lives in local variables rebound each iteration: every value
-the generated code computes is a new array and no step writes into its inputs,
-so rebinding never aliases (outputs that may be views are made contiguous, so
-that each carry keeps one Numba type). Scan's stacked outputs are allocated
+array. An array carry lives in local variables rebound each iteration: every
+value the generated code computes is a new array and no step writes into its
+inputs, so rebinding never aliases (outputs that may be views are made
+contiguous, so that each carry keeps one Numba type). A scalar carry (compiled
+shape ``(1,)``) instead owns one buffer, allocated before the loop: each
+iteration reads every new scalar value into a local first, then stores them,
+so the body's own buffer for the value is iteration-local and allocated once
+too (no allocation per iteration). Scan's stacked outputs are allocated
 before the loop and written per iteration; ``xs`` are read as slices.
 """
 from __future__ import annotations
@@ -31,9 +35,12 @@ def _prepare(graph: Graph) -> Graph:
     return cached
 
 
-def _block(e, graph: Graph, in_names: list, depth: int, hoist: set | None = None, header: int = 0) -> list:
+def _block(e, graph: Graph, in_names: list, depth: int, hoist: set | None = None, header: int = 0,
+           scalars: frozenset = frozenset()) -> list:
     """Emit ``graph``'s steps at ``depth`` levels of extra indentation, its inputs bound to the expressions
-    ``in_names`` (plain names); returns one expression per output, each a C-contiguous array of its ``cshape``.
+    ``in_names`` (plain names); returns one expression per output, each a C-contiguous array of its ``cshape``,
+    except at the positions ``scalars`` (outputs of compiled shape ``(1,)``): there the expression of its one
+    element.
 
     With ``hoist`` (a loop body: the positions of the outputs that become the next iteration's carry), the
     buffers of values that do not outlive an iteration are allocated once, before the loop (at ``depth - 1``,
@@ -48,7 +55,7 @@ def _block(e, graph: Graph, in_names: list, depth: int, hoist: set | None = None
     saved, e.lines = e.lines, []
     try:
         e.steps(g)
-        outs = [_out_expr(e, o) for o in g.outvars]
+        outs = [_element_expr(o, e) if k in scalars else _out_expr(e, o) for k, o in enumerate(g.outvars)]
     finally:
         lines, e.lines = e.lines, saved
     if hoist is not None:
@@ -70,14 +77,48 @@ def _block(e, graph: Graph, in_names: list, depth: int, hoist: set | None = None
 _ALLOC = re.compile(r"^    (v\d+) = np\.empty\(\((?:S\[\d+\](?:, ?)?)*\), [\w.]+\)$")
 
 
-def _iteration_local(graph: Graph, carried: set) -> list:
-    """The values of a loop body computed by its nodes that cannot be (views of) the carry it returns."""
+def _escaping(graph: Graph, carried: set) -> set:
+    """Ids of the values of a loop body that are (or may be views of) the outputs at positions ``carried``."""
     from ...passes.fusion import is_fusible
     escape = {graph.outvars[i].id for i in carried if not isinstance(graph.outvars[i], Literal)}
     for n in reversed(graph.nodes):
         if n.prim.reduce is None and not is_fusible(n) and any(o.id in escape for o in n.outvars):
             escape.update(a.id for a in n.invars if not isinstance(a, Literal))
+    return escape
+
+
+def _iteration_local(graph: Graph, carried: set) -> list:
+    """The values of a loop body computed by its nodes that cannot be (views of) the carry it returns."""
+    escape = _escaping(graph, carried)
     return [o for n in graph.nodes for o in n.outvars if o.id not in escape]
+
+
+def _scalar_carries(body: Graph, first: int, n_carry: int) -> frozenset:
+    """Positions of the scalar carries (compiled shape ``(1,)``) that own a buffer updated in place: those of
+    which no array carry the body returns may be a view (the in-place update would change it under it). The
+    body's carries are its inputs ``first ...`` and its first ``n_carry`` outputs."""
+    g = _prepare(body)
+    scalar = {k for k in range(n_carry) if tuple(cshape(g.outvars[k].aval)) == (1,)}
+    if not scalar:
+        return frozenset()
+    escape = _escaping(g, set(range(n_carry)) - scalar)
+    return frozenset(k for k in scalar if g.invars[first + k].id not in escape)
+
+
+def _element_expr(o, e) -> str:
+    """The one element of a value of compiled shape ``(1,)``."""
+    return literal_expr(o) if isinstance(o, Literal) else f"{e.atom(o)}[0]"
+
+
+def _init_carry(e, names: list, init: list, scalars: frozenset, avals: list) -> None:
+    """Bind the carries before the loop: an array carry to its initial value, a scalar carry to a buffer of its
+    own holding a copy of it."""
+    for k, (n, a) in enumerate(zip(names, init)):
+        if k in scalars:
+            e.emit(f"{n} = np.empty({e.shape((1,))}, {dtype_ctor(avals[k].dtype)})")
+            e.emit(f"{n}[0] = {_element_expr(a, e)}")
+        else:
+            e.emit(f"{n} = {_contig(e, a)}")
 
 
 def _used_inputs(graph: Graph) -> set:
@@ -97,15 +138,16 @@ def _contig(e, a) -> str:
     return _out_expr(e, a)
 
 
-def _assign(e, names: list, exprs: list, depth: int) -> None:
-    """``names = exprs`` as one parallel assignment (an expression may read a name being assigned)."""
+def _assign(e, names: list, exprs: list, depth: int, scalars: frozenset = frozenset()) -> None:
+    """``names = exprs`` as one parallel assignment (an expression may read a name being assigned); at the
+    positions ``scalars``, ``names[k][0] = exprs[k]`` (an element stored into the carry's own buffer)."""
     if not names:
         return
     tmp = [f"{n}_n" for n in names]
     for t, x in zip(tmp, exprs):
         e.emit("    " * depth + f"{t} = {x}")
-    for n, t in zip(names, tmp):
-        e.emit("    " * depth + f"{n} = {t}")
+    for k, (n, t) in enumerate(zip(names, tmp)):
+        e.emit("    " * depth + (f"{n}[0] = {t}" if k in scalars else f"{n} = {t}"))
 
 
 @register_lowering(cond_p)
@@ -153,27 +195,26 @@ def _bind_names(e, atoms) -> list:
 def _while(e, ins, outs, cond_graph, body_graph, cond_nconsts, body_nconsts):
     cc = _bind_names(e, ins[:cond_nconsts])
     bc = _bind_names(e, ins[cond_nconsts:cond_nconsts + body_nconsts])
-    init = [_contig(e, a) for a in ins[cond_nconsts + body_nconsts:]]
     carry = [e.new(o) for o in outs]
-    for n, x in zip(carry, init):
-        e.emit(f"{n} = {x}")
+    scalars = _scalar_carries(body_graph, body_nconsts, len(carry))
+    _init_carry(e, carry, ins[cond_nconsts + body_nconsts:], scalars, [o.aval for o in outs])
     header = len(e.lines)
     e.emit("while True:")
     (p,) = _block(e, cond_graph, cc + carry, 1, hoist=set(), header=header)
     e.emit(f"    if not {p}[0]:")
     e.emit("        break")
-    new = _block(e, body_graph, bc + carry, 1, hoist=set(range(len(carry))), header=header)
-    _assign(e, carry, new, 1)
+    new = _block(e, body_graph, bc + carry, 1, hoist=set(range(len(carry))) - scalars, header=header,
+                 scalars=scalars)
+    _assign(e, carry, new, 1, scalars)
 
 
 @register_lowering(scan_p)
 def _scan(e, ins, outs, body, length, reverse, num_consts, num_carry):
     consts = _bind_names(e, ins[:num_consts])
-    init = [_contig(e, a) for a in ins[num_consts:num_consts + num_carry]]
     xs = _bind_names(e, ins[num_consts + num_carry:])
     carry = [e.new(o) for o in outs[:num_carry]]
-    for n, x in zip(carry, init):
-        e.emit(f"{n} = {x}")
+    scalars = _scalar_carries(body, num_consts, num_carry)
+    _init_carry(e, carry, ins[num_consts:num_consts + num_carry], scalars, [o.aval for o in outs])
     ys = []
     for o in outs[num_carry:]:
         n = e.new(o)
@@ -191,7 +232,8 @@ def _scan(e, ins, outs, body, length, reverse, num_consts, num_carry):
         if num_consts + num_carry + k in used:  # (a fori_loop's body need not read its index)
             e.emit(f"    {n} = {x}[{t}:{t} + 1]" if len(a.aval.shape) == 1 else f"    {n} = {x}[{t}]")
         x_names.append(n)
-    new = _block(e, body, consts + carry + x_names, 1, hoist=set(range(num_carry)), header=header)
+    new = _block(e, body, consts + carry + x_names, 1, hoist=set(range(num_carry)) - scalars, header=header,
+                 scalars=scalars)
     for y, x, o in zip(ys, new[num_carry:], outs[num_carry:]):
         e.emit(f"    {y}[{t}] = {x}[0]" if len(o.aval.shape) == 1 else f"    {y}[{t}] = {x}")
-    _assign(e, carry, new[:num_carry], 1)
+    _assign(e, carry, new[:num_carry], 1, scalars)

@@ -42,7 +42,6 @@ import linecache
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 import types
@@ -56,6 +55,7 @@ from numba.core.registry import CPUDispatcher
 
 from ...config import cache_dir, cache_limit, disk_cache_enabled
 from ...errors import CacheWarning
+from ...fileio import atomic_write
 from ...lru import KeyedLocks
 from .argtypes import ArgTypes
 
@@ -103,20 +103,9 @@ def _warn_write_failure(what: str, e: OSError) -> None:
 # files
 # ---------------------------------------------------------------------------
 def _write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file and ``os.replace`` (never half-written)."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".py", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``text`` to ``path`` atomically (never half-written; the temp file is ``.tmp-*.py``, which the sweep
+    of stale files recognises)."""
+    atomic_write(path, lambda f: f.write(text), "w", prefix=".tmp-", suffix=".py")
     _note_write()
 
 
