@@ -152,3 +152,28 @@ def test_plans_built_from_the_trie_path_without_a_plan_cache(_no_plan_cache):
         with tf.GradientTape() as tape:
             loss = _loss(k, x, c, v)
         np.testing.assert_allclose(tape.gradient(loss, v).numpy(), _ref_grad(k, v.numpy()), rtol=1e-4, atol=1e-6)
+
+
+def test_emptied_trie_is_freed_without_the_cycle_collector():
+    """Defect (low severity, memory; new in branch eager): a trie node now links to its parent and the parent's
+    ``next`` to the node, so every trie is a reference cycle. When the trie is emptied (its bound, or
+    ``clear_caches``), its plans (backward graphs, the targets' seed tensors) are freed only when the cyclic
+    garbage collector runs, not when the last reference goes, as before (8f310c0 frees them at once)."""
+    import gc
+    import weakref
+    x = tf.constant(np.ones((64, 64), np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = x * 2.0
+    shape = tape._shape
+    tape.gradient(y, x)
+    seed = weakref.ref(next(iter(shape.plans.values())).ones(0))  # the plan's seed: a target-shaped Tensor
+    del shape, tape, y
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        tape_mod._SHAPES.clear()
+        assert seed() is None, "the emptied trie's plans are kept alive by parent/next cycles"
+    finally:
+        if was:
+            gc.enable()
