@@ -3,7 +3,7 @@ hints, bind_unary/process_unary, the front-end fast paths of matmul/reduce_mean/
 Variable.assign_add/sub, tape.gradient's Variable path): the cases the review exercised that
 test_tape_recording.py does not, each against a float64 NumPy reference (or, for a structure, the general path).
 
-No wrong answer was found; these keep the reviewed behaviour: alternating structures that share a prefix in
+No wrong answer was found (one memory defect: the last test); the others keep the reviewed behaviour: alternating structures that share a prefix in
 several threads at once, a Variable updated while the tape holds its old value, second derivatives through
 bind_unary (reduce_mean's fast path) under nested tapes, persistent tapes mixing the Variable fast path with the
 general path, and the plan built from the trie path when plans are not cached (vjp_cache_size=0).
@@ -158,7 +158,8 @@ def test_emptied_trie_is_freed_without_the_cycle_collector():
     """Defect (low severity, memory; new in branch eager): a trie node now links to its parent and the parent's
     ``next`` to the node, so every trie is a reference cycle. When the trie is emptied (its bound, or
     ``clear_caches``), its plans (backward graphs, the targets' seed tensors) are freed only when the cyclic
-    garbage collector runs, not when the last reference goes, as before (8f310c0 frees them at once)."""
+    garbage collector runs, not when the last reference goes, as before (8f310c0 frees them at once).
+    Fixed on branch review_eager: ``_ShapeTrie.clear`` drops the old trie's ``next`` links and hints."""
     import gc
     import weakref
     x = tf.constant(np.ones((64, 64), np.float32))
