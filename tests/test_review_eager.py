@@ -3,10 +3,11 @@ hints, bind_unary/process_unary, the front-end fast paths of matmul/reduce_mean/
 Variable.assign_add/sub, tape.gradient's Variable path): the cases the review exercised that
 test_tape_recording.py does not, each against a float64 NumPy reference (or, for a structure, the general path).
 
-No wrong answer was found (one memory defect: the last test); the others keep the reviewed behaviour: alternating structures that share a prefix in
-several threads at once, a Variable updated while the tape holds its old value, second derivatives through
-bind_unary (reduce_mean's fast path) under nested tapes, persistent tapes mixing the Variable fast path with the
-general path, and the plan built from the trie path when plans are not cached (vjp_cache_size=0).
+No wrong answer was found (one memory defect: the last test); the others keep the reviewed behaviour:
+alternating structures that share a prefix in several threads at once, a Variable updated while the tape
+holds its old value, second derivatives through bind_unary (reduce_mean's fast path) under nested tapes,
+persistent tapes mixing the Variable fast path with the general path, and the plan built from the trie
+path when plans are not cached (vjp_cache_size=0).
 """
 import sys
 import threading
