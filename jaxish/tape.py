@@ -738,8 +738,17 @@ class _ShapeTrie:
         return plan
 
     def clear(self) -> None:
-        self.root = _Shape()
+        old, self.root = self.root, _Shape()
         self.nodes = self.plans = 0
+        # drop the old trie's downward links (``next``, ``hint``): with the parent links they made every
+        # node a reference cycle, freed only by the cycle collector. A tape still recording there keeps
+        # its node and, through ``parent``, the path ``_structure`` reads; it grows new nodes under it.
+        todo = [old]
+        while todo:
+            node = todo.pop()
+            todo.extend(list(node.next.values()))
+            node.next = {}
+            node.hint = None
 
 
 _SHAPES = _ShapeTrie()
