@@ -429,6 +429,8 @@ class TracedFunction:
                             if fast:
                                 if key[-2] is None and traced.guarded is not None:
                                     self._mono = traced.guarded
+                                    if self._fast.get(key) is not hit:  # cleared meanwhile (clear_cache in
+                                        self._mono = None               # another thread): not kept for good
                                 return fast(args)
                             outs = call_traced(traced, args)
                             if fast is None:
