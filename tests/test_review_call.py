@@ -37,3 +37,34 @@ def test_clear_cache_racing_a_hit_does_not_leave_a_stale_guarded_call():
     scale["v"] = 5.0          # changed after the clear returned: later calls retrace and see it
     np.testing.assert_array_equal(f(x).numpy(), np.full(3, 5.0, np.float32))
     assert f.cache_info().size == 1
+
+
+def test_pool_keeps_at_most_two_sets_after_concurrent_calls():
+    """``fast_call``'s pool "keeps the last two sets": calls that run at the same time (threads; here three calls
+    run, deterministically, while another has taken its set) each make a new set, and every one goes back to the
+    pool, which never shrinks again: each set (the outputs' buffers) stays allocated for as long as the signature
+    is cached. Before the generated call the buffers' pool was cut to two after each call."""
+    @tf.trace
+    def f(x):
+        return x * 2.0
+
+    x = tf.constant(np.ones(4, np.float32))
+    for _ in range(3):
+        f(x)
+    ns = f._mono.__globals__
+
+    class Concurrent(list):  # three other calls run right after this call took its set
+        others = 3
+
+        def pop(self, i=-1):
+            item = list.pop(self, i)
+            while Concurrent.others:
+                Concurrent.others -= 1
+                f(x)
+            return item
+
+    ns["P0"] = Concurrent(ns["P0"])
+    f(x)
+    for _ in range(10):
+        np.testing.assert_array_equal(f(x).numpy(), np.full(4, 2.0, np.float32))
+    assert len(ns["P0"]) <= 2
