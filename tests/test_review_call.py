@@ -68,3 +68,27 @@ def test_pool_keeps_at_most_two_sets_after_concurrent_calls():
     for _ in range(10):
         np.testing.assert_array_equal(f(x).numpy(), np.full(4, 2.0, np.float32))
     assert len(ns["P0"]) <= 2
+
+
+def test_a_dropped_result_is_freed():
+    """A result the caller drops is freed at once (as before the generated call, and as TensorFlow's eager tensors
+    are): weak references to it die and ``weakref.finalize`` callbacks run. The pool keeps the Tensor itself, so a
+    weakly referenced result stays alive (unchanged: the pool does not reuse it) until later calls push it out --
+    for good if the function is not called again."""
+    import gc
+    import weakref
+
+    @tf.trace
+    def f(x):
+        return x * 2.0
+
+    x = tf.constant(np.ones(4, np.float32))
+    for _ in range(3):
+        f(x)
+    r = f(x)
+    finalized = []
+    weakref.finalize(r, finalized.append, True)
+    ref = weakref.ref(r)
+    del r
+    gc.collect()
+    assert ref() is None and finalized == [True]
