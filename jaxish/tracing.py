@@ -427,8 +427,11 @@ class TracedFunction:
                         if len(STATE.stack) == 1:
                             fast = traced.fast
                             if fast:
-                                if key[-2] is None and traced.guarded is not None:
-                                    self._mono = traced.guarded
+                                guarded = traced.guarded
+                                if key[-2] is None and guarded is not None and self._mono is not guarded:
+                                    self._mono = guarded
+                                    if self._fast.get(key) is not hit:  # cleared meanwhile (clear_cache in
+                                        self._mono = None               # another thread): not kept for good
                                 return fast(args)
                             outs = call_traced(traced, args)
                             if fast is None:
