@@ -6,22 +6,29 @@ arguments, reads the Variables' values, calls the Numba entry once with every ar
 assigned Variables and returns the output Tensors in their structure -- every decision taken when it is
 generated: no per-call lists, loops, checks or ``__init__`` calls.
 
-Outputs the entry writes into destinations (arrays it is given) come with their Tensors from a pool of
-*sets*: one set is a tuple of the Tensors of one call's destination outputs, each holding its buffer (or a
-view of it in the output's shape: a 0-d result is a ``(1,)`` array in compiled code). A call pops the oldest
-set (``list.pop``, atomic: no other thread can reach it then) and reuses each Tensor that nothing but the set
-refers to -- ``sys.getrefcount`` of the Tensor, of its array and of the array's base, and no weak reference
-to the Tensor: no user, view, memoryview, DLPack capsule or Variable holds any of them --, so the same objects
-come back, unchanged but for the values the entry writes. A Tensor still referred to is never written: it is
-replaced by a new one on a new buffer. The pool keeps the last two sets: a result held while the next call
-runs (a training loop's loss, a Variable's value, which is free once the next value is assigned) makes the
-calls alternate between two sets. A set whose Tensors are all held goes back to the pool (the newest held
-one stays); one that is partly held is dropped and its free Tensors move to the new set.
+Outputs the entry writes into destinations (arrays it is given) come with their Tensors from one pool per
+destination (``P{j}``, a ``deque(maxlen=2)``): each Tensor holds its buffer (or a view of it in the output's
+shape: a 0-d result is a ``(1,)`` array in compiled code). A call pops the oldest Tensor (``popleft``, atomic:
+no other thread can reach it then) and reuses it when nothing but the pool refers to it -- ``sys.getrefcount``
+of the Tensor, of its array and of the array's base, and no weak reference to the Tensor: no user, view,
+memoryview, DLPack capsule or Variable holds any of them --, so the same object comes back, unchanged but for
+the values the entry writes. A Tensor still referred to is never written: it goes to the back of the pool and
+the other is tried, else a new one on a new buffer is made. The pool keeps the last two: a result held while
+the next call runs (a training loop's loss, a Variable's value, which is free once the next value is assigned)
+makes the calls alternate between two; calls running at once in several threads each make their own, and the
+bounded pool drops the oldest when they come back. Destinations that several outputs share use a pool of
+bare buffers (``B{j}``) the same way.
+
+A consequence, by design: a result the caller drops is not freed at once, since its pool keeps it for the
+next call (a weak reference to it stays alive, a ``weakref.finalize`` waits, until a later call reuses or
+drops it); its identity comes back as a later result. Memory is the same as without the pool, which keeps the
+buffers either way.
 """
 from __future__ import annotations
 
 import sys
 import weakref
+from collections import deque
 from typing import Sequence
 
 import numpy as np
@@ -48,8 +55,8 @@ def free_refcount() -> int:
     ``base``) adds one."""
     if not _FREE:
         ns = {"rc": sys.getrefcount}
-        exec("def probe(B):\n    d = B.pop(0)\n    return rc(d)\n", ns)
-        n = ns["probe"]([np.empty(1)])
+        exec("def probe(B):\n    d = B.popleft()\n    return rc(d)\n", ns)
+        n = ns["probe"](deque([np.empty(1)]))
         gil = getattr(sys, "_is_gil_enabled", lambda: True)()
         _FREE.append(n if gil and n >= 2 else 0)
     return _FREE[0]
@@ -186,7 +193,7 @@ class _Generator:
         when it holds one): from its pool ``P{j}`` when nothing but this local refers to it, its array or the
         array's base (each of those is referred to by its container, a local and getrefcount's argument when
         it is free: F1); else ``take{j}`` (generated beside the call) tries the others."""
-        self.ns[f"P{j}"] = []
+        self.ns[f"P{j}"] = deque(maxlen=2)
         if self.plan[k][2]:  # the Tensor holds a view of the buffer
             load = [f"v{j} = t{k}._value", f"d{j} = v{j}.base"]
             busy = f"rc(t{k}) != FREE or wr(t{k}) or rc(v{j}) != F1 or rc(d{j}) != F1"
@@ -200,21 +207,22 @@ class _Generator:
         # for good must not make every later call allocate); if all are busy, a new one, and of the busy ones
         # only the newest stays (with the new one, the pool keeps two)
         self.helpers += ([f"def take{j}(t{k}):", f"    P{j}.append(t{k})", f"    for _ in range(len(P{j}) - 1):",
-                          "        try:", f"            t{k} = P{j}.pop(0)", "        except IndexError:",
+                          "        try:", f"            t{k} = P{j}.popleft()", "        except IndexError:",
                           "            break"]
                          + ["        " + s for s in load]
                          + [f"        if not ({busy}):", f"            return {got}", f"        P{j}.append(t{k})",
-                            f"    del P{j}[:-1]"]
+                            f"    while len(P{j}) > 1:", f"        P{j}.popleft()"]
                          + ["    " + s for s in fresh] + [f"    return {got}"])
-        return (["try:", f"    t{k} = P{j}.pop(0)", "except IndexError:"] + ["    " + s for s in fresh]
+        return (["try:", f"    t{k} = P{j}.popleft()", "except IndexError:"] + ["    " + s for s in fresh]
                 + ["else:"] + ["    " + s for s in load] + [f"    if {busy}:", f"        {got} = take{j}(t{k})"])
 
     def buffer(self, j: int) -> list:
         """A buffer for a destination that is not pooled with a Tensor (several outputs are that array): the
         last two written, oldest first; a busy one goes back, with those older than it dropped."""
-        self.ns[f"B{j}"] = []
-        return ["try:", f"    d{j} = B{j}.pop(0)", "except IndexError:", f"    d{j} = empty(DS{j}, DT{j})", "else:",
-                f"    if rc(d{j}) != FREE:", f"        B{j}.append(d{j})", f"        del B{j}[:-1]",
+        self.ns[f"B{j}"] = deque(maxlen=2)
+        return ["try:", f"    d{j} = B{j}.popleft()", "except IndexError:", f"    d{j} = empty(DS{j}, DT{j})", "else:",
+                f"    if rc(d{j}) != FREE:", f"        B{j}.append(d{j})", f"        while len(B{j}) > 1:",
+                f"            B{j}.popleft()",
                 f"        d{j} = empty(DS{j}, DT{j})"]
 
     def body(self, out_tree) -> list:
