@@ -11,12 +11,14 @@ Elsewhere (another BLAS, another NumPy build) ``AVAILABLE`` is False and the low
 """
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
 
 import numpy as np
 
 _SYMBOLS = {"float32": "scipy_cblas_sgemm64_", "float64": "scipy_cblas_dgemm64_"}
+_LIBRARY: list = []   # the path of the library loaded, once found
 
 
 def _load() -> dict:
@@ -34,6 +36,7 @@ def _load() -> dict:
         return {}
     if not all(found.values()):
         return {}
+    _LIBRARY.append(libs[0])
     out = {}
     for name, sym in _SYMBOLS.items():
         t = getattr(types, name)
@@ -48,6 +51,22 @@ _FUNCTIONS = _load()
 AVAILABLE = bool(_FUNCTIONS)
 SGEMM = _FUNCTIONS.get("float32")
 DGEMM = _FUNCTIONS.get("float64")
+
+
+
+def openblas_info() -> dict | None:
+    """What NumPy's OpenBLAS (the one generated code calls) runs: ``{'core': the kernel family it chose when it
+    was loaded ('SkylakeX', 'Haswell', ...; ``OPENBLAS_CORETYPE`` set before NumPy's import overrides it),
+    'threads': its thread count now, 'config': its build line}``; None when this module does not use it."""
+    if not _LIBRARY:
+        return None
+    lib = ctypes.CDLL(_LIBRARY[0])   # (already loaded: the same handle)
+    lib.scipy_openblas_get_corename64_.restype = ctypes.c_char_p
+    lib.scipy_openblas_get_config64_.restype = ctypes.c_char_p
+    lib.scipy_openblas_get_num_threads64_.restype = ctypes.c_int
+    return {"core": lib.scipy_openblas_get_corename64_().decode(), "threads": lib.scipy_openblas_get_num_threads64_(),
+            "config": lib.scipy_openblas_get_config64_().decode()}
+
 
 # the module-level line a generated module needs (``helpers.helper_parts``)
 IMPORT = "from jaxish.backends.cpu.blas import SGEMM as _sgemm, DGEMM as _dgemm"
