@@ -139,3 +139,28 @@ def test_transposed_w_and_sgd_on_variables(cpu_backend):
     _assert_gemm_close(v.numpy(), ref, a, b, 3 * 0.1)   # three steps: three times the bound of one
     for held, copy in olds:
         np.testing.assert_array_equal(held.numpy(), copy)
+
+
+@pytest.mark.parametrize("loop", ["fori_loop", "while_loop"])
+def test_update_carried_through_a_loop(cpu_backend, loop):
+    """Gradient descent on least squares inside a compiled loop: the carried ``w`` is the update's ``w`` and the
+    next iteration's operand; each iteration's result is a new buffer, so nothing reads a half-updated ``w``."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 24)).astype(np.float32)
+    y = rng.standard_normal((64, 16)).astype(np.float32)
+    w0 = (rng.standard_normal((24, 16)) * 0.1).astype(np.float32)
+
+    def body(w):
+        return w - 0.01 * tf.matmul(tf.transpose(x), tf.matmul(x, w) - y)
+
+    def f(w):
+        if loop == "fori_loop":
+            return tf.fori_loop(0, 5, lambda i, w: body(w), w)
+        return tf.while_loop(lambda c: c[0] < 5, lambda c: (c[0] + 1, body(c[1])), (tf.constant(0), w))[1]
+    src = _source(f, tf.constant(w0))
+    assert any(beta == "np.float32(1.0)" for _, beta, _ in _gemm_calls(src))   # fused inside the loop body
+    got = tf.trace(f)(tf.constant(w0)).numpy()
+    ref = w0.astype(np.float64)
+    for _ in range(5):
+        ref = ref - 0.01 * (x.T.astype(np.float64) @ (x.astype(np.float64) @ ref - y))
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5)
