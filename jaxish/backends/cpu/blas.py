@@ -53,7 +53,6 @@ SGEMM = _FUNCTIONS.get("float32")
 DGEMM = _FUNCTIONS.get("float64")
 
 
-
 def openblas_info() -> dict | None:
     """What NumPy's OpenBLAS (the one generated code calls) runs: ``{'core': the kernel family it chose when it
     was loaded ('SkylakeX', 'Haswell', ...; ``OPENBLAS_CORETYPE`` set before NumPy's import overrides it),

@@ -3,14 +3,15 @@ one GEMM that accumulates into a copy of ``w``: ``out = w; out := alpha*(a @ b) 
 
 Unfused, the entry computes the product into a temporary (BLAS zero-fills it first: a ``beta = 0`` GEMM
 writes ``C`` twice), then a fused loop reads it and ``w`` and writes ``out``. The fused form drops the
-temporary and the loop: for the MLP's ``W1 -= 0.1 * x.T @ dz`` (784 x 256 float32) 515 us instead of 535
-(``benchmarks/RESULTS.md``, row 3).
+temporary, BLAS's zero-fill and the loop: for the MLP's ``W1 -= 0.1 * x.T @ dz`` (784 x 256 float32) about
+515 us instead of 535 (``benchmarks/RESULTS.md``, row 3; the copy of ``w`` is a loop nest, which Numba compiles
+to a third of the time of ``out[:, :] = w``).
 
 Rounding: BLAS adds ``alpha * (a @ b)`` to ``C`` in its kernel (a fused multiply-add where it has one), where
 the unfused graph rounds the product, then ``c * product``, then the subtraction: the results differ by a
 rounding or two of the update, within the bound of the product's own float summation (the tests compare
 with a GEMM's tolerance). NaN and infinities propagate as unfused: ``C`` is read (``beta = 1``), and
-``alpha = 0`` (for which BLAS skips the product, dropping a NaN of ``a @ b``) is never fused.
+``alpha = 0`` (for which a BLAS may skip the product, dropping a NaN of ``a @ b``) is never fused.
 
 Matched forms, with ``p = a @ b`` (2-D, a BLAS-sized float product, used by this update only) and ``c`` a
 scalar literal: ``w - c*p``, ``w - p*c``, ``w + c*p``, ``c*p + w`` (and the same with ``p*c``), ``w - p``,
