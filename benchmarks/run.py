@@ -97,6 +97,13 @@ def machine_info(fw: dict) -> list:
         threads.append(f"numba threads {numba.config.NUMBA_NUM_THREADS}")
     except Exception:  # noqa: BLE001
         pass
+    try:   # the GEMM kernels OpenBLAS chose for this CPU (OPENBLAS_CORETYPE changes them) and its thread count
+        from jaxish.backends.cpu.blas import openblas_info
+        info = openblas_info()
+        if info:
+            threads.append(f"NumPy's OpenBLAS: {info['core']} kernels, {info['threads']} thread(s)")
+    except Exception:  # noqa: BLE001
+        pass
     load = ""
     if hasattr(os, "getloadavg"):
         load = "load average at start: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -40,6 +40,7 @@ from ...passes.fusion import FusedGroup, partition
 from ...primitives.linalg import matmul_p
 from ...primitives.shape_ops import broadcast_to_p
 from ..codegen.scalar import dtype_ctor, literal_expr
+from . import gemm_update
 from .buffers import POOL_BYTES
 from .helpers import helper_parts
 from .kernels import PARALLEL_THRESHOLD, cshape, kernel_source
@@ -366,14 +367,19 @@ class _Entry:
     def steps(self, graph: Graph) -> None:
         """Emit the steps of ``graph`` (the entry's own graph, or a loop body's): its fused groups as kernels
         (a kernel used more than once in this entry becomes a module of its own), the other nodes by their
-        lowerings."""
+        lowerings; a BLAS matmul whose only use is an update ``w - c*p`` and that update as one GEMM
+        (``gemm_update``)."""
         steps = partition(graph)
-        bodies = [kernel_body(s) if isinstance(s, FusedGroup) else None for s in steps]
+        updates = gemm_update.match(graph, steps)   # matmuls that only update an array: one GEMM, beta = 1
+        bodies = [kernel_body(s) if isinstance(s, FusedGroup) and id(s) not in updates else None for s in steps]
         for body in bodies:
             if body is not None:
                 self.uses[body] = self.uses.get(body, 0) + 1
         for step, body in zip(steps, bodies):
-            if body is not None:
+            if id(step) in updates:
+                if updates[id(step)] is not None:
+                    gemm_update.lower(self, updates[id(step)])
+            elif body is not None:
                 self.group(step, body)
             else:
                 self.library(step.node)

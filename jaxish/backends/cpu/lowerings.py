@@ -173,6 +173,13 @@ def _mm2_form(m: int, n: int, k: int) -> str:
     return "_mm2_rows" if k < m else "_mm2_dot4"
 
 
+def blas_sized(out, k: int) -> bool:
+    """Does a matmul with result ``out`` (a ShapedArray) and inner size ``k`` compute in BLAS (a float product
+    of at least ``SMALL_MATMUL`` multiply-adds per matrix)?"""
+    *_, m, n = out.shape
+    return out.dtype.name in ("float32", "float64") and m * n * k >= SMALL_MATMUL
+
+
 @register_lowering(matmul_p)
 def _matmul(e, ins, out):
     a, b = ins
@@ -180,7 +187,7 @@ def _matmul(e, ins, out):
     *batch, m, n = out.aval.shape
     k = a.aval.shape[-1]
     nb = _prod(batch)
-    blas = dt.name in ("float32", "float64") and m * n * k >= SMALL_MATMUL
+    blas = blas_sized(out.aval, k)
     if not batch and blas and _blas.AVAILABLE:  # NumPy's BLAS, operands as they lie (``blas``)
         name = e.alloc(out)
         if _blas.IMPORT not in e.support:
