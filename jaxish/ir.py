@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -255,6 +255,26 @@ class GraphBuilder:
         if prune:
             nodes = needed_nodes(nodes, outvars)
         return Graph(list(invars), list(nodes), list(outvars), list(constvars), list(consts))
+
+
+def lift_literals(graph: Graph, lifted: Sequence) -> Graph:
+    """``graph`` with the literals of ``lifted`` (``(Literal, value)`` pairs, the Literal objects the graph
+    holds) turned into constants: each value becomes a constvar, which the graph's uses of its literals read."""
+    new: dict = {}
+    constvars, consts = list(graph.constvars), list(graph.consts)
+    for lit, value in lifted:
+        v = next((cv for (l2, val2), cv in new.values() if val2 is value), None)
+        if v is None:
+            v = Var(lit.aval)
+            constvars.append(v)
+            consts.append(value)
+        new[id(lit)] = ((lit, value), v)
+
+    def sub(a):
+        return new[id(a)][1] if type(a) is Literal and id(a) in new else a
+
+    nodes = [Node(n.prim, [sub(a) for a in n.invars], n.params, n.outvars) for n in graph.nodes]
+    return Graph(list(graph.invars), nodes, [sub(v) for v in graph.outvars], constvars, consts)
 
 
 def needed_nodes(nodes: list, outvars: list) -> list:

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -29,7 +29,7 @@ from .core.call import call
 from .core.interpret import bind_node
 from .devices import copy_to, resolve_current
 from .fast_call import MISS, generated_call
-from .ir import Graph, ShapedArray
+from .ir import Graph, ShapedArray, lift_literals
 from .lru import LRU, KeyedLocks
 from .primitives.elementwise import read_after_assign_p
 from .traceback_util import BARE_RAISE_KEEPS_FILTERING as _BARE_RAISE
@@ -88,6 +88,8 @@ class Traced:
     guarded: Any = None      # the same behind the checks that make it apply (generated_call's guard), or None
     name: str = "<function>"  # the traced function's name and its arguments' (``x: f32[2,3], y: i32[]``), for
     signature: str = ""       # the note after a slow compile
+    inlined: tuple = ()       # (Literal, Tensor): strong 0-d Tensors the function closes over, inlined
+    lifted: dict = field(default_factory=dict)  # their indices -> the graph with them as constants
 
     @functools.cached_property
     def reread(self) -> frozenset:
@@ -128,6 +130,7 @@ def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrac
         graph, variables, assigned = t.finish(out_leaves)
     n_leaves = sum(1 for x in leaves if not is_variable(x))
     traced = Traced(graph, variables, assigned, out_tree, n_leaves, t.rng_var is not None)
+    traced.inlined = tuple(t.inlined)
     return traced, [x for x in leaves if not is_variable(x)]
 
 
@@ -197,6 +200,7 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
         return outs[:n]
     # inside a trace too, whether or not a tape is active: the caller's graph then has the read_after_assign
     # node at its top level (its own ``reread``), so that calling it under a tape later has the same meaning
+    graph = _graph_for_tapes(traced) if traced.inlined and STATE.tapes else traced.graph
     op_by_op = bool(traced.reread) and (bool(STATE.tapes) or current_trace() is not None)
     if op_by_op:  # the Variable changes during the call: those it reads again are passed as their value now
         inputs += [v.read_value() if id(v) in traced.reread else v for v in traced.variables]
@@ -205,13 +209,28 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
     if traced.uses_rng:
         inputs.append(_rng_input())
     if op_by_op:
-        outs = eval_graph(traced.graph, inputs, functools.partial(_inline_node, traced.assigned))
+        outs = eval_graph(graph, inputs, functools.partial(_inline_node, traced.assigned))
     else:
-        outs = call(traced.graph, inputs)
+        outs = call(graph, inputs)
     n = len(outs) - len(traced.assigned)
     for v, val in zip(traced.assigned, outs[n:]):
         v.assign(val)
     return outs[:n]
+
+
+def _graph_for_tapes(traced: Traced) -> Graph:
+    """``traced.graph``, or, where an active tape tracks a 0-d Tensor the function closed over (inlined as a
+    literal when it was traced, perhaps with no tape active), the graph with those literals as constants: the
+    call then takes the Tensors as operands, which the tape records (TensorFlow differentiates a
+    ``tf.function``'s captured tensors)."""
+    tapes = STATE.tapes
+    hit = tuple(i for i, (_, x) in enumerate(traced.inlined) if any(t.tracks(x) for t in tapes))
+    if not hit:
+        return traced.graph
+    graph = traced.lifted.get(hit)
+    if graph is None:
+        graph = traced.lifted[hit] = lift_literals(traced.graph, [traced.inlined[i] for i in hit])
+    return graph
 
 
 def _note_compile(traced: Traced, seconds: float) -> None:

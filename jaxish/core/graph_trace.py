@@ -36,6 +36,9 @@ class GraphTrace(Trace):
         # a 0-d tensor an active tape tracks is captured as a constant (an input of the node the graph becomes,
         # which the tape records), not inlined as a literal the tape cannot see (control-flow bodies)
         self.capture_tracked = capture_tracked
+        # (Literal, Tensor) for each strong 0-d Tensor inlined as a literal: a tape that watches the Tensor when a
+        # cached graph is called later sees it again (``lift_literals``)
+        self.inlined: list = []
 
     # -- context management --
     def __enter__(self):
@@ -63,7 +66,10 @@ class GraphTrace(Trace):
                 return self._const(x)
             raise EscapedTracerError(x._trace.escaped_message(x))
         if not x.aval.shape and not (self.capture_tracked and any(t.tracks(x) for t in STATE.tapes)):
-            return Literal(x._value, x.aval)
+            lit = Literal(x._value, x.aval)
+            if not x._weak:
+                self.inlined.append((lit, x))
+            return lit
         return self._const(x)
 
     def _const(self, x):
