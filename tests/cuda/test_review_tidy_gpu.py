@@ -35,3 +35,14 @@ def test_eager_random_loop_on_gpu_operands_without_soft_placement(loop, soft_pla
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g.numpy(), w)
     assert got[0].numpy().min() > 0.0  # it drew: four uniforms summed per element
+
+
+def test_traced_function_drawing_random_numbers_on_gpu_operands_without_soft_placement(soft_placement):
+    # pre-existing (not from the tidy branch): a traced call's random state input is made on the CPU
+    # (tracing._rng_input), so every traced function (and vmap, grad) that draws random numbers raises
+    # DevicePlacementError on GPU operands unless soft device placement copies the state implicitly
+    tf.config.set_soft_device_placement(False)
+    out = tf.function(lambda r: r + tf.random.uniform((3,)))(on_gpu(np.zeros(3, np.float32)))
+    assert out.device == GPU
+    u = out.numpy()
+    assert u.min() >= 0.0 and u.max() < 1.0 and len(set(u.tolist())) == 3
