@@ -113,3 +113,26 @@ def test_atomic_write_from_threads_leaves_one_whole_file(tmp_path):
     data = path.read_bytes()
     assert len(data) == 100_000 and len(set(data)) == 1
     assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_random_op_of_rank_two_in_a_loop_body_compiles(cpu_backend):
+    # the lowering fills a flat (n,) buffer and rebinds its name to the (2, 2) reshape: inside a loop the name
+    # has two ranks (Numba: "Cannot unify array(float32, 1d, C) and array(float32, 2d, C)"); the strict test
+    # backend raises, otherwise the graph silently runs on the interpreter with a RuntimeWarning
+    tf.random.set_seed(4)
+    f = tf.trace(lambda x: tf.scan(lambda c, e: (c + tf.random.uniform((2, 2)), c), x, None, length=3))
+    c, ys = f(tf.zeros((2, 2)))
+    assert ys.shape == (3, 2, 2)
+    np.testing.assert_array_equal(ys.numpy()[0], np.zeros((2, 2), np.float32))
+    u = np.diff(np.concatenate([ys.numpy(), c.numpy()[None]]), axis=0)
+    assert u.min() >= 0.0 and u.max() < 1.0 and len(np.unique(u)) == u.size
+
+
+def test_batched_matmul_with_two_batch_axes_in_a_loop_body_compiles(cpu_backend):
+    # pre-existing, same pattern: a (2, 2, 3, 3) matmul fills an (nb, m, n) buffer rebound to its 4-d reshape
+    a = np.linspace(-1.0, 1.0, 36).reshape(2, 2, 3, 3)
+    f = tf.trace(lambda x: tf.fori_loop(0, 3, lambda i, c: tf.matmul(c, tf.constant(a)) * 0.5, x))
+    want = a.copy()
+    for _ in range(3):
+        want = want @ a * 0.5
+    np.testing.assert_allclose(f(tf.constant(a)).numpy(), want, rtol=1e-12)
