@@ -160,9 +160,14 @@ def _iota(e, ins, out, n, dtype):
 @register_lowering(random_uniform_p)
 def _random_uniform(e, ins, out, shape, dtype, stream):
     n = _prod(shape)
-    name = e.alloc(out, (n,))
-    e.call("_uniform_" + dtype.name, e.atom(ins[0]), name, str(stream))
-    e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
+    if len(cshape(out.aval)) == 1:
+        name = e.alloc(out, (n,))
+        e.call("_uniform_" + dtype.name, e.atom(ins[0]), name, str(stream))
+        e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
+        return
+    # filled through a flat view: rebinding the name to another rank fails to type inside a loop body
+    name = e.alloc(out)
+    e.call("_uniform_" + dtype.name, e.atom(ins[0]), f"{name}.reshape(({e.size(n)},))", str(stream))
 
 
 def _mm2_form(m: int, n: int, k: int) -> str:
