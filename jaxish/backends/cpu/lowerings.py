@@ -204,10 +204,16 @@ def _matmul(e, ins, out):
         name = e.alloc(out)
         e.call(_mm2_form(m, n, k), e.atom(a), e.atom(b), name)
         return
-    name = e.alloc(out, (nb, m, n))
     na = _prod(a.aval.shape[:-2])
     nbb = _prod(b.aval.shape[:-2])
     loop = "_mm_dot" if n < DOT_COLUMNS else "_mm_axpy"
+    if len(batch) == 1:
+        name = e.alloc(out, (nb, m, n))
+        dest = name
+    else:  # filled through an (nb, m, n) view: rebinding the name to another rank fails to type in a loop body
+        name = e.alloc(out)
+        dest = f"{name}.reshape(({e.size(nb)}, {e.size(m)}, {e.size(n)}))"
     e.call("_mm_blas" if blas else loop, f"{e.contig(a)}.reshape(({e.size(na)}, {e.size(m)}, {e.size(k)}))",
-           f"{e.contig(b)}.reshape(({e.size(nbb)}, {e.size(k)}, {e.size(n)}))", name)
-    e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
+           f"{e.contig(b)}.reshape(({e.size(nbb)}, {e.size(k)}, {e.size(n)}))", dest)
+    if len(batch) == 1:
+        e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
