@@ -125,19 +125,29 @@ _LCG_C = 0x14057B7EF767814F   # odd
 
 
 def _next_state(state):
-    mul = Tensor(np.array([_LCG_A, 1], dtype=np.uint64).view(np.int64))
-    inc = Tensor(np.array([_LCG_C, 0], dtype=np.int64))
+    # ``state * [A, 1] + [C, 0]``, its multipliers built from an iota and 0-d literals: no array constant,
+    # which the loop would capture on the CPU (an eager loop on accelerator operands could not read it)
+    first = _ew.sub_p.bind(Tensor(np.int64(1)), _so.iota_p.bind(n=2, dtype=_dt.int64))   # [1, 0]
+    mul = _ew.add_p.bind(_ew.mul_p.bind(first, Tensor(np.int64(_LCG_A - 1))), Tensor(np.int64(1)))
+    inc = _ew.mul_p.bind(first, Tensor(np.int64(_LCG_C)))
     return _ew.add_p.bind(_ew.mul_p.bind(state, mul), inc)
 
 
-def _loop_state():
+def _loop_state(operands):
     """The state a loop whose body draws random numbers starts from: a fresh one per eager call (the global
     generator advances), and inside a trace a key of its own derived from the trace's state and the position
-    of the loop (as a nested random-using traced call gets), so every call of the traced function draws anew."""
+    of the loop (as a nested random-using traced call gets), so every call of the traced function draws anew.
+    An eager state is made on the device of the loop's ``operands`` (as the indices of an eager fori_loop)."""
     from . import random as _random
     from .core import current_trace
     if current_trace() is None:
-        return Tensor(_random.GENERATOR.next_state())
+        state = Tensor(_random.GENERATOR.next_state())
+        scope = _operands_device(operands)
+        if scope is _NO_SCOPE:
+            return state
+        from .ops import identity
+        with scope:
+            return identity(state)
     return _random._nested_call_state()
 
 
@@ -344,7 +354,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     c_rng = [Var(v.aval) for v in body.rng_in]  # the carried random state, which the condition does not read
     cond_graph = Graph(c_ro + list(cg.invars[:n]) + c_car + c_rng, cg.nodes, list(cg.outvars[:1]), cg.constvars,
                        cg.consts)
-    state = [_loop_state()] if body.rng else []
+    state = [_loop_state(init + carried)] if body.rng else []
     # the read-only Variables are leading constants of both graphs
     cgc, cc = _cf.closed(cond_graph)
     bgc, bc = _cf.closed(body_graph)
@@ -540,7 +550,7 @@ def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False
     outs_v = list(g.outvars[:body.n_out])
     graph = Graph(ro + list(g.invars[:nc]) + car + body.rng_in + list(g.invars[nc:body.n_in]), g.nodes,
                   outs_v[:nc] + body.var_outputs(carried, car) + body.rng_out + outs_v[nc:], g.constvars, g.consts)
-    state = [_loop_state()] if body.rng else []
+    state = [_loop_state(carry + carried + xs_t)] if body.rng else []
     outs = _cf.scan(graph, readonly, carry + carried + state, xs_t, n, reverse)
     na = len(carried)
     for v, val in zip(carried, outs[nc:nc + na]):

@@ -160,9 +160,14 @@ def _iota(e, ins, out, n, dtype):
 @register_lowering(random_uniform_p)
 def _random_uniform(e, ins, out, shape, dtype, stream):
     n = _prod(shape)
-    name = e.alloc(out, (n,))
-    e.call("_uniform_" + dtype.name, e.atom(ins[0]), name, str(stream))
-    e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
+    if len(cshape(out.aval)) == 1:
+        name = e.alloc(out, (n,))
+        e.call("_uniform_" + dtype.name, e.atom(ins[0]), name, str(stream))
+        e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
+        return
+    # filled through a flat view: rebinding the name to another rank fails to type inside a loop body
+    name = e.alloc(out)
+    e.call("_uniform_" + dtype.name, e.atom(ins[0]), f"{name}.reshape(({e.size(n)},))", str(stream))
 
 
 def _mm2_form(m: int, n: int, k: int) -> str:
@@ -206,10 +211,16 @@ def _matmul(e, ins, out):
         name = e.alloc(out)
         e.call(_mm2_form(m, n, k), e.atom(a), e.atom(b), name)
         return
-    name = e.alloc(out, (nb, m, n))
     na = _prod(a.aval.shape[:-2])
     nbb = _prod(b.aval.shape[:-2])
     loop = "_mm_dot" if n < DOT_COLUMNS else "_mm_axpy"
+    if len(batch) == 1:
+        name = e.alloc(out, (nb, m, n))
+        dest = name
+    else:  # filled through an (nb, m, n) view: rebinding the name to another rank fails to type in a loop body
+        name = e.alloc(out)
+        dest = f"{name}.reshape(({e.size(nb)}, {e.size(m)}, {e.size(n)}))"
     e.call("_mm_blas" if blas else loop, f"{e.contig(a)}.reshape(({e.size(na)}, {e.size(m)}, {e.size(k)}))",
-           f"{e.contig(b)}.reshape(({e.size(nbb)}, {e.size(k)}, {e.size(n)}))", name)
-    e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
+           f"{e.contig(b)}.reshape(({e.size(nbb)}, {e.size(k)}, {e.size(n)}))", dest)
+    if len(batch) == 1:
+        e.emit(f"{name} = {name}.reshape({e.shape(cshape(out.aval))})")
