@@ -34,7 +34,7 @@ def _bind_inputs(traced: Traced, leaves: Sequence) -> list:
     and the same random numbers, those a call of the traced function would draw."""
     inputs = [leaf_value(x) for x in leaves] + [read_variable(v) for v in traced.variables]
     if traced.uses_rng:
-        inputs.append(_rng_input())
+        inputs.append(_rng_input(inputs))
     return inputs
 
 

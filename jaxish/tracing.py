@@ -24,10 +24,10 @@ from . import dtypes as _dt
 from . import static_args as _static_args
 from .backends import describing
 from .config import _config, cache_limit, log_compiles
-from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
+from .core import CPU_DEVICE, STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
 from .core.call import call
 from .core.interpret import bind_node
-from .devices import copy_to, resolve_current
+from .devices import copy_to, device, place, resolve_current
 from .fast_call import MISS, generated_call
 from .ir import Graph, ShapedArray, lift_literals
 from .lru import LRU, KeyedLocks
@@ -161,11 +161,20 @@ def _arg_labels(fn, args, kwargs, skip=()) -> list:
 # ---------------------------------------------------------------------------
 # running a traced graph
 # ---------------------------------------------------------------------------
-def _rng_input():
+def _rng_input(inputs: Sequence = ()) -> Tensor:
+    """The random state a call draws from: derived from the caller's inside a trace, else the generator's next
+    one, on the device of the first of ``inputs`` (Tensors or Variables) that is on an accelerator (an explicit
+    copy, as the program runs there: no implicit one, which is refused without soft device placement)."""
     from .random import GENERATOR, _nested_call_state
     if current_trace() is not None:  # a traced call inside a trace: its own key, derived from the caller's
         return _nested_call_state()
-    return Tensor(GENERATOR.next_state())
+    state = GENERATOR.next_state()
+    for x in inputs:
+        dev = x.device if isinstance(x, Tensor) or is_variable(x) else CPU_DEVICE
+        if dev != CPU_DEVICE:
+            with device(dev):
+                return place(state)
+    return Tensor(state)
 
 
 def call_traced(traced: Traced, leaves: Sequence) -> list:
@@ -184,7 +193,7 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
     if len(STATE.stack) == 1:
         inputs += [v._value for v in traced.variables]
         if traced.uses_rng:
-            inputs.append(_rng_input())
+            inputs.append(_rng_input(inputs))
         if traced.executable is None:  # the first call compiles (a slow compile is noted by the backend)
             t0 = time.perf_counter()
             with describing(f"{traced.name}({traced.signature})"):
@@ -207,7 +216,7 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
     else:
         inputs += traced.variables
     if traced.uses_rng:
-        inputs.append(_rng_input())
+        inputs.append(_rng_input(inputs))
     if op_by_op:
         outs = eval_graph(graph, inputs, functools.partial(_inline_node, traced.assigned))
     else:
