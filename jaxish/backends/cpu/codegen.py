@@ -265,6 +265,7 @@ class _Entry:
         self.uses: dict = {}        # kernel source -> how many groups run it
         self.views: set = set()   # var ids that may not be C-contiguous (transpose/slice views)
         self.fviews: set = set()  # ... of which F-contiguous (2-D transposes of C arrays)
+        self.loop_depth = 0         # > 0 while emitting a loop body: no pooled buffers there (see ``alloc``)
         self.out_ids: set = set()   # var ids of the graph's outputs (they may go to destinations)
         self.dests: dict = {}       # var id -> (destination number, shape, NumPy dtype); parameter d<number>
         self.buffers: list = []     # (shape, NumPy dtype) of each pooled buffer parameter p<k> (``alloc``)
@@ -304,7 +305,10 @@ class _Entry:
             name = self.names[v.id] = f"d{self.dests[v.id][0]}"
             return name
         name = self.new(v)
-        if int(np.prod(shape, dtype=np.int64)) * v.aval.dtype.np.itemsize >= POOL_BYTES:
+        # not in a loop body: a pooled buffer is the same array every iteration, so a value carried to the next
+        # iteration would be overwritten while it is read (a matmul's C its A); ``control_flow._block`` hoists
+        # the body's iteration-local ``np.empty`` before the loop instead
+        if not self.loop_depth and int(np.prod(shape, dtype=np.int64)) * v.aval.dtype.np.itemsize >= POOL_BYTES:
             self.emit(f"{name} = p{len(self.buffers)}")
             self.buffers.append((shape, v.aval.dtype.np))
         else:

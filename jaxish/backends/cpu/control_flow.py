@@ -53,11 +53,13 @@ def _block(e, graph: Graph, in_names: list, depth: int, hoist: set | None = None
         e.views.discard(v.id)
         e.fviews.discard(v.id)
     saved, e.lines = e.lines, []
+    e.loop_depth += hoist is not None
     try:
         e.steps(g)
         outs = [_element_expr(o, e) if k in scalars else _out_expr(e, o) for k, o in enumerate(g.outvars)]
     finally:
         lines, e.lines = e.lines, saved
+        e.loop_depth -= hoist is not None
     if hoist is not None:
         local = {e.names[v.id] for v in _iteration_local(g, hoist) if v.id in e.names}
         keep, hoisted = [], []
