@@ -80,3 +80,28 @@ def test_negation_rule_keeps_the_sign_of_a_nan(backend, form):
     got = tf.trace(fn)(tf.constant(x), tf.constant(y)).numpy()
     assert np.isnan(got).all()
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+LOOPS = {
+    "scan": lambda w, a: tf.scan(lambda c, x: (c - 0.5 * mm(c, a), c), w, tf.zeros((3,))),
+    "nested fori_loop": lambda w, a: tf.fori_loop(
+        0, 2, lambda i, w: tf.fori_loop(0, 2, lambda j, w: w - 0.5 * mm(w, a), w) + 0.0 * w, w),
+}
+
+
+@pytest.mark.parametrize("loop", sorted(LOOPS))
+def test_scan_and_nested_loop_carries_in_pooled_buffers(cpu_backend, loop):
+    """The same defect through scan (carry and stacked outputs) and a loop inside a loop body."""
+    f = LOOPS[loop]
+    w, a = _square(512, 5), _square(512, 6)
+    old = tf.config.get_backend()
+    tf.config.set_backend("interpreter")
+    try:
+        ref = f(w, a)
+    finally:
+        tf.config.set_backend(old)
+    want = [t.numpy() for t in (list(ref) if isinstance(ref, (tuple, list)) else [ref])]
+    got = tf.trace(f)(w, a)
+    got = list(got) if isinstance(got, (tuple, list)) else [got]
+    for g, r in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), r, rtol=1e-4, atol=1e-4)
