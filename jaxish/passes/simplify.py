@@ -8,7 +8,11 @@ moves out of a product (``x * -y`` is ``-(x * y)``, ``-x * -y`` is ``x * y``),
 where CSE may find the product already computed. Each rule is
 exact for every value, NaN, infinities and signed zeros included (``x + 0.0``
 and ``x - (-0.0)`` stay: they turn -0.0 into +0.0), and never changes a dtype
-or weak type (the replacement must have the node's abstract value).
+or weak type (the replacement must have the node's abstract value). One
+exception, by choice: the sign bit of a NaN result, which IEEE 754 leaves
+unspecified for arithmetic and x86 takes from whichever operand is a NaN --
+the negation rule may flip it (``nan * -2`` is +nan, ``-(nan * 2)`` is -nan);
+a result is NaN exactly where NumPy's is.
 """
 from __future__ import annotations
 
