@@ -71,7 +71,7 @@ _M32_MAGIC = np.float32(12582912.0)                 # 1.5 * 2**23: adding it rou
 _M32_LOG2E = np.float32(1.4426950408889634)
 _M32_LN2_HI = np.float32(0.693359375)               # 9 bits: k * _M32_LN2_HI is exact
 _M32_LN2_LO = np.float32(-2.1219444e-04)
-# (e**r - 1 - r) / r**2 on [-ln2/2, ln2/2], degree 5: e**r - 1 to a small relative error (expm1, tanh)
+# (e**r - 1 - r) / r**2 on [-ln2/2, ln2/2], degree 5: e**r - 1 to a small relative error (expm1, logistic, erf)
 _M32_E0 = np.float32(0.00019890980911441147)
 _M32_E1 = np.float32(0.0013933641603216529)
 _M32_E2 = np.float32(0.00833331048488617)
@@ -82,6 +82,13 @@ _M32_X0 = np.float32(0.0013900863705202937)
 _M32_X1 = np.float32(0.008368676528334618)
 _M32_X2 = np.float32(0.04166683182120323)
 _M32_X3 = np.float32(0.1666652113199234)
+# the same, degree 4, weighted for tanh: the error of e**r - 1 in ulps of tanh's result (times 2 / (e + 2)), divided
+# by the slack the roundings of e, e + 2 and the division leave below 2.5 ulp at each 2|x| = k ln2 + r, 2|x| <= 18
+# (exhaustive: tanh 2 ulp at 1,348,810 of 2**32 inputs, none over)
+_M32_T0 = np.float32(0.0013777567073702812)
+_M32_T1 = np.float32(0.008361585438251495)
+_M32_T2 = np.float32(0.04166765138506889)
+_M32_T3 = np.float32(0.16666580736637115)
 _M32_EXP_HI = np.float32(89.0)                      # exp overflows above 88.73
 _M32_EXP_LO = np.float32(-104.0)                    # and underflows to 0 below -103.98
 _M32_EXPM1_LO = np.float32(-30.0)                   # expm1 is -1 below -17.4
@@ -226,7 +233,7 @@ def _tanh_f32(x):
     k = t - _M32_MAGIC127
     r = a2 - k * _M32_LN2_HI
     r = r - k * _M32_LN2_LO
-    p = ((((_M32_E0 * r + _M32_E1) * r + _M32_E2) * r + _M32_E3) * r + _M32_E4) * r + _M32_HALF
+    p = (((_M32_T0 * r + _M32_T1) * r + _M32_T2) * r + _M32_T3) * r + _M32_HALF
     s = np.int32(np.float32(t).view(np.int32) << 23).view(np.float32)
     e = s * (r + r * r * p) + (s - _M32_1)
     return np.copysign(e / (e + _M32_2), x)       # keeps -0.0; subnormal x: e = 2x exactly, the result x
