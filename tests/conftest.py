@@ -26,6 +26,15 @@ def backend(request):
 
 
 @pytest.fixture
+def interp():
+    """Run the test on the interpreter backend."""
+    old = jaxish.config.get_backend()
+    jaxish.config.set_backend("interpreter")
+    yield
+    jaxish.config.set_backend(old)
+
+
+@pytest.fixture
 def cpu_backend():
     old = jaxish.config.get_backend()
     jaxish.config.set_backend("cpu")

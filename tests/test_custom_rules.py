@@ -149,9 +149,3 @@ def test_graph_keeps_the_rule_and_compiles(cpu_backend):
     np.testing.assert_allclose(np.asarray(jx.trace(jx.grad(_total(softplus_vjp)))(X)), _sigmoid(X), rtol=1e-14)
 
 
-@pytest.fixture
-def interp():
-    old = jx.config.get_backend()
-    jx.config.set_backend("interpreter")
-    yield
-    jx.config.set_backend(old)

@@ -14,14 +14,6 @@ import jaxish as jx
 EPS = 1e-6
 
 
-@pytest.fixture
-def interp():
-    old = jx.config.get_backend()
-    jx.config.set_backend("interpreter")
-    yield
-    jx.config.set_backend(old)
-
-
 def _rng(*key):
     return np.random.default_rng(zlib.crc32("|".join(map(str, key)).encode()))
 

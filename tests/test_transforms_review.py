@@ -8,14 +8,6 @@ import pytest
 import jaxish as jx
 
 
-@pytest.fixture
-def interp():
-    old = jx.config.get_backend()
-    jx.config.set_backend("interpreter")
-    yield
-    jx.config.set_backend(old)
-
-
 def _rand(seed, *shape):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
