@@ -194,11 +194,15 @@ def shaped_array_of(value: np.ndarray, weak: bool) -> ShapedArray:
     key = (value.shape, value.dtype, weak)
     a = _AVALS.get(key)
     if a is None:
-        a = ShapedArray(value.shape, _dt.from_numpy(value.dtype), weak)
-        if len(_AVALS) >= 4096:
-            _AVALS.clear()
-        _AVALS[key] = a
+        a = _intern(key, ShapedArray(value.shape, _dt.from_numpy(value.dtype), weak))
     return a
+
+
+def _intern(key: tuple, aval: ShapedArray) -> ShapedArray:
+    """``_AVALS``'s object for ``key``, ``aval`` if it has none (the table is emptied at 4096 entries)."""
+    if len(_AVALS) >= 4096:
+        _AVALS.clear()
+    return _AVALS.setdefault(key, aval)
 
 
 def interned(aval: ShapedArray) -> ShapedArray:
@@ -207,9 +211,7 @@ def interned(aval: ShapedArray) -> ShapedArray:
     key = (aval.shape, aval.dtype.np, aval.weak_type)
     a = _AVALS.get(key)
     if a is None:
-        if len(_AVALS) >= 4096:
-            _AVALS.clear()
-        a = _AVALS.setdefault(key, aval)
+        a = _intern(key, aval)
     return a if a.dtype is aval.dtype else aval
 
 
