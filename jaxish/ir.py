@@ -260,18 +260,19 @@ class GraphBuilder:
 def lift_literals(graph: Graph, lifted: Sequence) -> Graph:
     """``graph`` with the literals of ``lifted`` (``(Literal, value)`` pairs, the Literal objects the graph
     holds) turned into constants: each value becomes a constvar, which the graph's uses of its literals read."""
-    new: dict = {}
+    var_of: dict = {}   # id(value) -> its constvar (a value inlined several times is one constant)
+    new: dict = {}      # id(Literal) -> the constvar that replaces it
     constvars, consts = list(graph.constvars), list(graph.consts)
     for lit, value in lifted:
-        v = next((cv for (l2, val2), cv in new.values() if val2 is value), None)
+        v = var_of.get(id(value))
         if v is None:
-            v = Var(lit.aval)
+            v = var_of[id(value)] = Var(lit.aval)
             constvars.append(v)
             consts.append(value)
-        new[id(lit)] = ((lit, value), v)
+        new[id(lit)] = v
 
     def sub(a):
-        return new[id(a)][1] if type(a) is Literal and id(a) in new else a
+        return new.get(id(a), a) if type(a) is Literal else a
 
     nodes = [Node(n.prim, [sub(a) for a in n.invars], n.params, n.outvars) for n in graph.nodes]
     return Graph(list(graph.invars), nodes, [sub(v) for v in graph.outvars], constvars, consts)
