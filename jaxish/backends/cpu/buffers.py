@@ -48,7 +48,10 @@ def _refs(buf) -> int:
 
 def _calibrate() -> int:
     # the reference count ``take`` sees for a buffer nobody else holds: its local name, the argument of ``_refs``
-    # and the one of ``getrefcount`` (measured, not assumed: interpreters differ in what a call borrows)
+    # and the one of ``getrefcount`` (measured, not assumed: interpreters differ in what a call borrows); 0 (never
+    # reuse) on a free-threaded build, where the count is no proof -- as ``fast_call.free_refcount``
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return 0
     free = collections.deque([np.empty(1)])
     buf = free.popleft()
     return _refs(buf)
