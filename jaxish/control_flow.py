@@ -10,6 +10,7 @@ once after the loop (in a ``cond``, after the chosen branch).
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -134,21 +135,12 @@ def _next_state(state):
 
 
 def _loop_state(operands):
-    """The state a loop whose body draws random numbers starts from: a fresh one per eager call (the global
-    generator advances), and inside a trace a key of its own derived from the trace's state and the position
-    of the loop (as a nested random-using traced call gets), so every call of the traced function draws anew.
-    An eager state is made on the device of the loop's ``operands`` (as the indices of an eager fori_loop)."""
-    from . import random as _random
-    from .core import current_trace
-    if current_trace() is None:
-        state = Tensor(_random.GENERATOR.next_state())
-        scope = _operands_device(operands)
-        if scope is _NO_SCOPE:
-            return state
-        from .ops import identity
-        with scope:
-            return identity(state)
-    return _random._nested_call_state()
+    """The state a loop whose body draws random numbers starts from: what a traced call that draws random
+    numbers gets (``tracing._rng_input``): a fresh one per eager call (the global generator advances), made on
+    the device of the loop's ``operands``, and inside a trace a key of its own derived from the trace's state and
+    the position of the loop, so every call of the traced function draws anew."""
+    from .tracing import _rng_input
+    return _rng_input(operands)
 
 
 def _check_arity(fn: Callable, args: tuple, op: str, what: str) -> None:
@@ -441,25 +433,10 @@ def _operands_device(leaves):
     """The device scope for the indices an eager loop makes: that of an operand on an accelerator (as
     ``zeros_like`` makes its result on its input's device), so that they need no implicit copy there (refused
     without soft device placement); none when tracing, inside a device scope, or on the CPU."""
-    from .core import CPU_DEVICE, STATE
-    from .devices import device
-    if STATE.device is None and STATE.main is None:
-        for x in leaves:
-            dev = x.device if isinstance(x, Tensor) or is_variable(x) else CPU_DEVICE
-            if dev != CPU_DEVICE:
-                return device(dev)
-    return _NO_SCOPE
-
-
-class _NoScope:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-_NO_SCOPE = _NoScope()
+    from .core import STATE
+    from .devices import accelerator_of, device
+    dev = accelerator_of(leaves) if STATE.device is None and STATE.main is None else None
+    return contextlib.nullcontext() if dev is None else device(dev)
 
 
 # the most iterations of a fori_loop with static bounds that scans an iota of its indices (4 MiB of int32);

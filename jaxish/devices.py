@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .core import CPU_DEVICE, STATE, Tensor
+from .core import CPU_DEVICE, STATE, Tensor, is_variable
 
 _GPU_DEVICE = "/job:localhost/replica:0/task:0/device:GPU:{}"
 _PATTERN = re.compile(r"^(?:/job:localhost/replica:0/task:0)?(?:/device:|/)?(cpu|gpu|CPU|GPU):(\d+)$")
@@ -91,6 +91,17 @@ class device:
 
 def resolve_current() -> str:
     return STATE.device or CPU_DEVICE
+
+
+def accelerator_of(values) -> str | None:
+    """The device of the first of ``values`` (Tensors or Variables; other values count as host values) that is
+    on an accelerator, or None: where values a computation makes for them belong (its indices, its random
+    state), so that they need no implicit copy there."""
+    for x in values:
+        dev = x.device if isinstance(x, Tensor) or is_variable(x) else CPU_DEVICE
+        if dev != CPU_DEVICE:
+            return dev
+    return None
 
 
 def place(array: np.ndarray, weak: bool = False) -> Tensor:

@@ -24,10 +24,10 @@ from . import dtypes as _dt
 from . import static_args as _static_args
 from .backends import describing
 from .config import _config, cache_limit, log_compiles
-from .core import CPU_DEVICE, STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
+from .core import STATE, GraphTrace, Tensor, Tracer, current_trace, eval_graph, is_variable, to_tensor_arg
 from .core.call import call
 from .core.interpret import bind_node
-from .devices import copy_to, device, place, resolve_current
+from .devices import accelerator_of, copy_to, device, place, resolve_current
 from .fast_call import MISS, generated_call
 from .ir import Graph, ShapedArray, lift_literals
 from .lru import LRU, KeyedLocks
@@ -169,12 +169,11 @@ def _rng_input(inputs: Sequence = ()) -> Tensor:
     if current_trace() is not None:  # a traced call inside a trace: its own key, derived from the caller's
         return _nested_call_state()
     state = GENERATOR.next_state()
-    for x in inputs:
-        dev = x.device if isinstance(x, Tensor) or is_variable(x) else CPU_DEVICE
-        if dev != CPU_DEVICE:
-            with device(dev):
-                return place(state)
-    return Tensor(state)
+    dev = accelerator_of(inputs)
+    if dev is None:
+        return Tensor(state)
+    with device(dev):
+        return place(state)
 
 
 def call_traced(traced: Traced, leaves: Sequence) -> list:
