@@ -170,6 +170,26 @@ def test_blocked_float_sums_and_products_across_block_sizes(cpu_backend, length)
         np.testing.assert_allclose(g.numpy(), np.asarray(w, np.float32), rtol=2e-7, atol=1e-6)
 
 
+def test_blocked_sums_full_blocks_round_once(cpu_backend):
+    # kernels.block_tail: a full block adds its two halves pairwise in float64 before the column accumulators;
+    # a float32 sum of positive values spanning 2**40 still rounds the float64 sum once (the correctly rounded
+    # value, math.fsum), in a serial kernel, a row sum and a chunked parallel one; a float32 product as well
+    import math
+
+    from jaxish.backends.cpu.kernels import BLOCK, PARALLEL_THRESHOLD
+    rng = np.random.default_rng(11)
+    for n in (BLOCK * 37 + 3, PARALLEL_THRESHOLD + 4 * BLOCK + 5):
+        x = (rng.uniform(1, 2, n) * 2.0 ** rng.integers(-20, 20, n)).astype(np.float32)
+        got = tf.trace(tf.reduce_sum)(tf.constant(x)).numpy()
+        assert got == np.float32(math.fsum(x.astype(np.float64))), (n, got)
+    rows = (rng.uniform(1, 2, (3, BLOCK * 5)) * 2.0 ** rng.integers(-20, 20, (3, BLOCK * 5))).astype(np.float32)
+    got = tf.trace(lambda a: tf.reduce_sum(a, axis=1))(tf.constant(rows)).numpy()
+    assert got.tolist() == [np.float32(math.fsum(r.astype(np.float64))) for r in rows]
+    p = rng.uniform(0.999, 1.001, BLOCK * 9 + 1).astype(np.float32)
+    got = tf.trace(tf.reduce_prod)(tf.constant(p)).numpy()
+    np.testing.assert_allclose(got, np.prod(p.astype(np.float64)), rtol=6e-8)
+
+
 def test_parallel_chunked_sum_matches_float64(cpu_backend):
     from jaxish.backends.cpu.kernels import PARALLEL_THRESHOLD
     n = PARALLEL_THRESHOLD + 12345
