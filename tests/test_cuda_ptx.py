@@ -17,7 +17,9 @@ where numba-cuda or NVVM is missing: NVVM comes with
    backend builds for it on GPU tensors (``placement._eager_program``).
 2. **Building.** Each distinct graph becomes a ``codegen.Program`` with a
    GPU's launch sizes, run on host arrays with its launches recorded instead
-   of run. float16 graphs must raise ``Unsupported`` (no float16 lowering).
+   of run; every branch and loop body of a control-flow node is run once, on
+   zeros, when it is built, so its kernels are recorded too. float16 graphs
+   must raise ``Unsupported`` (no float16 lowering).
 3. **Compiling.** Each distinct (kernel module, argument types) is typed and
    lowered once and put through NVVM for each compute capability. A compile
    that succeeded is remembered in the cache directory (keyed by the module's
@@ -129,12 +131,6 @@ def recorded():
     return rec
 
 
-#: rows left out: cond/while/scan programs are driven from the host (a one-element predicate read per iteration,
-#: sub-programs per branch and body), which ``run_program``'s recorded launches cannot run (nothing computes the
-#: predicate, so a branch or body would never launch); the simulator runs them (tests/cuda/test_op_table_gpu.py)
-CONTROL_FLOW_ROWS = {"cond", "fori_loop", "while_loop", "scan"}
-
-
 def _run_op_table():
     sys.path.insert(0, str(ROOT / "tests" / "cuda"))
     from test_op_table import _rng, grad_inputs, make_inputs, split_diff
@@ -142,8 +138,6 @@ def _run_op_table():
 
     from jaxish.testing import check_grads
     for op in OPS:
-        if op.name in CONTROL_FLOW_ROWS:
-            continue
         entries = [(op.cases[0], dt) for dt in op.dtypes] + [(c, c.dtype or op.main_dtype) for c in op.cases[1:]]
         for case, dt in entries:
             ts = [tf.constant(a) for a in make_inputs(op, case, dt, _rng(op.name, case.id, dt))]
@@ -240,21 +234,46 @@ def _no_device(mp) -> None:
     mp.setattr(dispatcher, "get_current_device", lambda: _Device())
 
 
+BODY_LAUNCHES: list = []   # the launches of branch and loop-body programs (a subset of gpu_launches' list)
+
+
+class _HostArray(np.ndarray):
+    """A host array standing for a device array, with the two methods the control-flow host steps call."""
+
+    def copy_to_host(self):
+        return np.asarray(self)
+
+    def copy_to_device(self, a):
+        self[...] = a
+
+
 @contextlib.contextmanager
 def gpu_launches():
     """Build programs as on a GPU (its launch sizes, host arrays for device arrays); yields the list of
-    ``(kernel, args, body)`` their launches record."""
-    from jaxish.backends.cuda import codegen, runtime
+    ``(kernel, args, body)`` their launches record.
+
+    Control flow runs from the host (``cuda/control_flow.py``): a cond reads its branch index, a while its
+    predicate, which recorded launches never compute (zeros: the first branch, no iteration). So every branch
+    and loop body program is run once, on zeros, when it is built: all of their kernels launch."""
+    from jaxish.backends.cuda import codegen, control_flow, runtime
     launches: list = []
     mp = pytest.MonkeyPatch()
     mp.setattr(runtime, "_CONFIG", [runtime.LaunchConfig(
         block=256, max_blocks=132 * 8, reduce_block=256, items=16, serial_rows=132 * 256, tile=16,
         small_matmul=16 * 16 * 16)])
     mp.setattr(runtime, "simulator", lambda: False)
-    mp.setattr(runtime, "empty", lambda shape, dtype: np.zeros(shape, dtype))
-    mp.setattr(runtime, "to_device", lambda a: np.ascontiguousarray(a))
-    real_load = codegen.load_kernel
+    mp.setattr(runtime, "empty", lambda shape, dtype: np.zeros(shape, dtype).view(_HostArray))
+    mp.setattr(runtime, "to_device", lambda a: np.ascontiguousarray(a).view(_HostArray))
+    real_load, real_program = codegen.load_kernel, control_flow._program
     _no_device(mp)
+
+    def program(graph):
+        prog = real_program(graph)
+        before = len(launches)
+        run_program(prog, graph.invars, [])
+        BODY_LAUNCHES.extend(launches[before:])
+        return prog
+    mp.setattr(control_flow, "_program", program)
 
     def load_kernel(body, extra=""):
         handle, kernel = real_load(body, extra)
@@ -267,8 +286,8 @@ def gpu_launches():
 
 
 def run_program(prog, invars, consts) -> None:
-    prog([np.zeros(v.aval.shape, v.aval.dtype.np) for v in invars] +
-         [np.asarray(c._value if hasattr(c, "_value") else c) for c in consts])
+    prog([np.zeros(v.aval.shape, v.aval.dtype.np).view(_HostArray) for v in invars] +
+         [np.asarray(c._value if hasattr(c, "_value") else c).view(_HostArray) for c in consts])
 
 
 @pytest.fixture(scope="module")
@@ -382,6 +401,7 @@ def test_every_generated_kernel_compiles_to_ptx(recorded, built):
     print(f"{len(recorded.graphs)} graphs, {len(recorded.eager)} eager ops, {len(progs)} programs: "
           f"{n} kernels, {fresh} compiled now for {CCS}")
     assert n > 300
+    assert len({k.py_func.__module__ for k, _, _ in BODY_LAUNCHES}) > 10, "no branch or loop body kernels"
     assert not failures, f"{len(failures)} of {n} kernels do not compile:\n" + "\n".join(failures)
 
 
