@@ -4,11 +4,11 @@ expression. Each test compares what it returns with NumPy (or with the general p
 that whatever a caller still holds keeps its value."""
 import collections
 import gc
-import threading
 import weakref
 
 import numpy as np
 import pytest
+from thread_helpers import in_threads
 
 import jaxish as tf
 from jaxish.fast_call import MISS, free_refcount
@@ -227,26 +227,17 @@ def test_variable_updates_alternate_and_keep_held_values():
 def test_threads_calling_the_guarded_call_keep_their_results():
     vg = _vg()
     vg(_x(16)), vg(_x(16))
-    errors = []
 
     def work(t):
-        try:
-            held = []
-            for k in range(150):
-                x = _x(16, 1.0 + 0.01 * (t * 150 + k))
-                v, g = vg(x)
-                if k % 2:
-                    held.append((x, v, g))
-            for x, v, g in held:
-                rv, rg = _vg_ref(x)
-                np.testing.assert_allclose(v.numpy(), rv, rtol=1e-5)
-                np.testing.assert_allclose(g.numpy(), rg, rtol=1e-5, atol=1e-6)
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
+        held = []
+        for k in range(150):
+            x = _x(16, 1.0 + 0.01 * (t * 150 + k))
+            v, g = vg(x)
+            if k % 2:
+                held.append((x, v, g))
+        for x, v, g in held:
+            rv, rg = _vg_ref(x)
+            np.testing.assert_allclose(v.numpy(), rv, rtol=1e-5)
+            np.testing.assert_allclose(g.numpy(), rg, rtol=1e-5, atol=1e-6)
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors, errors[0]
+    in_threads(work, 4)

@@ -5,10 +5,10 @@ holds (a Tensor, ``np.asarray`` of one, a view, a Variable's earlier value
 read with ``read_value``) must keep its value. References are NumPy float32
 computations of the same steps.
 """
-import threading
 
 import numpy as np
 import pytest
+from thread_helpers import in_threads
 
 import jaxish as tf
 
@@ -117,25 +117,16 @@ def test_threads_share_a_traced_function_and_keep_their_results():
 
     base = np.arange(32, dtype=np.float32)
     f(tf.constant(base)), f(tf.constant(base))
-    errors = []
 
     def work(t):
-        try:
-            held = []
-            for k in range(200):
-                x = base + (t * 1000 + k)
-                out, s = f(tf.constant(x))
-                if k % 3:                 # some results are held, the others dropped at once
-                    held.append((x, out, s))
-            for x, out, s in held:
-                np.testing.assert_array_equal(out.numpy(), x * np.float32(3) - np.float32(1))
-                np.testing.assert_allclose(s.numpy(), np.sum(x, dtype=np.float64), rtol=1e-6)
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
+        held = []
+        for k in range(200):
+            x = base + (t * 1000 + k)
+            out, s = f(tf.constant(x))
+            if k % 3:                 # some results are held, the others dropped at once
+                held.append((x, out, s))
+        for x, out, s in held:
+            np.testing.assert_array_equal(out.numpy(), x * np.float32(3) - np.float32(1))
+            np.testing.assert_allclose(s.numpy(), np.sum(x, dtype=np.float64), rtol=1e-6)
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors, errors[0]
+    in_threads(work, 4)

@@ -1,10 +1,10 @@
 """Adversarial review of issue 7's runtime fixes (items 10, 12, 13): the defects found, as regressions."""
 import itertools
 import sys
-import threading
 
 import numpy as np
 import pytest
+from thread_helpers import in_threads
 
 import jaxish as tf
 
@@ -112,23 +112,7 @@ def _frequent_thread_switches():
 
 
 def _in_threads(works):
-    barrier = threading.Barrier(len(works))
-    errors = []
-
-    def run(work):
-        try:
-            barrier.wait()
-            work()
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=run, args=(w,)) for w in works]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-        assert not t.is_alive(), "a thread hangs (deadlock?)"
-    if errors:
-        raise errors[0]
+    in_threads(lambda i: works[i](), len(works), timeout=300)
 
 
 def test_nested_traced_functions_traced_from_several_threads(backend, _frequent_thread_switches):

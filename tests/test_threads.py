@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+from thread_helpers import in_threads
 
 import jaxish as tf
 from jaxish.backends import STATS
@@ -27,24 +28,7 @@ def _frequent_thread_switches():
 
 
 def _in_threads(work, n=N_THREADS):
-    """Run ``work(i)`` in ``n`` threads started together; re-raise the first error."""
-    barrier = threading.Barrier(n)
-    errors, results = [], [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=600)
-    if errors:
-        raise errors[0]
-    return results
+    return in_threads(work, n)
 
 
 def _unique_scale() -> float:
