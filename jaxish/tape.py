@@ -103,6 +103,10 @@ class GradientTape(Trace):
         """A tensor this tape watches or has recorded (a graph traced above the tape takes it as an input)."""
         return id(x) in self._slots
 
+    def tracked_among(self, tensors: dict) -> set:
+        """The keys of ``tensors`` (``id(x) -> x``) that name tensors this tape tracks (one set operation)."""
+        return self._slots.keys() & tensors.keys()
+
     def watched_variables(self) -> tuple:
         """The Variables watched so far."""
         return tuple(self._watched_vars.values())
