@@ -463,8 +463,8 @@ class TracedFunction:
                             if fast is None:
                                 self._set_fast(traced, avals, key[-1])
                             return tree_unflatten(traced.out_tree, outs)
-                        if traced.inlined and STATE.tapes:  # perhaps traced again for the tapes (_call_slow)
-                            return self._call_slow(args, kwargs)[1]
+                        if traced.inlined and STATE.tapes and tracked_literals(traced):  # traced again for
+                            return self._call_slow(args, kwargs, counted=True)[1]       # the tapes (_for_tapes)
                         return tree_unflatten(traced.out_tree, call_traced(traced, args))
                     traced, out = self._call_slow(args, kwargs)
                     if len(self._fast) >= _trace_cache_size():
@@ -487,8 +487,9 @@ class TracedFunction:
         else:
             traced.fast = calls
 
-    def _call_slow(self, args, kwargs) -> tuple:
-        """Trace (on a new signature) and run; returns ``(Traced, outputs)``."""
+    def _call_slow(self, args, kwargs, counted: bool = False) -> tuple:
+        """Trace (on a new signature) and run; returns ``(Traced, outputs)``. ``counted``: a hit the caller
+        counted already."""
         static_pos, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, treedef = tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(leaf_aval(x, self._name) for x in leaves)
@@ -496,7 +497,7 @@ class TracedFunction:
         traced = self._cache.get(key)
         if traced is None:
             traced = self._trace_once(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
-        else:
+        elif not counted:
             next(self._hit_count)
         run = traced
         if traced.inlined and STATE.tapes:

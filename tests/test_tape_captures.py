@@ -163,6 +163,7 @@ def test_compiled_backend_and_no_retrace_per_call(backend, shape):
             z = f(y)
         assert tape.gradient(z, x) is None
     assert tf.tracing._counted(tf.tracing.TRACES) == traces + more
+    assert (f.cache_info().hits, f.cache_info().misses) == (7, 1)
 
 
 def test_weak_scalar_tensor_closed_over_and_watched_later(interp):
@@ -218,3 +219,18 @@ def test_arguments_gradients_unchanged_by_captures(interp):
         z = f(y)
     gx, gy = tape.gradient(z, [x, y])
     np.testing.assert_allclose([float(gx), float(gy)], [2 * 1.7 * 0.36, 2 * 1.7 ** 2 * 0.6], rtol=1e-12)
+
+
+def test_constant_operands_a_tape_saw_are_not_captures(interp):
+    # reduce_mean's count is one shared literal tensor: the tape records it as a constant operand of the eager
+    # mean, and the traced function inlines the same object. Nothing flows through it, so the function is not
+    # traced again for the tape, and its graph keeps the literal
+    f = tf.trace(lambda y: tf.reduce_mean(y * y))
+    y = tf.constant(np.linspace(0.1, 0.9, 4))
+    f(y)
+    traces = tf.tracing._counted(tf.tracing.TRACES)
+    with tf.GradientTape() as tape:
+        tape.watch(y)
+        z = tf.reduce_mean(y * 2.0) + f(y)
+    np.testing.assert_allclose(tape.gradient(z, y).numpy(), 2.0 / 4 + 2 * y.numpy() / 4, rtol=1e-12)
+    assert tf.tracing._counted(tf.tracing.TRACES) == traces
