@@ -234,3 +234,64 @@ def test_constant_operands_a_tape_saw_are_not_captures(interp):
         z = tf.reduce_mean(y * 2.0) + f(y)
     np.testing.assert_allclose(tape.gradient(z, y).numpy(), 2.0 / 4 + 2 * y.numpy() / 4, rtol=1e-12)
     assert tf.tracing._counted(tf.tracing.TRACES) == traces
+
+
+def _c(v):
+    return tf.constant(np.asarray(v, np.float64))
+
+
+def test_tape_inside_a_trace_calling_a_cached_traced_function(interp):
+    # the tape is opened inside the step; the inner function, traced before, computes x * x from its capture
+    x = _c(0.7)
+    inner = tf.trace(lambda y: x * x * y)
+    inner(_c(1.0))
+
+    @tf.trace
+    def step(y):
+        with tf.GradientTape() as t:
+            t.watch(x)
+            z = inner(y) + x * x
+        return t.gradient(z, x)
+    assert float(step(_c(2.0))) == pytest.approx(2 * 0.7 * 2.0 + 2 * 0.7, rel=1e-12)
+
+
+@pytest.mark.parametrize("how", ["grad", "value_and_grad in a trace"])
+def test_derivative_functions_of_captures_under_an_outer_tape(interp, how):
+    # d/dx of (d/dy x^2 y^2 = 2 x^2 y) is 4 x y: the inner derivative's graph takes x as an input
+    x = _c(0.7)
+    if how == "grad":
+        f = tf.trace(lambda y: x * x * y * y)
+        f(_c(1.0))
+        g = tf.grad(f)
+    else:
+        g = tf.trace(lambda y: tf.value_and_grad(lambda a: x * x * a * a)(y)[1])
+        g(_c(1.0))
+    with tf.GradientTape() as t:
+        t.watch(x)
+        r = g(_c(1.5))
+    assert float(r) == pytest.approx(2 * 0.49 * 1.5, rel=1e-12)
+    assert float(t.gradient(r, x)) == pytest.approx(4 * 0.7 * 1.5, rel=1e-12)
+
+
+def test_jacobian_and_method_captures(interp):
+    x = _c(0.3)
+    h = tf.trace(lambda y: tf.stack([x * x * y, x + y]))
+    h(_c(1.0))
+    with tf.GradientTape() as t:
+        t.watch(x)
+        z = h(_c(2.0))
+    np.testing.assert_allclose(t.jacobian(z, x).numpy(), [2 * 0.3 * 2.0, 1.0], rtol=1e-12)
+
+    class Model:
+        def __init__(self):
+            self.s = _c(1.2)
+
+        @tf.trace
+        def __call__(self, y):
+            return self.s * self.s * y
+    m = Model()
+    m(_c(1.0))
+    with tf.GradientTape() as t:
+        t.watch(m.s)
+        r = m(_c(2.0))
+    assert float(t.gradient(r, m.s)) == pytest.approx(2 * 1.2 * 2.0, rel=1e-12)
