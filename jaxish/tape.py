@@ -106,13 +106,13 @@ class GradientTape(Trace):
         slot = self._slots.get(k)
         return slot is not None and (k in self._watched or slot not in _leaf_slots(self._shape))
 
-    def tracked_among(self, tensors: dict) -> set:
+    def tracked_among(self, tensors: dict) -> frozenset:
         """The keys of ``tensors`` (``id(x) -> x``) that name tensors this tape tracks (see :meth:`tracks`)."""
-        found = self._slots.keys() & tensors.keys()
-        if found:
-            leaves = _leaf_slots(self._shape)
-            found = {k for k in found if k in self._watched or self._slots[k] not in leaves}
-        return found
+        slots = self._slots
+        if slots.keys().isdisjoint(tensors.keys()):  # (the common case: no set is built)
+            return _NO_IDS
+        leaves = _leaf_slots(self._shape)
+        return frozenset(k for k in slots.keys() & tensors.keys() if k in self._watched or slots[k] not in leaves)
 
     def watched_variables(self) -> tuple:
         """The Variables watched so far."""
@@ -691,6 +691,9 @@ class _Shape:
         self.parent = parent    # the structure one step shorter (None at the root)
         self.step = step        # the step from parent: (is_variable_read, aval) or (prim, params, ins, out)
         self.leaves = None      # the slots of its graph inputs (_leaf_slots), when asked for
+
+
+_NO_IDS = frozenset()
 
 
 def _leaf_slots(shape: _Shape) -> frozenset:

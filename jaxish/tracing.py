@@ -234,10 +234,10 @@ def tracked_literals(traced: Traced) -> frozenset:
     """The ids of the tensors ``traced`` inlined as literals that an active tape tracks (watched or recorded):
     its graph, whose literals fold with what uses them, hides them from those tapes."""
     inlined = traced.inlined
-    hit: set = set()
-    for t in STATE.tapes:
-        hit |= t.tracked_among(inlined)
-    return frozenset(hit)
+    tapes = STATE.tapes
+    if len(tapes) == 1:
+        return tapes[0].tracked_among(inlined)
+    return frozenset().union(*[t.tracked_among(inlined) for t in tapes])
 
 
 def _note_compile(traced: Traced, seconds: float) -> None:

@@ -37,9 +37,9 @@ class Trace:
         traced above it must take ``x`` as an input rather than inline its value."""
         return False
 
-    def tracked_among(self, tensors: dict) -> set:
+    def tracked_among(self, tensors: dict) -> frozenset:
         """The keys of ``tensors`` (``id(x) -> x``) whose tensors this trace tracks (see :meth:`tracks`)."""
-        return {k for k, x in tensors.items() if self.tracks(x)}
+        return frozenset(k for k, x in tensors.items() if self.tracks(x))
 
     def process_below(self, prim, vals: list, params: dict, raw: Sequence, depth: int):
         """Hand the call to the trace below this one on the stack (for traces that observe, like tapes)."""
