@@ -125,6 +125,20 @@ def test_tape_differentiates_what_a_traced_function_computes_from_captures(inter
         np.testing.assert_allclose(g2.numpy(), g_eager.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("make", CASES, ids=lambda m: m.__name__)
+def test_cases_compiled(cpu_backend, make):
+    # the same on the cpu backend (the graphs traced again for the tape take x as a 0-d input), cached graph
+    x = _x((), "constant")
+    y = tf.constant(np.float64(1.3))
+    z_eager, g_eager = _gradient(make(x, False), x, y)
+    f = make(x, True)
+    np.testing.assert_allclose(f(y).numpy(), z_eager.numpy(), rtol=1e-12)
+    z, g = _gradient(f, x, y)
+    assert g is not None, "the tape lost the closed-over tensor"
+    np.testing.assert_allclose(z.numpy(), z_eager.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g.numpy(), g_eager.numpy(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("when", WHEN)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_while_loop_body_computing_from_a_watched_capture_raises(interp, shape, when):
