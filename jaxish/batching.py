@@ -15,10 +15,10 @@ from typing import Any, Callable
 import numpy as np
 import optree
 
-from .core import STATE, is_variable
+from .core import is_variable
 from .core.trace import user_line
 from .traceback_util import transform_boundary
-from .tracing import _arg_labels, _graph_for_tapes, _rng_input, leaf_value, run_graph, trace_to_graph
+from .tracing import _arg_labels, _rng_input, leaf_value, run_graph, trace_to_graph
 from .transforms.batching import batch_graph
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
@@ -156,8 +156,8 @@ def _batched_call(fun, fname: str, in_axes, out_axes, axis_size, shared_random: 
         names = ", ".join(repr(v.name) for v in traced.assigned)
         raise ValueError(f"vmap: {fname} assigns the Variable(s) {names}; inside vmap each example would "
                          f"assign its own value. Return the new value and assign it outside vmap")
-    # (under a tape that watches a 0-d tensor the function closes over: that literal as a constant the tape sees)
-    graph = _graph_for_tapes(traced) if traced.inlined and STATE.tapes else traced.graph
+    # (traced on every call: a 0-d tensor it closes over that an active tape tracks is a constant the tape sees)
+    graph = traced.graph
     in_dims = dims + [None] * (len(graph.invars) - len(dims))
     out_leaves = tree_unflatten(traced.out_tree, list(range(len(graph.outvars))))
     want = _leaf_axes(out_axes, out_leaves, "out_axes")

@@ -94,7 +94,7 @@ def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, random: 
     """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``. With ``random`` (a loop body), random ops are
     allowed: the body then takes the random state as its last input and returns the next iteration's state
     (:func:`_next_state`) as its last output."""
-    with GraphTrace(name=f"the {what} of {op}", capture_tracked=True) as t:
+    with GraphTrace(name=f"the {what} of {op}") as t:
         tracers = [t.new_arg(a, f"{what} argument {i}") for i, a in enumerate(avals)]
         args = tree_unflatten(in_tree, tracers)
         _check_arity(fn, args, op, what)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -255,27 +255,6 @@ class GraphBuilder:
         if prune:
             nodes = needed_nodes(nodes, outvars)
         return Graph(list(invars), list(nodes), list(outvars), list(constvars), list(consts))
-
-
-def lift_literals(graph: Graph, lifted: Sequence) -> Graph:
-    """``graph`` with the literals of ``lifted`` (``(Literal, value)`` pairs, the Literal objects the graph
-    holds) turned into constants: each value becomes a constvar, which the graph's uses of its literals read."""
-    var_of: dict = {}   # id(value) -> its constvar (a value inlined several times is one constant)
-    new: dict = {}      # id(Literal) -> the constvar that replaces it
-    constvars, consts = list(graph.constvars), list(graph.consts)
-    for lit, value in lifted:
-        v = var_of.get(id(value))
-        if v is None:
-            v = var_of[id(value)] = Var(lit.aval)
-            constvars.append(v)
-            consts.append(value)
-        new[id(lit)] = v
-
-    def sub(a):
-        return new.get(id(a), a) if type(a) is Literal else a
-
-    nodes = [Node(n.prim, [sub(a) for a in n.invars], n.params, n.outvars) for n in graph.nodes]
-    return Graph(list(graph.invars), nodes, [sub(v) for v in graph.outvars], constvars, consts)
 
 
 def needed_nodes(nodes: list, outvars: list) -> list:

@@ -100,8 +100,19 @@ class GradientTape(Trace):
                 raise TypeError(f"GradientTape.watch: expected tensors or Variables, got {type(x).__name__}")
 
     def tracks(self, x) -> bool:
-        """A tensor this tape watches or has recorded (a graph traced above the tape takes it as an input)."""
-        return id(x) in self._slots
+        """A tensor this tape can differentiate through: watched, or the result of an op it recorded (a graph
+        traced above the tape takes it as an input). A constant operand it saw is not (nothing flows there)."""
+        k = id(x)
+        slot = self._slots.get(k)
+        return slot is not None and (k in self._watched or slot not in _leaf_slots(self._shape))
+
+    def tracked_among(self, tensors: dict) -> frozenset:
+        """The keys of ``tensors`` (``id(x) -> x``) that name tensors this tape tracks (see :meth:`tracks`)."""
+        slots = self._slots
+        if slots.keys().isdisjoint(tensors.keys()):  # (the common case: no set is built)
+            return _NO_IDS
+        leaves = _leaf_slots(self._shape)
+        return frozenset(k for k in slots.keys() & tensors.keys() if k in self._watched or slots[k] not in leaves)
 
     def watched_variables(self) -> tuple:
         """The Variables watched so far."""
@@ -668,7 +679,7 @@ class _Shape:
     """A node of the structure trie: a structure a tape recorded (its path from the root: each graph input's
     aval and each node's primitive, parameters, input slots and result avals), with the plans made for it."""
 
-    __slots__ = ("next", "plans", "hint", "parent", "step")
+    __slots__ = ("next", "plans", "hint", "parent", "step", "leaves")
 
     def __init__(self, parent: "_Shape | None" = None, step: tuple | None = None):
         self.next: dict = {}    # the next recorded step's token -> _Shape
@@ -679,6 +690,31 @@ class _Shape:
         self.hint: tuple | None = None
         self.parent = parent    # the structure one step shorter (None at the root)
         self.step = step        # the step from parent: (is_variable_read, aval) or (prim, params, ins, out)
+        self.leaves = None      # the slots of its graph inputs (_leaf_slots), when asked for
+
+
+_NO_IDS = frozenset()
+
+
+def _leaf_slots(shape: _Shape) -> frozenset:
+    """The slots of the graph inputs (watched tensors, Variable reads, constant operands) along ``shape``'s
+    path, kept on the node."""
+    leaves = shape.leaves
+    if leaves is None:
+        steps = []
+        node = shape
+        while node.parent is not None:
+            steps.append(node.step)
+            node = node.parent
+        found, n = [], 0
+        for st in reversed(steps):
+            if len(st) == 2:  # a graph input
+                found.append(n)
+                n += 1
+            else:
+                n += len(st[3]) if st[0].multiple_results else 1
+        leaves = shape.leaves = frozenset(found)
+    return leaves
 
 
 def _structure(shape: _Shape) -> tuple:

@@ -29,7 +29,7 @@ from .core.call import call
 from .core.interpret import bind_node
 from .devices import accelerator_of, copy_to, device, place, resolve_current
 from .fast_call import MISS, generated_call
-from .ir import Graph, ShapedArray, lift_literals
+from .ir import Graph, ShapedArray
 from .lru import LRU, KeyedLocks
 from .primitives.elementwise import read_after_assign_p
 from .traceback_util import BARE_RAISE_KEEPS_FILTERING as _BARE_RAISE
@@ -88,8 +88,9 @@ class Traced:
     guarded: Any = None      # the same behind the checks that make it apply (generated_call's guard), or None
     name: str = "<function>"  # the traced function's name and its arguments' (``x: f32[2,3], y: i32[]``), for
     signature: str = ""       # the note after a slow compile
-    inlined: tuple = ()       # (Literal, Tensor): strong 0-d Tensors the function closes over, inlined
-    lifted: dict = field(default_factory=dict)  # their indices -> the graph with them as constants
+    inlined: dict = field(default_factory=dict)  # id -> Tensor: the concrete 0-d tensors inlined as literals
+    for_tapes: dict = field(default_factory=dict)  # the ids of those a tape tracks -> the function traced again
+                                                    # under such a tape (with them captured as constants)
 
     @functools.cached_property
     def reread(self) -> frozenset:
@@ -130,7 +131,7 @@ def trace_to_graph(fn: Callable, args: tuple, kwargs: dict, name: str, is_retrac
         graph, variables, assigned = t.finish(out_leaves)
     n_leaves = sum(1 for x in leaves if not is_variable(x))
     traced = Traced(graph, variables, assigned, out_tree, n_leaves, t.rng_var is not None)
-    traced.inlined = tuple(t.inlined)
+    traced.inlined = t.inlined
     return traced, [x for x in leaves if not is_variable(x)]
 
 
@@ -206,10 +207,13 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
                 val = copy_to(val, v._value._device)
             v._value = val._with_weak(False)
         return outs[:n]
+    graph = traced.graph
+    trace = current_trace()
+    if traced.inlined and trace is not None:  # the caller's graph holds these literals too (see GraphTrace.inlined)
+        trace.inlined.update(traced.inlined)
     # inside a trace too, whether or not a tape is active: the caller's graph then has the read_after_assign
     # node at its top level (its own ``reread``), so that calling it under a tape later has the same meaning
-    graph = _graph_for_tapes(traced) if traced.inlined and STATE.tapes else traced.graph
-    op_by_op = bool(traced.reread) and (bool(STATE.tapes) or current_trace() is not None)
+    op_by_op = bool(traced.reread) and (bool(STATE.tapes) or trace is not None)
     if op_by_op:  # the Variable changes during the call: those it reads again are passed as their value now
         inputs += [v.read_value() if id(v) in traced.reread else v for v in traced.variables]
     else:
@@ -226,19 +230,14 @@ def call_traced(traced: Traced, leaves: Sequence) -> list:
     return outs[:n]
 
 
-def _graph_for_tapes(traced: Traced) -> Graph:
-    """``traced.graph``, or, where an active tape tracks a 0-d Tensor the function closed over (inlined as a
-    literal when it was traced, perhaps with no tape active), the graph with those literals as constants: the
-    call then takes the Tensors as operands, which the tape records (TensorFlow differentiates a
-    ``tf.function``'s captured tensors)."""
+def tracked_literals(traced: Traced) -> frozenset:
+    """The ids of the tensors ``traced`` inlined as literals that an active tape tracks (watched or recorded):
+    its graph, whose literals fold with what uses them, hides them from those tapes."""
+    inlined = traced.inlined
     tapes = STATE.tapes
-    hit = tuple(i for i, (_, x) in enumerate(traced.inlined) if any(t.tracks(x) for t in tapes))
-    if not hit:
-        return traced.graph
-    graph = traced.lifted.get(hit)
-    if graph is None:
-        graph = traced.lifted[hit] = lift_literals(traced.graph, [traced.inlined[i] for i in hit])
-    return graph
+    if len(tapes) == 1:
+        return tapes[0].tracked_among(inlined)
+    return frozenset().union(*[t.tracked_among(inlined) for t in tapes])
 
 
 def _note_compile(traced: Traced, seconds: float) -> None:
@@ -464,6 +463,8 @@ class TracedFunction:
                             if fast is None:
                                 self._set_fast(traced, avals, key[-1])
                             return tree_unflatten(traced.out_tree, outs)
+                        if traced.inlined and STATE.tapes and tracked_literals(traced):  # traced again for
+                            return self._call_slow(args, kwargs, counted=True)[1]       # the tapes (_for_tapes)
                         return tree_unflatten(traced.out_tree, call_traced(traced, args))
                     traced, out = self._call_slow(args, kwargs)
                     if len(self._fast) >= _trace_cache_size():
@@ -486,8 +487,9 @@ class TracedFunction:
         else:
             traced.fast = calls
 
-    def _call_slow(self, args, kwargs) -> tuple:
-        """Trace (on a new signature) and run; returns ``(Traced, outputs)``."""
+    def _call_slow(self, args, kwargs, counted: bool = False) -> tuple:
+        """Trace (on a new signature) and run; returns ``(Traced, outputs)``. ``counted``: a hit the caller
+        counted already."""
         static_pos, static_kw, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, treedef = tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(leaf_aval(x, self._name) for x in leaves)
@@ -495,10 +497,32 @@ class TracedFunction:
         traced = self._cache.get(key)
         if traced is None:
             traced = self._trace_once(key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
-        else:
+        elif not counted:
             next(self._hit_count)
-        outs = call_traced(traced, [x for x in leaves if not is_variable(x)])
+        run = traced
+        if traced.inlined and STATE.tapes:
+            hit = tracked_literals(traced)
+            if hit:
+                run = self._for_tapes(traced, hit, key, args, static_pos, static_kw, dyn_args, dyn_kwargs)
+        outs = call_traced(run, [x for x in leaves if not is_variable(x)])
         return traced, tree_unflatten(traced.out_tree, outs)
+
+    def _for_tapes(self, traced: Traced, hit: frozenset, key, args, static_pos, static_kw, dyn_args,
+                   dyn_kwargs) -> Traced:
+        """``traced``'s signature traced again under the active tapes, which track the tensors ``hit`` names
+        among those it inlined as literals: that trace captures them as constants (operands of the call, which
+        the tapes record, as TensorFlow differentiates a ``tf.function``'s captured tensors), and what the function
+        computes from them stays in its graph instead of being folded. Kept on ``traced``, once per ``hit``."""
+        run = traced.for_tapes.get(hit)
+        if run is None:
+            with self._tracing.hold((key, hit)):
+                run = traced.for_tapes.get(hit)
+                if run is None:
+                    run = self._trace(key, args, static_pos, static_kw, dyn_args, dyn_kwargs,
+                                      reason="a tape tracks a tensor it closes over")
+                    traced.for_tapes[hit] = run
+                    next(TRACES)
+        return run
 
     def _trace_once(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs) -> Traced:
         """Trace a new signature; a thread that finds another one tracing it waits and uses its result."""
@@ -513,10 +537,10 @@ class TracedFunction:
             next(TRACES)
             return traced
 
-    def _trace(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs) -> Traced:
+    def _trace(self, key, args, static_pos, static_kw, dyn_args, dyn_kwargs, reason: str = "") -> Traced:
         labels = _arg_labels(self._fn, args, dyn_kwargs, skip={i for i, _ in static_pos})
         if log_compiles():
-            log.warning("jaxish: tracing %s (%s)", self._name, self._reason(key, labels))
+            log.warning("jaxish: tracing %s (%s)", self._name, reason or self._reason(key, labels))
         fn = self._fn
         if static_pos or static_kw:
             fixed = dict(static_pos)

@@ -17,7 +17,7 @@ class GraphTrace(Trace):
 
     is_graph_trace = True
 
-    def __init__(self, name: str = "<function>", device: str = CPU_DEVICE, capture_tracked: bool = False):
+    def __init__(self, name: str = "<function>", device: str = CPU_DEVICE):
         self.name = name
         self.device = device
         self.level = None
@@ -33,15 +33,19 @@ class GraphTrace(Trace):
         self.rng_var = None
         self.rng_count = 0
         self.is_retrace = False
-        # a 0-d tensor an active tape tracks is captured as a constant (an input of the node the graph becomes,
-        # which the tape records), not inlined as a literal the tape cannot see (control-flow bodies)
-        self.capture_tracked = capture_tracked
-        # (Literal, Tensor) for each strong 0-d Tensor inlined as a literal: a tape that watches the Tensor when a
-        # cached graph is called later sees it again (``lift_literals``)
-        self.inlined: list = []
+        # the tapes below this trace on the stack (set on entry): they see its graph as one node, so a concrete
+        # 0-d tensor one of them tracks is captured as a constant (an operand of that node, which they record),
+        # never inlined as a literal they cannot see
+        self.outer_tapes: list = []
+        # id -> Tensor: each concrete 0-d tensor inlined as a literal (closed over, or a converted scalar), here or
+        # in a trace nested in this one (merged on its exit) or a cached traced function called inside it. The
+        # literals fold with what uses them, so a tape that tracks one of these tensors when the graph is called
+        # later cannot be given the graph: the function is traced again under that tape (``tracing``)
+        self.inlined: dict = {}
 
     # -- context management --
     def __enter__(self):
+        self.outer_tapes = STATE.tapes
         push(self)
         self.level = len(STATE.traces)
         return self
@@ -49,6 +53,9 @@ class GraphTrace(Trace):
     def __exit__(self, *exc):
         remove(self, above=True)  # a tape left open inside the trace ends with it
         self.alive = False
+        outer = STATE.main  # the graph trace this one is nested in: its graph holds this one's literals too
+        if self.inlined and outer is not None:
+            outer.inlined.update(self.inlined)
 
     # -- inputs --
     def new_arg(self, aval: ShapedArray, name: str = "") -> Tracer:
@@ -65,11 +72,11 @@ class GraphTrace(Trace):
             if x._trace.level is not None and x._trace.level < self.level:
                 return self._const(x)
             raise EscapedTracerError(x._trace.escaped_message(x))
-        if not x.aval.shape and not (self.capture_tracked and any(t.tracks(x) for t in STATE.tapes)):
-            lit = Literal(x._value, x.aval)
-            if not x._weak:
-                self.inlined.append((lit, x))
-            return lit
+        if not x.aval.shape:
+            tapes = self.outer_tapes
+            if not tapes or not any(t.tracks(x) for t in tapes):
+                self.inlined[id(x)] = x
+                return Literal(x._value, x.aval)
         return self._const(x)
 
     def _const(self, x):

@@ -37,6 +37,10 @@ class Trace:
         traced above it must take ``x`` as an input rather than inline its value."""
         return False
 
+    def tracked_among(self, tensors: dict) -> frozenset:
+        """The keys of ``tensors`` (``id(x) -> x``) whose tensors this trace tracks (see :meth:`tracks`)."""
+        return frozenset(k for k, x in tensors.items() if self.tracks(x))
+
     def process_below(self, prim, vals: list, params: dict, raw: Sequence, depth: int):
         """Hand the call to the trace below this one on the stack (for traces that observe, like tapes)."""
         return STATE.stack[depth - 1].process(prim, vals, params, raw, depth - 1)

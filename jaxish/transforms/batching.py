@@ -78,7 +78,7 @@ def batch_graph(graph: Graph, in_dims: Sequence, size: int, out_dims: Sequence |
 
 
 def _batch(graph: Graph, in_dims: tuple, size: int, req, shared_random: bool) -> tuple:
-    with GraphTrace(name="the batched function", capture_tracked=True) as t:
+    with GraphTrace(name="the batched function") as t:
         args = [(t.new_arg(batched_aval(v.aval, d, size), f"input {i}"), d)
                 for i, (v, d) in enumerate(zip(graph.invars, in_dims))]
         outs = interpret(graph, args, lambda n, ins: _apply(n, ins, size, shared_random),
