@@ -351,8 +351,8 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     cgc, cc = _cf.closed(cond_graph)
     bgc, bc = _cf.closed(body_graph)
     outs = _cf.bind(_cf.while_p, [*cc, *readonly, *bc, *readonly, *init, *carried, *state],
-                {"cond_graph": cgc, "body_graph": bgc, "cond_nconsts": len(cc) + len(readonly),
-                 "body_nconsts": len(bc) + len(readonly)})
+                    {"cond_graph": cgc, "body_graph": bgc, "cond_nconsts": len(cc) + len(readonly),
+                     "body_nconsts": len(bc) + len(readonly), "rng_carry": n + len(carried) if state else None})
     for v, val in zip(carried, outs[n:]):
         v.assign(val)
     return tree_unflatten(tree, outs[:n])
