@@ -169,3 +169,130 @@ def test_vmap_and_forward_mode_through_a_random_loop(backend):
     assert abs(noise.mean() - 0.96875) < 5 * np.sqrt((1 + 1 / 4 + 1 / 16 + 1 / 64 + 1 / 256) / 12 / 64)
     y, t = tf.jvp(f, (tf.constant(1.0),), (tf.constant(1.0),))
     assert t.numpy() == np.float32(0.5 ** 5)  # the draws carry no tangent
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# vmap of a random loop whose trip count differs per example (a while_loop with a batched predicate). The rule
+# (docs/architecture.md, "Batching and forward mode"): the random state is not batched; it advances once per
+# iteration of the batched loop, so example b's t-th iteration draws slice b of one batched draw from the loop's
+# t-th state, as any random op under vmap does. An example's numbers depend on its own trip count only: they are
+# those of the same loop run with that trip count by every example (a static bound, a scan), and example 0's are
+# the un-vmapped function's.
+# ---------------------------------------------------------------------------------------------------------------
+KMAX = 12
+
+
+def _recorded(k):
+    """The draws of a fori_loop with bound ``k``: iteration i stores its uniform at ``acc[i]`` (zeros after k)."""
+    def body(i, acc):
+        at_i = tf.cast(tf.equal(tf.range(KMAX, dtype=tf.int32), i), tf.float64)
+        return acc + at_i * tf.random.uniform((), dtype=tf.float64)
+    return tf.fori_loop(0, k, body, tf.zeros((KMAX,), tf.float64))
+
+
+def _vmap_recorded(n, seed):
+    tf.random.set_seed(seed)
+    return tf.vmap(_recorded)(tf.constant(np.asarray(n, np.int32))).numpy()
+
+
+def test_vmap_of_a_random_loop_with_per_example_trip_counts_follows_the_rule(backend):
+    n = [3, 0, 7, 1, 12, 5]
+    got = _vmap_recorded(n, 21)
+    assert got.shape == (6, KMAX)
+    for b, k in enumerate(n):  # a finished example keeps its carry: nothing recorded past its trip count
+        assert (got[b, :k] > 0).all() and (got[b, k:] == 0).all(), (b, got[b])
+    assert len(np.unique(got[got > 0])) == sum(n)  # every example and iteration draws its own numbers
+    for b, k in enumerate(n):  # = the same loop with a static trip count k (a scan) for every example
+        tf.random.set_seed(21)
+        same = tf.vmap(lambda _: _recorded(k))(tf.constant(np.asarray(n, np.int32))).numpy()
+        np.testing.assert_array_equal(got[b], same[b])
+    # the other examples' trip counts do not change an example's numbers
+    other = _vmap_recorded([3, 9, 2, 1, 0, 5], 21)
+    for b in (0, 3, 5):
+        np.testing.assert_array_equal(got[b], other[b])
+    # example 0 draws what the un-vmapped (traced) function draws
+    tf.random.set_seed(21)
+    np.testing.assert_array_equal(got[0], tf.trace(_recorded)(tf.constant(np.int32(3))).numpy())
+
+
+def test_vmap_of_a_random_loop_is_reproducible_and_fresh_per_call(backend):
+    n = tf.constant(np.array([4, 0, 9, 2], np.int32))
+    f = tf.vmap(_recorded)
+    tf.random.set_seed(8)
+    first, second = f(n).numpy(), f(n).numpy()
+    assert np.intersect1d(first[first > 0], second[second > 0]).size == 0  # every call draws anew
+    tf.random.set_seed(8)
+    np.testing.assert_array_equal(f(n).numpy(), first)                      # set_seed reproduces them
+    g = tf.trace(lambda n: tf.vmap(_recorded)(n))                           # inside a traced function too
+    tf.random.set_seed(8)
+    a, b = g(n).numpy(), g(n).numpy()
+    assert np.intersect1d(a[a > 0], b[b > 0]).size == 0
+    tf.random.set_seed(8)
+    np.testing.assert_array_equal(g(n).numpy(), a)
+
+
+def test_vmap_of_a_random_loop_draws_the_same_bits_on_the_interpreter_and_cpu():
+    n = np.array([5, 1, 0, 12, 7], np.int32)
+    out = {}
+    for b in ("interpreter", "cpu"):
+        old = tf.config.get_backend()
+        tf.config.set_backend(b)
+        try:
+            out[b] = _vmap_recorded(n, 31)
+        finally:
+            tf.config.set_backend(old)
+    np.testing.assert_array_equal(out["interpreter"], out["cpu"])
+
+
+def test_vmap_of_a_random_loop_draws_independent_uniforms(backend):
+    rs = np.random.default_rng(0)
+    n = rs.integers(0, KMAX + 1, 600)
+    n[:200] = KMAX
+    got = _vmap_recorded(n, 41)
+    mask = np.arange(KMAX)[None, :] < n[:, None]
+    assert (got[~mask] == 0).all()
+    _check_uniform(got[mask], "the draws of every example")
+    full = got[:200]
+    _check_serially_independent(full.T, "consecutive iterations")  # iteration t against t + 1
+    _check_serially_independent(full, "neighbouring examples")     # example b against b + 1
+    assert len(np.unique(got[mask])) == mask.sum()
+
+
+def test_vmap_of_a_random_while_loop_with_a_per_example_condition(backend):
+    # trials until a uniform falls below the example's p: geometric, mean 1/p, variance (1 - p) / p^2
+    p = np.repeat(np.array([0.5, 0.25], np.float32), 600)
+
+    def trials(p):
+        return tf.while_loop(lambda s: s[1] >= p, lambda s: (s[0] + 1, tf.random.uniform(())), (0, 1.0))[0]
+    tf.random.set_seed(51)
+    n = tf.vmap(trials)(tf.constant(p)).numpy()
+    assert n.min() >= 1
+    for q in (0.5, 0.25):
+        m = n[p == q]
+        assert abs(m.mean() - 1 / q) < 5 * np.sqrt((1 - q) / q ** 2 / m.size), (q, m.mean())
+        assert abs((m == 1).mean() - q) < 5 * np.sqrt(q * (1 - q) / m.size)
+
+
+def test_forward_mode_and_nested_vmap_through_a_random_loop_with_per_example_trip_counts(backend):
+    n = tf.constant(np.array([2, 0, 5], np.int32))
+
+    def g(x):
+        def step(i, s):
+            return s * 0.5 + tf.random.uniform((), dtype=tf.float64)
+        return tf.vmap(lambda k, x: tf.fori_loop(0, k, step, x))(n, x)
+    x = tf.constant(np.array([1.0, 2.0, 3.0]))
+    tf.random.set_seed(61)
+    want = tf.trace(g)(x).numpy()
+    tf.random.set_seed(61)
+    y, t = tf.jvp(g, (x,), (tf.constant(np.ones(3)),))
+    np.testing.assert_array_equal(y.numpy(), want)            # the traced function's draws
+    np.testing.assert_array_equal(t.numpy(), 0.5 ** np.array([2, 0, 5]))  # the draws carry no tangent
+    assert want[1] == 2.0
+    # vmap of vmap: the state stays unbatched at both levels; a finished example keeps its carry
+    n2 = np.array([[3, 0, 1], [12, 2, 0]], np.int32)
+    tf.random.set_seed(71)
+    got = tf.vmap(tf.vmap(_recorded))(tf.constant(n2)).numpy()
+    assert got.shape == (2, 3, KMAX)
+    mask = np.arange(KMAX) < n2[..., None]
+    assert (got[mask] > 0).all() and (got[~mask] == 0).all()
+    assert len(np.unique(got[mask])) == mask.sum()
