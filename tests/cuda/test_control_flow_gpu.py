@@ -89,3 +89,25 @@ def test_random_ops_in_a_loop_body_on_gpu():
     np.testing.assert_array_equal(ys.numpy(), ys2.numpy())
     np.testing.assert_array_equal(c.numpy(), c2.numpy())
     assert len({r.tobytes() for r in np.diff(ys.numpy(), axis=0)}) == 19  # a new draw per iteration
+
+
+def _interpreter(f, *arrays, seed):
+    old = tf.config.get_backend()
+    tf.config.set_backend("interpreter")
+    try:
+        tf.random.set_seed(seed)
+        return tf.function(f)(*[tf.constant(a) for a in arrays]).numpy()
+    finally:
+        tf.config.set_backend(old)
+
+
+def test_vmap_of_a_random_loop_with_per_example_trip_counts_on_gpu():
+    # a while_loop with a batched predicate: the random state stays unbatched (while_p's rng_carry), on the device
+    def f(n, x):
+        return tf.vmap(lambda k, x: tf.fori_loop(0, k, lambda i, c: c * 0.5 + tf.random.uniform((2,)), x))(n, x)
+    n, x = np.array([2, 0, 3], np.int32), np.ones((3, 2), np.float32)
+    tf.random.set_seed(4)
+    got = tf.function(f)(on_gpu(n), on_gpu(x))
+    assert got.device == GPU
+    np.testing.assert_array_equal(got.numpy(), _interpreter(f, n, x, seed=4))
+    assert (got.numpy()[1] == 1.0).all() and len(np.unique(got.numpy())) == 5
