@@ -59,7 +59,8 @@ class _Body:
     assigned: list
     out_tree: Any
     extra: Any = None   # what the wrapper recorded (scan: the carry's and ys' structures)
-    rng: bool = False   # it draws random numbers: its last input is the random state, its last output the next
+    rng: bool = False   # it draws random numbers: its last input is the random state (a loop body's last output
+    #                     is the next iteration's state; a cond branch returns none)
 
     @property
     def rng_in(self) -> list:
@@ -68,7 +69,7 @@ class _Body:
 
     @property
     def rng_out(self) -> list:
-        """``[the next iteration's random state]`` of a body that draws random numbers, else ``[]``."""
+        """``[the next iteration's random state]`` of a loop body that draws random numbers, else ``[]``."""
         return [self.graph.outvars[-1]] if self.rng else []
 
     @property
@@ -90,10 +91,11 @@ def _var_aval(v) -> ShapedArray:
     return v._value.aval.strip_weak()
 
 
-def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, random: bool = False) -> _Body:
-    """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``. With ``random`` (a loop body), random ops are
-    allowed: the body then takes the random state as its last input and returns the next iteration's state
-    (:func:`_next_state`) as its last output."""
+def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, random: str | None = None) -> _Body:
+    """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``. With ``random`` set, random ops are allowed:
+    the body then takes the random state as its last input; a loop body (``random='loop'``) also returns the
+    next iteration's state (:func:`_next_state`) as its last output, a cond branch (``random='cond'``) only
+    reads it. Without it (a while_loop's ``cond_fun``) a random op is a ``NotImplementedError``."""
     with GraphTrace(name=f"the {what} of {op}", capture_tracked=True) as t:
         tracers = [t.new_arg(a, f"{what} argument {i}") for i, a in enumerate(avals)]
         args = tree_unflatten(in_tree, tracers)
@@ -102,14 +104,14 @@ def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, random: 
         leaves, out_tree = tree_flatten(out)
         vals = [_leaf(o, op, f"the {what}'s result") for o in leaves]
         rng = t.rng_var is not None
-        if rng and random:
+        if rng and random == "loop":
             vals.append(_next_state(Tracer(t, t.rng_var)))
         graph, variables, assigned = t.finish(vals)
     if rng and not random:
         raise _error(NotImplementedError, op, f"the {what} draws random numbers; random ops are supported in loop "
-                                              f"bodies, not yet in cond branches or a while_loop's cond_fun (draw "
-                                              f"them outside and pass them in)")
-    if rng:  # the next state goes last, after the assigned Variables' values
+                                              f"bodies and cond branches, not yet in a while_loop's cond_fun (draw "
+                                              f"them in body_fun and carry them, or outside and pass them in)")
+    if rng and random == "loop":  # the next state goes last, after the assigned Variables' values
         outs = list(graph.outvars)
         outs.append(outs.pop(len(vals) - 1))
         graph = Graph(graph.invars, graph.nodes, outs, graph.constvars, graph.consts)
@@ -135,10 +137,11 @@ def _next_state(state):
 
 
 def _loop_state(operands):
-    """The state a loop whose body draws random numbers starts from: what a traced call that draws random
-    numbers gets (``tracing._rng_input``): a fresh one per eager call (the global generator advances), made on
-    the device of the loop's ``operands``, and inside a trace a key of its own derived from the trace's state and
-    the position of the loop, so every call of the traced function draws anew."""
+    """The state a loop whose body draws random numbers starts from (and the one state the branches of a
+    ``cond`` that draws random numbers read): what a traced call that draws random numbers gets
+    (``tracing._rng_input``): a fresh one per eager call (the global generator advances), made on the device of
+    the ``operands``, and inside a trace a key of its own derived from the trace's state and the position of the
+    loop (or cond), so every call of the traced function draws anew."""
     from .tracing import _rng_input
     return _rng_input(operands)
 
@@ -239,20 +242,23 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
     leaves, in_tree = tree_flatten(operands)
     args = [_leaf(x, op, "an operand") for x in leaves]
     avals = [a.aval for a in args]
-    bodies = [_trace_body(fn, in_tree, avals, op, what) for fn, what in ((false_fun, "false_fun"),
-                                                                           (true_fun, "true_fun"))]
+    bodies = [_trace_body(fn, in_tree, avals, op, what, random="cond") for fn, what in ((false_fun, "false_fun"),
+                                                                                         (true_fun, "true_fun"))]
     f, t = bodies
     _check_same(op, "true_fun's result", t.out_tree, t.out_avals, "false_fun's result", f.out_tree, f.out_avals)
     weak = [i for i, (a, b) in enumerate(zip(t.out_avals, f.out_avals)) if a.weak_type != b.weak_type]
     variables = _union(f.variables, t.variables)
     assigned = _union(f.assigned, t.assigned)
+    rng = f.rng or t.rng  # then every branch takes the random state as its last input (read by those that draw)
     graphs = []
     for b in bodies:
         g = _strengthen(b.graph, weak)
         var_in = b.var_inputs(variables)
         outs = list(g.outvars[:b.n_out]) + b.var_outputs(assigned, [var_in[variables.index(v)] for v in assigned])
-        graphs.append(Graph(list(g.invars[:b.n_in]) + var_in, g.nodes, outs, g.constvars, g.consts))
-    outs = _cf.cond(index, graphs, args + variables)
+        rng_in = (b.rng_in or [Var(ShapedArray((2,), _dt.int64))]) if rng else []
+        graphs.append(Graph(list(g.invars[:b.n_in]) + var_in + rng_in, g.nodes, outs, g.constvars, g.consts))
+    state = [_loop_state(args + variables)] if rng else []
+    outs = _cf.cond(index, graphs, args + variables + state)
     n = t.n_out
     for v, val in zip(assigned, outs[n:]):
         v.assign(val)
@@ -269,7 +275,7 @@ def _trace_carry(fn: Callable, in_tree, carry_avals: list, other_avals: list, op
     the body's carry outputs have the carry's types."""
     avals = list(carry_avals)
     for _ in range(3):
-        body = _trace_body(fn, in_tree, avals + other_avals, op, what, random=True)
+        body = _trace_body(fn, in_tree, avals + other_avals, op, what, random="loop")
         nc = n_carry_out(body)
         outs = body.out_avals[:nc]
         if nc != len(avals):

@@ -1,5 +1,8 @@
 """Random ops inside loop bodies (scan, fori_loop, while_loop): the random state is carried and advanced per
 iteration (JAX's split of a carried key, done implicitly), so every iteration draws new, independent numbers.
+Random ops inside cond branches: the branches read one key of the cond's own (the one a nested traced call would
+get), so the taken branch draws what it would draw called as a nested traced function, and the numbers drawn
+after the cond do not depend on the branch taken.
 
 Checked with statistics of the draws (Kolmogorov-Smirnov against U(0, 1), serial correlation and a chi-square
 test of consecutive pairs across iterations, moments), distinctness from the numbers drawn around the loop,
@@ -150,12 +153,13 @@ def test_gradient_uses_the_forward_draws(backend):
     assert 75 - 5 * np.sqrt(150 / 12) < s < 75 + 5 * np.sqrt(150 / 12)
 
 
-def test_random_ops_in_cond_and_while_condition_are_refused_by_name():
+def test_random_ops_in_a_while_loop_condition_are_refused_by_name():
     x = tf.constant(1.0)
-    with pytest.raises(NotImplementedError, match="cond.*draws random numbers.*loop bodies"):
-        tf.cond(x > 0, lambda v: v + tf.random.uniform(()), lambda v: v, x)
-    with pytest.raises(NotImplementedError, match="while_loop.*cond_fun draws random numbers"):
+    with pytest.raises(NotImplementedError, match="while_loop: the cond_fun draws random numbers.*not yet in a "
+                                                  "while_loop's cond_fun"):
         tf.while_loop(lambda v: tf.random.uniform(()) < 0.5, lambda v: v + 1.0, x)
+    with pytest.raises(NotImplementedError, match="cond_fun draws random numbers"):
+        tf.trace(lambda x: tf.while_loop(lambda v: tf.random.uniform(()) < 0.5, lambda v: v + 1.0, x))(x)
 
 
 def test_vmap_and_forward_mode_through_a_random_loop(backend):
@@ -296,3 +300,125 @@ def test_forward_mode_and_nested_vmap_through_a_random_loop_with_per_example_tri
     mask = np.arange(KMAX) < n2[..., None]
     assert (got[mask] > 0).all() and (got[~mask] == 0).all()
     assert len(np.unique(got[mask])) == mask.sum()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# random ops in cond branches
+# ---------------------------------------------------------------------------------------------------------------
+def _up(v):
+    return v + tf.random.uniform((K,), dtype=tf.float64)
+
+
+def _down(v):
+    return v - 2.0 * tf.random.normal((K,), dtype=tf.float64)
+
+
+def _branchy(p, x):
+    y = tf.cond(p, _up, _down, x)
+    return y, tf.random.uniform((K,), dtype=tf.float64)  # a draw after the cond
+
+
+def test_cond_branch_draws_what_the_branch_draws_as_a_nested_call(backend):
+    x = tf.constant(np.arange(K, dtype=np.float64))
+    f = tf.trace(_branchy)
+    out = {}
+    for p, branch in ((True, _up), (False, _down)):
+        tf.random.set_seed(12)
+        y, after = (t.numpy() for t in f(tf.constant(p), x))
+        tf.random.set_seed(12)
+        want = tf.trace(lambda v: (tf.trace(branch)(v), tf.random.uniform((K,), dtype=tf.float64)))(x)
+        np.testing.assert_array_equal(y, want[0].numpy())
+        np.testing.assert_array_equal(after, want[1].numpy())
+        out[p] = y, after
+    np.testing.assert_array_equal(out[True][1], out[False][1])  # the draw after the cond: the same either way
+    u = out[True][0] - np.arange(K)
+    assert 0 <= u.min() and u.max() < 1 and len(np.unique(u)) == K
+    assert not np.intersect1d(u, out[True][1]).size
+
+
+def test_cond_branch_draws_are_reproducible_and_fresh_per_call(backend):
+    x = tf.constant(np.zeros(K))
+    f = tf.trace(_branchy)
+    p = tf.constant(True)
+    tf.random.set_seed(14)
+    a, b = f(p, x)[0].numpy(), f(p, x)[0].numpy()
+    assert not np.intersect1d(a, b).size
+    tf.random.set_seed(14)
+    np.testing.assert_array_equal(f(p, x)[0].numpy(), a)
+    tf.random.set_seed(14)  # eagerly too: each call its own key
+    c, d = tf.cond(p, _up, _down, x).numpy(), tf.cond(p, _up, _down, x).numpy()
+    assert not np.intersect1d(c, d).size
+    tf.random.set_seed(14)
+    np.testing.assert_array_equal(tf.cond(p, _up, _down, x).numpy(), c)
+
+
+def _cond_in_scan(x):
+    def step(c, i):
+        y = tf.cond(i % 3 == 0, _up, _down, c * 0.0)
+        return c, y
+    return tf.scan(step, x, tf.range(T // 4, dtype=tf.int32))[1]
+
+
+def test_cond_in_a_loop_body_draws_independent_numbers_per_iteration(backend):
+    tf.random.set_seed(16)
+    ys = tf.trace(_cond_in_scan)(tf.constant(np.zeros(K))).numpy()
+    up, down = ys[0::3], ys[[i for i in range(T // 4) if i % 3]]
+    _check_uniform(up, "the taken true_fun's uniforms")
+    _check_serially_independent(up, "the true_fun's uniforms, iteration by iteration")
+    z = -down.reshape(-1) / 2.0
+    assert scipy.stats.kstest(z, "norm").pvalue > 1e-4
+    _check_serially_independent(scipy.stats.norm.cdf(-down / 2.0), "the false_fun's normals")
+    assert len({r.tobytes() for r in ys}) == T // 4
+
+
+def test_cond_draws_the_same_bits_on_the_interpreter_and_cpu():
+    out = {}
+    for b in ("interpreter", "cpu"):
+        old = tf.config.get_backend()
+        tf.config.set_backend(b)
+        try:
+            tf.random.set_seed(18)
+            out[b] = [tf.trace(_cond_in_scan)(tf.constant(np.zeros(K))).numpy(),
+                      tf.vmap(lambda p, v: tf.cond(p, _up, _down, v))(
+                          tf.constant(np.arange(6) % 2 == 0), tf.constant(np.zeros((6, K)))).numpy()]
+        finally:
+            tf.config.set_backend(old)
+    for a, c, step in zip(out["interpreter"], out["cpu"], (3, 2)):
+        np.testing.assert_array_equal(a[::step], c[::step])  # the uniforms: the same bits
+        np.testing.assert_allclose(a, c, rtol=1e-14)          # the normals: the same up to the transcendentals' ulps
+
+
+def test_vmap_of_a_cond_that_draws(backend):
+    # a batched predicate: every branch runs batched and each example takes its branch's slice, so example b draws
+    # what vmap of its branch draws for it (the rule of random ops under vmap, docs/architecture.md)
+    p = np.array([True, False, False, True, True, False])
+    x = tf.constant(np.zeros((6, K)))
+    tf.random.set_seed(20)
+    got = tf.vmap(lambda p, v: tf.cond(p, _up, _down, v))(tf.constant(p), x).numpy()
+    want = {}
+    for branch in (_up, _down):
+        tf.random.set_seed(20)
+        want[branch] = tf.vmap(lambda p, v: tf.trace(branch)(v))(tf.constant(p), x).numpy()
+    for b in range(6):
+        np.testing.assert_array_equal(got[b], want[_up if p[b] else _down][b])
+    assert len(np.unique(got)) == got.size
+    # operands the same for every example: each example still draws its own numbers
+    c = tf.constant(True)
+    tf.random.set_seed(20)
+    same = tf.vmap(lambda v: v + tf.cond(c, lambda: tf.random.uniform(()), lambda: tf.constant(0.0)))(
+        tf.constant(np.zeros(64, np.float32))).numpy()
+    assert len(np.unique(same)) == 64 and 0 <= same.min() and same.max() < 1
+
+
+def test_gradient_and_forward_mode_through_a_cond_that_draws(backend):
+    def loss(w):
+        return tf.cond(w > 0, lambda w: w * tf.reduce_sum(tf.random.uniform((K,), dtype=tf.float64)),
+                       lambda w: w, w)
+    vg = tf.trace(tf.value_and_grad(loss))
+    tf.random.set_seed(22)
+    val, g = (t.numpy() for t in vg(tf.constant(1.5, tf.float64)))
+    np.testing.assert_allclose(g, val / 1.5, rtol=1e-12)  # the gradient sees the forward pass's draws
+    assert 0 < g < K
+    tf.random.set_seed(22)
+    y, t = tf.jvp(loss, (tf.constant(1.5, tf.float64),), (tf.constant(1.0, tf.float64),))
+    np.testing.assert_allclose(t.numpy(), y.numpy() / 1.5, rtol=1e-12)
