@@ -111,3 +111,24 @@ def test_vmap_of_a_random_loop_with_per_example_trip_counts_on_gpu():
     assert got.device == GPU
     np.testing.assert_array_equal(got.numpy(), _interpreter(f, n, x, seed=4))
     assert (got.numpy()[1] == 1.0).all() and len(np.unique(got.numpy())) == 5
+
+
+def test_random_ops_in_cond_branches_on_gpu():
+    # the branches read the cond's key on the device; the draws are the interpreter's, bit for bit (uniforms)
+    def f(p, x):
+        return tf.cond(p, lambda v: v + tf.random.uniform((3,)), lambda v: v - 2.0 * tf.random.uniform((3,)), x)
+
+    def g(p, x):  # a batched predicate: every branch runs batched, each example takes its branch's slice
+        return tf.vmap(f)(p, x)
+    x = np.zeros(3, np.float32)
+    for p in (True, False):
+        tf.random.set_seed(6)
+        got = tf.function(f)(on_gpu(p), on_gpu(x))
+        assert got.device == GPU
+        np.testing.assert_array_equal(got.numpy(), _interpreter(f, np.asarray(p), x, seed=6))
+    ps, xs = np.array([True, False, True, False]), np.zeros((4, 3), np.float32)
+    tf.random.set_seed(6)
+    got = tf.function(g)(on_gpu(ps), on_gpu(xs))
+    assert got.device == GPU
+    np.testing.assert_array_equal(got.numpy(), _interpreter(g, ps, xs, seed=6))
+    assert (got.numpy()[ps] > 0).all() and (got.numpy()[~ps] < 0).all() and len(np.unique(got.numpy())) == 12
