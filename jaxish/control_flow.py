@@ -91,27 +91,29 @@ def _var_aval(v) -> ShapedArray:
     return v._value.aval.strip_weak()
 
 
-def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, random: str | None = None) -> _Body:
-    """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``. With ``random`` set, random ops are allowed:
-    the body then takes the random state as its last input; a loop body (``random='loop'``) also returns the
-    next iteration's state (:func:`_next_state`) as its last output, a cond branch (``random='cond'``) only
-    reads it. Without it (a while_loop's ``cond_fun``) a random op is a ``NotImplementedError``."""
+def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, loop: bool = False,
+                always_rng: bool = False, first_stream: int = 0) -> _Body:
+    """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``. A function that draws random numbers takes the
+    random state as its last input; a loop body (``loop``) also returns the next iteration's state
+    (:func:`_next_state`) as its last output, a cond branch or a while_loop's condition only reads it.
+    ``always_rng``: a loop body takes and advances the state even if it draws nothing (its condition draws).
+    ``first_stream``: the random ops' stream numbers start after it (a while_loop's condition reads the state
+    its body reads: its ops are numbered far from the body's, so that they draw other numbers)."""
     with GraphTrace(name=f"the {what} of {op}", capture_tracked=True) as t:
+        t.rng_count = first_stream
         tracers = [t.new_arg(a, f"{what} argument {i}") for i, a in enumerate(avals)]
         args = tree_unflatten(in_tree, tracers)
         _check_arity(fn, args, op, what)
         out = fn(*args)
         leaves, out_tree = tree_flatten(out)
         vals = [_leaf(o, op, f"the {what}'s result") for o in leaves]
+        if always_rng and t.rng_var is None:
+            t.rng_state()
         rng = t.rng_var is not None
-        if rng and random == "loop":
+        if rng and loop:
             vals.append(_next_state(Tracer(t, t.rng_var)))
         graph, variables, assigned = t.finish(vals)
-    if rng and not random:
-        raise _error(NotImplementedError, op, f"the {what} draws random numbers; random ops are supported in loop "
-                                              f"bodies and cond branches, not yet in a while_loop's cond_fun (draw "
-                                              f"them in body_fun and carry them, or outside and pass them in)")
-    if rng and random == "loop":  # the next state goes last, after the assigned Variables' values
+    if rng and loop:  # the next state goes last, after the assigned Variables' values
         outs = list(graph.outvars)
         outs.append(outs.pop(len(vals) - 1))
         graph = Graph(graph.invars, graph.nodes, outs, graph.constvars, graph.consts)
@@ -123,6 +125,10 @@ def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, random: 
 # (``_loop_state``), each iteration the next one, ``[key * A + C, counter]`` (wrapping int64: an LCG of full
 # period 2**64, so every iteration's Philox key is distinct, and Philox's streams under distinct keys are
 # independent). This is JAX's ``split`` of a carried key, done implicitly.
+# A while_loop's condition reads the iteration's state too: its random ops are numbered from this stream on
+# (random._stream_state folds the part of the number above 2**15 into the key), so they draw other numbers than
+# the body's ops (which would need 2**50 random ops to reach it).
+_COND_FUN_STREAMS = 1 << 50
 _LCG_A = 0x5851F42D4C957F2D   # odd (Knuth's MMIX multiplier; A - 1 divisible by 4)
 _LCG_C = 0x14057B7EF767814F   # odd
 
@@ -242,8 +248,8 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
     leaves, in_tree = tree_flatten(operands)
     args = [_leaf(x, op, "an operand") for x in leaves]
     avals = [a.aval for a in args]
-    bodies = [_trace_body(fn, in_tree, avals, op, what, random="cond") for fn, what in ((false_fun, "false_fun"),
-                                                                                         (true_fun, "true_fun"))]
+    bodies = [_trace_body(fn, in_tree, avals, op, what) for fn, what in ((false_fun, "false_fun"),
+                                                                           (true_fun, "true_fun"))]
     f, t = bodies
     _check_same(op, "true_fun's result", t.out_tree, t.out_avals, "false_fun's result", f.out_tree, f.out_avals)
     weak = [i for i, (a, b) in enumerate(zip(t.out_avals, f.out_avals)) if a.weak_type != b.weak_type]
@@ -269,13 +275,13 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
 # loops
 # ---------------------------------------------------------------------------
 def _trace_carry(fn: Callable, in_tree, carry_avals: list, other_avals: list, op: str, what: str,
-                 n_carry_out: Callable) -> tuple:
+                 n_carry_out: Callable, always_rng: bool = False) -> tuple:
     """Trace a loop body whose first ``len(carry_avals)`` inputs are the carry; a weakly typed carry the
     body makes strong is made strong and the body traced again (as JAX does). Returns ``(body, carry avals)``;
-    the body's carry outputs have the carry's types."""
+    the body's carry outputs have the carry's types. ``always_rng``: see :func:`_trace_body`."""
     avals = list(carry_avals)
     for _ in range(3):
-        body = _trace_body(fn, in_tree, avals + other_avals, op, what, random="loop")
+        body = _trace_body(fn, in_tree, avals + other_avals, op, what, loop=True, always_rng=always_rng)
         nc = n_carry_out(body)
         outs = body.out_avals[:nc]
         if nc != len(avals):
@@ -332,13 +338,15 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
                                lambda b: b.n_out)
     _check_same(op, "body_fun's result", body.out_tree, body.out_avals, "init_val", tree, avals)
     init = _as_carry(init, avals)
-    c = _trace_body(cond_fun, args_tree, avals, op, "cond_fun")
+    c = _trace_body(cond_fun, args_tree, avals, op, "cond_fun", first_stream=_COND_FUN_STREAMS)
     ca = c.out_avals
     if c.n_out != 1 or tuple(ca[0].shape) != () or not ca[0].dtype.is_bool:
         raise _error(TypeError, op, f"cond_fun must return a scalar bool, got {_types(ca)}")
     if c.assigned:
         raise _error(TypeError, op, f"cond_fun assigns the Variable {c.assigned[0].name!r}; assign Variables in "
                                     f"body_fun")
+    if c.rng and not body.rng:  # the condition draws: the loop carries a random state, which the body advances
+        body, _ = _trace_carry(body_fun, args_tree, avals, [], op, "body_fun", lambda b: b.n_out, always_rng=True)
     carried = list(body.assigned)
     readonly = [v for v in _union(body.variables, c.variables) if id(v) not in {id(a) for a in carried}]
     n = len(init)
@@ -349,7 +357,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
                        g.consts)
     c_ro, c_car = c.var_inputs(readonly), c.var_inputs(carried)
     cg = c.graph
-    c_rng = [Var(v.aval) for v in body.rng_in]  # the carried random state, which the condition does not read
+    c_rng = c.rng_in or [Var(v.aval) for v in body.rng_in]  # the carried random state (read if it draws)
     cond_graph = Graph(c_ro + list(cg.invars[:n]) + c_car + c_rng, cg.nodes, list(cg.outvars[:1]), cg.constvars,
                        cg.consts)
     state = [_loop_state(init + carried)] if body.rng else []

@@ -1,5 +1,6 @@
 """Random ops inside loop bodies (scan, fori_loop, while_loop): the random state is carried and advanced per
 iteration (JAX's split of a carried key, done implicitly), so every iteration draws new, independent numbers.
+Random ops in a while_loop's condition read the carried state under other stream numbers than the body's ops.
 Random ops inside cond branches: the branches read one key of the cond's own (the one a nested traced call would
 get), so the taken branch draws what it would draw called as a nested traced function, and the numbers drawn
 after the cond do not depend on the branch taken.
@@ -10,7 +11,6 @@ reproducibility under set_seed, fresh numbers per call, the interpreter and the 
 bits, and the gradient seeing the forward pass's draws. Fixed seeds: each p-value is deterministic.
 """
 import numpy as np
-import pytest
 import scipy.stats
 
 import jaxish as tf
@@ -153,13 +153,57 @@ def test_gradient_uses_the_forward_draws(backend):
     assert 75 - 5 * np.sqrt(150 / 12) < s < 75 + 5 * np.sqrt(150 / 12)
 
 
-def test_random_ops_in_a_while_loop_condition_are_refused_by_name():
-    x = tf.constant(1.0)
-    with pytest.raises(NotImplementedError, match="while_loop: the cond_fun draws random numbers.*not yet in a "
-                                                  "while_loop's cond_fun"):
-        tf.while_loop(lambda v: tf.random.uniform(()) < 0.5, lambda v: v + 1.0, x)
-    with pytest.raises(NotImplementedError, match="cond_fun draws random numbers"):
-        tf.trace(lambda x: tf.while_loop(lambda v: tf.random.uniform(()) < 0.5, lambda v: v + 1.0, x))(x)
+def _geometric(x):
+    """Iterations until the condition's uniform falls at or above 3/4: a geometric count (mean 3, variance 12),
+    its body drawing too (a running sum of uniforms)."""
+    return tf.while_loop(lambda c: tf.random.uniform(()) < 0.75,
+                         lambda c: (c[0] + 1, c[1] + tf.random.uniform((), dtype=tf.float64)), (x, 0.0))
+
+
+def _check_geometric(n, what):
+    n = np.asarray(n)
+    assert n.min() >= 0, what
+    assert abs(n.mean() - 3) < 5 * np.sqrt(12 / n.size), (what, n.mean())
+    for k in range(4):  # P(n = k) = 3/4**k / 4
+        q = 0.75 ** k / 4
+        assert abs((n == k).mean() - q) < 5 * np.sqrt(q * (1 - q) / n.size), (what, k, (n == k).mean())
+
+
+def test_while_loop_condition_that_draws(backend):
+    f = tf.trace(_geometric)
+    tf.random.set_seed(23)
+    runs = [f(tf.constant(0)) for _ in range(600)]
+    n = np.array([int(c.numpy()) for c, _ in runs])
+    s = np.array([float(v.numpy()) for _, v in runs])
+    _check_geometric(n, "traced")
+    # the body's draws: a sum of n uniforms, independent of the condition's (which decided n)
+    z = (s - n / 2) / np.sqrt(np.maximum(n, 1) / 12)
+    assert abs(z[n > 0].mean()) < 5 / np.sqrt((n > 0).sum())
+    assert abs(np.corrcoef(s[n > 0] / n[n > 0], n[n > 0])[0, 1]) < 5 / np.sqrt((n > 0).sum())
+    tf.random.set_seed(23)
+    np.testing.assert_array_equal([int(f(tf.constant(0))[0].numpy()) for _ in range(600)], n)  # reproducible
+    tf.random.set_seed(23)  # eagerly too
+    _check_geometric([int(_geometric(tf.constant(0))[0].numpy()) for _ in range(600)], "eager")
+
+    def counted(x):  # a body that draws nothing: the loop carries the state for the condition all the same
+        return tf.while_loop(lambda c: tf.random.uniform(()) < 0.75, lambda c: c + 1, x)
+    tf.random.set_seed(24)
+    _check_geometric([int(tf.trace(counted)(tf.constant(0)).numpy()) for _ in range(600)], "a body without draws")
+
+
+def test_vmap_of_a_while_loop_condition_that_draws(backend):
+    # a batched predicate that draws anew each iteration: a finished example stays finished (a carried flag),
+    # so each example's count is geometric; example 0's is the un-vmapped traced function's
+    tf.random.set_seed(25)
+    n, s = (t.numpy() for t in tf.vmap(_geometric)(tf.constant(np.zeros(1500, np.int32))))
+    _check_geometric(n, "vmap")
+    assert (s[n == 0] == 0).all() and (s[n > 0] > 0).all()
+    tf.random.set_seed(25)
+    one = tf.trace(_geometric)(tf.constant(0))
+    assert int(one[0].numpy()) == n[0] and float(one[1].numpy()) == s[0]
+    y, t = tf.jvp(lambda x: tf.while_loop(lambda c: tf.random.uniform(()) < 0.75, lambda c: c * 2.0, x),
+                  (tf.constant(1.0),), (tf.constant(1.0),))
+    assert t.numpy() == y.numpy() and np.log2(y.numpy()) % 1 == 0  # forward mode through it: 2**n either way
 
 
 def test_vmap_and_forward_mode_through_a_random_loop(backend):

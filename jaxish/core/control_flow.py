@@ -484,25 +484,43 @@ def _while_batch(args, dims, size, cond_graph, body_graph, cond_nconsts, body_nc
         bcond, _ = _batch_sub(cond_graph, ccd + cdims, size, [None])
         return while_loop_closed(bcond, bbody, cc, bc, carry, rng_carry), cdims
     bcond, _ = _batch_sub(cond_graph, ccd + cdims, size, [0])
+    from ..core.tensor import Tensor
+    from ..primitives.elementwise import and_p
     from ..primitives.reductions import reduce_or_p
     from .interpret import eval_graph
-    nc, nb = len(cc), len(bc)
+    nc, nb, n = len(cc), len(bc), len(carry)
+    # a condition that draws random numbers draws anew each iteration, so a finished example's predicate could
+    # become true again: then a per-example "still running" flag is carried too (last), and ANDed in
+    reads = rng_carry is not None and _reads_input(cond_graph, cond_nconsts + rng_carry)
+    active = [_at(Tensor(np.bool_(True)), None, 0, size)] if reads else []
     cc_avals = [v.aval for v in cc]
-    all_avals = cc_avals + [v.aval for v in bc] + [v.aval for v in carry]
+    all_avals = cc_avals + [v.aval for v in bc] + [v.aval for v in carry + active]
+
+    def predicate(consts, c):
+        (p,) = eval_graph(bcond, consts + c[:n])
+        return and_p.bind(p, c[n]) if active else p
 
     def any_cond(*a):
-        (p,) = eval_graph(bcond, list(a))
-        return [reduce_or_p.bind(p, axes=(0,))]
+        a = list(a)
+        return [reduce_or_p.bind(predicate(a[:nc], a[nc:]), axes=(0,))]
 
     def masked_body(*a):
         a = list(a)
-        (p,) = eval_graph(bcond, a[:nc] + a[nc + nb:])
-        new = eval_graph(bbody, a[nc:])
-        return [n if k == rng_carry else _select_batched(p, n, o)
-                for k, (n, o) in enumerate(zip(new, a[nc + nb:]))]
-    gc = trace_flat(any_cond, cc_avals + [v.aval for v in carry], "the batched condition of while_loop")
+        p = predicate(a[:nc], a[nc + nb:])
+        new = eval_graph(bbody, a[nc:nc + nb + n])
+        return [o if k == rng_carry else _select_batched(p, o, c)
+                for k, (o, c) in enumerate(zip(new, a[nc + nb:]))] + ([p] if active else [])
+    gc = trace_flat(any_cond, cc_avals + [v.aval for v in carry + active], "the batched condition of while_loop")
     gb = trace_flat(masked_body, all_avals, "the batched body of while_loop")
-    return while_loop_closed(gc, gb, cc, cc + bc, carry, rng_carry), cdims
+    return while_loop_closed(gc, gb, cc, cc + bc, carry + active, rng_carry)[:n], cdims
+
+
+def _reads_input(graph: Graph, k) -> bool:
+    """``graph`` reads its input ``k`` (``None``: no input, False)."""
+    if k is None:
+        return False
+    v = graph.invars[k]
+    return any(v is a for n in graph.nodes for a in n.invars) or any(v is a for a in graph.outvars)
 
 
 def while_loop_closed(cond_graph: Graph, body_graph: Graph, cond_consts: Sequence, body_consts: Sequence,
