@@ -132,3 +132,28 @@ def test_random_ops_in_cond_branches_on_gpu():
     assert got.device == GPU
     np.testing.assert_array_equal(got.numpy(), _interpreter(g, ps, xs, seed=6))
     assert (got.numpy()[ps] > 0).all() and (got.numpy()[~ps] < 0).all() and len(np.unique(got.numpy())) == 12
+
+
+def test_random_ops_in_a_while_loop_condition_on_gpu(soft_placement):
+    # the condition reads the carried state on the device (its key tweak is no CPU constant: an eager loop on
+    # GPU operands runs without soft placement); the counts and draws are the interpreter's
+    def f(x):
+        return tf.while_loop(lambda c: tf.random.uniform(()) < 0.75,
+                             lambda c: (c[0] + 1.0, c[1] + tf.random.uniform((2,))), (x, tf.zeros_like(x)))
+
+    def g(x):
+        return tf.vmap(f)(x)
+    tf.config.set_soft_device_placement(False)
+    x, xs = np.zeros(2, np.float32), np.zeros((5, 2), np.float32)
+    for fn, arg in ((f, x), (g, xs)):
+        want = [_interpreter(lambda a: fn(a)[k], arg, seed=9) for k in (0, 1)]
+        tf.random.set_seed(9)
+        got = tf.function(fn)(on_gpu(arg))
+        assert got[0].device == GPU
+        for a, w in zip(got, want):
+            np.testing.assert_array_equal(a.numpy(), w)
+    tf.random.set_seed(9)
+    eager = f(on_gpu(x))
+    assert eager[0].device == GPU
+    counts = [int(_interpreter(lambda a: f(a)[0], x, seed=s)[0]) for s in range(12)]
+    assert len(set(counts)) > 2  # the trip count is random
