@@ -6,7 +6,9 @@ captured constants) and bound as one primitive of ``core/control_flow.py``:
 eagerly it runs now, inside ``@trace`` it is one node, under a tape one
 recorded op. Carries and operands are pytrees. Variables read inside are
 operands; Variables assigned inside a loop body are carried and written back
-once after the loop (in a ``cond``, after the chosen branch).
+once after the loop (in a ``cond``, after the chosen branch). Random ops may
+appear in loop bodies, a ``while_loop``'s condition and ``cond`` branches (see
+``_loop_state``, ``_next_state`` and ``_COND_FUN_STREAMS``).
 """
 from __future__ import annotations
 
@@ -230,7 +232,11 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
     Returns
     -------
     The chosen branch's result. Differentiable (a ``cond`` of the branches' VJPs). Variables assigned in
-    either branch are written after it (unchanged where the chosen branch does not assign them).
+    either branch are written after it (unchanged where the chosen branch does not assign them). Random ops in
+    a branch draw from a key of the cond's own (fresh per eager call and per call of a traced function): the
+    taken branch draws what it would draw called as a nested traced function, and the numbers drawn after the
+    cond do not depend on the branch taken. Under ``vmap`` with a per-example ``pred`` every branch runs and
+    each example takes its branch's numbers.
 
     Examples
     --------
@@ -328,7 +334,13 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     -------
     The final carry. Not differentiable in reverse mode (the trip count is known only at run time): use
     :func:`fori_loop` with static bounds or :func:`scan`. Variables assigned in ``body_fun`` are carried and
-    written once after the loop.
+    written once after the loop. Random ops may appear in ``body_fun`` and ``cond_fun``: each iteration draws
+    new numbers (the random state is carried and advanced), the condition under other keys than the body.
+    Under ``vmap`` with a trip count that differs per example, the state is the same for every example and
+    advances once per iteration of the batched loop: an example's ``t``-th iteration draws its own slice of
+    one batched draw from the ``t``-th state, so its numbers do not depend on the other examples' trip counts
+    (they are those of the same loop run to its trip count by every example; example 0's are the un-vmapped
+    traced function's), on every backend.
     """
     op = "while_loop"
     leaves, tree = tree_flatten(init_val)
