@@ -466,3 +466,14 @@ def test_gradient_and_forward_mode_through_a_cond_that_draws(backend):
     tf.random.set_seed(22)
     y, t = tf.jvp(loss, (tf.constant(1.5, tf.float64),), (tf.constant(1.0, tf.float64),))
     np.testing.assert_allclose(t.numpy(), y.numpy() / 1.5, rtol=1e-12)
+
+
+def test_tape_through_an_eager_cond_that_draws():
+    x = tf.constant(1.5, tf.float64)
+    tf.random.set_seed(26)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = tf.cond(x > 0, lambda v: v * tf.random.uniform((), dtype=tf.float64), lambda v: v, x)
+    g = t.gradient(y, x).numpy()
+    np.testing.assert_allclose(g, y.numpy() / 1.5, rtol=1e-12)  # the recorded draw, the same in the backward pass
+    assert 0 < g < 1
