@@ -515,10 +515,8 @@ def _while_batch(args, dims, size, cond_graph, body_graph, cond_nconsts, body_nc
     return while_loop_closed(gc, gb, cc, cc + bc, carry + active, rng_carry)[:n], cdims
 
 
-def _reads_input(graph: Graph, k) -> bool:
-    """``graph`` reads its input ``k`` (``None``: no input, False)."""
-    if k is None:
-        return False
+def _reads_input(graph: Graph, k: int) -> bool:
+    """``graph`` reads its input ``k`` (a node's operand or an output)."""
     v = graph.invars[k]
     return any(v is a for n in graph.nodes for a in n.invars) or any(v is a for a in graph.outvars)
 
