@@ -155,8 +155,9 @@ def test_gradient_uses_the_forward_draws(backend):
 
 def _geometric(x):
     """Iterations until the condition's uniform falls at or above 3/4: a geometric count (mean 3, variance 12),
-    its body drawing too (a running sum of uniforms)."""
-    return tf.while_loop(lambda c: tf.random.uniform(()) < 0.75,
+    its body drawing too (a running sum of uniforms). Capped at 60 iterations (probability 3e-8), so that a
+    defect under vmap (finished examples starting again) fails instead of looping for ever."""
+    return tf.while_loop(lambda c: tf.logical_and(c[0] < 60, tf.random.uniform(()) < 0.75),
                          lambda c: (c[0] + 1, c[1] + tf.random.uniform((), dtype=tf.float64)), (x, 0.0))
 
 
