@@ -75,7 +75,13 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
         example; assigning one inside raises ``ValueError``. Random numbers
         drawn inside differ per example (one draw of the batched shape, from
         the one random state of the call: independent across examples, like a
-        loop's, though not the loop's values).
+        loop's, though not the loop's values; example 0 draws what the
+        un-vmapped traced function draws). In a loop whose trip count differs
+        per example the state stays the same for every example and advances
+        once per iteration of the batched loop: an example's ``t``-th
+        iteration draws its slice of the batch's draw from the loop's ``t``-th
+        state, so its numbers depend on its own trip count only (they are
+        those of the same loop run to that count by every example).
 
     Examples
     --------

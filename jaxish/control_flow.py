@@ -6,7 +6,9 @@ captured constants) and bound as one primitive of ``core/control_flow.py``:
 eagerly it runs now, inside ``@trace`` it is one node, under a tape one
 recorded op. Carries and operands are pytrees. Variables read inside are
 operands; Variables assigned inside a loop body are carried and written back
-once after the loop (in a ``cond``, after the chosen branch).
+once after the loop (in a ``cond``, after the chosen branch). Random ops may
+appear in loop bodies, a ``while_loop``'s condition and ``cond`` branches (see
+``_loop_state``, ``_next_state`` and ``_COND_FUN_STREAMS``).
 """
 from __future__ import annotations
 
@@ -59,7 +61,8 @@ class _Body:
     assigned: list
     out_tree: Any
     extra: Any = None   # what the wrapper recorded (scan: the carry's and ys' structures)
-    rng: bool = False   # it draws random numbers: its last input is the random state, its last output the next
+    rng: bool = False   # it draws random numbers: its last input is the random state (a loop body's last output
+    #                     is the next iteration's state; a cond branch returns none)
 
     @property
     def rng_in(self) -> list:
@@ -68,7 +71,7 @@ class _Body:
 
     @property
     def rng_out(self) -> list:
-        """``[the next iteration's random state]`` of a body that draws random numbers, else ``[]``."""
+        """``[the next iteration's random state]`` of a loop body that draws random numbers, else ``[]``."""
         return [self.graph.outvars[-1]] if self.rng else []
 
     @property
@@ -90,26 +93,29 @@ def _var_aval(v) -> ShapedArray:
     return v._value.aval.strip_weak()
 
 
-def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, random: bool = False) -> _Body:
-    """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``. With ``random`` (a loop body), random ops are
-    allowed: the body then takes the random state as its last input and returns the next iteration's state
-    (:func:`_next_state`) as its last output."""
+def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, loop: bool = False,
+                always_rng: bool = False, first_stream: int = 0) -> _Body:
+    """Trace ``fn(*unflatten(in_tree, tracers))`` at ``avals``. A function that draws random numbers takes the
+    random state as its last input; a loop body (``loop``) also returns the next iteration's state
+    (:func:`_next_state`) as its last output, a cond branch or a while_loop's condition only reads it.
+    ``always_rng``: a loop body takes and advances the state even if it draws nothing (its condition draws).
+    ``first_stream``: the random ops' stream numbers start after it (a while_loop's condition reads the state
+    its body reads: its ops are numbered far from the body's, so that they draw other numbers)."""
     with GraphTrace(name=f"the {what} of {op}") as t:
+        t.rng_count = first_stream
         tracers = [t.new_arg(a, f"{what} argument {i}") for i, a in enumerate(avals)]
         args = tree_unflatten(in_tree, tracers)
         _check_arity(fn, args, op, what)
         out = fn(*args)
         leaves, out_tree = tree_flatten(out)
         vals = [_leaf(o, op, f"the {what}'s result") for o in leaves]
+        if always_rng and t.rng_var is None:
+            t.rng_state()
         rng = t.rng_var is not None
-        if rng and random:
+        if rng and loop:
             vals.append(_next_state(Tracer(t, t.rng_var)))
         graph, variables, assigned = t.finish(vals)
-    if rng and not random:
-        raise _error(NotImplementedError, op, f"the {what} draws random numbers; random ops are supported in loop "
-                                              f"bodies, not yet in cond branches or a while_loop's cond_fun (draw "
-                                              f"them outside and pass them in)")
-    if rng:  # the next state goes last, after the assigned Variables' values
+    if rng and loop:  # the next state goes last, after the assigned Variables' values
         outs = list(graph.outvars)
         outs.append(outs.pop(len(vals) - 1))
         graph = Graph(graph.invars, graph.nodes, outs, graph.constvars, graph.consts)
@@ -121,6 +127,10 @@ def _trace_body(fn: Callable, in_tree, avals: list, op: str, what: str, random: 
 # (``_loop_state``), each iteration the next one, ``[key * A + C, counter]`` (wrapping int64: an LCG of full
 # period 2**64, so every iteration's Philox key is distinct, and Philox's streams under distinct keys are
 # independent). This is JAX's ``split`` of a carried key, done implicitly.
+# A while_loop's condition reads the iteration's state too: its random ops are numbered from this stream on
+# (random._stream_state folds the part of the number above 2**15 into the key), so they draw other numbers than
+# the body's ops (which would need 2**50 random ops to reach it).
+_COND_FUN_STREAMS = 1 << 50
 _LCG_A = 0x5851F42D4C957F2D   # odd (Knuth's MMIX multiplier; A - 1 divisible by 4)
 _LCG_C = 0x14057B7EF767814F   # odd
 
@@ -135,10 +145,11 @@ def _next_state(state):
 
 
 def _loop_state(operands):
-    """The state a loop whose body draws random numbers starts from: what a traced call that draws random
-    numbers gets (``tracing._rng_input``): a fresh one per eager call (the global generator advances), made on
-    the device of the loop's ``operands``, and inside a trace a key of its own derived from the trace's state and
-    the position of the loop, so every call of the traced function draws anew."""
+    """The state a loop whose body draws random numbers starts from (and the one state the branches of a
+    ``cond`` that draws random numbers read): what a traced call that draws random numbers gets
+    (``tracing._rng_input``): a fresh one per eager call (the global generator advances), made on the device of
+    the ``operands``, and inside a trace a key of its own derived from the trace's state and the position of the
+    loop (or cond), so every call of the traced function draws anew."""
     from .tracing import _rng_input
     return _rng_input(operands)
 
@@ -221,7 +232,11 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
     Returns
     -------
     The chosen branch's result. Differentiable (a ``cond`` of the branches' VJPs). Variables assigned in
-    either branch are written after it (unchanged where the chosen branch does not assign them).
+    either branch are written after it (unchanged where the chosen branch does not assign them). Random ops in
+    a branch draw from a key of the cond's own (fresh per eager call and per call of a traced function): the
+    taken branch draws what it would draw called as a nested traced function, and the numbers drawn after the
+    cond do not depend on the branch taken. Under ``vmap`` with a per-example ``pred`` every branch runs and
+    each example takes its branch's numbers.
 
     Examples
     --------
@@ -246,13 +261,16 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
     weak = [i for i, (a, b) in enumerate(zip(t.out_avals, f.out_avals)) if a.weak_type != b.weak_type]
     variables = _union(f.variables, t.variables)
     assigned = _union(f.assigned, t.assigned)
+    rng = f.rng or t.rng  # then every branch takes the random state as its last input (read by those that draw)
     graphs = []
     for b in bodies:
         g = _strengthen(b.graph, weak)
         var_in = b.var_inputs(variables)
         outs = list(g.outvars[:b.n_out]) + b.var_outputs(assigned, [var_in[variables.index(v)] for v in assigned])
-        graphs.append(Graph(list(g.invars[:b.n_in]) + var_in, g.nodes, outs, g.constvars, g.consts))
-    outs = _cf.cond(index, graphs, args + variables)
+        rng_in = (b.rng_in or [Var(ShapedArray((2,), _dt.int64))]) if rng else []
+        graphs.append(Graph(list(g.invars[:b.n_in]) + var_in + rng_in, g.nodes, outs, g.constvars, g.consts))
+    state = [_loop_state(args + variables)] if rng else []
+    outs = _cf.cond(index, graphs, args + variables + state)
     n = t.n_out
     for v, val in zip(assigned, outs[n:]):
         v.assign(val)
@@ -263,13 +281,13 @@ def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
 # loops
 # ---------------------------------------------------------------------------
 def _trace_carry(fn: Callable, in_tree, carry_avals: list, other_avals: list, op: str, what: str,
-                 n_carry_out: Callable) -> tuple:
+                 n_carry_out: Callable, always_rng: bool = False) -> tuple:
     """Trace a loop body whose first ``len(carry_avals)`` inputs are the carry; a weakly typed carry the
     body makes strong is made strong and the body traced again (as JAX does). Returns ``(body, carry avals)``;
-    the body's carry outputs have the carry's types."""
+    the body's carry outputs have the carry's types. ``always_rng``: see :func:`_trace_body`."""
     avals = list(carry_avals)
     for _ in range(3):
-        body = _trace_body(fn, in_tree, avals + other_avals, op, what, random=True)
+        body = _trace_body(fn, in_tree, avals + other_avals, op, what, loop=True, always_rng=always_rng)
         nc = n_carry_out(body)
         outs = body.out_avals[:nc]
         if nc != len(avals):
@@ -316,7 +334,13 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     -------
     The final carry. Not differentiable in reverse mode (the trip count is known only at run time): use
     :func:`fori_loop` with static bounds or :func:`scan`. Variables assigned in ``body_fun`` are carried and
-    written once after the loop.
+    written once after the loop. Random ops may appear in ``body_fun`` and ``cond_fun``: each iteration draws
+    new numbers (the random state is carried and advanced), the condition under other keys than the body.
+    Under ``vmap`` with a trip count that differs per example, the state is the same for every example and
+    advances once per iteration of the batched loop: an example's ``t``-th iteration draws its own slice of
+    one batched draw from the ``t``-th state, so its numbers do not depend on the other examples' trip counts
+    (they are those of the same loop run to its trip count by every example; example 0's are the un-vmapped
+    traced function's), on every backend.
     """
     op = "while_loop"
     leaves, tree = tree_flatten(init_val)
@@ -326,13 +350,15 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
                                lambda b: b.n_out)
     _check_same(op, "body_fun's result", body.out_tree, body.out_avals, "init_val", tree, avals)
     init = _as_carry(init, avals)
-    c = _trace_body(cond_fun, args_tree, avals, op, "cond_fun")
+    c = _trace_body(cond_fun, args_tree, avals, op, "cond_fun", first_stream=_COND_FUN_STREAMS)
     ca = c.out_avals
     if c.n_out != 1 or tuple(ca[0].shape) != () or not ca[0].dtype.is_bool:
         raise _error(TypeError, op, f"cond_fun must return a scalar bool, got {_types(ca)}")
     if c.assigned:
         raise _error(TypeError, op, f"cond_fun assigns the Variable {c.assigned[0].name!r}; assign Variables in "
                                     f"body_fun")
+    if c.rng and not body.rng:  # the condition draws: the loop carries a random state, which the body advances
+        body, _ = _trace_carry(body_fun, args_tree, avals, [], op, "body_fun", lambda b: b.n_out, always_rng=True)
     carried = list(body.assigned)
     readonly = [v for v in _union(body.variables, c.variables) if id(v) not in {id(a) for a in carried}]
     n = len(init)
@@ -343,7 +369,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
                        g.consts)
     c_ro, c_car = c.var_inputs(readonly), c.var_inputs(carried)
     cg = c.graph
-    c_rng = [Var(v.aval) for v in body.rng_in]  # the carried random state, which the condition does not read
+    c_rng = c.rng_in or [Var(v.aval) for v in body.rng_in]  # the carried random state (read if it draws)
     cond_graph = Graph(c_ro + list(cg.invars[:n]) + c_car + c_rng, cg.nodes, list(cg.outvars[:1]), cg.constvars,
                        cg.consts)
     state = [_loop_state(init + carried)] if body.rng else []
@@ -351,8 +377,8 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
     cgc, cc = _cf.closed(cond_graph)
     bgc, bc = _cf.closed(body_graph)
     outs = _cf.bind(_cf.while_p, [*cc, *readonly, *bc, *readonly, *init, *carried, *state],
-                {"cond_graph": cgc, "body_graph": bgc, "cond_nconsts": len(cc) + len(readonly),
-                 "body_nconsts": len(bc) + len(readonly)})
+                    {"cond_graph": cgc, "body_graph": bgc, "cond_nconsts": len(cc) + len(readonly),
+                     "body_nconsts": len(bc) + len(readonly), "rng_carry": n + len(carried) if state else None})
     for v, val in zip(carried, outs[n:]):
         v.assign(val)
     return tree_unflatten(tree, outs[:n])

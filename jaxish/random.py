@@ -79,8 +79,14 @@ _HIGH_STREAM = 2
 
 
 def _tweak(state, tweak: int):
-    from .ops import add
-    return add(state, Tensor(np.array([tweak, 0], dtype=np.int64))) if tweak else state
+    """``state + [tweak, 0]``, built from an iota and a 0-d literal: no array constant, which a loop's condition
+    or body would capture on the CPU (an eager loop on accelerator operands could not read it)."""
+    if not tweak:
+        return state
+    from .primitives import elementwise as ew
+    from .primitives.shape_ops import iota_p
+    first = ew.sub_p.bind(Tensor(np.int64(1)), iota_p.bind(n=2, dtype=_dt.int64))   # [1, 0]
+    return ew.add_p.bind(state, ew.mul_p.bind(first, Tensor(np.int64(tweak))))
 
 
 def _stream_state(seed=None) -> tuple:

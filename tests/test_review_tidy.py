@@ -5,7 +5,6 @@ case that was checked and right, against NumPy float64 references.
 import os
 
 import numpy as np
-import pytest
 
 import jaxish as tf
 from jaxish.fileio import atomic_write
@@ -46,11 +45,10 @@ def test_vmap_closing_over_a_watched_scalar_gives_the_tape_its_gradient(backend)
     np.testing.assert_allclose(g.numpy(), (1.0 + 2.0) * 2 * 1.5, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, raises=NotImplementedError,
-                   reason="known, open: the while rule batches every carry, the random state included")
 def test_vmap_of_a_random_fori_loop_with_per_example_trip_counts(backend):
-    # a fori_loop with batched bounds is a while_loop with a batched predicate: its batching makes every carry,
-    # the random state included, batched, and the random op then refuses the batched state (NotImplementedError)
+    # a fori_loop with batched bounds is a while_loop with a batched predicate: its batching made every carry,
+    # the random state included, batched, and the random op then refused the batched state (NotImplementedError).
+    # The state is now kept unbatched (while_p's rng_carry); tests/test_control_flow_random.py checks the rule.
     tf.random.set_seed(1)
     n = tf.constant(np.array([1, 3, 0], np.int32))
     out = tf.vmap(lambda k: tf.fori_loop(0, k, lambda i, s: s + tf.random.uniform((), dtype=tf.float64),

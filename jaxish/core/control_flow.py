@@ -11,8 +11,11 @@ through the executable cache), and code generators lower them to loops
 * ``cond_p(index, *args, branches)``: runs ``branches[index]`` (clamped) on
   ``args``; every branch takes the same inputs and returns the same avals.
 * ``while_p(*cond_consts, *body_consts, *carry, cond_graph, body_graph,
-  cond_nconsts, body_nconsts)``: ``while cond(cond_consts, carry):
-  carry = body(body_consts, carry)``.
+  cond_nconsts, body_nconsts, rng_carry)``: ``while cond(cond_consts, carry):
+  carry = body(body_consts, carry)``; ``rng_carry`` is the position in the
+  carry of the random state of a body that draws random numbers (None when it
+  draws none). Only the batching rule reads it: the state is never batched,
+  it advances once per iteration of the batched loop (see ``_while_batch``).
 * ``scan_p(*consts, *init, *xs, body, length, reverse, num_consts,
   num_carry)``: ``carry, y_t = body(consts, carry, x_t)`` for ``t`` over
   ``range(length)`` (reversed with ``reverse``), ``xs`` sliced along axis 0
@@ -156,8 +159,12 @@ def cond(index, branches: Sequence[Graph], args: Sequence) -> list:
 # ---------------------------------------------------------------------------
 # while
 # ---------------------------------------------------------------------------
-def _while_abstract_eval(*avals, cond_graph, body_graph, cond_nconsts, body_nconsts):
+def _while_abstract_eval(*avals, cond_graph, body_graph, cond_nconsts, body_nconsts, rng_carry=None):
     carry = avals[cond_nconsts + body_nconsts:]
+    if rng_carry is not None and not (0 <= rng_carry < len(carry) and tuple(carry[rng_carry].shape) == (2,)
+                                      and carry[rng_carry].dtype is _dt.int64):
+        raise TypeError(f"while_loop: rng_carry={rng_carry} does not name an int64[2] random state in the carry "
+                        f"{_avals_str(carry)}")
     _check_inputs("while_loop", "condition", avals[:cond_nconsts] + carry, cond_graph)
     _check_inputs("while_loop", "body", avals[cond_nconsts:], body_graph)
     c = cond_graph.out_avals()
@@ -169,7 +176,7 @@ def _while_abstract_eval(*avals, cond_graph, body_graph, cond_nconsts, body_ncon
     return tuple(outs)
 
 
-def _while_impl(*args, cond_graph, body_graph, cond_nconsts, body_nconsts):
+def _while_impl(*args, cond_graph, body_graph, cond_nconsts, body_nconsts, rng_carry=None):
     cc = list(args[:cond_nconsts])
     bc = list(args[cond_nconsts:cond_nconsts + body_nconsts])
     carry = list(args[cond_nconsts + body_nconsts:])
@@ -187,7 +194,7 @@ def _while_vjp(cts, *args, **params):
                      f"tracing.\n  At {user_line()}")
 
 
-def _while_jvp(ins, tangents, cond_graph, body_graph, cond_nconsts, body_nconsts):
+def _while_jvp(ins, tangents, cond_graph, body_graph, cond_nconsts, body_nconsts, rng_carry=None):
     """Forward mode: a ``while`` carrying the float carries' tangents too, its body the body's JVP graph (the
     condition reads only the primal carry). Tangents of the condition's constants do not matter."""
     from ..transforms.jvp import jvp_graph
@@ -198,7 +205,8 @@ def _while_jvp(ins, tangents, cond_graph, body_graph, cond_nconsts, body_nconsts
     fc = _float_positions(body_graph.outvars)
     if not fc:
         return bind(while_p, list(ins), {"cond_graph": cond_graph, "body_graph": body_graph,
-                                         "cond_nconsts": nc, "body_nconsts": nb}), [None] * len(carry)
+                                         "cond_nconsts": nc, "body_nconsts": nb, "rng_carry": rng_carry}), \
+            [None] * len(carry)
     jg = jvp_graph(body_graph, wb + [nb + k for k in fc], fc)
     t_b = [_strong(tb[k]) for k in wb]
     t_c = [_zeros(carry[k].aval.strip_weak()) if tc[k] is None else _strong(tc[k]) for k in fc]
@@ -214,7 +222,7 @@ def _while_jvp(ins, tangents, cond_graph, body_graph, cond_nconsts, body_nconsts
     c_avals = [v.aval for v in carry] + [v.aval for v in t_c]
     gb = trace_flat(body, [v.aval for v in bc + t_b] + c_avals, "the forward-mode body of while_loop")
     gc = trace_flat(cond_fn, [v.aval for v in cc] + c_avals, "the forward-mode condition of while_loop")
-    outs = while_loop_closed(gc, gb, cc, bc + t_b, carry + t_c)
+    outs = while_loop_closed(gc, gb, cc, bc + t_b, carry + t_c, rng_carry)   # (tangents after the carry)
     out_t: list = [None] * n_carry
     for k, t in zip(fc, outs[n_carry:]):
         out_t[k] = t
@@ -225,13 +233,10 @@ while_p = Primitive("while", _while_abstract_eval, _while_impl, _while_vjp, mult
                     jvp=_while_jvp, reverse=False)
 
 
-def while_loop(cond_graph: Graph, body_graph: Graph, init: Sequence) -> list:
+def while_loop(cond_graph: Graph, body_graph: Graph, init: Sequence, rng_carry: int | None = None) -> list:
     """Bind ``while_p``: ``cond_graph(carry) -> bool``, ``body_graph(carry) -> carry`` (captured constants
-    allowed)."""
-    cg, cc = closed(cond_graph)
-    bg, bc = closed(body_graph)
-    return bind(while_p, [*cc, *bc, *init], {"cond_graph": cg, "body_graph": bg, "cond_nconsts": len(cc),
-                                             "body_nconsts": len(bc)})
+    allowed); ``rng_carry``: the position of the random state in the carry, if the body draws."""
+    return while_loop_closed(cond_graph, body_graph, [], [], init, rng_carry)
 
 
 # ---------------------------------------------------------------------------
@@ -444,56 +449,87 @@ def _carry_fixed_point(step, carry_batched: list) -> list:
         carry_batched = new
 
 
-def _while_batch(args, dims, size, cond_graph, body_graph, cond_nconsts, body_nconsts):
+def _while_batch(args, dims, size, cond_graph, body_graph, cond_nconsts, body_nconsts, rng_carry=None):
     """A ``while`` of the batched body; with a predicate that differs per example, the loop runs while any
-    example's is true and a ``select`` keeps the carries of the finished examples (every carry batched)."""
+    example's is true and a ``select`` keeps the carries of the finished examples (every carry batched, except
+    the random state).
+
+    The random state of a body that draws (the carry at ``rng_carry``) is never batched: it advances once per
+    iteration of the batched loop, finished examples or not, so every example's ``t``-th iteration draws, as
+    any random op under ``vmap`` does, its own slice of one draw of the batched shape from the loop's ``t``-th
+    state. An example's numbers therefore depend on its own trip count only, not on the other examples' (they
+    are those of the same loop with that trip count for every example), and the state is the same on every
+    backend."""
     cc, bc = list(args[:cond_nconsts]), list(args[cond_nconsts:cond_nconsts + body_nconsts])
     carry = list(args[cond_nconsts + body_nconsts:])
     ccd, bcd = list(dims[:cond_nconsts]), list(dims[cond_nconsts:cond_nconsts + body_nconsts])
     cd = list(dims[cond_nconsts + body_nconsts:])
+    if rng_carry is not None and cd[rng_carry] is not None:
+        raise NotImplementedError("vmap: a while_loop whose body draws random numbers, with a random state that "
+                                  "differs per example (a batched state), is not supported")
 
     def body_flags(flags):
         _, ds = _batch_sub(body_graph, bcd + [0 if f else None for f in flags], size)
         return [d is not None for d in ds]
     flags = _carry_fixed_point(body_flags, [d is not None for d in cd])
+    if rng_carry is not None and flags[rng_carry]:  # pragma: no cover - the state is advanced by constants only
+        raise AssertionError("vmap: the batched body of a while_loop made its random state batched")
     _, (pd,) = _batch_sub(cond_graph, ccd + [0 if f else None for f in flags], size)
     if pd is not None:
-        flags = [True] * len(carry)
+        flags = [k != rng_carry for k in range(len(carry))]
     cdims = [0 if f else None for f in flags]
     carry = [_at(x, d, w, size) for x, d, w in zip(carry, cd, cdims)]
     bbody, _ = _batch_sub(body_graph, bcd + cdims, size, cdims)
     if pd is None:
         bcond, _ = _batch_sub(cond_graph, ccd + cdims, size, [None])
-        return while_loop_closed(bcond, bbody, cc, bc, carry), cdims
+        return while_loop_closed(bcond, bbody, cc, bc, carry, rng_carry), cdims
     bcond, _ = _batch_sub(cond_graph, ccd + cdims, size, [0])
+    from ..core.tensor import Tensor
+    from ..primitives.elementwise import and_p
     from ..primitives.reductions import reduce_or_p
     from .interpret import eval_graph
-    nc, nb = len(cc), len(bc)
+    nc, nb, n = len(cc), len(bc), len(carry)
+    # a condition that draws random numbers draws anew each iteration, so a finished example's predicate could
+    # become true again: then a per-example "still running" flag is carried too (last), and ANDed in
+    reads = rng_carry is not None and _reads_input(cond_graph, cond_nconsts + rng_carry)
+    active = [_at(Tensor(np.bool_(True)), None, 0, size)] if reads else []
     cc_avals = [v.aval for v in cc]
-    all_avals = cc_avals + [v.aval for v in bc] + [v.aval for v in carry]
+    all_avals = cc_avals + [v.aval for v in bc] + [v.aval for v in carry + active]
+
+    def predicate(consts, c):
+        (p,) = eval_graph(bcond, consts + c[:n])
+        return and_p.bind(p, c[n]) if active else p
 
     def any_cond(*a):
-        (p,) = eval_graph(bcond, list(a))
-        return [reduce_or_p.bind(p, axes=(0,))]
+        a = list(a)
+        return [reduce_or_p.bind(predicate(a[:nc], a[nc:]), axes=(0,))]
 
     def masked_body(*a):
         a = list(a)
-        (p,) = eval_graph(bcond, a[:nc] + a[nc + nb:])
-        new = eval_graph(bbody, a[nc:])
-        return [_select_batched(p, n, o) for n, o in zip(new, a[nc + nb:])]
-    gc = trace_flat(any_cond, cc_avals + [v.aval for v in carry], "the batched condition of while_loop")
+        p = predicate(a[:nc], a[nc + nb:])
+        new = eval_graph(bbody, a[nc:nc + nb + n])
+        return [o if k == rng_carry else _select_batched(p, o, c)
+                for k, (o, c) in enumerate(zip(new, a[nc + nb:]))] + ([p] if active else [])
+    gc = trace_flat(any_cond, cc_avals + [v.aval for v in carry + active], "the batched condition of while_loop")
     gb = trace_flat(masked_body, all_avals, "the batched body of while_loop")
-    return while_loop_closed(gc, gb, cc, cc + bc, carry), cdims
+    return while_loop_closed(gc, gb, cc, cc + bc, carry + active, rng_carry)[:n], cdims
+
+
+def _reads_input(graph: Graph, k: int) -> bool:
+    """``graph`` reads its input ``k`` (a node's operand or an output)."""
+    v = graph.invars[k]
+    return any(v is a for n in graph.nodes for a in n.invars) or any(v is a for a in graph.outvars)
 
 
 def while_loop_closed(cond_graph: Graph, body_graph: Graph, cond_consts: Sequence, body_consts: Sequence,
-                      init: Sequence) -> list:
-    """Bind ``while_p`` with explicit leading constants (the graphs may capture more)."""
+                      init: Sequence, rng_carry: int | None = None) -> list:
+    """Bind ``while_p`` with explicit leading constants (the graphs may capture more); ``rng_carry``: the
+    position of the random state in ``init``, if the body draws random numbers."""
     cg, c1 = closed(cond_graph)
     bg, c2 = closed(body_graph)
     cc, bc = [*c1, *cond_consts], [*c2, *body_consts]
     return bind(while_p, [*cc, *bc, *init], {"cond_graph": cg, "body_graph": bg, "cond_nconsts": len(cc),
-                                             "body_nconsts": len(bc)})
+                                             "body_nconsts": len(bc), "rng_carry": rng_carry})
 
 
 def _scan_batch(args, dims, size, body, length, reverse, num_consts, num_carry):

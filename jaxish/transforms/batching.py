@@ -109,10 +109,12 @@ def _to_axis(x, d, want: int, size: int):
 
 
 def _draws_random(node) -> bool:
-    """The node draws random numbers, itself or in a nested graph (a ``call``)."""
+    """The node draws random numbers, itself or in a nested graph (a ``call``, a loop's body, one of a
+    ``cond``'s branches)."""
     if RANDOM in node.prim.effects:
         return True
-    return any(isinstance(v, Graph) and any(_draws_random(m) for m in v.nodes) for v in node.params.values())
+    graphs = [g for v in node.params.values() for g in (v if isinstance(v, tuple) else (v,)) if isinstance(g, Graph)]
+    return any(_draws_random(m) for g in graphs for m in g.nodes)
 
 
 def _apply(node, ins: list, size: int, shared_random: bool) -> list:

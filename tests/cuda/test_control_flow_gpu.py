@@ -89,3 +89,71 @@ def test_random_ops_in_a_loop_body_on_gpu():
     np.testing.assert_array_equal(ys.numpy(), ys2.numpy())
     np.testing.assert_array_equal(c.numpy(), c2.numpy())
     assert len({r.tobytes() for r in np.diff(ys.numpy(), axis=0)}) == 19  # a new draw per iteration
+
+
+def _interpreter(f, *arrays, seed):
+    old = tf.config.get_backend()
+    tf.config.set_backend("interpreter")
+    try:
+        tf.random.set_seed(seed)
+        return tf.function(f)(*[tf.constant(a) for a in arrays]).numpy()
+    finally:
+        tf.config.set_backend(old)
+
+
+def test_vmap_of_a_random_loop_with_per_example_trip_counts_on_gpu():
+    # a while_loop with a batched predicate: the random state stays unbatched (while_p's rng_carry), on the device
+    def f(n, x):
+        return tf.vmap(lambda k, x: tf.fori_loop(0, k, lambda i, c: c * 0.5 + tf.random.uniform((2,)), x))(n, x)
+    n, x = np.array([2, 0, 3], np.int32), np.ones((3, 2), np.float32)
+    tf.random.set_seed(4)
+    got = tf.function(f)(on_gpu(n), on_gpu(x))
+    assert got.device == GPU
+    np.testing.assert_array_equal(got.numpy(), _interpreter(f, n, x, seed=4))
+    assert (got.numpy()[1] == 1.0).all() and len(np.unique(got.numpy())) == 5
+
+
+def test_random_ops_in_cond_branches_on_gpu():
+    # the branches read the cond's key on the device; the draws are the interpreter's, bit for bit (uniforms)
+    def f(p, x):
+        return tf.cond(p, lambda v: v + tf.random.uniform((3,)), lambda v: v - 2.0 * tf.random.uniform((3,)), x)
+
+    def g(p, x):  # a batched predicate: every branch runs batched, each example takes its branch's slice
+        return tf.vmap(f)(p, x)
+    x = np.zeros(3, np.float32)
+    for p in (True, False):
+        tf.random.set_seed(6)
+        got = tf.function(f)(on_gpu(p), on_gpu(x))
+        assert got.device == GPU
+        np.testing.assert_array_equal(got.numpy(), _interpreter(f, np.asarray(p), x, seed=6))
+    ps, xs = np.array([True, False, True, False]), np.zeros((4, 3), np.float32)
+    tf.random.set_seed(6)
+    got = tf.function(g)(on_gpu(ps), on_gpu(xs))
+    assert got.device == GPU
+    np.testing.assert_array_equal(got.numpy(), _interpreter(g, ps, xs, seed=6))
+    assert (got.numpy()[ps] > 0).all() and (got.numpy()[~ps] < 0).all() and len(np.unique(got.numpy())) == 12
+
+
+def test_random_ops_in_a_while_loop_condition_on_gpu(soft_placement):
+    # the condition reads the carried state on the device (its key tweak is no CPU constant: an eager loop on
+    # GPU operands runs without soft placement); the counts and draws are the interpreter's
+    def f(x):
+        return tf.while_loop(lambda c: tf.random.uniform(()) < 0.75,
+                             lambda c: (c[0] + 1.0, c[1] + tf.random.uniform((2,))), (x, tf.zeros_like(x)))
+
+    def g(x):
+        return tf.vmap(f)(x)
+    tf.config.set_soft_device_placement(False)
+    x, xs = np.zeros(2, np.float32), np.zeros((5, 2), np.float32)
+    for fn, arg in ((f, x), (g, xs)):
+        want = [_interpreter(lambda a: fn(a)[k], arg, seed=9) for k in (0, 1)]
+        tf.random.set_seed(9)
+        got = tf.function(fn)(on_gpu(arg))
+        assert got[0].device == GPU
+        for a, w in zip(got, want):
+            np.testing.assert_array_equal(a.numpy(), w)
+    tf.random.set_seed(9)
+    eager = f(on_gpu(x))
+    assert eager[0].device == GPU
+    counts = [int(_interpreter(lambda a: f(a)[0], x, seed=s)[0]) for s in range(12)]
+    assert len(set(counts)) > 2  # the trip count is random

@@ -194,7 +194,7 @@ def _bind_names(e, atoms) -> list:
 
 
 @register_lowering(while_p)
-def _while(e, ins, outs, cond_graph, body_graph, cond_nconsts, body_nconsts):
+def _while(e, ins, outs, cond_graph, body_graph, cond_nconsts, body_nconsts, rng_carry=None):
     cc = _bind_names(e, ins[:cond_nconsts])
     bc = _bind_names(e, ins[cond_nconsts:cond_nconsts + body_nconsts])
     carry = [e.new(o) for o in outs]

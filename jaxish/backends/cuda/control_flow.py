@@ -51,7 +51,7 @@ def _cond(p, ins, outs, branches):
 
 
 @register_lowering(while_p)
-def _while(p, ins, outs, cond_graph, body_graph, cond_nconsts, body_nconsts):
+def _while(p, ins, outs, cond_graph, body_graph, cond_nconsts, body_nconsts, rng_carry=None):
     cprog, bprog = _program(cond_graph), _program(body_graph)
     cc = [p.atom(a) for a in ins[:cond_nconsts]]
     bc = [p.atom(a) for a in ins[cond_nconsts:cond_nconsts + body_nconsts]]
