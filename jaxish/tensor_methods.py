@@ -17,13 +17,30 @@ def _r(fn):
 def _eq(self, other):
     if other is None:
         return False
+    if _unbroadcastable(self, other):
+        return _bool_scalar(False)
     return ops.equal(self, other)
 
 
 def _ne(self, other):
     if other is None:
         return True
+    if _unbroadcastable(self, other):
+        return _bool_scalar(True)
     return ops.not_equal(self, other)
+
+
+def _unbroadcastable(x, y) -> bool:
+    """Shapes that do not broadcast: ``x == y`` is then one False (``x != y`` one True), as TensorFlow's
+    operators (``equal(..., incompatible_shape_error=False)``); ``jaxish.equal`` raises."""
+    a = x.aval.shape
+    b = y.aval.shape if hasattr(y, "aval") else np.shape(y)
+    return any(m != n and m != 1 and n != 1 for m, n in zip(reversed(a), reversed(b)))
+
+
+def _bool_scalar(value: bool):
+    from .devices import place
+    return place(np.array(value))
 
 
 def _and(x, y):
@@ -105,11 +122,19 @@ def _tolist(self):
     return self.numpy().tolist()
 
 
+def get_shape(self):
+    """The shape, as ``x.shape`` (TensorFlow's ``get_shape()``)."""
+    return self.shape
+
+
+_get_shape = get_shape
+
 METHODS = {
     "reshape": _reshape, "astype": _astype, "item": _item, "tolist": _tolist,
     "sum": _reduction(ops.reduce_sum, "sum"), "mean": _reduction(ops.reduce_mean, "mean"),
     "max": _reduction(ops.reduce_max, "max"), "min": _reduction(ops.reduce_min, "min"),
     "T": property(lambda self: ops.transpose(self), doc="The transpose (axes reversed), as NumPy's ``.T``."),
+    "get_shape": _get_shape,
 }
 
 
