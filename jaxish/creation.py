@@ -264,7 +264,8 @@ def linspace(start, stop, num, name=None, axis=0) -> Tensor:
                                                              f"got {num!r:.60}")
     if s.dtype.is_bool or e.dtype.is_bool:
         raise TypeError(f"linspace: start and stop must be numbers, got dtypes {s.dtype.name} and {e.dtype.name}")
-    dt = s.dtype if s.dtype.is_floating else _dt.float32
+    # integer bounds: float64 for 32/64-bit, float32 for 8/16-bit ones (TensorFlow's, as for division)
+    dt = s.dtype if s.dtype.is_floating else _dt.float64 if s.dtype.itemsize >= 4 else _dt.float32
     try:
         out = np.linspace(s._value, e._value, int(num), axis=axis_arg("linspace", axis))
     except ValueError as err:  # start and stop that do not broadcast, or an axis out of range

@@ -168,6 +168,13 @@ def test_constant_of_a_tensor_keeps_its_dtype():
         tf.Variable(tf.constant([0.5]), dtype=tf.float64)
 
 
+def test_linspace_of_integer_bounds_is_floating():
+    assert tf.linspace(0, 10, 5).dtype == tf.float64
+    assert tf.linspace(tf.constant(0, tf.int8), 10, 3).dtype == tf.float32
+    assert tf.linspace(0.0, 10, 3).dtype == tf.float32
+    np.testing.assert_array_equal(tf.linspace(0, 10, 5).numpy(), [0.0, 2.5, 5.0, 7.5, 10.0])
+
+
 def test_small_api_names():
     assert (tf.is_tensor(tf.constant(1)), tf.is_tensor(np.ones(1)), tf.is_tensor(tf.Variable(1.0))) == \
         (True, False, True)
