@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from .core import Tensor
+from .core import STATE, Tensor
+from .errors import invalid_argument
 
 
 def _r(fn):
@@ -62,7 +63,14 @@ def _is_bool(x):
 
 def _getitem(self, key):
     from .indexing import getitem
-    return getitem(self, key)
+    try:
+        return getitem(self, key)
+    except (IndexError, ValueError) as e:
+        if STATE.main is not None or type(e) not in (IndexError, ValueError):
+            raise
+        # eagerly, TensorFlow's InvalidArgumentError (an index out of range, too many indices, a zero step),
+        # which is also the IndexError/ValueError raised while tracing
+        raise invalid_argument(type(e))(str(e)) from None
 
 
 OPERATORS = {

@@ -229,6 +229,21 @@ def test_eager_op_errors_are_invalid_argument_errors(call, base):
     assert type(e.value).__name__ == "InvalidArgumentError"
 
 
+@pytest.mark.parametrize("call, base", [
+    (lambda t: t[5], IndexError),
+    (lambda t: t[-4], IndexError),
+    (lambda t: t[0, 0], IndexError),
+    (lambda t: t[::0], ValueError),
+])
+def test_eager_index_errors_are_invalid_argument_errors(call, base):
+    with pytest.raises(tf.errors.InvalidArgumentError) as e:
+        call(tf.range(3))
+    assert isinstance(e.value, base)
+    with pytest.raises(base) as e:
+        tf.function(call)(tf.range(3))
+    assert not isinstance(e.value, tf.errors.InvalidArgumentError)
+
+
 def test_traced_op_errors_stay_value_errors():
     with pytest.raises(ValueError) as e:
         tf.function(lambda a, b: a + b)(tf.ones((2, 3)), tf.ones((2, 4)))
