@@ -146,6 +146,12 @@ METHODS = {
 }
 
 
+def _unhashable(self):
+    """Elementwise ``==`` makes tensors and Variables unhashable; TensorFlow's message names the way out."""
+    kind = "Variable" if ops.is_variable(self) else "Tensor"
+    raise TypeError(f"{kind} is unhashable. Instead, use {kind.lower()}.ref() as the key.")
+
+
 def install(cls) -> None:
     """Attach the operator overloads and array methods to ``cls``.
 
@@ -157,7 +163,7 @@ def install(cls) -> None:
     for name, fn in {**OPERATORS, **METHODS}.items():
         setattr(cls, name, fn)
     cls.__array_priority__ = 100
-    cls.__hash__ = None
+    cls.__hash__ = _unhashable
 
 
 install(Tensor)

@@ -175,6 +175,13 @@ def test_linspace_of_integer_bounds_is_floating():
     np.testing.assert_array_equal(tf.linspace(0, 10, 5).numpy(), [0.0, 2.5, 5.0, 7.5, 10.0])
 
 
+def test_unhashable_message_names_ref():
+    with pytest.raises(TypeError, match=r"^Tensor is unhashable\. Instead, use tensor\.ref\(\) as the key\.$"):
+        hash(tf.constant(1.0))
+    with pytest.raises(TypeError, match=r"^Variable is unhashable\. Instead, use variable\.ref\(\) as the key"):
+        {tf.Variable(1.0): 1}
+
+
 def test_small_api_names():
     assert (tf.is_tensor(tf.constant(1)), tf.is_tensor(np.ones(1)), tf.is_tensor(tf.Variable(1.0))) == \
         (True, False, True)
