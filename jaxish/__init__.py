@@ -9,7 +9,7 @@ from __future__ import annotations
 from ._version import __version__
 
 from . import primitives as _primitives  # noqa: F401  (registers every primitive)
-from . import config, dtypes
+from . import config, dtypes, errors
 from . import random
 from . import tensor_methods as _tensor_methods  # noqa: F401
 from .checkpoint import load, save
@@ -19,8 +19,8 @@ from .batching import vmap
 from .custom_rules import custom_jvp, custom_vjp
 from .forward import hessian, jacfwd, jacobian, jacrev, jvp, linearize
 from .core import Tensor, Tracer
-from .creation import (constant, convert_to_tensor, eye, fill, linspace, ones, ones_like, range, zeros,
-                       zeros_like)
+from .creation import (constant, convert_to_tensor, eye, fill, is_tensor, linspace, ones, ones_like, range,
+                       zeros, zeros_like)
 from .devices import device
 from .dtypes import (DType, as_dtype, bool_, float16, float32, float64, int8, int16, int32, int64,
                      uint8)
@@ -30,12 +30,12 @@ from .ops import (abs, add, add_n, argmax, argmin, broadcast_to, cast, clip_by_v
                   equal, erf, exp, expand_dims, expm1, floor, floordiv, gather, greater, greater_equal,
                   identity, is_finite, less, less_equal, log, log1p, log_softmax, logical_and, logical_not,
                   logical_or, logical_xor, matmul, maximum, minimum, mod, multiply, negative, not_equal,
-                  one_hot, pow, rank, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean,
-                  reduce_min, reduce_prod, reduce_sum, relu, reshape, rsqrt, shape, sigmoid, sign, sin, size,
+                  norm, one_hot, pow, rank, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean,
+                  reduce_min, reduce_prod, reduce_sum, relu, reshape, round, rsqrt, shape, sigmoid, sign, sin, size,
                   softmax, softplus, sqrt, square, squeeze, stack, stop_gradient, subtract, tanh, tile,
                   transpose, truediv, unstack, where)
 from .tensor_shape import TensorShape
-from .tape import GradientTape
+from .tape import GradientTape, UnconnectedGradients
 from .tracing import function, jit, make_graph, trace
 from .variables import Variable
 from .control_flow import cond, fori_loop, scan, while_loop

@@ -8,6 +8,7 @@ import numpy as np
 from . import dtypes as _dt
 from .core import STATE, Tensor, Tracer, current_trace, is_variable, register_converter
 from .devices import place
+from .errors import invalid_argument
 from .ops import axis_arg, broadcast_to, cast, dtype_arg, int_list, op_error, reshape
 
 
@@ -51,9 +52,9 @@ def _to_array(value: Any, dtype: _dt.DType | None, op: str) -> np.ndarray:
     target = dtype.np if dtype is not None else _default_np(arr, from_numpy)
     if target not in _dt._BY_NP:
         raise TypeError(f"{op}: unsupported dtype {target}")
-    if not from_numpy and dtype is not None and arr.dtype.kind == "f" and dtype.is_integer:
-        if not np.all(np.isfinite(arr) & (np.mod(arr, 1, where=np.isfinite(arr), out=np.zeros_like(arr)) == 0)):
-            raise TypeError(f"{op}: cannot convert non-integer values {value!r} to {dtype.name}"[:300])
+    if not from_numpy and dtype is not None and (arr.dtype.kind == "f" and dtype.is_integer
+                                                 or arr.dtype.kind in "iu" and dtype.is_bool):
+        _python_value_error(value, arr, dtype, op)
     if arr.dtype != target:
         if dtype is not None and dtype.is_integer and arr.dtype.kind in "iuf" and arr.size and not from_numpy:
             _check_fits(arr, dtype, op)
@@ -62,6 +63,18 @@ def _to_array(value: Any, dtype: _dt.DType | None, op: str) -> np.ndarray:
     elif from_numpy:
         arr = arr.copy()
     return arr
+
+
+def _python_value_error(value, arr: np.ndarray, dtype: _dt.DType, op: str):
+    """As TensorFlow, Python floats never become integers (1.0 neither), nor Python ints booleans: a TypeError,
+    which is also a ValueError (an InvalidArgumentError) when the values are out of the dtype's range."""
+    if dtype.is_integer and np.all(np.isfinite(arr)) and np.all(np.mod(arr, 1) == 0):
+        info = np.iinfo(dtype.np)
+        if arr.size and (arr.min() < info.min or arr.max() > info.max):
+            raise invalid_argument(TypeError)(f"{op}: values out of range for {dtype.name} (min {arr.min()}, max "
+                                              f"{arr.max()}), and Python floats do not convert to integers")
+    raise TypeError(f"{op}: cannot convert {value!r:.200} to a tensor of dtype {dtype.name} (Python "
+                    f"{'floats to integers' if dtype.is_integer else 'integers to bool'})")
 
 
 def _check_fits(arr: np.ndarray, dtype: _dt.DType, op: str) -> None:
@@ -90,7 +103,10 @@ def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
     if is_variable(value):
         value = value.read_value()
     if isinstance(value, Tensor):
-        t = value if dtype is None else cast(value, dtype)
+        if dtype is not None and value.dtype != dtype:
+            raise TypeError(f"constant: expected a tensor of dtype {dtype.name}, but got dtype {value.dtype.name} "
+                            f"(jaxish.cast converts it)")
+        t = value
     else:
         t = place(_to_array(value, dtype, "constant"))
     if shape is not None:
@@ -102,7 +118,9 @@ def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
             if type(t) is Tensor:
                 t = Tensor(np.ascontiguousarray(t._value), device=t._device)
         else:
-            raise ValueError(f"constant: cannot make a tensor of shape {shape} from {t.aval.size} values")
+            # TensorFlow's TypeError, which is also the ValueError of a wrong shape
+            raise invalid_argument(TypeError)(f"constant: cannot make a tensor of shape {shape} from "
+                                              f"{t.aval.size} values")
     return t
 
 
@@ -112,8 +130,9 @@ def convert_to_tensor(value: Any, dtype=None, dtype_hint=None, name=None) -> Ten
         value = value.read_value()
     if isinstance(value, Tensor):
         if dtype is not None and dtype_arg("convert_to_tensor", dtype) != value.dtype:
-            raise TypeError(f"convert_to_tensor: tensor of dtype {value.dtype.name} requested as "
-                            f"{_dt.as_dtype(dtype).name}")
+            # TensorFlow's ValueError, which is also the TypeError of a wrong dtype
+            raise invalid_argument(TypeError)(f"convert_to_tensor: Tensor conversion requested dtype "
+                                              f"{_dt.as_dtype(dtype).name} for a tensor of dtype {value.dtype.name}")
         return value
     try:
         return constant(value, dtype if dtype is not None else None if dtype_hint is None else dtype_hint)
@@ -245,7 +264,8 @@ def linspace(start, stop, num, name=None, axis=0) -> Tensor:
                                                              f"got {num!r:.60}")
     if s.dtype.is_bool or e.dtype.is_bool:
         raise TypeError(f"linspace: start and stop must be numbers, got dtypes {s.dtype.name} and {e.dtype.name}")
-    dt = s.dtype if s.dtype.is_floating else _dt.float32
+    # integer bounds: float64 for 32/64-bit, float32 for 8/16-bit ones (TensorFlow's, as for division)
+    dt = s.dtype if s.dtype.is_floating else _dt.float64 if s.dtype.itemsize >= 4 else _dt.float32
     try:
         out = np.linspace(s._value, e._value, int(num), axis=axis_arg("linspace", axis))
     except ValueError as err:  # start and stop that do not broadcast, or an axis out of range
@@ -257,3 +277,8 @@ def linspace(start, stop, num, name=None, axis=0) -> Tensor:
 
 
 register_converter(object, constant)  # ops accept nested lists and arrays wherever they take a tensor
+
+
+def is_tensor(x: Any) -> bool:
+    """Is ``x`` a jaxish tensor or Variable (``tf.is_tensor``; a NumPy array is not)?"""
+    return isinstance(x, Tensor) or is_variable(x)

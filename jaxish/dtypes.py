@@ -41,6 +41,11 @@ class DType:
         return self.kind == "b"
 
     @property
+    def size(self) -> int:
+        """Bytes per element (``tf.float32.size == 4``)."""
+        return self.itemsize
+
+    @property
     def as_numpy_dtype(self):
         return self.np.type
 

@@ -15,3 +15,41 @@ class CacheWarning(UserWarning):
 
 class DevicePlacementError(RuntimeError):
     """An op's inputs live on devices it cannot combine (soft device placement off)."""
+
+
+class OpError(Exception):
+    """An operation failed on the values it was given (TensorFlow's ``tf.errors.OpError``)."""
+
+
+class InvalidArgumentError(OpError, ValueError):
+    """An eager operation got invalid arguments: incompatible shapes or dtypes, an axis or index out of range
+    (TensorFlow's ``tf.errors.InvalidArgumentError``).
+
+    TensorFlow raises it when an op runs eagerly and ``ValueError``/``TypeError`` when a graph is built; jaxish
+    raises it eagerly, as a subclass of the ``ValueError``, ``TypeError`` or ``IndexError`` it raises while
+    tracing, so ``except ValueError`` and ``except InvalidArgumentError`` both catch it.
+    """
+
+
+class _InvalidArgumentTypeError(InvalidArgumentError, TypeError):
+    pass
+
+
+class _InvalidArgumentIndexError(InvalidArgumentError, IndexError):
+    pass
+
+
+for _cls in (_InvalidArgumentTypeError, _InvalidArgumentIndexError):
+    _cls.__name__ = _cls.__qualname__ = "InvalidArgumentError"  # what a traceback shows
+
+_INVALID_ARGUMENT = {ValueError: InvalidArgumentError, TypeError: _InvalidArgumentTypeError,
+                     IndexError: _InvalidArgumentIndexError}
+INVALID_ARGUMENT_TYPES = tuple(_INVALID_ARGUMENT.values())
+
+
+def invalid_argument(cls: type) -> type:
+    """The InvalidArgumentError class raised eagerly in place of ``cls`` (exactly ValueError, TypeError or
+    IndexError, or one of these classes already); any other class as it is."""
+    if cls in INVALID_ARGUMENT_TYPES:
+        return cls
+    return _INVALID_ARGUMENT.get(cls, cls)

@@ -1,5 +1,6 @@
 """``jaxish.math``: TensorFlow's ``tf.math`` names."""
-from .ops import (abs, add, add_n, argmax, argmin, cos, divide, equal, erf, exp, expm1, floor, floordiv,  # noqa: F401
+from .ops import (abs, add, add_n, argmax, argmin, ceil, cos, divide, divide_no_nan, equal, erf, exp,  # noqa: F401
+                  expm1, floor, floordiv, reduce_std, reduce_variance, round,
                   greater, greater_equal, is_finite, less, less_equal, log, log1p, log_softmax, logical_and,
                   logical_not, logical_or, logical_xor, maximum, minimum, mod, multiply, negative, not_equal,
                   pow, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,

@@ -15,6 +15,7 @@ import numpy as np
 from . import dtypes as _dt
 from .core import STATE, Tensor, Tracer, VariableBase, is_variable, literal_tensor, read_variable, to_tensor_arg
 from .core.trace import bind_binary, bind_unary
+from .errors import INVALID_ARGUMENT_TYPES, invalid_argument
 from .primitives import elementwise as ew
 from .primitives import linalg as la
 from .primitives import reductions as rd
@@ -62,15 +63,22 @@ def _in(x, name: str = "convert_to_tensor"):
 def op_error(e: Exception, opname: str) -> Exception:
     """``e``, a TypeError/ValueError/IndexError raised inside the public op ``opname`` (by a primitive such as
     ``sub`` or an inner op such as ``constant``), reworded to start with ``opname:``; other errors as they are."""
-    if type(e) not in (TypeError, ValueError, IndexError):
+    if type(e) not in (TypeError, ValueError, IndexError) and type(e) not in INVALID_ARGUMENT_TYPES:
         return e
+    cls = _eager_class(type(e))
     msg = str(e)
     head, sep, rest = msg.partition(": ")
-    if head == opname:
+    if head == opname and cls is type(e):
         return e
     if sep and head.replace(".", "_").isidentifier():
         msg = rest
-    return type(e)(f"{opname}: {msg}")
+    return cls(f"{opname}: {msg}")
+
+
+def _eager_class(cls: type) -> type:
+    """``cls``, or eagerly (no trace active) the InvalidArgumentError that subclasses it, as TensorFlow's eager
+    ops raise InvalidArgumentError where its graph construction raises ValueError or TypeError."""
+    return invalid_argument(cls) if STATE.main is None else cls
 
 
 def _named(opname: str):
@@ -131,6 +139,8 @@ def promote(name: str, *xs) -> list:
             a, b = x.aval, y.aval
             if a.dtype is b.dtype and not a.weak_type and not b.weak_type:
                 return [x, y]
+    if len(xs) == 2:
+        xs = _adopt_tensor_dtype(name, *xs)
     xs = [x if isinstance(x, Tensor) or _is_py_scalar(x) else _in(x, name) for x in xs]
     dt, _ = _dt.result_type(*[_typed(x) for x in xs])
     out = []
@@ -140,6 +150,41 @@ def promote(name: str, *xs) -> list:
         else:
             out.append(ew.convert(x, dt, x.aval.weak_type))
     return out
+
+
+def _adopt_tensor_dtype(name: str, x, y) -> tuple:
+    """``(x, y)`` with a NumPy array or scalar, or a (nested) list, beside a tensor or Variable converted to that
+    tensor's dtype, as TensorFlow converts an operator's non-tensor operand (``f32 + np.float64 array`` is
+    float32, ``f16 * [1.0, 2.0]`` float16). Only conversions that keep the kind of value (integers to an
+    integer or float dtype, floats to a float dtype); anything else is promoted as usual."""
+    for t, o, tensor_first in ((x, y, True), (y, x, False)):
+        if not (isinstance(t, Tensor) or is_variable(t)) or not isinstance(o, (np.ndarray, np.generic, list, tuple)):
+            continue
+        aval = t.aval
+        if aval.weak_type or isinstance(t, Tracer) and isinstance(o, (list, tuple)) and _has_tensor(o):
+            return x, y
+        dt = aval.dtype
+        if isinstance(o, (list, tuple)):
+            from .creation import _to_array
+            kind = _to_array(o, None, name).dtype.kind
+        else:
+            kind = o.dtype.kind
+        if dt.kind == "b" or not (kind in "iu" or kind == "f" and dt.kind == "f"):
+            return x, y
+        from .creation import constant
+        c = constant(o, dtype=dt) if not isinstance(o, (np.ndarray, np.generic)) else _np_as(o, dt)
+        return (t, c) if tensor_first else (c, t)
+    return x, y
+
+
+def _has_tensor(seq) -> bool:
+    return any(isinstance(v, Tensor) or isinstance(v, (list, tuple)) and _has_tensor(v) for v in seq)
+
+
+def _np_as(value, dt):
+    from .devices import place
+    with np.errstate(all="ignore"):
+        return place(np.array(value, dtype=dt.np))
 
 
 _LITERALS: dict = {}
@@ -204,7 +249,7 @@ def _unchanged(x):
 def _float_input(name, x):
     x = _in(x, name)
     if not x.dtype.is_floating:
-        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype.name} "
+        raise _eager_class(TypeError)(f"{name}: expected a floating-point tensor, got dtype {x.dtype.name} "
                         f"(cast it with jaxish.cast(x, jaxish.float32))")
     return x
 
@@ -354,6 +399,26 @@ floor = _unary(ew.floor_p, "floor")
 neg = negative
 
 
+@_named("ceil")
+def ceil(x, name=None):
+    """The smallest integer value not below ``x`` (``-floor(-x)``), elementwise; float tensors."""
+    return negative(floor(negative(_float_input("ceil", x))))
+
+
+@_named("round")
+def round(x, name=None):  # noqa: A001 - TensorFlow's name
+    """``x`` rounded to the nearest integer value, halves to even (as ``tf.round``: 0.5 -> 0, 1.5 -> 2);
+    integer tensors unchanged."""
+    x = _in(x, "round")
+    if x.dtype.is_bool:
+        raise _eager_class(TypeError)(f"round: expected a numeric tensor, got dtype bool (shape {x.aval.shape})")
+    if not x.dtype.is_floating:
+        return _unchanged(x)
+    r = floor(x)
+    d = subtract(x, r)
+    return where(greater(d, 0.5), add(r, 1), where(less(d, 0.5), r, add(r, mod(r, 2))))
+
+
 def square(x, name=None):
     """``x * x`` elementwise."""
     try:  # (the errors of _named("square"), without its wrapper's call)
@@ -461,9 +526,9 @@ def _reducer(prim, opname, kinds):
     def op(input_tensor, axis=None, keepdims=False, name=None):
         x = _in(input_tensor, opname)
         if x.dtype.kind not in kinds:
-            raise TypeError(f"{opname}: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
-        axes = _axes(opname, x, axis)
+            raise _eager_class(TypeError)(f"{opname}: unsupported dtype {x.dtype.name} (shape {x.aval.shape})")
         try:
+            axes = _axes(opname, x, axis)
             out = prim.bind(x, axes=axes) if axes else _unchanged(x)
         except (TypeError, ValueError) as e:
             raise op_error(e, opname) from None
@@ -495,6 +560,46 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
         return _reduce_mean(input_tensor, axis, keepdims)
     except (TypeError, ValueError, IndexError) as e:
         raise op_error(e, "reduce_mean") from None
+
+
+@_named("reduce_variance")
+def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
+    """The variance over ``axis`` (the mean of squared deviations from the mean, as ``tf.math.reduce_variance``);
+    float tensors."""
+    x = _float_input("reduce_variance", input_tensor)
+    deviations = subtract(x, reduce_mean(x, axis=axis, keepdims=True))
+    return reduce_mean(square(deviations), axis=axis, keepdims=keepdims)
+
+
+@_named("reduce_std")
+def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
+    """The standard deviation over ``axis`` (``sqrt`` of :func:`reduce_variance`); float tensors."""
+    return sqrt(reduce_variance(input_tensor, axis=axis, keepdims=keepdims))
+
+
+@_named("divide_no_nan")
+def divide_no_nan(x, y, name=None):
+    """``x / y``, and 0 where ``y`` is 0 (its gradient too: the division runs on a safe denominator)."""
+    a, b = promote("divide_no_nan", x, y)
+    if not a.dtype.is_floating:
+        raise TypeError(f"divide_no_nan: expected floating-point tensors, got dtype {a.dtype.name}")
+    zero = equal(b, 0)
+    return where(zero, 0, divide(a, where(zero, 1, b)))
+
+
+@_named("norm")
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002 - TensorFlow's name
+    """The vector norm over ``axis`` (every element when None): ``ord`` 'euclidean' (or 2, 'fro'), 1 or
+    ``np.inf``; float tensors."""
+    x = _float_input("norm", tensor)
+    keep = bool(keepdims)
+    if ord in ("euclidean", "fro", 2, 2.0):
+        return sqrt(reduce_sum(square(x), axis=axis, keepdims=keep))
+    if ord in (1, 1.0):
+        return reduce_sum(abs(x), axis=axis, keepdims=keep)
+    if ord == np.inf:
+        return reduce_max(abs(x), axis=axis, keepdims=keep)
+    raise ValueError(f"norm: ord must be 'euclidean', 'fro', 1, 2 or np.inf, got {ord!r}")
 
 
 # id(aval) -> (aval, axes, count literal): what reduce_mean computed for the mean of every element of a float

@@ -5,8 +5,11 @@ import numpy as np
 
 
 def numpy_text(value: np.ndarray, is_repr: bool = True) -> str:
+    """The ``numpy=`` part of a repr (``is_repr``) or the value part of a str, as TensorFlow writes them: a 0-d
+    value's repr is its Python number's (``numpy=0.10000000149011612`` for a float32 0.1, from ``.item()``),
+    its str NumPy's (``0.1``)."""
     if value.ndim == 0:
-        text = str(value[()])
+        text = repr(value.item()) if is_repr else str(value[()])
     else:
         text = repr(value) if is_repr else str(value)
     if "\n" in text and is_repr:

@@ -15,6 +15,11 @@ own key, the caller's key times an odd constant plus a 63-bit hash of ``k``
 integer overflow. The multiplication makes the derivation depend on the order
 of the nesting (with a plain sum, call ``a`` inside call ``b`` and call ``b``
 inside call ``a`` would share a key and draw the same numbers).
+
+Eagerly, once a seed is set (``set_seed`` or an op-level ``seed=``), ``uniform`` and ``normal`` draw
+TensorFlow's own numbers (``tf_random``: its seed derivation and Philox kernels, in NumPy), so the
+values a TensorFlow program prints are the values jaxish prints; they still advance the counter above,
+so the traced calls that follow draw what they drew before.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import threading
 import numpy as np
 
 from . import dtypes as _dt
+from . import tf_random
 from .core import Tensor, current_trace
 from .primitives.random import random_uniform_p
 
@@ -124,6 +130,7 @@ def set_seed(seed: int) -> None:
     if not _is_int(seed):
         raise TypeError(f"random.set_seed: seed must be an integer, got {seed!r:.60} of type {type(seed).__name__}")
     GENERATOR.reset(int(seed))
+    tf_random.reset(int(seed))
 
 
 def get_state() -> tuple:
@@ -139,6 +146,22 @@ def _shape(shape, op: str) -> tuple:
     return shape
 
 
+def _tf_pair(seed):
+    """TensorFlow's seed pair for an eager random op (None inside a trace or with no seed set); the global
+    counter advances as for any eager draw."""
+    if current_trace() is not None:
+        return None
+    pair = tf_random.seeds(seed)
+    if pair is not None:
+        GENERATOR.next_state()
+    return pair
+
+
+def _placed(array: np.ndarray) -> Tensor:
+    from .devices import place
+    return place(np.array(array, order="C"))
+
+
 def _unit(shape, dtype, seed, stream_offset=0):
     state, stream = _stream_state(seed)
     return random_uniform_p.bind(state, shape=shape, dtype=dtype, stream=2 * stream + stream_offset)
@@ -149,14 +172,17 @@ def uniform(shape, minval=0, maxval=None, dtype=_dt.float32, seed=None, name=Non
     from .ops import add, cast, floor, multiply, subtract
     dtype = _dt.as_dtype(dtype)
     shape = _shape(shape, "random.uniform")
+    if dtype.is_integer and maxval is None:
+        raise ValueError("random.uniform: maxval must be given for integer dtypes")
+    if not (dtype.is_integer or dtype.is_floating):
+        raise TypeError(f"random.uniform: unsupported dtype {dtype}")
+    pair = _tf_pair(seed)
+    if pair is not None:
+        return _tf_uniform(pair, shape, minval, maxval, dtype)
     if dtype.is_integer:
-        if maxval is None:
-            raise ValueError("random.uniform: maxval must be given for integer dtypes")
         u = _unit(shape, _dt.float64, seed)
         span = float(maxval) - float(minval)
         return cast(add(floor(multiply(u, span)), float(minval)), dtype)
-    if not dtype.is_floating:
-        raise TypeError(f"random.uniform: unsupported dtype {dtype}")
     u = _unit(shape, dtype, seed)
     maxval = 1 if maxval is None else maxval
     if isinstance(minval, (int, float)) and isinstance(maxval, (int, float)) and (minval, maxval) == (0, 1):
@@ -171,9 +197,31 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=_dt.float32, seed=None, name=None)
     if not dtype.is_floating:
         raise TypeError(f"random.normal: dtype must be floating, got {dtype}")
     shape = _shape(shape, "random.normal")
+    pair = _tf_pair(seed)
+    if pair is not None:  # TensorFlow: standard normal * stddev + mean, in the dtype
+        z = _placed(tf_random.standard_normal(pair, shape, dtype.name))
+        return add(multiply(z, cast(stddev, dtype)), cast(mean, dtype))
     state, stream = _stream_state(seed)
     u1 = random_uniform_p.bind(state, shape=shape, dtype=_dt.float64, stream=2 * stream)
     u2 = random_uniform_p.bind(state, shape=shape, dtype=_dt.float64, stream=2 * stream + 1)
     r = sqrt(multiply(negative(log1p(negative(u1))), 2.0))
     z = cast(multiply(r, cos(multiply(u2, 2 * math.pi))), dtype)
     return add(multiply(z, cast(stddev, dtype)), cast(mean, dtype))
+
+
+def _tf_uniform(pair, shape, minval, maxval, dtype) -> Tensor:
+    """TensorFlow's eager ``random.uniform``: its kernel's output, scaled as ``tf.random.uniform`` does."""
+    from .ops import add, cast, multiply, subtract
+    if dtype.is_integer:
+        lo, hi = int(minval), int(maxval)
+        if lo >= hi:
+            raise ValueError(f"random.uniform: need minval < maxval, got {lo} >= {hi}")
+        return _placed(tf_random.uniform_int(pair, shape, dtype.name, lo, hi))
+    u = _placed(tf_random.uniform(pair, shape, dtype.name))
+    lo_zero = type(minval) is int and minval == 0
+    hi_one = type(maxval) is int and maxval == 1 or maxval is None
+    if lo_zero:
+        return u if hi_one else multiply(u, cast(maxval, dtype))
+    hi = cast(1 if maxval is None else maxval, dtype)
+    lo = cast(minval, dtype)
+    return add(multiply(u, subtract(hi, lo)), lo)

@@ -14,6 +14,7 @@ again: second derivatives).
 """
 from __future__ import annotations
 
+import enum
 import operator
 import warnings
 import weakref
@@ -35,6 +36,14 @@ from .tracing import on_clear_cache, run_graph, tensor_call
 from .tree_util import NAMESPACE, tree_flatten, tree_unflatten
 
 _is_var = is_variable
+
+
+class UnconnectedGradients(str, enum.Enum):
+    """What ``GradientTape.gradient`` returns for a source the target does not depend on (TensorFlow's
+    ``tf.UnconnectedGradients``); its members equal the strings ``'none'`` and ``'zero'`` the tape also takes."""
+
+    NONE = "none"
+    ZERO = "zero"
 
 
 class GradientTape(Trace):
@@ -386,6 +395,9 @@ class GradientTape(Trace):
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
         if self._used and not self._persistent:
             raise RuntimeError("GradientTape.gradient can only be called once on non-persistent tapes.")
+        if target is None:
+            raise TypeError("GradientTape.gradient: argument `target` should be a tensor, a Variable or a nested "
+                            "structure of them, but received None")
         self._used = True
         # a Tensor or a Variable is a leaf of its own (optree's flattening calls back into Python per node)
         t_leaves = [target] if type(target) is Tensor or _is_var(target) else tree_flatten(target)[0]

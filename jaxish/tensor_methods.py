@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from .core import Tensor
+from .core import STATE, Tensor
+from .errors import invalid_argument
 
 
 def _r(fn):
@@ -17,13 +18,30 @@ def _r(fn):
 def _eq(self, other):
     if other is None:
         return False
+    if _unbroadcastable(self, other):
+        return _bool_scalar(False)
     return ops.equal(self, other)
 
 
 def _ne(self, other):
     if other is None:
         return True
+    if _unbroadcastable(self, other):
+        return _bool_scalar(True)
     return ops.not_equal(self, other)
+
+
+def _unbroadcastable(x, y) -> bool:
+    """Shapes that do not broadcast: ``x == y`` is then one False (``x != y`` one True), as TensorFlow's
+    operators (``equal(..., incompatible_shape_error=False)``); ``jaxish.equal`` raises."""
+    a = x.aval.shape
+    b = y.aval.shape if hasattr(y, "aval") else np.shape(y)
+    return any(m != n and m != 1 and n != 1 for m, n in zip(reversed(a), reversed(b)))
+
+
+def _bool_scalar(value: bool):
+    from .devices import place
+    return place(np.array(value))
 
 
 def _and(x, y):
@@ -45,7 +63,14 @@ def _is_bool(x):
 
 def _getitem(self, key):
     from .indexing import getitem
-    return getitem(self, key)
+    try:
+        return getitem(self, key)
+    except (IndexError, ValueError) as e:
+        if STATE.main is not None or type(e) not in (IndexError, ValueError):
+            raise
+        # eagerly, TensorFlow's InvalidArgumentError (an index out of range, too many indices, a zero step),
+        # which is also the IndexError/ValueError raised while tracing
+        raise invalid_argument(type(e))(str(e)) from None
 
 
 OPERATORS = {
@@ -105,12 +130,26 @@ def _tolist(self):
     return self.numpy().tolist()
 
 
+def get_shape(self):
+    """The shape, as ``x.shape`` (TensorFlow's ``get_shape()``)."""
+    return self.shape
+
+
+_get_shape = get_shape
+
 METHODS = {
     "reshape": _reshape, "astype": _astype, "item": _item, "tolist": _tolist,
     "sum": _reduction(ops.reduce_sum, "sum"), "mean": _reduction(ops.reduce_mean, "mean"),
     "max": _reduction(ops.reduce_max, "max"), "min": _reduction(ops.reduce_min, "min"),
     "T": property(lambda self: ops.transpose(self), doc="The transpose (axes reversed), as NumPy's ``.T``."),
+    "get_shape": _get_shape,
 }
+
+
+def _unhashable(self):
+    """Elementwise ``==`` makes tensors and Variables unhashable; TensorFlow's message names the way out."""
+    kind = "Variable" if ops.is_variable(self) else "Tensor"
+    raise TypeError(f"{kind} is unhashable. Instead, use {kind.lower()}.ref() as the key.")
 
 
 def install(cls) -> None:
@@ -124,7 +163,7 @@ def install(cls) -> None:
     for name, fn in {**OPERATORS, **METHODS}.items():
         setattr(cls, name, fn)
     cls.__array_priority__ = 100
-    cls.__hash__ = None
+    cls.__hash__ = _unhashable
 
 
 install(Tensor)

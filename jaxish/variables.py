@@ -9,6 +9,7 @@ from . import dtypes as _dt
 from . import ops as _ops
 from .core import STATE, Tensor, Tracer, VariableBase, current_trace, read_variable, to_tensor_arg
 from .core.trace import bind_binary
+from .errors import invalid_argument
 from .primitives.elementwise import add_p, sub_p
 from .tensor_methods import install
 
@@ -45,6 +46,9 @@ class Variable(VariableBase):
             initial_value = initial_value()
         if isinstance(initial_value, Variable):
             initial_value = initial_value._value
+        if isinstance(initial_value, Tensor) and dtype is not None and _dt.as_dtype(dtype) != initial_value.dtype:
+            raise ValueError(f"Variable: initial_value: Tensor conversion requested dtype {_dt.as_dtype(dtype).name} "
+                             f"for a tensor of dtype {initial_value.dtype.name} (jaxish.cast converts it)")
         try:
             value = constant(initial_value, dtype=dtype)
         except (TypeError, ValueError) as e:
@@ -115,8 +119,8 @@ class Variable(VariableBase):
             except (TypeError, ValueError) as e:
                 raise op_error(e, op) from None
         a, mine = value.aval, self._value.aval
-        if a.dtype is not mine.dtype:
-            raise TypeError(f"{op}: cannot assign a value of dtype {value.dtype.name} to the variable "
+        if a.dtype is not mine.dtype:  # (eagerly also a ValueError, as TensorFlow's)
+            raise _eager(TypeError)(f"{op}: cannot assign a value of dtype {value.dtype.name} to the variable "
                             f"{self.name!r} of dtype {self.dtype.name}")
         if a.shape != mine.shape:
             raise ValueError(f"{op}: cannot assign a value of shape {tuple(value.aval.shape)} to the variable "
@@ -138,36 +142,39 @@ class Variable(VariableBase):
                 from .devices import copy_to
                 value = copy_to(value, self._value._device)
             self._value = value
-        return self
+        return self if read_value else None
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
-        """``self += delta``."""
+        """``self += delta`` (``delta`` of the Variable's shape, as in TensorFlow); returns the Variable, or None
+        with ``read_value=False``."""
         if type(delta) is Tensor:
             out = self._same_type_binop(add_p, delta, "assign_add")
             if out is not None:
-                return self._assign_result(out)
-        return self._assign_result(self._checked_binop(_ops.add, delta, "assign_add"))
+                return self._assign_result(out, read_value)
+        return self._assign_result(self._checked_binop(_ops.add, delta, "assign_add"), read_value)
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
-        """``self -= delta``."""
+        """``self -= delta`` (``delta`` of the Variable's shape, as in TensorFlow); returns the Variable, or None
+        with ``read_value=False``."""
         if type(delta) is Tensor:
             out = self._same_type_binop(sub_p, delta, "assign_sub")
             if out is not None:
-                return self._assign_result(out)
-        return self._assign_result(self._checked_binop(_ops.subtract, delta, "assign_sub"))
+                return self._assign_result(out, read_value)
+        return self._assign_result(self._checked_binop(_ops.subtract, delta, "assign_sub"), read_value)
 
     def _same_type_binop(self, prim, delta: Tensor, op: str):
         """``_checked_binop`` for a Tensor ``delta`` of this Variable's dtype and weak type (the training-loop
         case: nothing to check or promote, as ``ops.add`` would find), else None."""
         da, ca = delta._aval, self._value._aval
-        if da is None or ca is None or da.dtype is not ca.dtype or da.weak_type != ca.weak_type:
+        if da is None or ca is None or da.dtype is not ca.dtype or da.weak_type != ca.weak_type \
+                or da.shape != ca.shape:
             return None
         try:
             return bind_binary(prim, read_variable(self), delta)
         except (TypeError, ValueError) as e:
             raise _ops.op_error(e, op) from None
 
-    def _assign_result(self, value):
+    def _assign_result(self, value, read_value=True):
         """``assign(value)`` for the result of an op on this Variable's value: eagerly, a Tensor with the very
         aval object of the current value (so the same shape and dtype, strong) on its device is stored as it is
         (the checks ``assign`` would make, by identity)."""
@@ -175,18 +182,29 @@ class Variable(VariableBase):
         a = value._aval if type(value) is Tensor else None
         if a is not None and a is cur._aval and value._device == cur._device and STATE.main is None:
             self._value = value
-            return self
-        return self.assign(value)
+            return self if read_value else None
+        return self.assign(value, read_value=read_value)
 
     def _checked_binop(self, fn, delta, op):
         d = read_variable(delta) if isinstance(delta, Variable) else delta
         if isinstance(d, Tensor):
             a = d.aval
             if not a.weak_type and a.dtype is not self.dtype:
-                raise TypeError(f"{op}: cannot add a value of dtype {d.dtype.name} to the variable {self.name!r} "
-                                f"of dtype {self.dtype.name}")
+                raise _eager(TypeError)(f"{op}: cannot add a value of dtype {d.dtype.name} to the variable "
+                                        f"{self.name!r} of dtype {self.dtype.name}")
         elif isinstance(d, np.ndarray):
             d = to_tensor_arg(d.astype(self.dtype.np))
+        elif not isinstance(d, (int, float)):  # a list, a string ...: converted to the Variable's dtype first
+            from .creation import constant
+            try:
+                d = constant(d, dtype=self.dtype)
+            except (TypeError, ValueError) as e:
+                raise _ops.op_error(e, op) from None
+        shape = tuple(d.aval.shape) if isinstance(d, Tensor) else ()
+        if shape != tuple(self._value.aval.shape):  # no broadcasting, as TensorFlow's AssignAddVariableOp
+            raise _eager(ValueError)(f"{op}: cannot update the variable {self.name!r} of shape "
+                                     f"{tuple(self._value.aval.shape)} with a value of shape {shape}: shapes must "
+                                     f"be equal")
         try:
             return fn(read_variable(self), d)
         except (TypeError, ValueError) as e:
@@ -228,6 +246,11 @@ class Variable(VariableBase):
 
 
 install(Variable)
+
+
+def _eager(cls: type) -> type:
+    """``cls``, or with no trace active the InvalidArgumentError subclassing it (TensorFlow's eager error)."""
+    return invalid_argument(cls) if STATE.main is None else cls
 
 
 def _check_shape_arg(shape, actual: tuple) -> None:

@@ -330,7 +330,7 @@ def test_grad_of_dict_of_variables_matches_finite_differences(backend):
         return np.sum(np.tanh(w * x0 + b) * c)
     np.testing.assert_allclose(g["w"].numpy(), fd_jacobian(lambda t: np_loss(t, b0, 2.0), w0), rtol=1e-7)
     np.testing.assert_allclose(float(g["b"]), fd_jacobian(lambda t: np_loss(w0, t, 2.0), b0), rtol=1e-7)
-    np.testing.assert_allclose(float(g["c"]), np_loss(w0, b0, 1.0), rtol=1e-12)
+    np.testing.assert_allclose(g["c"].numpy(), [np_loss(w0, b0, 1.0)], rtol=1e-12)  # c has shape (1,)
 
 
 def test_grad_variable_edge_cases(backend):

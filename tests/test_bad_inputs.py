@@ -414,6 +414,8 @@ for _m, _op in _OPERATOR_OPS.items():
         bad(lambda x, y, m=_m: getattr(x, m)(y), _x, _other, words=("(2, 3)", "(4,)"), op=_op, label="shapes"),
         bad(lambda x, m=_m: getattr(x, m)("a"), _x, exc=TypeError, words=("'a'",), op=_op, label="string"),
     ]
+    if _m in ("__eq__", "__ne__"):  # as TensorFlow's operators: shapes that do not broadcast compare unequal
+        del CATALOGUE[f"Tensor.{_m}"][0]
 for _m, _op in [("__and__", "bitwise_and"), ("__or__", "bitwise_or"), ("__xor__", "bitwise_xor")]:
     CATALOGUE[f"Tensor.{_m}"].append(bad(lambda x, m=_m: getattr(x, m)(x), F23, exc=TypeError,
                                          words=("float32",), op=_op, label="float"))
@@ -433,7 +435,7 @@ CATALOGUE["Tensor.__getitem__"] = [
     bad(lambda x: x[..., ...], F23, exc=IndexError, words=("ellipsis",), op="index", label="two ellipses"),
 ]
 # Python protocols: eager only (a traced value cannot become a Python number)
-CATALOGUE["Tensor.__bool__"] = [bad(bool, F23, exc=TypeError, words=("(2, 3)",), op="bool()", traced=False)]
+CATALOGUE["Tensor.__bool__"] = [bad(bool, F23, exc=ValueError, words=("(2, 3)",), op="bool()", traced=False)]
 CATALOGUE["Tensor.__int__"] = [bad(int, F23, exc=TypeError, words=("(2, 3)",), op="int()", traced=False)]
 CATALOGUE["Tensor.__float__"] = [bad(float, F23, exc=TypeError, words=("(2, 3)",), op="float()", traced=False)]
 CATALOGUE["Tensor.__index__"] = [bad(lambda x: x.__index__(), F23, exc=TypeError, words=("float32",),
@@ -449,8 +451,8 @@ VS = tf.Variable(2.0)
 CATALOGUE["Variable.__len__"] = [bad(lambda: len(VS), exc=TypeError, words=("scalar",), op="len()", traced=False)]
 CATALOGUE["Variable.__iter__"] = [bad(lambda: iter(VS), exc=TypeError, words=("0-d",), op="iteration")]
 for _m, _op in [("__bool__", "bool()"), ("__int__", "int()"), ("__float__", "float()")]:
-    CATALOGUE[f"Variable.{_m}"] = [bad(lambda m=_m: getattr(V23, m)(), exc=TypeError, words=("(2, 3)",), op=_op,
-                                       traced=False)]
+    CATALOGUE[f"Variable.{_m}"] = [bad(lambda m=_m: getattr(V23, m)(), words=("(2, 3)",), op=_op, traced=False,
+                                       exc=ValueError if _m == "__bool__" else TypeError)]
 CATALOGUE["Variable.__index__"] = [bad(lambda: V23.__index__(), exc=TypeError, words=("float32",), op="index",
                                        traced=False)]
 CATALOGUE["Variable.__format__"] = [bad(lambda: format(V23, "d"), exc=TypeError, words=("'d'", "(2, 3)"),
@@ -506,6 +508,23 @@ CATALOGUE["nn.dropout"] = [bad(lambda x: tf.nn.dropout(x, 1.5), F23, words=("1.5
 CATALOGUE["nn.l2_normalize"] = [bad(tf.nn.l2_normalize, I23, exc=TypeError, words=("int32",)),
                                 bad(lambda x: tf.nn.l2_normalize(x, axis=5), F23, words=("5",), op="reduce_sum")]
 
+# TensorFlow's names added for parity (tests/test_tf_parity.py)
+CATALOGUE["round"] = [bad(tf.round, B23, exc=TypeError, words=("bool",), op="round")]
+CATALOGUE["math.ceil"] = [bad(tf.math.ceil, I23, exc=TypeError, words=("int32",), op="ceil")]
+CATALOGUE["math.reduce_variance"] = [
+    bad(tf.math.reduce_variance, I23, exc=TypeError, words=("int32",), op="reduce_variance"),
+    bad(lambda x: tf.math.reduce_variance(x, axis=5), F23, words=("5",), op="reduce_variance", label="axis")]
+CATALOGUE["math.reduce_std"] = [bad(tf.math.reduce_std, I23, exc=TypeError, words=("int32",), op="reduce_std")]
+CATALOGUE["math.divide_no_nan"] = [
+    bad(tf.math.divide_no_nan, I23, I23, exc=TypeError, words=("int32",), op="divide_no_nan"),
+    bad(tf.math.divide_no_nan, F23, F4, words=("(2, 3)", "(4,)"), op="divide_no_nan", label="shapes")]
+CATALOGUE["norm"] = [bad(tf.norm, I23, exc=TypeError, words=("int32",), op="norm"),
+                     bad(lambda x: tf.norm(x, ord=3), F23, words=("3",), op="norm", label="ord")]
+CATALOGUE["Tensor.get_shape"] = [bad(lambda x: x.get_shape(1), F23, exc=TypeError, words=("argument",),
+                                     op="get_shape", traced=False)]
+CATALOGUE["Variable.get_shape"] = [bad(lambda: V23.get_shape(1), exc=TypeError, words=("argument",),
+                                       op="get_shape", traced=False)]
+
 CATALOGUE["save"] = [bad(lambda: tf.save(os.devnull, {"a": "text"}), exc=TypeError, words=("['a']", "str"),
                          traced=False)]
 CATALOGUE["load"] = [bad(lambda: tf.load(__file__), words=("not a jaxish checkpoint",), traced=False)]
@@ -523,9 +542,11 @@ NO_BAD_INPUT = {
     "Tensor.__repr__": "takes no arguments", "Tensor.__str__": "takes no arguments",
     "Variable.__array__": "NumPy's protocol; NumPy checks its dtype argument",
     "Variable.__repr__": "takes no arguments", "Variable.__str__": "takes no arguments",
+    "is_tensor": "takes any object",
 }
 NOT_FUNCTIONS = {
     "CacheWarning", "ConcretizationError", "EscapedTracerError",  # exception classes
+    "UnconnectedGradients",  # an enum
     "DType", "TensorShape", "Graph", "Tracer", "Tensor",  # made by jaxish (as_dtype, .shape, make_graph, constant)
     "random.Tensor", "random.current_trace",  # names random.py imports for its own use
 }

@@ -1,8 +1,8 @@
 """Chapter 1 of the seed (tensors, operations, variables, autodiff, linear regression),
 run as written with ``import jaxish as tf``.
 
-Random draws come from a different generator than TensorFlow's, so only their
-shapes, dtypes and ranges are asserted, never their values.
+Eager random draws after ``set_seed`` are TensorFlow's own (``jaxish/tf_random.py``); their values are
+asserted in ``tests/test_tf_parity.py``, here only their shapes, dtypes and ranges.
 """
 import re
 import warnings

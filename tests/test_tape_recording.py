@@ -163,9 +163,14 @@ def test_assign_add_and_sub_keep_checks_and_do_not_alias():
     np.testing.assert_array_equal(w.numpy(), np.float32([0.5, 1.25]))
     np.testing.assert_array_equal(old.numpy(), np.float32([1.0, 2.0]))  # the old value is untouched
     np.testing.assert_array_equal(held, np.float32([1.0, 2.0]))
-    w.assign_add(1.0)  # a weak Python scalar
+    w.assign_add([1.0, 1.0])  # Python floats: converted to the Variable's dtype
     np.testing.assert_array_equal(w.numpy(), np.float32([1.5, 2.25]))
     assert not w.read_value().aval.weak_type and w.dtype == tf.float32
+    with pytest.raises(ValueError, match=r"^assign_add: .*shape \(\)"):
+        w.assign_add(1.0)  # no broadcasting, as TensorFlow's AssignAddVariableOp
+    s = tf.Variable(np.float32(1.0))
+    s.assign_add(0.5)  # a weak Python scalar of the Variable's shape
+    assert s.numpy() == np.float32(1.5) and s.dtype == tf.float32 and not s.read_value().aval.weak_type
     with pytest.raises(TypeError, match=r"^assign_add: .*float64.*float32"):
         w.assign_add(tf.constant([1.0, 1.0], dtype=tf.float64))
     with pytest.raises(ValueError, match=r"^assign_sub: "):

@@ -52,8 +52,10 @@ class Tensor:
 
     # -- concrete access --
     def numpy(self) -> np.ndarray:
-        """A copy of the value as a NumPy array (as ``tf.Tensor.numpy``); the Tensor stays immutable."""
-        return self._value.copy()
+        """A copy of the value as a NumPy array, a NumPy scalar (``np.float32(5.0)``) for a 0-d tensor, as
+        ``tf.Tensor.numpy``; the Tensor stays immutable."""
+        v = self._value
+        return v[()] if v.ndim == 0 else v.copy()
 
     def __array__(self, dtype=None, copy=None):
         v = self._value
@@ -76,13 +78,20 @@ class Tensor:
             raise TypeError("iteration over a 0-d Tensor")
         return (self[i] for i in range(self.aval.shape[0]))
 
-    def _scalar(self, what: str):
-        if self._value.size != 1:
-            raise TypeError(f"{what}() only works on a Tensor with one element, got shape {self.aval.shape}")
-        return self._value.reshape(()).item()
-
+    # NumPy's conversions of the value, as TensorFlow's: bool() of one element (ValueError for more),
+    # float(), int() and index of a 0-d tensor only (TypeError otherwise)
     def __bool__(self) -> bool:
-        return bool(self._scalar("bool"))
+        v = self._value
+        if v.size != 1:
+            raise ValueError(f"bool() of a Tensor of shape {self.aval.shape} is ambiguous: it needs exactly one "
+                             f"element (use reduce_any or reduce_all)")
+        return bool(v.reshape(()).item())
+
+    def _scalar(self, what: str):
+        v = self._value
+        if v.ndim != 0:
+            raise TypeError(f"{what}() only converts a 0-d Tensor to a Python scalar, got shape {self.aval.shape}")
+        return v.item()
 
     def __float__(self) -> float:
         return float(self._scalar("float"))
@@ -174,7 +183,8 @@ class DeviceTensor(Tensor):
         return cai
 
     def numpy(self) -> np.ndarray:
-        return self._value
+        v = self._value
+        return v[()] if v.ndim == 0 else v
 
     def __array__(self, dtype=None, copy=None):
         v = self._value  # a fresh copy: nothing else holds it

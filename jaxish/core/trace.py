@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ..config import cache_limit
-from ..errors import EscapedTracerError
+from ..errors import EscapedTracerError, invalid_argument
 from ..lru import LRU
 from .convert import to_tensor_arg
 from .placement import eval_on_device
@@ -265,7 +265,8 @@ def abstract_eval(prim, vals, params, trace):
             msg = f"{prim.name}: {msg}"
         if trace is not None:
             msg = f"{msg}\n  (while tracing {trace.name}, at {user_line()})"
-        raise type(e)(msg) from None
+            raise type(e)(msg) from None
+        raise invalid_argument(type(e))(msg) from None  # eagerly, as TensorFlow's eager ops
     if key is not None:
         _AVAL_CACHE[key] = out
     return out
