@@ -267,16 +267,18 @@ def numpy_loss(program, args, var_init, draws, weights, **kw):
     return sum(float(np.sum(o.astype(np.float64) * w)) for o, w in zip(run.outputs, weights)), run
 
 
-def finite_differences(program: Program, draws, weights, h=1e-5, keys=None):
+def finite_differences(program: Program, draws, weights, h=1e-5, keys=None, data_flow=False):
     """Central differences of the float64 program (NumPy): {('arg', k), ('var', k) or ``keys`` (as ('step', i)):
     (gradient, usable)}, where ``usable`` is False at elements where steps h and h/2 disagree (a kink or a
-    discontinuity nearby)."""
+    discontinuity nearby). A read of a Variable keeps its unperturbed value (a tape: the assignment is not
+    differentiated, as in TensorFlow), or with ``data_flow`` it reads what the perturbed run assigned (``grad``
+    of a traced function: JAX's data flow, ``tests/test_autodiff_assign_read.py``)."""
     p64 = program.to_float64()
     args, var_init = p64.arrays()
     draws = [np.asarray(d, np.float64) for d in draws]
     w64 = [w.astype(np.float64) for w in weights]
     l0, base = numpy_loss(p64, args, var_init, draws, w64)
-    out = {"reads": base.reads}
+    out = {"reads": None if data_flow else base.reads}
     if keys is None:
         keys = [("arg", k) for k in float_args(program)] + [("var", k) for k in range(len(var_init))]
     for key in keys:
@@ -287,8 +289,8 @@ def finite_differences(program: Program, draws, weights, h=1e-5, keys=None):
             for idx in np.ndindex(*shape):
                 d = np.zeros(shape)
                 d[idx] = step
-                lp = numpy_loss(p64, args, var_init, draws, w64, perturb={key: d}, reads=base.reads)[0]
-                lm = numpy_loss(p64, args, var_init, draws, w64, perturb={key: -d}, reads=base.reads)[0]
+                lp = numpy_loss(p64, args, var_init, draws, w64, perturb={key: d}, reads=out["reads"])[0]
+                lm = numpy_loss(p64, args, var_init, draws, w64, perturb={key: -d}, reads=out["reads"])[0]
                 g[idx] = (lp - lm) / (2 * step)
                 if step == h:
                     with np.errstate(all="ignore"):
@@ -356,9 +358,9 @@ def check_gradients(program: Program, modes=("interpreter", "cpu"), hows=("grad"
             for k, (got, c) in enumerate(zip(variables, run.variables)):
                 if not np.allclose(got, c, rtol=1e-5, atol=1e-6, equal_nan=True):
                     raise Mismatch(f"{what}: Variable {k} is {got}, expected {c}\n{program.text()}\n{program!r}")
-            key = tuple(np.asarray(d).tobytes() for d in draws)
+            key = (how == "grad",) + tuple(np.asarray(d).tobytes() for d in draws)
             if key not in fd_cache:
-                fd_cache[key] = fd = finite_differences(program, draws, weights)
+                fd_cache[key] = fd = finite_differences(program, draws, weights, data_flow=how == "grad")
                 if use_jax:
                     from fuzz.jax_ref import jax_gradients
                     keys = [k for k in fd if k != "reads"]
