@@ -381,9 +381,19 @@ def relu(x, name=None):
 
 @_named("softplus")
 def softplus(x, name=None):
-    """``log(1 + exp(x))``, computed stably as ``max(x, 0) + log1p(exp(-|x|))``."""
+    """``log(1 + exp(x))``, computed stably: ``x + log1p(exp(-x))`` where ``x > 0``, else ``log1p(exp(x))``.
+
+    The same values as ``max(x, 0) + log1p(exp(-|x|))``, but each branch is smooth, so every derivative is
+    right at 0 too (the kinks of ``max`` and ``abs`` at 0 cancel in the value, not in the second derivative:
+    it was 0 there instead of 1/4). Each branch sees a clamped input (0 where the other is chosen), so the
+    branch not taken has no overflow to turn its zero cotangent into NaN.
+    """
     x = _float_input("softplus", x)
-    return add(maximum(x, 0), log1p(exp(negative(abs(x)))))
+    zero = literal_tensor(0, x.dtype)
+    pos = ew.gt_p.bind(x, zero)
+    xp = ew.select_p.bind(pos, x, zero)
+    xn = ew.select_p.bind(pos, zero, x)
+    return ew.select_p.bind(pos, add(xp, log1p(exp(negative(xp)))), log1p(exp(xn)))
 
 
 @_named("stop_gradient")

@@ -195,3 +195,28 @@ def test_integer_and_bool_tensors_promoted_by_python_scalars_are_weak(backend, m
     # with a strong operand of the result's kind the result is strong, as before
     assert _run(mode, lambda a: a + 1, i).dtype == jx.int32
     assert (_run(mode, lambda a: a + 1, i) + i8).dtype == jx.int32
+
+
+# ---------------------------------------------------------------------------
+# softplus is smooth: its second derivative at 0 is sigmoid'(0) = 1/4 (jax.nn.softplus; it was 0)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_derivatives_at_zero_and_far_out(backend, mode, dtype):
+    x = np.array([0.0, -0.0, 1e-30, -1e-30, 0.75, -3.0, 40.0, -40.0, 1000.0, -1000.0, np.inf, -np.inf], dtype)
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        s, sn = 1 / (1 + np.exp(-x64)), 1 / (1 + np.exp(x64))      # sigmoid(x), sigmoid(-x) = 1 - sigmoid(x)
+    d1 = _run(mode, jx.vmap(jx.grad(jx.nn.softplus)), jx.constant(x))
+    d2 = _run(mode, jx.vmap(jx.grad(jx.grad(jx.nn.softplus))), jx.constant(x))
+    d3 = _run(mode, jx.vmap(jx.grad(jx.grad(jx.grad(jx.nn.softplus)))), jx.constant(x))
+    tol = dict(rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).tiny)
+    np.testing.assert_allclose(_np(d1), s, **tol)
+    np.testing.assert_allclose(_np(d2), s * sn, **tol)
+    np.testing.assert_allclose(_np(d3), s * sn * (sn - s), **tol)
+    assert _np(d2)[0] == _np(d2)[1] == 0.25       # jax: grad(grad(jax.nn.softplus))(0.0) == 0.25
+    with np.errstate(over="ignore"):
+        value = np.log1p(np.exp(x64))
+    out = _run(mode, jx.nn.softplus, jx.constant(x))
+    np.testing.assert_allclose(_np(out)[:-4], value[:-4], rtol=4 * np.finfo(dtype).eps)
+    np.testing.assert_array_equal(_np(out)[-4:], np.array([1000.0, 0.0, np.inf, 0.0], dtype))
