@@ -184,10 +184,7 @@ def _prepare(fun, args, kwargs, argnums, name, has_aux):
     sources = _arg_sources(args, nums, traced, name)
     main_tree = traced.out_tree
     if has_aux:
-        if main_tree.type not in (tuple, list) or main_tree.num_children != 2:
-            raise TypeError(f"{name}(has_aux=True): the function must return a pair (output, aux), got "
-                            f"{main_tree}")
-        main_tree = main_tree.children()[0]
+        main_tree = _main_tree(main_tree, name)
     if not main_tree.is_leaf():
         raise TypeError(f"{name} requires the function to return a single scalar, got {main_tree}; use "
                         f"has_aux=True to return auxiliary data, or jacobian/vjp for several outputs")
@@ -315,12 +312,17 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     the third element, not differentiated.
     """
     _check_callable(fun, "vjp")
+    return _vjp(fun, primals, has_aux, "vjp")
+
+
+def _vjp(fun: Callable, primals: tuple, has_aux: bool, name: str):
+    """:func:`vjp`; ``name`` is the transform named by errors (``jacobian`` for ``jacrev``)."""
     fname = getattr(fun, "__name__", "f")
-    traced, leaves = trace_to_graph(fun, primals, {}, f"vjp({fname})")
+    traced, leaves = trace_to_graph(fun, primals, {}, f"{name}({fname})")
     sources = _arg_sources(primals, range(len(primals)), traced, None)
     g = traced.graph
     n_out = len(g.outvars) - len(traced.assigned)
-    main_tree = _main_tree(traced.out_tree, "vjp") if has_aux else traced.out_tree
+    main_tree = _main_tree(traced.out_tree, name) if has_aux else traced.out_tree
     n_main = main_tree.num_leaves
     out_avals = [v.aval for v in g.outvars[:n_main]]
     inputs = _bind_inputs(traced, leaves)
@@ -345,5 +347,10 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
 def _main_tree(out_tree, name: str):
     """The structure of the differentiated part of a ``has_aux`` function's ``(output, aux)`` result."""
     if out_tree.type not in (tuple, list) or out_tree.num_children != 2:
-        raise TypeError(f"{name}(has_aux=True): the function must return a pair (output, aux), got {out_tree}")
+        class Leaf:
+            def __repr__(self):
+                return "*"
+        got = repr(tree_unflatten(out_tree, [Leaf()] * out_tree.num_leaves))
+        raise TypeError(f"{name}(has_aux=True): the function must return a pair (output, aux), got {got} "
+                        f"(* for each array)")
     return out_tree.children()[0]

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .autodiff import _argnums, _bind_inputs, _check_callable, _main_tree, _run, _write_back, check_cotangent, vjp
+from .autodiff import _argnums, _bind_inputs, _check_callable, _main_tree, _run, _vjp, _write_back, check_cotangent
 from .batching import _vmap
 from .core import Tensor, is_variable, read_variable
 from .traceback_util import transform_boundary
@@ -258,14 +258,18 @@ def jacrev(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     With ``has_aux``, ``fun`` returns ``(output, aux)`` and the result is ``(jacobian of output, aux)``.
     """
     _check_callable(fun, "jacrev (jacobian)")
+    return _jacrev(fun, argnums, has_aux, "jacobian")
 
+
+def _jacrev(fun: Callable, argnums, has_aux: bool, name: str) -> Callable:
+    """:func:`jacrev`; ``name`` is the transform its errors name (``hessian`` for the Hessian's inner one)."""
     @functools.wraps(fun)
     def jac(*args, **kwargs):
         nums, single = _argnums(argnums, len(args), "jacobian")
         args = tuple(args)
         sel = tuple(args[i] for i in nums)
         f = _select(fun, args, nums, kwargs)
-        y, pullback, *aux = vjp(f, *sel, has_aux=has_aux)
+        y, pullback, *aux = _vjp(f, sel, has_aux, name)
         y_vals, y_tree = _float_leaves(y, "jacobian", "outputs")
         avals = [v.aval for v in y_vals]
         m = sum(a.size for a in avals)
@@ -299,4 +303,11 @@ def hessian(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     ``fun`` gives ``in + in``). With ``has_aux``, ``fun`` returns ``(output, aux)`` and the result is
     ``(hessian of output, aux)``."""
     _check_callable(fun, "hessian")
-    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+    inner = jacfwd(_jacrev(fun, argnums, has_aux, "hessian"), argnums, has_aux=has_aux)
+
+    @functools.wraps(fun)
+    def hess(*args, **kwargs):
+        nums, _ = _argnums(argnums, len(args), "hessian")   # (errors that name hessian, not jacfwd)
+        _float_leaves(tuple(_values(tuple(args))[i] for i in nums), "hessian", "inputs")
+        return inner(*args, **kwargs)
+    return hess
