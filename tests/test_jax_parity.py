@@ -220,3 +220,22 @@ def test_softplus_derivatives_at_zero_and_far_out(backend, mode, dtype):
     out = _run(mode, jx.nn.softplus, jx.constant(x))
     np.testing.assert_allclose(_np(out)[:-4], value[:-4], rtol=4 * np.finfo(dtype).eps)
     np.testing.assert_array_equal(_np(out)[-4:], np.array([1000.0, 0.0, np.inf, 0.0], dtype))
+
+
+# ---------------------------------------------------------------------------
+# a Python float beyond a narrower float's range rounds to +-inf without a NumPy warning (as in JAX)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+def test_python_float_overflowing_the_tensor_dtype_is_silent_inf(backend, mode):
+    import warnings
+    x = jx.constant(np.array([1.0, -2.0], np.float32))
+    h = jx.constant(np.array([1.0], np.float16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big = _run(mode, lambda a: a * 1e40, x)
+        neg = _run(mode, lambda a: a + (-1e300), x)
+        half = _run(mode, lambda a: a * 70000.0, h)
+    assert big.dtype == neg.dtype == jx.float32 and half.dtype == jx.float16
+    np.testing.assert_array_equal(_np(big), [np.inf, -np.inf])
+    np.testing.assert_array_equal(_np(neg), [-np.inf, -np.inf])
+    np.testing.assert_array_equal(_np(half), np.array([np.inf], np.float16))
