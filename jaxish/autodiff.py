@@ -161,6 +161,16 @@ def _unflatten_sources(sources: list, single: bool, leaf: Callable):
     return trees[0] if single else tuple(trees)
 
 
+def _weak_like(ct, aval):
+    """The cotangent ``ct`` of an input of ``aval``, weakly typed when the input is (a Python scalar's
+    gradient is weakly typed, as in JAX: ``grad(f)(2.0) * x16`` stays float16)."""
+    if not aval.weak_type or ct.aval.weak_type:
+        return ct
+    if type(ct) is Tensor:
+        return ct._with_weak(True)
+    return ew.convert(ct, ct.dtype, weak_type=True)
+
+
 def _zeros_for(source, shape_prefix: tuple = ()) -> Tensor:
     """The zero gradient of an unread Variable (``shape_prefix + its shape``)."""
     from .creation import zeros
@@ -174,10 +184,7 @@ def _prepare(fun, args, kwargs, argnums, name, has_aux):
     sources = _arg_sources(args, nums, traced, name)
     main_tree = traced.out_tree
     if has_aux:
-        if main_tree.type not in (tuple, list) or main_tree.num_children != 2:
-            raise TypeError(f"{name}(has_aux=True): the function must return a pair (output, aux), got "
-                            f"{main_tree}")
-        main_tree = main_tree.children()[0]
+        main_tree = _main_tree(main_tree, name)
     if not main_tree.is_leaf():
         raise TypeError(f"{name} requires the function to return a single scalar, got {main_tree}; use "
                         f"has_aux=True to return auxiliary data, or jacobian/vjp for several outputs")
@@ -225,8 +232,8 @@ def _value_and_grad(fun: Callable, argnums, has_aux: bool, want_value: bool) -> 
         fwd = list(outs[:len(kept)]) if want_value else [ct] + list(outs[:len(kept)])
         value = tree_unflatten(traced.out_tree, _write_back(traced, fwd))
         col = {j: len(kept) + k for k, j in enumerate(wrt)}
-        return value, _unflatten_sources(sources, single, lambda s: outs[col[s]] if isinstance(s, int)
-                                         else _zeros_for(s))
+        return value, _unflatten_sources(sources, single, lambda s: _weak_like(outs[col[s]], g.invars[s].aval)
+                                         if isinstance(s, int) else _zeros_for(s))
     return vg
 
 
@@ -293,33 +300,57 @@ def stack_rows(rows: Sequence, out_aval, in_shape) -> Tensor:
 
 
 @transform_boundary
-def vjp(fun: Callable, *primals):
-    """``(fun(*primals), vjp_fn)``, as JAX's ``vjp``.
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """``(fun(*primals), vjp_fn)``, as JAX's ``vjp``; ``(output, vjp_fn, aux)`` with ``has_aux``.
 
     ``fun`` is applied once (its Variable assignments happen, its random numbers
     are drawn once); ``vjp_fn(ct)`` takes a cotangent with the structure, shapes
     and dtypes of the output (no broadcasting) and returns a tuple with one
     cotangent per primal, each with that primal's structure. A Variable primal
-    gets the cotangent of its value at the call, a plain tensor.
+    gets the cotangent of its value at the call, a plain tensor. With
+    ``has_aux``, ``fun`` returns a pair ``(output, aux)``: ``aux`` is returned as
+    the third element, not differentiated.
     """
     _check_callable(fun, "vjp")
+    return _vjp(fun, primals, has_aux, "vjp")
+
+
+def _vjp(fun: Callable, primals: tuple, has_aux: bool, name: str):
+    """:func:`vjp`; ``name`` is the transform named by errors (``jacobian`` for ``jacrev``)."""
     fname = getattr(fun, "__name__", "f")
-    traced, leaves = trace_to_graph(fun, primals, {}, f"vjp({fname})")
+    traced, leaves = trace_to_graph(fun, primals, {}, f"{name}({fname})")
     sources = _arg_sources(primals, range(len(primals)), traced, None)
     g = traced.graph
-    out_avals = [v.aval for v in g.outvars[:len(g.outvars) - len(traced.assigned)]]
+    n_out = len(g.outvars) - len(traced.assigned)
+    main_tree = _main_tree(traced.out_tree, name) if has_aux else traced.out_tree
+    n_main = main_tree.num_leaves
+    out_avals = [v.aval for v in g.outvars[:n_main]]
     inputs = _bind_inputs(traced, leaves)
-    primal_out = tree_unflatten(traced.out_tree, _write_back(traced, _run(g, traced, inputs)))
+    outs = tree_unflatten(traced.out_tree, _write_back(traced, _run(g, traced, inputs))[:n_out])
+    primal_out = outs[0] if has_aux else outs
     wrt = _wrt(sources)
 
     def vjp_fn(ct):
         ct_leaves, ct_tree = tree_flatten(ct)
-        if ct_tree != traced.out_tree:
+        if ct_tree != main_tree:
             raise TypeError(f"vjp_fn: the cotangent has structure {ct_tree}, but {fname} returned "
-                            f"{traced.out_tree}; pass one cotangent per output, in the output's structure")
+                            f"{main_tree}; pass one cotangent per output, in the output's structure")
         cts = [check_cotangent(c, a, f"vjp_fn: the cotangent of output {i}", f"output {i} of {fname}")
                for i, (c, a) in enumerate(zip(ct_leaves, out_avals))]
-        bwd = vjp_graph(g, wrt, list(range(len(out_avals))), keep_outputs=False)
+        bwd = vjp_graph(g, wrt, list(range(n_main)), keep_outputs=False)
         grads = dict(zip(wrt, _run(bwd, traced, inputs, cts)))
-        return _unflatten_sources(sources, False, lambda s: grads[s] if isinstance(s, int) else _zeros_for(s))
-    return primal_out, vjp_fn
+        return _unflatten_sources(sources, False, lambda s: _weak_like(grads[s], g.invars[s].aval)
+                                  if isinstance(s, int) else _zeros_for(s))
+    return (primal_out, vjp_fn, outs[1]) if has_aux else (primal_out, vjp_fn)
+
+
+def _main_tree(out_tree, name: str):
+    """The structure of the differentiated part of a ``has_aux`` function's ``(output, aux)`` result."""
+    if out_tree.type not in (tuple, list) or out_tree.num_children != 2:
+        class Leaf:
+            def __repr__(self):
+                return "*"
+        got = repr(tree_unflatten(out_tree, [Leaf()] * out_tree.num_leaves))
+        raise TypeError(f"{name}(has_aux=True): the function must return a pair (output, aux), got {got} "
+                        f"(* for each array)")
+    return out_tree.children()[0]

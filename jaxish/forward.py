@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .autodiff import _argnums, _bind_inputs, _check_callable, _run, _write_back, check_cotangent, vjp
+from .autodiff import _argnums, _bind_inputs, _check_callable, _main_tree, _run, _vjp, _write_back, check_cotangent
 from .batching import _vmap
 from .core import Tensor, is_variable, read_variable
 from .traceback_util import transform_boundary
@@ -27,7 +27,7 @@ def _values(tree):
 
 
 @transform_boundary
-def jvp(fun: Callable, primals, tangents) -> tuple:
+def jvp(fun: Callable, primals, tangents, has_aux: bool = False) -> tuple:
     """``(fun(*primals), J @ tangents)``: the Jacobian-vector product, as JAX's ``jvp``.
 
     Parameters
@@ -38,10 +38,12 @@ def jvp(fun: Callable, primals, tangents) -> tuple:
     tangents : tuple or list
         One tangent per primal, with its structure, shapes and dtypes
         (the tangent of an integer primal is ignored but must have its shape: ValueError otherwise).
+    has_aux : bool
+        ``fun`` returns a pair ``(output, aux)``; ``aux`` is returned third, not differentiated.
 
     Returns
     -------
-    (primals_out, tangents_out)
+    (primals_out, tangents_out), or (primals_out, tangents_out, aux) with ``has_aux``
         Both with the structure of ``fun``'s output; integer outputs get zero tangents.
     """
     _check_callable(fun, "jvp")
@@ -62,14 +64,19 @@ def jvp(fun: Callable, primals, tangents) -> tuple:
     tans = [check_cotangent(t_leaves[i], g.invars[i].aval.strip_weak(), f"jvp: tangent {i}", f"primal {i}")
             for i in wrt]
     _check_ignored_tangents(t_leaves, g, wrt, "jvp")
-    n_out = len(g.outvars) - len(traced.assigned)
-    touts = [k for k in range(n_out) if g.outvars[k].aval.dtype.is_floating]
+    main_tree = _main_tree(traced.out_tree, "jvp") if has_aux else traced.out_tree
+    n_main = main_tree.num_leaves
+    touts = [k for k in range(n_main) if g.outvars[k].aval.dtype.is_floating]
     fwd = jvp_graph(g, wrt, touts)
     outs = _run(fwd, traced, _bind_inputs(traced, leaves), tans)
     primal_out = _write_back(traced, outs[:len(g.outvars)])
     by_out = dict(zip(touts, outs[len(g.outvars):]))
-    tangent_out = [by_out[k] if k in by_out else _zeros_like(primal_out[k]) for k in range(n_out)]
-    return tree_unflatten(traced.out_tree, primal_out), tree_unflatten(traced.out_tree, tangent_out)
+    tangent_out = tree_unflatten(main_tree, [by_out[k] if k in by_out else _zeros_like(primal_out[k])
+                                             for k in range(n_main)])
+    primal_out = tree_unflatten(traced.out_tree, primal_out)
+    if has_aux:
+        return primal_out[0], tangent_out, primal_out[1]
+    return primal_out, tangent_out
 
 
 @transform_boundary
@@ -86,19 +93,22 @@ def linearize(fun: Callable, *primals) -> tuple:
     return _linearize(fun, primals, f"linearize({fname})", run_primal=True)
 
 
-def _linearize(fun: Callable, primals: tuple, name: str, run_primal: bool) -> tuple:
+def _linearize(fun: Callable, primals: tuple, name: str, run_primal: bool, has_aux: bool = False) -> tuple:
     """``linearize``: ``(primal output, f_jvp)``; with ``run_primal=False`` the primal output is None and
-    ``fun``'s graph runs only if it assigns Variables (written back once, as ``jacrev`` does)."""
+    ``fun``'s graph runs only if it assigns Variables (written back once, as ``jacrev`` does). With
+    ``has_aux`` the primal output is ``fun``'s ``(output, aux)`` pair (the graph runs) and ``f_jvp`` pushes
+    tangents to ``output`` only."""
     primals = _values(tuple(primals))
     p_leaves, p_tree = tree_flatten(primals)
     traced, leaves = trace_to_graph(fun, primals, {}, name)
     g = traced.graph
     inputs = _bind_inputs(traced, leaves)
     primal_out = None
-    if run_primal or traced.assigned:
+    if run_primal or traced.assigned or has_aux:
         primal_out = _write_back(traced, _run(g, traced, inputs))
     wrt = [i for i in range(len(p_leaves)) if g.invars[i].aval.dtype.is_floating]
-    n_out = len(g.outvars) - len(traced.assigned)
+    main_tree = _main_tree(traced.out_tree, name) if has_aux else traced.out_tree
+    n_out = main_tree.num_leaves
     touts = [k for k in range(n_out) if g.outvars[k].aval.dtype.is_floating]
 
     def f_jvp(*tangents):
@@ -110,8 +120,8 @@ def _linearize(fun: Callable, primals: tuple, name: str, run_primal: bool) -> tu
         _check_ignored_tangents(t_leaves, g, wrt, "linearize")
         outs = _run(jvp_graph(g, wrt, touts), traced, inputs, tans)
         by_out = dict(zip(touts, outs[len(g.outvars):]))
-        return tree_unflatten(traced.out_tree, [by_out[k] if k in by_out else _zeros_of(g.outvars[k].aval)
-                                                for k in range(n_out)])
+        return tree_unflatten(main_tree, [by_out[k] if k in by_out else _zeros_of(g.outvars[k].aval)
+                                          for k in range(n_out)])
     return (None if primal_out is None else tree_unflatten(traced.out_tree, primal_out)), f_jvp
 
 
@@ -183,14 +193,15 @@ def _per_arg(trees_by_arg: list, single: bool):
 
 
 @transform_boundary
-def jacfwd(fun: Callable, argnums=0) -> Callable:
+def jacfwd(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     """Forward-mode Jacobian, structured as in JAX's ``jacfwd``: one ``vmap`` of ``jvp`` over the tangent
     basis (one batched graph).
 
     Each output leaf holds, for each argument in ``argnums`` (a tuple of them
     unless ``argnums`` is an int), a pytree of that argument's structure with
     leaves of shape ``out.shape + in.shape``. Keyword arguments are passed through, not differentiated (JAX).
-    A ``fun`` that assigns Variables is applied once (assignments written once), as in ``jacrev``.
+    A ``fun`` that assigns Variables is applied once (assignments written once), as in ``jacrev``. With
+    ``has_aux``, ``fun`` returns ``(output, aux)`` and the result is ``(jacobian of output, aux)``.
     """
     _check_callable(fun, "jacfwd")
 
@@ -207,7 +218,8 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
 
         # f traced and linearized once (a function that assigns Variables is applied once, as jacrev does);
         # its forward-mode graph pushes the whole basis as one batch
-        f_jvp = _linearize(f, tuple(sel_vals), f"jacfwd({getattr(fun, '__name__', 'f')})", run_primal=False)[1]
+        primal, f_jvp = _linearize(f, tuple(sel_vals), f"jacfwd({getattr(fun, '__name__', 'f')})",
+                                   run_primal=False, has_aux=has_aux)
 
         def push(*basis):
             return f_jvp(*tree_unflatten(s_tree, list(basis)))
@@ -225,7 +237,8 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
                 off += a.size
             trees = tree_unflatten(s_tree, per_leaf)
             blocks.append(_per_arg(list(trees), single))
-        return tree_unflatten(o_tree, blocks)
+        out = tree_unflatten(o_tree, blocks)
+        return (out, primal[1]) if has_aux else out
     return jac
 
 
@@ -235,23 +248,28 @@ def _reshape(x, shape):
 
 
 @transform_boundary
-def jacrev(fun: Callable, argnums=0) -> Callable:
+def jacrev(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
     """Reverse-mode Jacobian, structured as in JAX's ``jacrev``: one ``vmap`` of the VJP over the cotangent
     basis (one batched graph). ``fun`` is applied once (one random draw, Variable assignments written once).
 
     Each output leaf holds, for each argument in ``argnums`` (a tuple of them
     unless ``argnums`` is an int), a pytree of that argument's structure with
     leaves of shape ``out.shape + in.shape``. Keyword arguments are passed through, not differentiated (JAX).
+    With ``has_aux``, ``fun`` returns ``(output, aux)`` and the result is ``(jacobian of output, aux)``.
     """
     _check_callable(fun, "jacrev (jacobian)")
+    return _jacrev(fun, argnums, has_aux, "jacobian")
 
+
+def _jacrev(fun: Callable, argnums, has_aux: bool, name: str) -> Callable:
+    """:func:`jacrev`; ``name`` is the transform its errors name (``hessian`` for the Hessian's inner one)."""
     @functools.wraps(fun)
     def jac(*args, **kwargs):
         nums, single = _argnums(argnums, len(args), "jacobian")
         args = tuple(args)
         sel = tuple(args[i] for i in nums)
         f = _select(fun, args, nums, kwargs)
-        y, pullback = vjp(f, *sel)
+        y, pullback, *aux = _vjp(f, sel, has_aux, name)
         y_vals, y_tree = _float_leaves(y, "jacobian", "outputs")
         avals = [v.aval for v in y_vals]
         m = sum(a.size for a in avals)
@@ -270,7 +288,8 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
                 per_leaf.append(_reshape(part, tuple(a.shape) + tuple(r.shape[1:])))
             blocks.append(_per_arg(list(tree_unflatten(r_tree, per_leaf)), single))
             off += a.size
-        return tree_unflatten(y_tree, blocks)
+        out = tree_unflatten(y_tree, blocks)
+        return (out, aux[0]) if has_aux else out
     return jac
 
 
@@ -278,19 +297,17 @@ jacobian = jacrev
 
 
 @transform_boundary
-def hessian(fun: Callable, argnums=0) -> Callable:
-    """The Hessian of scalar ``fun``: ``jacfwd(jacrev(fun))`` (forward over reverse), one batched graph."""
+def hessian(fun: Callable, argnums=0, has_aux: bool = False) -> Callable:
+    """The Hessian of ``fun``: ``jacfwd(jacrev(fun))`` (forward over reverse), one batched graph, as JAX's
+    ``hessian``: for an output of shape ``out`` and an input of shape ``in``, shape ``out + in + in`` (a scalar
+    ``fun`` gives ``in + in``). With ``has_aux``, ``fun`` returns ``(output, aux)`` and the result is
+    ``(hessian of output, aux)``."""
     _check_callable(fun, "hessian")
+    inner = jacfwd(_jacrev(fun, argnums, has_aux, "hessian"), argnums, has_aux=has_aux)
 
     @functools.wraps(fun)
-    def scalar_fun(*args, **kwargs):
-        out = fun(*args, **kwargs)
-        leaves, tree = tree_flatten(out)
-        if len(leaves) != 1 or not tree.is_leaf():
-            raise TypeError(f"hessian requires the function to return a single scalar, got {tree}")
-        shape = tuple(getattr(leaves[0], "shape", ()))
-        if shape != ():
-            raise TypeError(f"hessian requires a scalar output, got shape {shape}; reduce the output (e.g. "
-                            f"jaxish.reduce_sum) or use jacobian")
-        return out
-    return jacfwd(jacrev(scalar_fun, argnums), argnums)
+    def hess(*args, **kwargs):
+        nums, _ = _argnums(argnums, len(args), "hessian")   # (errors that name hessian, not jacfwd)
+        _float_leaves(tuple(_values(tuple(args))[i] for i in nums), "hessian", "inputs")
+        return inner(*args, **kwargs)
+    return hess

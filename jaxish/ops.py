@@ -142,13 +142,13 @@ def promote(name: str, *xs) -> list:
     if len(xs) == 2:
         xs = _adopt_tensor_dtype(name, *xs)
     xs = [x if isinstance(x, Tensor) or _is_py_scalar(x) else _in(x, name) for x in xs]
-    dt, _ = _dt.result_type(*[_typed(x) for x in xs])
+    dt, weak = _dt.result_type(*[_typed(x) for x in xs])
     out = []
     for x in xs:
         if _is_py_scalar(x):
             out.append(_scalar_literal(name, x, dt))
-        else:
-            out.append(ew.convert(x, dt, x.aval.weak_type))
+        else:  # a weak result is weak in every operand (JAX: an int32 tensor times 2.5 is a weak float32)
+            out.append(ew.convert(x, dt, x.aval.weak_type or weak))
     return out
 
 
@@ -431,19 +431,34 @@ def square(x, name=None):
 
 @_named("relu")
 def relu(x, name=None):
-    """``max(x, 0)`` (NaN stays NaN); its gradient at 0 is 0."""
+    """``max(x, 0)`` (NaN stays NaN); its gradient is 1 where ``x > 0`` and 0 elsewhere, at 0 and at NaN too
+    (TensorFlow's, JAX's and PyTorch's)."""
     x = _in(x, "relu")
     if x.dtype.is_bool:
         raise TypeError(f"relu: expected a numeric tensor, got dtype bool (shape {x.aval.shape})")
     zero = literal_tensor(0, x.dtype)
-    return ew.select_p.bind(ew.le_p.bind(x, zero), zero, x)
+    if not x.dtype.is_floating:
+        return ew.select_p.bind(ew.le_p.bind(x, zero), zero, x)
+    # the NaN inputs keep their value through a branch without a gradient
+    rest = ew.select_p.bind(ew.le_p.bind(x, zero), zero, ew.stop_gradient_p.bind(x))
+    return ew.select_p.bind(ew.gt_p.bind(x, zero), x, rest)
 
 
 @_named("softplus")
 def softplus(x, name=None):
-    """``log(1 + exp(x))``, computed stably as ``max(x, 0) + log1p(exp(-|x|))``."""
+    """``log(1 + exp(x))``, computed stably: ``x + log1p(exp(-x))`` where ``x > 0``, else ``log1p(exp(x))``.
+
+    The same values as ``max(x, 0) + log1p(exp(-|x|))``, but each branch is smooth, so every derivative is
+    right at 0 too (the kinks of ``max`` and ``abs`` at 0 cancel in the value, not in the second derivative:
+    it was 0 there instead of 1/4). Each branch sees a clamped input (0 where the other is chosen), so the
+    branch not taken has no overflow to turn its zero cotangent into NaN.
+    """
     x = _float_input("softplus", x)
-    return add(maximum(x, 0), log1p(exp(negative(abs(x)))))
+    zero = literal_tensor(0, x.dtype)
+    pos = ew.gt_p.bind(x, zero)
+    xp = ew.select_p.bind(pos, x, zero)
+    xn = ew.select_p.bind(pos, zero, x)
+    return ew.select_p.bind(pos, add(xp, log1p(exp(negative(xp)))), log1p(exp(xn)))
 
 
 @_named("stop_gradient")

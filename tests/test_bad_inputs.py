@@ -318,8 +318,12 @@ CATALOGUE["jacobian"] = [
     bad(lambda x: tf.jacobian(lambda x: x * 2)(x), I23, exc=TypeError, words=("int32",), label="int input"),
     bad(lambda x: tf.jacobian(lambda x: x * 2, argnums=2)(x), F23, words=("argnums", "2"), label="argnums"),
 ]
-CATALOGUE["hessian"] = [bad(lambda x: tf.hessian(lambda x: x * 2)(x), F23, exc=TypeError,
-                            words=("scalar", "(2, 3)"))]
+CATALOGUE["hessian"] = [  # any output, as jax.hessian (out + in + in)
+    bad(lambda x: tf.hessian(lambda x: x * 2)(x), I23, exc=TypeError, words=("int32",), label="int input"),
+    bad(lambda x: tf.hessian(lambda x: x * 2, argnums=2)(x), F23, words=("argnums", "2"), label="argnums"),
+    bad(lambda x: tf.hessian(lambda x: x * 2, has_aux=True)(x), F23, exc=TypeError, words=("has_aux", "pair"),
+        label="has_aux without a pair"),
+]
 CATALOGUE["jacrev"] = [
     bad(lambda x: tf.jacrev(lambda x: x * 2)(x), I23, exc=TypeError, words=("int32",), op="jacobian",
         label="int input"),

@@ -30,7 +30,11 @@ def literal_tensor(value, dtype: _dt.DType | None = None) -> Tensor:
             dtype, weak = _dt.as_dtype(value.dtype), False
     else:
         weak = True
-    value = np.asarray(value, dtype=dtype.np)
+    if isinstance(value, float) and abs(value) > 65504.0:  # may overflow a narrower float to +-inf, silently (JAX)
+        with np.errstate(over="ignore"):
+            value = np.asarray(value, dtype=dtype.np)
+    else:
+        value = np.asarray(value, dtype=dtype.np)
     return Tensor(value, weak, CPU_DEVICE, shaped_array_of(value, weak))
 
 
