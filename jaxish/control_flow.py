@@ -402,7 +402,8 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
 
     With bounds known when tracing (Python ints, concrete tensors) the loop is a :func:`scan`, differentiable
     in reverse mode; with traced bounds it is a :func:`while_loop` (not differentiable in reverse mode).
-    ``i`` is an int32 tensor (the bounds' dtype when they are tensors).
+    ``i`` is an int32 tensor, weakly typed when both bounds are Python ints (as in JAX: ``c + i`` keeps an
+    int8 carry int8), else of the tensor bounds' dtype.
 
     Examples
     --------
@@ -422,13 +423,15 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
                   for a, o in zip(init_avals, avals)] if len(avals) == len(init_avals) else init_avals
         _check_same("fori_loop", "body_fun's result", tree, avals, "init_val", init_tree, expect)
         return out
+    weak = not isinstance(lower, Tensor) and not isinstance(upper, Tensor)
     if lo is not None and hi is not None and hi - lo > _IOTA_MAX:  # a scan carrying i (memory O(1) in hi - lo)
         dtype = _bounds_dtype(lower, upper, (lo, hi - 1))
 
         def count(c, _):
             i, x = c
             return (i + 1, checked(i, x)), None
-        (_, out), _ = scan(count, (Tensor(np.asarray(lo, dtype.np)), init_val), None, length=hi - lo)
+        start = Tensor(np.asarray(lo, dtype.np), weak=weak)
+        (_, out), _ = scan(count, (start, init_val), None, length=hi - lo)
         return out
     if lo is not None and hi is not None:  # a scan over the indices (no counter to carry)
         dtype = _bounds_dtype(lower, upper, (lo, hi - 1) if hi > lo else ())   # the values i takes
@@ -436,6 +439,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
             idx = _so.iota_p.bind(n=max(hi - lo, 0), dtype=dtype)
             if lo:
                 idx = _ew.add_p.bind(idx, Tensor(np.asarray(lo, dtype.np)))
+            idx = _ew.convert(idx, dtype, weak_type=weak)
         out, _ = scan(lambda x, i: (checked(i, x), None), init_val, idx)
         return out
     lo_t, hi_t = _leaf(lower, "fori_loop", "lower"), _leaf(upper, "fori_loop", "upper")
@@ -486,7 +490,7 @@ def _bounds_dtype(lower, upper, values: tuple = ()) -> _dt.DType:
 
 
 @api_boundary
-def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False):
+def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False, unroll: int | bool = 1):
     """Loop ``f(carry, x) -> (carry, y)`` over the leading axis of ``xs``, stacking the ``y``\\ s.
 
     Parameters
@@ -501,6 +505,9 @@ def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False
         The number of iterations; required when ``xs`` is None.
     reverse : bool
         Run from the last slice to the first (ys are still stored at their slice's position).
+    unroll : int or bool
+        Accepted for JAX compatibility (a positive int, or a bool); the compiled loop's unrolling is the
+        backend's choice, so it does not change the result or the code.
 
     Returns
     -------
@@ -508,6 +515,8 @@ def scan(f: Callable, init, xs, length: int | None = None, reverse: bool = False
     each iteration). Variables assigned in ``f`` are carried and written once after the loop.
     """
     op = "scan"
+    if not isinstance(unroll, (bool, int, np.integer)) or (not isinstance(unroll, bool) and unroll < 1):
+        raise _error(TypeError, op, f"unroll must be a positive int or a bool, got {unroll!r}")
     c_leaves, c_tree = tree_flatten(init)
     carry = [_leaf(x, op, "init") for x in c_leaves]
     x_leaves, _ = tree_flatten(xs)

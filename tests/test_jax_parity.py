@@ -239,3 +239,33 @@ def test_python_float_overflowing_the_tensor_dtype_is_silent_inf(backend, mode):
     np.testing.assert_array_equal(_np(big), [np.inf, -np.inf])
     np.testing.assert_array_equal(_np(neg), [-np.inf, -np.inf])
     np.testing.assert_array_equal(_np(half), np.array([np.inf], np.float16))
+
+
+# ---------------------------------------------------------------------------
+# control flow: fori_loop's index is weakly typed for Python-int bounds; scan accepts unroll
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+def test_fori_loop_index_is_weak_for_python_bounds(mode, backend):
+    x8 = jx.constant(np.int8(5))
+    # jax.lax.fori_loop(0, 3, lambda i, c: c + i, jnp.int8(5)) -> int8 8 (the index is a weak int32)
+    r = _run(mode, lambda x: jx.fori_loop(0, 3, lambda i, c: c + i, x), x8)
+    assert r.dtype == jx.int8 and int(r) == 8
+    # from a Python int: a weak int32 carry (jax: weak_type=True), so it adds to an int8 tensor as int8
+    c = jx.fori_loop(0, 3, lambda i, c: c + i, 0)
+    assert c.dtype == jx.int32 and c.aval.weak_type and int(c) == 3
+    assert (c + x8).dtype == jx.int8
+    # tensor bounds: the index has their dtype, strongly typed: int8 + int16 is int16, not the carry's dtype
+    # (JAX raises TypeError too: "body_fun output and input must have identical types")
+    with pytest.raises(TypeError, match="int16"):
+        jx.fori_loop(jx.constant(np.int16(0)), jx.constant(np.int16(3)), lambda i, c: c + i, x8)
+    # jax.grad(lambda x: lax.fori_loop(0, 4, lambda i, c: c * x + i, x))(2.0) == 86.0
+    assert float(jx.grad(lambda x: jx.fori_loop(0, 4, lambda i, c: c * x + i, x))(jx.constant(2.0))) == 86.0
+
+
+def test_scan_accepts_unroll():
+    xs = jx.constant([1.0, 2.0, 3.0])
+    for unroll in (1, 2, 5, True, False):
+        c, ys = jx.scan(lambda c, x: (c + x, c), 0.0, xs, unroll=unroll)
+        assert float(c) == 6.0 and _np(ys).tolist() == [0.0, 1.0, 3.0]
+    with pytest.raises(TypeError, match="unroll"):
+        jx.scan(lambda c, x: (c + x, c), 0.0, xs, unroll=0)
