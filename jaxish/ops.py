@@ -414,9 +414,13 @@ def round(x, name=None):  # noqa: A001 - TensorFlow's name
         raise _eager_class(TypeError)(f"round: expected a numeric tensor, got dtype bool (shape {x.aval.shape})")
     if not x.dtype.is_floating:
         return _unchanged(x)
+    x = stop_gradient(x)  # (a step function: its gradient is 0)
     r = floor(x)
     d = subtract(x, r)
-    return where(greater(d, 0.5), add(r, 1), where(less(d, 0.5), r, add(r, mod(r, 2))))
+    out = where(greater(d, 0.5), add(r, 1), where(less(d, 0.5), r, add(r, mod(r, 2))))
+    out = where(equal(out, 0), multiply(x, 0), out)  # a zero keeps x's sign (tf.round(-0.4) is -0.0)
+    # from 2**nmant up every float is an integer (and +-inf has no fraction, its ``x - floor(x)`` is NaN)
+    return where(greater_equal(abs(x), float(2 ** np.finfo(x.dtype.np).nmant)), x, out)
 
 
 def square(x, name=None):
