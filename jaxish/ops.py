@@ -609,9 +609,13 @@ def divide_no_nan(x, y, name=None):
 @_named("norm")
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002 - TensorFlow's name
     """The vector norm over ``axis`` (every element when None): ``ord`` 'euclidean' (or 2, 'fro'), 1 or
-    ``np.inf``; float tensors."""
+    ``np.inf``; float tensors. With ``axis`` a pair of axes, the matrix norm over them (as ``tf.norm``):
+    'euclidean' or 'fro' (Frobenius), 1 (the largest column sum of ``|x|``) or ``np.inf`` (the largest row
+    sum); the spectral norm (``ord=2``) needs singular values, which jaxish does not have (ValueError)."""
     x = _float_input("norm", tensor)
     keep = bool(keepdims)
+    if isinstance(axis, (tuple, list)) and len(axis) == 2:
+        return _matrix_norm(x, ord, axis, keep)
     if ord in ("euclidean", "fro", 2, 2.0):
         return sqrt(reduce_sum(square(x), axis=axis, keepdims=keep))
     if ord in (1, 1.0):
@@ -619,6 +623,22 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa:
     if ord == np.inf:
         return reduce_max(abs(x), axis=axis, keepdims=keep)
     raise ValueError(f"norm: ord must be 'euclidean', 'fro', 1, 2 or np.inf, got {ord!r}")
+
+
+def _matrix_norm(x, ord, axis, keep: bool):  # noqa: A002 - TensorFlow's name
+    """:func:`norm` over the pair of axes ``axis`` (rows, columns)."""
+    rows, cols = (_normalized_axis("norm", a, x.aval.ndim) for a in axis)
+    if rows == cols:
+        raise ValueError(f"norm: a matrix norm needs two different axes, got axis={tuple(axis)} for a tensor of "
+                         f"shape {x.aval.shape}")
+    if ord in ("euclidean", "fro"):
+        return sqrt(reduce_sum(square(x), axis=(rows, cols), keepdims=keep))
+    if ord in (1, 1.0, np.inf):
+        inner, outer = (rows, cols) if ord != np.inf else (cols, rows)  # 1: sum down each column, max across
+        out = reduce_max(reduce_sum(abs(x), axis=inner, keepdims=True), axis=outer, keepdims=True)
+        return out if keep else squeeze(out, axis=sorted((rows, cols)))
+    raise ValueError(f"norm: a matrix norm's ord must be 'euclidean', 'fro', 1 or np.inf (the spectral norm, "
+                     f"ord=2, is not supported), got {ord!r}")
 
 
 # id(aval) -> (aval, axes, count literal): what reduce_mean computed for the mean of every element of a float

@@ -31,3 +31,30 @@ def test_round_has_a_zero_gradient_everywhere():
         t.watch(x)
         y = tf.reduce_sum(tf.round(x))
     np.testing.assert_array_equal(t.gradient(y, x).numpy(), np.zeros(5, np.float32))
+
+
+@pytest.mark.parametrize("mode", ["eager", "trace"])
+@pytest.mark.parametrize("ord_", [1, np.inf, "fro", "euclidean"])
+def test_norm_over_a_pair_of_axes_is_the_matrix_norm(mode, ord_):
+    # tf.norm(x, ord=1, axis=(0, 1)) is the largest column sum of |x| (9 here), ord=inf the largest row sum (15);
+    # both were the sum / max of every |x| (21 and 6)
+    a = np.array([[1., -2., 3.], [4., 5., -6.]], np.float32)
+    b = np.random.default_rng(1).standard_normal((3, 2, 4)).astype(np.float32)
+    np_ord = "fro" if ord_ == "euclidean" else ord_
+    for x, axis in ((a, (0, 1)), (a, (1, 0)), (a, [-2, -1]), (b, (0, 2)), (b, (2, 0))):
+        for keep in (False, True):
+            def f(t, axis=axis, keep=keep):
+                return tf.norm(t, ord=ord_, axis=axis, keepdims=keep)
+            got = np.asarray((f if mode == "eager" else tf.trace(f))(tf.constant(x)))
+            ref = np.linalg.norm(x.astype(np.float64), ord=np_ord, axis=tuple(axis), keepdims=keep)
+            assert got.shape == ref.shape
+            np.testing.assert_allclose(got, ref, rtol=1e-6)
+    assert float(tf.norm(tf.constant(a), ord=1, axis=(0, 1))) == 9.0
+    assert float(tf.norm(tf.constant(a), ord=np.inf, axis=(0, 1))) == 15.0
+
+
+def test_spectral_matrix_norm_is_refused_not_approximated():
+    with pytest.raises(ValueError, match="norm: .*ord=2"):
+        tf.norm(tf.constant(np.eye(2, dtype=np.float32)), ord=2, axis=(0, 1))
+    with pytest.raises(ValueError, match="norm: .*two different axes"):
+        tf.norm(tf.constant(np.eye(2, dtype=np.float32)), axis=(1, -1))
