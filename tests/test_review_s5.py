@@ -58,3 +58,26 @@ def test_spectral_matrix_norm_is_refused_not_approximated():
         tf.norm(tf.constant(np.eye(2, dtype=np.float32)), ord=2, axis=(0, 1))
     with pytest.raises(ValueError, match="norm: .*two different axes"):
         tf.norm(tf.constant(np.eye(2, dtype=np.float32)), axis=(1, -1))
+
+
+def test_tf_random_kernel_table_is_bounded_and_keeps_reused_streams(monkeypatch):
+    # after set_seed every eager draw has a new seed pair: the table of streams grew by one entry per draw,
+    # forever. Bounded now; a pair drawn again (an op seed) keeps its place, so it continues its stream
+    from jaxish import tf_random
+    monkeypatch.setattr(tf_random, "_MAX_KERNELS", 8)
+    tf.random.set_seed(7)
+    first = tf.random.uniform((3,), seed=5).numpy()
+    for _ in range(20):
+        tf.random.uniform((2,))
+        second = tf.random.uniform((3,), seed=5).numpy()  # the same kernel: the stream continues
+        assert not np.array_equal(second, first)
+        first = second
+    assert len(tf_random._STATE.kernels) <= 8
+    # the same calls with an unbounded table give the same numbers (nothing reused was dropped)
+    monkeypatch.setattr(tf_random, "_MAX_KERNELS", 2**16)
+    tf.random.set_seed(7)
+    ref = tf.random.uniform((3,), seed=5).numpy()
+    for _ in range(20):
+        tf.random.uniform((2,))
+        ref = tf.random.uniform((3,), seed=5).numpy()
+    np.testing.assert_array_equal(ref, second)
