@@ -171,8 +171,12 @@ def _adopt_tensor_dtype(name: str, x, y) -> tuple:
             kind = o.dtype.kind
         if dt.kind == "b" or not (kind in "iu" or kind == "f" and dt.kind == "f"):
             return x, y
-        from .creation import constant
-        c = constant(o, dtype=dt) if not isinstance(o, (np.ndarray, np.generic)) else _np_as(o, dt)
+        if isinstance(o, (np.ndarray, np.generic)):
+            c = _np_as(o, dt)
+        else:  # (its errors name this op, as _in's do)
+            from .creation import _to_array
+            from .devices import place
+            c = place(_to_array(o, dt, name))
         return (t, c) if tensor_first else (c, t)
     return x, y
 

@@ -99,3 +99,19 @@ def test_comparing_with_a_list_of_traced_values_names_the_users_line(op):
     assert (f(x, tf.constant(2.0))).numpy().tolist() == want          # eagerly: elementwise
     assert (x == [1.0, 2.0, 3.0]).numpy().item() is False                # unbroadcastable: one False (TF)
     assert (x != [1.0, 2.0, 3.0]).numpy().item() is True
+
+
+@pytest.mark.parametrize("mode", ["eager", "trace"])
+def test_a_list_operand_that_does_not_fit_the_tensors_dtype_names_the_op(mode):
+    # u8 + [300, 1, 1]: the list takes the tensor's dtype (TensorFlow's conversion), 300 does not fit in uint8;
+    # the error named 'constant' (an inner op the user never called) instead of 'add'
+    u8 = tf.constant([1, 2, 3], dtype=tf.uint8)
+
+    def f():
+        return u8 + [300, 1, 1]
+    with pytest.raises(ValueError, match=r"^add: values out of range for uint8"):
+        f() if mode == "eager" else tf.trace(f)()
+    with pytest.raises(ValueError, match=r"^multiply: values out of range for uint8"):
+        tf.multiply([1, -1, 1], u8) if mode == "eager" else tf.trace(lambda: tf.multiply([1, -1, 1], u8))()
+    out = (lambda: u8 + [250, 1, 1])() if mode == "eager" else tf.trace(lambda: u8 + [250, 1, 1])()
+    assert out.dtype == tf.uint8 and out.numpy().tolist() == [251, 3, 4]
