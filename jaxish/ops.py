@@ -445,7 +445,8 @@ def relu(x, name=None):
     if x.dtype.is_bool:
         raise TypeError(f"relu: expected a numeric tensor, got dtype bool (shape {x.aval.shape})")
     zero = literal_tensor(0, x.dtype)
-    if not x.dtype.is_floating:
+    if not x.dtype.is_floating or len(STATE.stack) == 1:
+        # (eagerly with no tape nothing differentiates the result: one select, the same values, NaN included)
         return ew.select_p.bind(ew.le_p.bind(x, zero), zero, x)
     # the NaN inputs keep their value through a branch without a gradient
     rest = ew.select_p.bind(ew.le_p.bind(x, zero), zero, ew.stop_gradient_p.bind(x))
@@ -462,6 +463,8 @@ def softplus(x, name=None):
     branch not taken has no overflow to turn its zero cotangent into NaN.
     """
     x = _float_input("softplus", x)
+    if len(STATE.stack) == 1:  # eagerly with no tape nothing differentiates it: the same values in fewer ops
+        return add(maximum(x, 0), log1p(exp(negative(abs(x)))))
     zero = literal_tensor(0, x.dtype)
     pos = ew.gt_p.bind(x, zero)
     xp = ew.select_p.bind(pos, x, zero)
