@@ -144,3 +144,20 @@ def test_eager_relu_and_softplus_without_a_tape_match_the_differentiable_form_bi
     np.testing.assert_allclose(eager, ref, rtol=rtol, atol=0 if op == "relu" else 4 * info.smallest_subnormal)
     if op == "relu":
         assert not np.signbit(eager[4])  # relu(-0.0) is +0.0, as tf.nn.relu's
+
+
+def test_eager_invalid_argument_errors_pickle_as_their_own_class():
+    # the TypeError and IndexError flavours of InvalidArgumentError are named 'InvalidArgumentError' (what a
+    # traceback shows), which pickle resolved to the ValueError one: PicklingError (a worker process could
+    # not send the error back). They round-trip now, still TypeError / IndexError
+    import pickle
+
+    from jaxish.errors import InvalidArgumentError
+    for fn, base in ((lambda: tf.nn.softplus(tf.constant([1])), TypeError),
+                     (lambda: tf.constant([1.0])[5], IndexError),
+                     (lambda: tf.reshape(tf.constant([1.0, 2.0]), (3,)), ValueError)):
+        with pytest.raises(InvalidArgumentError) as info:
+            fn()
+        e = pickle.loads(pickle.dumps(info.value))
+        assert isinstance(e, InvalidArgumentError) and isinstance(e, base) and type(e) is type(info.value)
+        assert str(e) == str(info.value)
