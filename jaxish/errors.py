@@ -32,15 +32,24 @@ class InvalidArgumentError(OpError, ValueError):
 
 
 class _InvalidArgumentTypeError(InvalidArgumentError, TypeError):
-    pass
+    def __reduce__(self):  # (pickle finds a class by its __qualname__, which names the ValueError one)
+        return _rebuild, ("TypeError", self.args, self.__dict__)
 
 
 class _InvalidArgumentIndexError(InvalidArgumentError, IndexError):
-    pass
+    def __reduce__(self):
+        return _rebuild, ("IndexError", self.args, self.__dict__)
 
 
 for _cls in (_InvalidArgumentTypeError, _InvalidArgumentIndexError):
     _cls.__name__ = _cls.__qualname__ = "InvalidArgumentError"  # what a traceback shows
+
+
+def _rebuild(base: str, args: tuple, state: dict):
+    """An unpickled InvalidArgumentError that subclasses ``base`` ('TypeError' or 'IndexError')."""
+    e = invalid_argument({"TypeError": TypeError, "IndexError": IndexError}[base])(*args)
+    e.__dict__.update(state)
+    return e
 
 _INVALID_ARGUMENT = {ValueError: InvalidArgumentError, TypeError: _InvalidArgumentTypeError,
                      IndexError: _InvalidArgumentIndexError}

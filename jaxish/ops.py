@@ -171,8 +171,12 @@ def _adopt_tensor_dtype(name: str, x, y) -> tuple:
             kind = o.dtype.kind
         if dt.kind == "b" or not (kind in "iu" or kind == "f" and dt.kind == "f"):
             return x, y
-        from .creation import constant
-        c = constant(o, dtype=dt) if not isinstance(o, (np.ndarray, np.generic)) else _np_as(o, dt)
+        if isinstance(o, (np.ndarray, np.generic)):
+            c = _np_as(o, dt)
+        else:  # (its errors name this op, as _in's do)
+            from .creation import _to_array
+            from .devices import place
+            c = place(_to_array(o, dt, name))
         return (t, c) if tensor_first else (c, t)
     return x, y
 
@@ -414,9 +418,13 @@ def round(x, name=None):  # noqa: A001 - TensorFlow's name
         raise _eager_class(TypeError)(f"round: expected a numeric tensor, got dtype bool (shape {x.aval.shape})")
     if not x.dtype.is_floating:
         return _unchanged(x)
+    x = stop_gradient(x)  # (a step function: its gradient is 0)
     r = floor(x)
     d = subtract(x, r)
-    return where(greater(d, 0.5), add(r, 1), where(less(d, 0.5), r, add(r, mod(r, 2))))
+    out = where(greater(d, 0.5), add(r, 1), where(less(d, 0.5), r, add(r, mod(r, 2))))
+    out = where(equal(out, 0), multiply(x, 0), out)  # a zero keeps x's sign (tf.round(-0.4) is -0.0)
+    # from 2**nmant up every float is an integer (and +-inf has no fraction, its ``x - floor(x)`` is NaN)
+    return where(greater_equal(abs(x), float(2 ** np.finfo(x.dtype.np).nmant)), x, out)
 
 
 def square(x, name=None):
@@ -437,7 +445,8 @@ def relu(x, name=None):
     if x.dtype.is_bool:
         raise TypeError(f"relu: expected a numeric tensor, got dtype bool (shape {x.aval.shape})")
     zero = literal_tensor(0, x.dtype)
-    if not x.dtype.is_floating:
+    if not x.dtype.is_floating or len(STATE.stack) == 1:
+        # (eagerly with no tape nothing differentiates the result: one select, the same values, NaN included)
         return ew.select_p.bind(ew.le_p.bind(x, zero), zero, x)
     # the NaN inputs keep their value through a branch without a gradient
     rest = ew.select_p.bind(ew.le_p.bind(x, zero), zero, ew.stop_gradient_p.bind(x))
@@ -454,6 +463,8 @@ def softplus(x, name=None):
     branch not taken has no overflow to turn its zero cotangent into NaN.
     """
     x = _float_input("softplus", x)
+    if len(STATE.stack) == 1:  # eagerly with no tape nothing differentiates it: the same values in fewer ops
+        return add(maximum(x, 0), log1p(exp(negative(abs(x)))))
     zero = literal_tensor(0, x.dtype)
     pos = ew.gt_p.bind(x, zero)
     xp = ew.select_p.bind(pos, x, zero)
@@ -605,9 +616,13 @@ def divide_no_nan(x, y, name=None):
 @_named("norm")
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002 - TensorFlow's name
     """The vector norm over ``axis`` (every element when None): ``ord`` 'euclidean' (or 2, 'fro'), 1 or
-    ``np.inf``; float tensors."""
+    ``np.inf``; float tensors. With ``axis`` a pair of axes, the matrix norm over them (as ``tf.norm``):
+    'euclidean' or 'fro' (Frobenius), 1 (the largest column sum of ``|x|``) or ``np.inf`` (the largest row
+    sum); the spectral norm (``ord=2``) needs singular values, which jaxish does not have (ValueError)."""
     x = _float_input("norm", tensor)
     keep = bool(keepdims)
+    if isinstance(axis, (tuple, list)) and len(axis) == 2:
+        return _matrix_norm(x, ord, axis, keep)
     if ord in ("euclidean", "fro", 2, 2.0):
         return sqrt(reduce_sum(square(x), axis=axis, keepdims=keep))
     if ord in (1, 1.0):
@@ -615,6 +630,22 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa:
     if ord == np.inf:
         return reduce_max(abs(x), axis=axis, keepdims=keep)
     raise ValueError(f"norm: ord must be 'euclidean', 'fro', 1, 2 or np.inf, got {ord!r}")
+
+
+def _matrix_norm(x, ord, axis, keep: bool):  # noqa: A002 - TensorFlow's name
+    """:func:`norm` over the pair of axes ``axis`` (rows, columns)."""
+    rows, cols = (_normalized_axis("norm", a, x.aval.ndim) for a in axis)
+    if rows == cols:
+        raise ValueError(f"norm: a matrix norm needs two different axes, got axis={tuple(axis)} for a tensor of "
+                         f"shape {x.aval.shape}")
+    if ord in ("euclidean", "fro"):
+        return sqrt(reduce_sum(square(x), axis=(rows, cols), keepdims=keep))
+    if ord in (1, 1.0, np.inf):
+        inner, outer = (rows, cols) if ord != np.inf else (cols, rows)  # 1: sum down each column, max across
+        out = reduce_max(reduce_sum(abs(x), axis=inner, keepdims=True), axis=outer, keepdims=True)
+        return out if keep else squeeze(out, axis=sorted((rows, cols)))
+    raise ValueError(f"norm: a matrix norm's ord must be 'euclidean', 'fro', 1 or np.inf (the spectral norm, "
+                     f"ord=2, is not supported), got {ord!r}")
 
 
 # id(aval) -> (aval, axes, count literal): what reduce_mean computed for the mean of every element of a float

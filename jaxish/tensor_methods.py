@@ -35,7 +35,12 @@ def _unbroadcastable(x, y) -> bool:
     """Shapes that do not broadcast: ``x == y`` is then one False (``x != y`` one True), as TensorFlow's
     operators (``equal(..., incompatible_shape_error=False)``); ``jaxish.equal`` raises."""
     a = x.aval.shape
-    b = y.aval.shape if hasattr(y, "aval") else np.shape(y)
+    if hasattr(y, "aval"):
+        b = y.aval.shape
+    elif isinstance(y, (list, tuple)) and ops._has_tensor(y):
+        return False  # (np.shape would read traced elements here, outside the op: the op reports it)
+    else:
+        b = np.shape(y)
     return any(m != n and m != 1 and n != 1 for m, n in zip(reversed(a), reversed(b)))
 
 

@@ -14,18 +14,22 @@ The kernel is Philox4x32-10 with key ``(seed lo, seed hi)`` and counter ``(0, 0,
 ``g`` of an output (4 floats, 2 doubles) is the block at counter + ``g``. An eager kernel is cached per
 ``(op, seed, seed2, dtype)``, so a second call with the same seed pair continues the stream: it skips
 ``256 * n`` blocks after an output of ``n`` elements (``ReserveRandomOutputs(n, 256)``); ``set_seed`` empties
-that cache, as TensorFlow does.
+that cache, as TensorFlow does. Unlike TensorFlow's, the cache keeps the 2**16 most recently used kernels only
+(TensorFlow's grows by one kernel per eager draw after ``set_seed``): a seed pair seen again after 2**16 other
+ones starts its stream over.
 """
 from __future__ import annotations
 
 import random as _pyrandom
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
 __all__ = ["seeds", "reset", "uniform", "standard_normal", "uniform_int"]
 
 _MAXINT32 = 2**31 - 1
+_MAX_KERNELS = 2**16  # the streams remembered (TensorFlow's eager kernel cache keeps every one)
 _DEFAULT_GRAPH_SEED = 87654321
 _M32 = np.uint64(0xFFFFFFFF)
 
@@ -35,7 +39,10 @@ class _State:
         self.lock = threading.Lock()
         self.global_seed: int | None = None
         self.rng: _pyrandom.Random | None = None
-        self.kernels: dict = {}  # (op, seed, seed2, dtype) -> blocks already used
+        # (op, seed, seed2, dtype) -> blocks already used, least recently used first. Bounded: each draw after
+        # set_seed has a new seed2, so an unbounded table grew by one entry (~160 bytes) per eager draw for the
+        # rest of the process; a pair is used again only with an explicit op seed, which keeps its entry recent
+        self.kernels: OrderedDict = OrderedDict()
 
 
 _STATE = _State()
@@ -85,8 +92,11 @@ def _blocks(op: str, pair: tuple, dtype_name: str, n_blocks: int, n_elements: in
     key = (seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF)
     kernel = (op, seed, seed2, dtype_name)
     with _STATE.lock:
-        start = _STATE.kernels.get(kernel, 0)
-        _STATE.kernels[kernel] = start + 256 * n_elements
+        kernels = _STATE.kernels
+        start = kernels.pop(kernel, 0)
+        kernels[kernel] = start + 256 * n_elements
+        if len(kernels) > _MAX_KERNELS:
+            kernels.popitem(last=False)
     if start + n_blocks < 2**64:
         words = _low_counters(start, n_blocks, seed2)
     else:  # pragma: no cover - 2**64 blocks: the carry into seed2's words, in Python integers
