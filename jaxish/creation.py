@@ -9,7 +9,7 @@ from . import dtypes as _dt
 from .core import STATE, Tensor, Tracer, current_trace, is_variable, register_converter
 from .devices import place
 from .errors import invalid_argument
-from .ops import axis_arg, broadcast_to, cast, dtype_arg, int_list, op_error, reshape
+from .ops import axis_arg, broadcast_to, cast, dtype_arg, int_list, op_error, reshape, stack
 
 
 def _python_to_numpy(value: Any, op: str) -> np.ndarray:
@@ -124,10 +124,62 @@ def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
     return t
 
 
+def _holds_tensor(value) -> bool:
+    return isinstance(value, Tensor) or is_variable(value) or \
+        (isinstance(value, (list, tuple)) and any(_holds_tensor(v) for v in value))
+
+
+def _first_tensor_dtype(value):
+    if isinstance(value, Tensor) or is_variable(value):
+        return value.dtype
+    for v in value if isinstance(value, (list, tuple)) else ():
+        dt = _first_tensor_dtype(v)
+        if dt is not None:
+            return dt
+    return None
+
+
+def _packed(value, dtype, op: str) -> Tensor:
+    """A nested list holding tensors, stacked (TensorFlow's auto-packing: differentiable, traceable). The
+    dtype is ``dtype`` or the first tensor's; the other elements are converted to it, and a tensor of another
+    dtype is an error, as in TensorFlow."""
+    dt = dtype if dtype is not None else _first_tensor_dtype(value)
+
+    def pack(v):
+        if isinstance(v, (list, tuple)):
+            if not v:
+                raise invalid_argument(ValueError)(f"{op}: cannot pack an empty list next to tensors")
+            return stack([pack(e) for e in v])
+        if is_variable(v):
+            v = v.read_value()
+        if isinstance(v, Tensor):
+            if v.dtype != dt:
+                raise invalid_argument(TypeError)(f"{op}: cannot pack a tensor of dtype {v.dtype.name} into a "
+                                                  f"list of dtype {dt.name} (jaxish.cast converts it)")
+            return v
+        return constant(v, dt)
+    return pack(value)
+
+
+def _operand(value) -> Tensor:
+    """An op argument that is not a Tensor, Variable or scalar: a nested list (packed when it holds tensors)
+    or an array."""
+    if isinstance(value, (list, tuple)) and _holds_tensor(value):
+        return _packed(value, None, "convert_to_tensor")
+    return constant(value)
+
+
 def convert_to_tensor(value: Any, dtype=None, dtype_hint=None, name=None) -> Tensor:
-    """Like :func:`constant`, but a Tensor of a different dtype is an error."""
+    """Like :func:`constant`, but a Tensor of a different dtype is an error, and a nested list holding tensors
+    is stacked (differentiable and traceable, as TensorFlow's auto-packing)."""
     if is_variable(value):
         value = value.read_value()
+    if isinstance(value, (list, tuple)) and _holds_tensor(value):
+        try:
+            return _packed(value, None if dtype is None else dtype_arg("convert_to_tensor", dtype),
+                           "convert_to_tensor")
+        except (TypeError, ValueError) as e:
+            raise op_error(e, "convert_to_tensor") from None
     if isinstance(value, Tensor):
         if dtype is not None and dtype_arg("convert_to_tensor", dtype) != value.dtype:
             # TensorFlow's ValueError, which is also the TypeError of a wrong dtype
@@ -276,7 +328,7 @@ def linspace(start, stop, num, name=None, axis=0) -> Tensor:
 
 
 
-register_converter(object, constant)  # ops accept nested lists and arrays wherever they take a tensor
+register_converter(object, _operand)  # ops accept nested lists and arrays wherever they take a tensor
 
 
 def is_tensor(x: Any) -> bool:

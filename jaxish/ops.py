@@ -161,7 +161,12 @@ def _adopt_tensor_dtype(name: str, x, y) -> tuple:
         if not (isinstance(t, Tensor) or is_variable(t)) or not isinstance(o, (np.ndarray, np.generic, list, tuple)):
             continue
         aval = t.aval
-        if aval.weak_type or isinstance(t, Tracer) and isinstance(o, (list, tuple)) and _has_tensor(o):
+        if isinstance(o, (list, tuple)):
+            from .creation import _holds_tensor, _packed
+            if _holds_tensor(o):   # stacked in the tensor's dtype (TensorFlow's auto-packing: differentiable)
+                c = _packed(o, None if aval.weak_type else aval.dtype, name)
+                return (t, c) if tensor_first else (c, t)
+        if aval.weak_type:
             return x, y
         dt = aval.dtype
         if isinstance(o, (list, tuple)):
@@ -179,10 +184,6 @@ def _adopt_tensor_dtype(name: str, x, y) -> tuple:
             c = place(_to_array(o, dt, name))
         return (t, c) if tensor_first else (c, t)
     return x, y
-
-
-def _has_tensor(seq) -> bool:
-    return any(isinstance(v, Tensor) or isinstance(v, (list, tuple)) and _has_tensor(v) for v in seq)
 
 
 def _np_as(value, dt):

@@ -31,14 +31,19 @@ def _ne(self, other):
     return ops.not_equal(self, other)
 
 
+def _holds_tensor(y) -> bool:
+    from .creation import _holds_tensor
+    return _holds_tensor(y)
+
+
 def _unbroadcastable(x, y) -> bool:
     """Shapes that do not broadcast: ``x == y`` is then one False (``x != y`` one True), as TensorFlow's
     operators (``equal(..., incompatible_shape_error=False)``); ``jaxish.equal`` raises."""
     a = x.aval.shape
     if hasattr(y, "aval"):
         b = y.aval.shape
-    elif isinstance(y, (list, tuple)) and ops._has_tensor(y):
-        return False  # (np.shape would read traced elements here, outside the op: the op reports it)
+    elif isinstance(y, (list, tuple)) and _holds_tensor(y):
+        return False  # the op stacks the list (np.shape here would read traced elements)
     else:
         b = np.shape(y)
     return any(m != n and m != 1 and n != 1 for m, n in zip(reversed(a), reversed(b)))

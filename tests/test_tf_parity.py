@@ -321,3 +321,32 @@ def test_integer_source_gives_none():
             tape.watch(x)
             y = x * x
     assert tape.gradient(y, x) is None
+
+
+# ---------------------------------------------------------------------------
+# a nested list holding tensors is stacked (TensorFlow's auto-packing): differentiable and traceable
+# ---------------------------------------------------------------------------
+def test_lists_of_tensors_are_packed_and_differentiated():
+    x = tf.constant(2.0)
+    t = tf.constant([1.0, 1.0])
+    with tf.GradientTape() as g:       # TF: d/dx sum(t * [x, 3x]) = 4
+        g.watch(x)
+        y = tf.reduce_sum(t * [x, x * 3.0])
+    assert float(g.gradient(y, x)) == 4.0
+    with tf.GradientTape() as g:       # TF: convert_to_tensor([[x, 2x], [1.0, 3]]) packs; gradient 3
+        g.watch(x)
+        y = tf.reduce_sum(tf.convert_to_tensor([[x, 2 * x], [1.0, 3]]))
+    assert float(g.gradient(y, x)) == 3.0
+    v = tf.Variable(3.0)
+    with tf.GradientTape() as g:
+        y = tf.reduce_sum(t * [v, 2 * v])
+    assert float(g.gradient(y, v)) == 3.0
+    # traced and under grad: the list holds tracers
+    assert float(tf.trace(lambda a: tf.reduce_sum(tf.convert_to_tensor([a, 2 * a])))(x)) == 6.0
+    assert float(tf.grad(lambda a: tf.reduce_sum(t * [a, a * a]))(x)) == 5.0
+    assert float(tf.grad(lambda a: tf.reduce_sum([a, a * a] * t))(x)) == 5.0
+    np.testing.assert_array_equal((t + [x, 1.0]).numpy(), np.array([3.0, 2.0], F32))
+    assert tf.convert_to_tensor([x, 1]).dtype == tf.float32 and tf.convert_to_tensor([1, x]).dtype == tf.float32
+    # TF: "Tensor conversion requested dtype float32 for Tensor with dtype int32"
+    with pytest.raises(tf.errors.InvalidArgumentError, match="int32"):
+        t + [x, tf.constant(1)]
