@@ -18,6 +18,19 @@ import jaxish as tf
 T, K = 2000, 16
 
 
+def _on_each_backend(run) -> dict:
+    """``{backend: run()}`` for the interpreter and the cpu backend (the configured backend restored after)."""
+    out = {}
+    for b in ("interpreter", "cpu"):
+        old = tf.config.get_backend()
+        tf.config.set_backend(b)
+        try:
+            out[b] = run()
+        finally:
+            tf.config.set_backend(old)
+    return out
+
+
 def _scan_draws(x):
     before = tf.random.uniform((K,))
     _, (u, v) = tf.scan(lambda c, e: (c, (tf.random.uniform((K,)), tf.random.uniform(()))), x, None, length=T)
@@ -74,15 +87,10 @@ def test_fresh_per_call_and_reproducible(backend):
 
 
 def test_interpreter_and_cpu_draw_the_same_bits():
-    out = {}
-    for b in ("interpreter", "cpu"):
-        old = tf.config.get_backend()
-        tf.config.set_backend(b)
-        try:
-            tf.random.set_seed(11)
-            out[b] = [t.numpy() for t in tf.trace(_scan_draws)(tf.constant(0.0))]
-        finally:
-            tf.config.set_backend(old)
+    def run():
+        tf.random.set_seed(11)
+        return [t.numpy() for t in tf.trace(_scan_draws)(tf.constant(0.0))]
+    out = _on_each_backend(run)
     for a, c in zip(out["interpreter"], out["cpu"]):
         np.testing.assert_array_equal(a, c)
 
@@ -282,14 +290,7 @@ def test_vmap_of_a_random_loop_is_reproducible_and_fresh_per_call(backend):
 
 def test_vmap_of_a_random_loop_draws_the_same_bits_on_the_interpreter_and_cpu():
     n = np.array([5, 1, 0, 12, 7], np.int32)
-    out = {}
-    for b in ("interpreter", "cpu"):
-        old = tf.config.get_backend()
-        tf.config.set_backend(b)
-        try:
-            out[b] = _vmap_recorded(n, 31)
-        finally:
-            tf.config.set_backend(old)
+    out = _on_each_backend(lambda: _vmap_recorded(n, 31))
     np.testing.assert_array_equal(out["interpreter"], out["cpu"])
 
 
@@ -417,17 +418,12 @@ def test_cond_in_a_loop_body_draws_independent_numbers_per_iteration(backend):
 
 
 def test_cond_draws_the_same_bits_on_the_interpreter_and_cpu():
-    out = {}
-    for b in ("interpreter", "cpu"):
-        old = tf.config.get_backend()
-        tf.config.set_backend(b)
-        try:
-            tf.random.set_seed(18)
-            out[b] = [tf.trace(_cond_in_scan)(tf.constant(np.zeros(K))).numpy(),
-                      tf.vmap(lambda p, v: tf.cond(p, _up, _down, v))(
-                          tf.constant(np.arange(6) % 2 == 0), tf.constant(np.zeros((6, K)))).numpy()]
-        finally:
-            tf.config.set_backend(old)
+    def run():
+        tf.random.set_seed(18)
+        return [tf.trace(_cond_in_scan)(tf.constant(np.zeros(K))).numpy(),
+                tf.vmap(lambda p, v: tf.cond(p, _up, _down, v))(
+                    tf.constant(np.arange(6) % 2 == 0), tf.constant(np.zeros((6, K)))).numpy()]
+    out = _on_each_backend(run)
     for a, c, step in zip(out["interpreter"], out["cpu"], (3, 2)):
         np.testing.assert_array_equal(a[::step], c[::step])  # the uniforms: the same bits
         np.testing.assert_allclose(a, c, rtol=1e-14)          # the normals: the same up to the transcendentals' ulps
