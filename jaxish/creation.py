@@ -7,6 +7,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .core import STATE, Tensor, Tracer, current_trace, is_variable, register_converter
+from .core.convert import holds_tensor
 from .devices import place
 from .errors import invalid_argument
 from .ops import axis_arg, broadcast_to, cast, dtype_arg, int_list, op_error, reshape, stack
@@ -124,11 +125,6 @@ def constant(value: Any, dtype=None, shape=None, name=None) -> Tensor:
     return t
 
 
-def _holds_tensor(value) -> bool:
-    return isinstance(value, Tensor) or is_variable(value) or \
-        (isinstance(value, (list, tuple)) and any(_holds_tensor(v) for v in value))
-
-
 def _first_tensor_dtype(value):
     if isinstance(value, Tensor) or is_variable(value):
         return value.dtype
@@ -164,7 +160,7 @@ def _packed(value, dtype, op: str) -> Tensor:
 def _operand(value) -> Tensor:
     """An op argument that is not a Tensor, Variable or scalar: a nested list (packed when it holds tensors)
     or an array."""
-    if isinstance(value, (list, tuple)) and _holds_tensor(value):
+    if isinstance(value, (list, tuple)) and holds_tensor(value):
         return _packed(value, None, "convert_to_tensor")
     return constant(value)
 
@@ -174,7 +170,7 @@ def convert_to_tensor(value: Any, dtype=None, dtype_hint=None, name=None) -> Ten
     is stacked (differentiable and traceable, as TensorFlow's auto-packing)."""
     if is_variable(value):
         value = value.read_value()
-    if isinstance(value, (list, tuple)) and _holds_tensor(value):
+    if isinstance(value, (list, tuple)) and holds_tensor(value):
         try:
             return _packed(value, None if dtype is None else dtype_arg("convert_to_tensor", dtype),
                            "convert_to_tensor")

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .core import STATE, Tensor, Tracer, VariableBase, is_variable, literal_tensor, read_variable, to_tensor_arg
+from .core.convert import holds_tensor
 from .core.trace import bind_binary, bind_unary
 from .errors import INVALID_ARGUMENT_TYPES, invalid_argument
 from .primitives import elementwise as ew
@@ -161,11 +162,11 @@ def _adopt_tensor_dtype(name: str, x, y) -> tuple:
         if not (isinstance(t, Tensor) or is_variable(t)) or not isinstance(o, (np.ndarray, np.generic, list, tuple)):
             continue
         aval = t.aval
-        if isinstance(o, (list, tuple)):
-            from .creation import _holds_tensor, _packed
-            if _holds_tensor(o):   # stacked in the tensor's dtype (TensorFlow's auto-packing: differentiable)
-                c = _packed(o, None if aval.weak_type else aval.dtype, name)
-                return (t, c) if tensor_first else (c, t)
+        if isinstance(o, (list, tuple)) and holds_tensor(o):
+            # stacked in the tensor's dtype (TensorFlow's auto-packing: differentiable)
+            from .creation import _packed
+            c = _packed(o, None if aval.weak_type else aval.dtype, name)
+            return (t, c) if tensor_first else (c, t)
         if aval.weak_type:
             return x, y
         dt = aval.dtype

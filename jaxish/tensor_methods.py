@@ -5,6 +5,7 @@ import numpy as np
 
 from . import ops
 from .core import STATE, Tensor
+from .core.convert import holds_tensor
 from .errors import invalid_argument
 
 
@@ -31,18 +32,13 @@ def _ne(self, other):
     return ops.not_equal(self, other)
 
 
-def _holds_tensor(y) -> bool:
-    from .creation import _holds_tensor
-    return _holds_tensor(y)
-
-
 def _unbroadcastable(x, y) -> bool:
     """Shapes that do not broadcast: ``x == y`` is then one False (``x != y`` one True), as TensorFlow's
     operators (``equal(..., incompatible_shape_error=False)``); ``jaxish.equal`` raises."""
     a = x.aval.shape
     if hasattr(y, "aval"):
         b = y.aval.shape
-    elif isinstance(y, (list, tuple)) and _holds_tensor(y):
+    elif isinstance(y, (list, tuple)) and holds_tensor(y):
         return False  # the op stacks the list (np.shape here would read traced elements)
     else:
         b = np.shape(y)

@@ -38,6 +38,12 @@ def literal_tensor(value, dtype: _dt.DType | None = None) -> Tensor:
     return Tensor(value, weak, CPU_DEVICE, shaped_array_of(value, weak))
 
 
+def holds_tensor(value) -> bool:
+    """Is ``value`` a Tensor or Variable, or a (nested) list or tuple holding one?"""
+    return isinstance(value, (Tensor, VariableBase)) or \
+        (isinstance(value, (list, tuple)) and any(holds_tensor(v) for v in value))
+
+
 def is_variable(x) -> bool:
     """Is ``x`` a Variable?"""
     return isinstance(x, VariableBase)
