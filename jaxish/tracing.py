@@ -72,6 +72,9 @@ def leaf_value(x) -> Tensor:
     return to_tensor_arg(x)
 
 
+_FOR_TAPES_MAX = 16   # re-traces kept per signature for the sets of captured 0-d tensors that tapes track
+
+
 @dataclass
 class Traced:
     """A function traced at one signature."""
@@ -89,8 +92,9 @@ class Traced:
     name: str = "<function>"  # the traced function's name and its arguments' (``x: f32[2,3], y: i32[]``), for
     signature: str = ""       # the note after a slow compile
     inlined: dict = field(default_factory=dict)  # id -> Tensor: the concrete 0-d tensors inlined as literals
-    for_tapes: dict = field(default_factory=dict)  # the ids of those a tape tracks -> the function traced again
-                                                    # under such a tape (with them captured as constants)
+    # the ids of those a tape tracks -> the function traced again under such a tape (with them captured as
+    # constants); one per set of tracked captures, the most recent _FOR_TAPES_MAX kept
+    for_tapes: LRU = field(default_factory=lambda: LRU(_FOR_TAPES_MAX))
 
     @functools.cached_property
     def reread(self) -> frozenset:

@@ -309,3 +309,21 @@ def test_jacobian_and_method_captures(interp):
         t.watch(m.s)
         r = m(_c(2.0))
     assert float(t.gradient(r, m.s)) == pytest.approx(2 * 1.2 * 2.0, rel=1e-12)
+
+
+def test_retraces_for_tapes_are_bounded(interp):
+    # one re-trace per set of tracked captures, the most recent tracing._FOR_TAPES_MAX kept per signature;
+    # the gradients stay right when a dropped one is traced again
+    from jaxish.tracing import _FOR_TAPES_MAX
+    xs = [tf.constant(np.float64(0.1 * (k + 1))) for k in range(_FOR_TAPES_MAX + 4)]
+    f = tf.trace(lambda y: sum((x * x for x in xs), y * 0.0) * y)
+    y = tf.constant(np.float64(2.0))
+    f(y)
+    for rounds in range(2):
+        for x in xs:                      # d/dx (sum x_k^2) y = 2 x y
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                z = f(y)
+            assert float(tape.gradient(z, x)) == pytest.approx(2 * float(x) * 2.0, rel=1e-12)
+    (traced,) = [t for _, t in f._cache._data.items()]
+    assert len(traced.for_tapes) == _FOR_TAPES_MAX
